@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/* Command-line parsing for tcpaccept: pure code, no BPF, unit-tested. */
+#ifndef TCPACCEPT_ARGS_H
+#define TCPACCEPT_ARGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define EXIT_USAGE 64	/* sysexits.h EX_USAGE */
+#define MAX_PORTS 64
+#define PID_MAX_LIMIT 4194304	/* the kernel's upper bound for pid_max */
+
+enum backend {
+	BACKEND_AUTO,
+	BACKEND_FEXIT,
+	BACKEND_KPROBE,
+	BACKEND_TRACEPOINT,
+};
+
+struct config {
+	pid_t pid;			/* 0: any process */
+	uint16_t ports[MAX_PORTS];	/* local ports to trace */
+	int nports;			/* 0: any port */
+	int family;			/* 0, AF_INET or AF_INET6 */
+	bool timestamp;			/* -t: TIME(s) column */
+	bool wallclock;			/* -T: TIME column */
+	bool verbose;
+	enum backend backend;
+	unsigned int ring_kb;		/* ring buffer size in KiB */
+	bool exit_now;			/* -h or -V was handled: exit 0 */
+};
+
+/* Fills @cfg from the command line. Returns 0 to go on tracing (or to exit 0
+ * if cfg->exit_now), or EXIT_USAGE after printing one line to stderr. */
+int parse_args(int argc, char **argv, struct config *cfg);
+
+const char *backend_name(enum backend backend);
+
+#endif /* TCPACCEPT_ARGS_H */

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/* Turning events into text: pure code, no BPF, unit-tested and fuzzed. */
+#ifndef TCPACCEPT_FORMAT_H
+#define TCPACCEPT_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+#include <linux/types.h>
+#include "tcpaccept.h"
+
+/* The longest line fmt_event() writes, newline included. */
+#define FMT_LINE_MAX 256
+
+struct fmt_state {
+	bool wallclock;		/* -T: TIME column */
+	bool timestamp;		/* -t: TIME(s) column */
+	__s64 mono_to_real_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	__u64 first_ts_ns;	/* -t counts from the first event */
+	bool have_first;
+	time_t hms_sec;		/* cache: the second hms_text shows */
+	char hms_text[16];
+};
+
+void fmt_init(struct fmt_state *st, bool wallclock, bool timestamp,
+	      __s64 mono_to_real_ns);
+
+/* Both write at most @size bytes (newline included, no NUL) and return the
+ * length written; @size must be at least FMT_LINE_MAX. */
+size_t fmt_header(const struct fmt_state *st, char *buf, size_t size);
+size_t fmt_event(struct fmt_state *st, const struct event *e, char *buf,
+		 size_t size);
+
+/* Copies the NUL-terminated prefix of @comm (at most @len bytes) to @out,
+ * every byte outside printable ASCII and the backslash as \xHH, so that a
+ * task name can neither break a line nor drive a terminal. Returns the
+ * length (out is NUL-terminated; size >= 4 * len + 1 always suffices). */
+size_t escape_comm(char *out, size_t size, const char *comm, size_t len);
+
+/* Writes @addr of @family (AF_INET/AF_INET6) in inet_ntop form. */
+void fmt_addr(char *out, size_t size, int family, const __u8 addr[16]);
+
+#endif /* TCPACCEPT_FORMAT_H */

@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * tcpaccept: trace successful TCP accept()s, one line each.
+ *
+ * A CO-RE re-creation of bcc's tcpaccept(8) as one static binary: no kernel
+ * headers, no compiler and no Python on the host, only a kernel with BTF.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "args.h"
+#include "format.h"
+#include "tcpaccept.h"
+#include "tcpaccept.skel.h"
+#include "trace_helpers.h"
+
+#define ACCEPT_FUNC "inet_csk_accept"
+/* Threads that may sit in inet_csk_accept() at once without the kretprobe
+ * missing their return (bcc #1072); the kernel's limit. */
+#define KRETPROBE_MAXACTIVE 4096
+#define POLL_TIMEOUT_MS 100
+
+static volatile sig_atomic_t exiting;
+static bool verbose;
+
+static struct output {
+	char buf[64 * 1024];
+	size_t len;
+	bool closed;		/* the reader went away (EPIPE) */
+	bool failed;
+} out;
+
+static struct fmt_state fmt;
+
+static void warn(const char *fmt_str, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "tcpaccept: ");
+	va_start(ap, fmt_str);
+	vfprintf(stderr, fmt_str, ap);
+	va_end(ap);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *format, va_list args)
+{
+	(void)level;
+	if (!verbose)
+		return 0;
+	return vfprintf(stderr, format, args);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+static void flush_output(void)
+{
+	size_t done = 0;
+
+	while (done < out.len && !out.closed && !out.failed) {
+		ssize_t n = write(STDOUT_FILENO, out.buf + done, out.len - done);
+
+		if (n >= 0) {
+			done += (size_t)n;
+		} else if (errno == EPIPE) {
+			/* `tcpaccept | head -1`: the reader is done, so are we. */
+			out.closed = true;
+			exiting = 1;
+		} else if (errno != EINTR) {
+			warn("failed to write output: %s\n", strerror(errno));
+			out.failed = true;
+			exiting = 1;
+		}
+	}
+	out.len = 0;
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	if (size < sizeof(struct event))
+		return 0;
+	if (sizeof(out.buf) - out.len < FMT_LINE_MAX)
+		flush_output();
+	if (out.closed || out.failed)
+		return -EPIPE;	/* stop consuming */
+	out.len += fmt_event(&fmt, data, out.buf + out.len, sizeof(out.buf) - out.len);
+	return 0;
+}
+
+/* The way in that was chosen, and why the others were passed over. */
+struct plan {
+	enum backend way;
+	int fexit_params;	/* inet_csk_accept's parameter count */
+	bool task_regs;		/* tracepoint: bpf_task_pt_regs() is there */
+	char why_not[4][192];
+};
+
+static bool way_available(enum backend way, struct plan *plan)
+{
+	char *why = plan->why_not[way];
+	size_t len = sizeof(plan->why_not[way]);
+	const char *step;
+	struct btf *btf;
+	int n, id, err;
+
+	switch (way) {
+	case BACKEND_FEXIT:
+		btf = btf__load_vmlinux_btf();
+		if (!btf) {
+			snprintf(why, len, "failed to read the kernel BTF: %s", strerror(errno));
+			return false;
+		}
+		n = btf_func_params(btf, ACCEPT_FUNC, &id);
+		btf__free(btf);
+		if (n < 0) {
+			snprintf(why, len, "the kernel BTF has no %s()", ACCEPT_FUNC);
+			return false;
+		}
+		if (n != 4 && n != 2) {
+			snprintf(why, len, "%s() has %d parameters; known are 4 (before Linux 6.10) and 2",
+				 ACCEPT_FUNC, n);
+			return false;
+		}
+		err = fexit_probe(id, &step);
+		if (err) {
+			snprintf(why, len, "failed to %s a test fexit program: %s", step, strerror(-err));
+			return false;
+		}
+		plan->fexit_params = n;
+		return true;
+	case BACKEND_KPROBE:
+		return kprobe_probe(ACCEPT_FUNC, why, len) == 0;
+	case BACKEND_TRACEPOINT:
+		if (!tracefs_dir()) {
+			snprintf(why, len, "tracefs is not mounted and mounting it failed: %s", strerror(errno));
+			return false;
+		}
+		/* bpf_task_pt_regs() (5.15) gives the listening fd at syscall
+		 * exit; without it a sys_enter program must record it. */
+		plan->task_regs = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT,
+							  BPF_FUNC_task_pt_regs, NULL) == 1;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void set_filters(struct tcpaccept_bpf *skel, const struct config *cfg,
+			const struct plan *plan)
+{
+	struct tcpaccept_bpf__rodata *ro = skel->rodata;
+
+	ro->targ_tgid = (__u32)cfg->pid;
+	ro->targ_family = (__u16)cfg->family;
+	ro->filter_ports = cfg->nports > 0;
+	for (int i = 0; i < cfg->nports; i++)
+		ro->targ_port_bits[cfg->ports[i] >> 3] |= (__u8)(1 << (cfg->ports[i] & 7));
+	ro->use_task_regs = plan->task_regs;
+	/* Wake the reader early only when a quarter of the ring is used,
+	 * so a flood costs a few wakeups a second, not one per accept. */
+	ro->wakeup_bytes = cfg->ring_kb * 1024 / 4;
+}
+
+static int attach_way(struct tcpaccept_bpf *skel, const struct plan *plan,
+		      struct kretprobe *krp)
+{
+	__typeof__(skel->links) *l = &skel->links;
+	int err;
+
+	switch (plan->way) {
+	case BACKEND_FEXIT:
+		if (plan->fexit_params == 4)
+			l->fexit_accept_pre610 = bpf_program__attach(skel->progs.fexit_accept_pre610);
+		else
+			l->fexit_accept = bpf_program__attach(skel->progs.fexit_accept);
+		return (l->fexit_accept_pre610 || l->fexit_accept) ? 0 : -errno;
+	case BACKEND_KPROBE:
+		/* Return probe first: a call caught only at entry would leave
+		 * a stale inflight entry behind. */
+		err = kretprobe_attach(skel->progs.kretprobe_accept, ACCEPT_FUNC,
+				       KRETPROBE_MAXACTIVE, krp);
+		if (err) {
+			if (verbose)
+				warn("kretprobe with maxactive %d through kprobe_events failed (%s); using the kernel's default maxactive\n",
+				     KRETPROBE_MAXACTIVE, strerror(-err));
+			l->kretprobe_accept = bpf_program__attach_kprobe(skel->progs.kretprobe_accept,
+									 true, ACCEPT_FUNC);
+			if (!l->kretprobe_accept)
+				return -errno;
+		}
+		l->kprobe_accept = bpf_program__attach_kprobe(skel->progs.kprobe_accept,
+							      false, ACCEPT_FUNC);
+		return l->kprobe_accept ? 0 : -errno;
+	case BACKEND_TRACEPOINT:
+		/* Exit programs first, for the same reason as above. */
+		l->tp_exit_accept = bpf_program__attach(skel->progs.tp_exit_accept);
+		if (!l->tp_exit_accept)
+			return -errno;
+		l->tp_exit_accept4 = bpf_program__attach(skel->progs.tp_exit_accept4);
+		if (!l->tp_exit_accept4)
+			return -errno;
+		if (plan->task_regs)
+			return 0;
+		l->tp_enter_accept = bpf_program__attach(skel->progs.tp_enter_accept);
+		if (!l->tp_enter_accept)
+			return -errno;
+		l->tp_enter_accept4 = bpf_program__attach(skel->progs.tp_enter_accept4);
+		return l->tp_enter_accept4 ? 0 : -errno;
+	default:
+		return -EINVAL;
+	}
+}
+
+static void set_autoload(struct tcpaccept_bpf *skel, const struct plan *plan)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, false);
+	switch (plan->way) {
+	case BACKEND_FEXIT:
+		bpf_program__set_autoload(plan->fexit_params == 4 ? skel->progs.fexit_accept_pre610
+								  : skel->progs.fexit_accept, true);
+		break;
+	case BACKEND_KPROBE:
+		bpf_program__set_autoload(skel->progs.kprobe_accept, true);
+		bpf_program__set_autoload(skel->progs.kretprobe_accept, true);
+		break;
+	case BACKEND_TRACEPOINT:
+		bpf_program__set_autoload(skel->progs.tp_exit_accept, true);
+		bpf_program__set_autoload(skel->progs.tp_exit_accept4, true);
+		bpf_program__set_autoload(skel->progs.tp_enter_accept, !plan->task_regs);
+		bpf_program__set_autoload(skel->progs.tp_enter_accept4, !plan->task_regs);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Opens, loads and attaches the programs of plan->way. */
+static int start_way(const struct config *cfg, struct plan *plan,
+		     struct tcpaccept_bpf **skelp, struct kretprobe *krp)
+{
+	struct tcpaccept_bpf *skel;
+	char *why = plan->why_not[plan->way];
+	size_t len = sizeof(plan->why_not[plan->way]);
+	int err;
+
+	skel = tcpaccept_bpf__open();
+	if (!skel) {
+		snprintf(why, len, "failed to open the BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	set_filters(skel, cfg, plan);
+	set_autoload(skel, plan);
+	err = bpf_map__set_max_entries(skel->maps.events, cfg->ring_kb * 1024);
+	if (!err)
+		err = tcpaccept_bpf__load(skel);
+	if (err) {
+		snprintf(why, len, "failed to load the BPF programs: %s", strerror(-err));
+		goto fail;
+	}
+	err = attach_way(skel, plan, krp);
+	if (err) {
+		snprintf(why, len, "failed to attach the BPF programs: %s", strerror(-err));
+		goto fail;
+	}
+	*skelp = skel;
+	return 0;
+fail:
+	kretprobe_detach(krp);
+	tcpaccept_bpf__destroy(skel);
+	return err;
+}
+
+static void say_choice(const struct config *cfg, const struct plan *plan)
+{
+	static const char *const fexit_forms[] = { [2] = "(sk, arg)", [4] = "(sk, flags, err, kern)" };
+
+	warn("way in: %s", backend_name(plan->way));
+	if (plan->way == BACKEND_FEXIT)
+		fprintf(stderr, " on %s%s", ACCEPT_FUNC, fexit_forms[plan->fexit_params]);
+	if (plan->way == BACKEND_TRACEPOINT)
+		fprintf(stderr, ", listening fd from %s",
+			plan->task_regs ? "the task's registers at exit" : "sys_enter_accept{,4}");
+	if (cfg->backend != BACKEND_AUTO)
+		fprintf(stderr, " (forced by --backend)");
+	fputc('\n', stderr);
+	for (enum backend w = BACKEND_FEXIT; w < plan->way && cfg->backend == BACKEND_AUTO; w++)
+		warn("passed over %s: %s\n", backend_name(w), plan->why_not[w]);
+}
+
+static int choose_and_start(const struct config *cfg, struct plan *plan,
+			    struct tcpaccept_bpf **skelp, struct kretprobe *krp)
+{
+	static const enum backend order[] = { BACKEND_FEXIT, BACKEND_KPROBE, BACKEND_TRACEPOINT };
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (cfg->backend != BACKEND_AUTO && cfg->backend != order[i])
+			continue;
+		plan->way = order[i];
+		if (way_available(plan->way, plan) && start_way(cfg, plan, skelp, krp) == 0)
+			return 0;
+	}
+	if (cfg->backend != BACKEND_AUTO) {
+		warn("the %s way in is not available: %s\n", backend_name(cfg->backend),
+		     plan->why_not[cfg->backend]);
+	} else {
+		warn("no way in is available: fexit: %s; kprobe: %s; tracepoint: %s\n",
+		     plan->why_not[BACKEND_FEXIT], plan->why_not[BACKEND_KPROBE],
+		     plan->why_not[BACKEND_TRACEPOINT]);
+	}
+	return -1;
+}
+
+static __s64 mono_to_real_ns(void)
+{
+	struct timespec mono, real;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	return (real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
+}
+
+static void report_lost(const struct tcpaccept_bpf *skel, __u64 *reported, bool at_exit)
+{
+	__u64 lost = __atomic_load_n(&skel->bss->lost, __ATOMIC_RELAXED);
+
+	if (lost != *reported)
+		warn("lost %llu events (ring buffer full; a larger --ring-kb helps)\n",
+		     (unsigned long long)(lost - *reported));
+	*reported = lost;
+	if (at_exit && lost)
+		warn("lost %llu events in total\n", (unsigned long long)lost);
+}
+
+int main(int argc, char **argv)
+{
+	struct tcpaccept_bpf *skel = NULL;
+	struct kretprobe krp = {};
+	struct ring_buffer *rb = NULL;
+	struct plan plan = {};
+	struct config cfg;
+	struct sigaction sa = { .sa_handler = on_signal };
+	__u64 lost_reported = 0;
+	time_t last_lost_check = 0;
+	int err, status = 1;
+
+	argv[0] = "tcpaccept";	/* getopt's messages name the program so */
+	err = parse_args(argc, argv, &cfg);
+	if (err)
+		return err;
+	if (cfg.exit_now)
+		return 0;
+	verbose = cfg.verbose;
+	libbpf_set_print(libbpf_print);
+
+	if (!have_bpf_privileges()) {
+		warn("needs root, or the CAP_BPF and CAP_PERFMON capabilities\n");
+		return 1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		warn("the kernel has no BTF (/sys/kernel/btf/vmlinux: %s); it needs CONFIG_DEBUG_INFO_BTF=y\n",
+		     strerror(errno));
+		return 1;
+	}
+	kretprobe_remove_stale();
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (choose_and_start(&cfg, &plan, &skel, &krp))
+		goto cleanup;
+	if (verbose)
+		say_choice(&cfg, &plan);
+
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event, NULL, NULL);
+	if (!rb) {
+		warn("failed to create the ring buffer reader: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	fmt_init(&fmt, cfg.wallclock, cfg.timestamp, mono_to_real_ns());
+	/* The header says "attached": tests and scripts wait for it. */
+	out.len = fmt_header(&fmt, out.buf, sizeof(out.buf));
+	flush_output();
+
+	while (!exiting) {
+		err = ring_buffer__poll(rb, POLL_TIMEOUT_MS);
+		/* Events submitted without a wakeup wait for the timeout. */
+		if (err == 0)
+			err = ring_buffer__consume(rb);
+		if (err < 0 && err != -EINTR && err != -EPIPE) {
+			warn("failed to read the ring buffer: %s\n", strerror(-err));
+			goto cleanup;
+		}
+		flush_output();
+		if (time(NULL) != last_lost_check) {
+			last_lost_check = time(NULL);
+			report_lost(skel, &lost_reported, false);
+		}
+	}
+	if (!out.closed)
+		ring_buffer__consume(rb);
+	flush_output();
+	report_lost(skel, &lost_reported, true);
+	status = out.failed ? 1 : 0;
+
+cleanup:
+	ring_buffer__free(rb);
+	kretprobe_detach(&krp);
+	tcpaccept_bpf__destroy(skel);
+	return status;
+}

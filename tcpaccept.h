@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Types shared by tcpaccept.bpf.c (kernel side) and tcpaccept.c (user side). */
+#ifndef TCPACCEPT_H
+#define TCPACCEPT_H
+
+#define TASK_COMM_LEN 16
+#define MAX_PORTS 64
+
+/* Which program produced an event (the way in). */
+enum way_in {
+	WAY_FEXIT = 1,
+	WAY_KPROBE = 2,
+	WAY_TRACEPOINT = 3,
+};
+
+/* One successful accept(). Addresses are in network byte order, an IPv4
+ * address in the first 4 bytes; ports are in host byte order. */
+struct event {
+	__u64 ts_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns) at return */
+	__u32 pid;		/* tgid of the process that accepted */
+	__u32 tid;		/* the thread that accepted */
+	__u32 uid;
+	__u32 netns;		/* network namespace inode number */
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u16 lport;		/* from the listening socket */
+	__u16 rport;
+	__u8 way_in;		/* enum way_in */
+	__u8 pad;
+	char comm[TASK_COMM_LEN];
+};
+
+#endif /* TCPACCEPT_H */

@@ -1,0 +1,347 @@
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+"""End to end on this host's kernel: the real binary, real sockets.
+
+Each test starts ./tcpaccept, waits for its header (printed only once the
+programs are attached), makes connections with tests/peer/tcppeer, stops
+the tracer and checks every field of every row against what tcppeer says
+it accepted.
+"""
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from tcpaccept_testlib import check_rows, parse_peer, parse_rows
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TCPACCEPT = os.path.join(ROOT, "tcpaccept")
+PEER = os.path.join(ROOT, ".output", "tcppeer")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def preconditions():
+    # Fail loudly, never skip: these tests are what CI is for.
+    assert os.geteuid() == 0, "the end-to-end tests need root"
+    for path in (TCPACCEPT, PEER):
+        assert os.access(path, os.X_OK), f"{path} is not built (make all {PEER})"
+
+
+class Tracer:
+    """A running ./tcpaccept, attached once the constructor returns."""
+
+    def __init__(self, *args, stdout=subprocess.PIPE):
+        self.args = args
+        self.proc = subprocess.Popen([TCPACCEPT, *args], stdout=stdout,
+                                     stderr=subprocess.PIPE)
+        self.seen = b""     # what was read before stop()
+        if stdout == subprocess.PIPE:
+            self.read_line(20)
+
+    def read_line(self, timeout):
+        """Reads on until one more line has arrived; returns it."""
+        f = self.proc.stdout
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([f], [], [], max(left, 0))
+            if not ready:
+                self.proc.kill()
+                raise AssertionError(f"tcpaccept {self.args} printed no header in {timeout}s: "
+                                     f"{self.proc.stderr.read().decode()}")
+            chunk = os.read(f.fileno(), 65536)
+            if not chunk:
+                raise AssertionError(f"tcpaccept {self.args} exited before its header: "
+                                     f"{self.proc.stderr.read().decode()}")
+            buf += chunk
+        self.seen += buf
+        return buf
+
+    def stop(self, sig=signal.SIGINT):
+        """Stops the tracer; returns (stdout, stderr, exit status)."""
+        self.proc.send_signal(sig)
+        out, err = self.proc.communicate(timeout=20)
+        return (self.seen + (out or b"")).decode(errors="replace"), err.decode(), self.proc.returncode
+
+
+def peer(*args):
+    """Runs tcppeer to completion; returns (ready, accepts)."""
+    res = subprocess.run([PEER, *args], capture_output=True, timeout=120)
+    assert res.returncode == 0, f"tcppeer {args} failed: {res.stderr.decode()}"
+    ready, accepts, _ = parse_peer(res.stdout.decode())
+    return ready, accepts
+
+
+class WaitingPeer:
+    """A tcppeer started with --wait: its PID is known before it connects."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([PEER, "--wait", *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        line = self.proc.stdout.readline().decode()
+        assert line.startswith("READY "), f"tcppeer: {line!r}"
+        self.ready_line = line
+        self.pid = int(line.split("pid=")[1].split()[0])
+        self.port = int(line.split("port=")[1].split()[0])
+
+    def go(self):
+        out, err = self.proc.communicate(b"go\n", timeout=120)
+        assert self.proc.returncode == 0, f"tcppeer failed: {err.decode()}"
+        ready, accepts, _ = parse_peer(self.ready_line + out.decode())
+        return accepts
+
+
+def traced(tracer_args, *peer_args, wallclock=False, timestamp=False):
+    t = Tracer(*tracer_args)
+    ready, accepts = peer(*peer_args)
+    out, err, rc = t.stop()
+    assert rc == 0, f"tcpaccept exited {rc}: {err}"
+    assert "lost" not in err, err
+    return parse_rows(out, wallclock, timestamp), ready, accepts, err
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tcpaccept_progs():
+    """Names of the BPF programs of ours that are loaded right now."""
+    res = subprocess.run(["bpftool", "-j", "prog", "list"], capture_output=True, check=True)
+    ours = ("tp_exit_accept", "tp_enter_accep", "fexit_accept", "kprobe_accept", "kretprobe_accep")
+    return sorted(p.get("name", "") for p in json.loads(res.stdout)
+                  if p.get("name", "").startswith(ours))
+
+
+# --- every field, every family ----------------------------------------------
+
+@pytest.mark.parametrize("family", ["4", "6", "mapped"])
+@pytest.mark.parametrize("call", ["accept", "accept4"])
+def test_fields(family, call):
+    extra = ["--accept4"] if call == "accept4" else []
+    rows, ready, accepts, _ = traced([], "--family", family, "--count", "5", *extra)
+    assert len(accepts) == 5
+    check_rows(rows, accepts, ready["pid"])
+    want_ip = 4 if family == "4" else 6
+    for a in accepts:
+        assert int(a["ip"]) == want_ip and int(a["lport"]) == ready["port"]
+        if family == "mapped":
+            assert a["raddr"] == a["laddr"] == "::ffff:127.0.0.1"
+
+
+def test_reset_before_accept_keeps_lport():
+    # Clients send RST before the server accepts: the kernel clears the
+    # child's local port, so LPORT must come from the listener.
+    rows, ready, accepts, _ = traced([], "--rst", "--count", "64")
+    assert len(accepts) == 64
+    check_rows(rows, accepts, ready["pid"])
+    assert all(r["lport"] == ready["port"] for r in rows if r["pid"] == ready["pid"])
+
+
+def test_unix_socket_accept_prints_nothing():
+    rows, ready, accepts, _ = traced([], "--unix", "--count", "3")
+    assert len(accepts) == 3
+    assert [r for r in rows if r["pid"] == ready["pid"]] == []
+
+
+def test_burst_of_10000_all_printed():
+    rows, ready, accepts, err = traced([], "--count", "10000")
+    assert len(accepts) == 10000
+    check_rows(rows, accepts, ready["pid"])
+
+
+# --- filters ----------------------------------------------------------------
+
+def test_pid_filter():
+    traced_peer = WaitingPeer("--count", "3")
+    t = Tracer("-p", str(traced_peer.pid))
+    _, other = peer("--count", "3")
+    other_pid = int(other[0]["pid"])
+    accepts = traced_peer.go()
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    rows = parse_rows(out)
+    check_rows(rows, accepts, traced_peer.pid)
+    assert {r["pid"] for r in rows} == {traced_peer.pid}, f"other PID {other_pid} leaked"
+
+
+def test_port_filter_two_ports():
+    traced_port, untraced_port, listed_port = free_port(), free_port(), free_port()
+    t = Tracer("-P", f"{traced_port},{listed_port}")
+    ready_a, accepts_a = peer("--port", str(traced_port), "--count", "3")
+    ready_b, accepts_b = peer("--port", str(untraced_port), "--count", "3")
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    rows = parse_rows(out)
+    check_rows(rows, accepts_a, ready_a["pid"])
+    assert {r["lport"] for r in rows} == {traced_port}
+    assert not [r for r in rows if r["pid"] == ready_b["pid"]]
+
+
+@pytest.mark.parametrize("flag,kept", [("-4", {4}), ("-6", {6})])
+def test_family_filter(flag, kept):
+    t = Tracer(flag)
+    results = [peer("--family", fam, "--count", "2") for fam in ("4", "6", "mapped")]
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    rows = parse_rows(out)
+    for (ready, accepts), fam in zip(results, ("4", "6", "mapped")):
+        ip = 4 if fam == "4" else 6
+        if ip in kept:
+            check_rows(rows, accepts, ready["pid"])
+        else:
+            assert not [r for r in rows if r["pid"] == ready["pid"]], f"{flag} let {fam} through"
+
+
+# --- time columns -----------------------------------------------------------
+
+def test_timestamp_column():
+    rows, ready, accepts, _ = traced(["-t"], "--count", "3", "--delay-accept", "200",
+                                     timestamp=True)
+    check_rows(rows, accepts, ready["pid"])
+    ts = [float(r["ts"]) for r in rows if r["pid"] == ready["pid"]]
+    assert ts[0] == 0.0 if rows[0]["pid"] == ready["pid"] else True
+    assert ts == sorted(ts) and ts[-1] - ts[0] >= 0.35, ts
+
+
+def test_time_columns_both():
+    before = time.time()
+    rows, ready, accepts, _ = traced(["-T", "-t"], "--count", "2", wallclock=True,
+                                     timestamp=True)
+    after = time.time()
+    check_rows(rows, accepts, ready["pid"])
+    allowed = {time.strftime("%H:%M:%S", time.localtime(s))
+               for s in range(int(before) - 1, int(after) + 2)}
+    for r in rows:
+        assert r["time"] in allowed, (r["time"], allowed)
+
+
+def test_time_column_alone():
+    rows, ready, accepts, _ = traced(["-T"], "--count", "1", wallclock=True)
+    check_rows(rows, accepts, ready["pid"])
+
+
+# --- how it ends ------------------------------------------------------------
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_exits_zero_and_detaches(sig):
+    t = Tracer()
+    assert tcpaccept_progs(), "no tcpaccept program loaded while tracing"
+    ready, accepts = peer("--count", "2")
+    out, err, rc = t.stop(sig)
+    assert rc == 0 and err == "", (rc, err)
+    check_rows(parse_rows(out), accepts, ready["pid"])
+    assert tcpaccept_progs() == []
+
+
+def test_closed_pipe_exits_quietly():
+    t = Tracer()
+    t.proc.stdout.close()       # like `tcpaccept | head -1` after one line
+    peer("--count", "2")
+    rc = t.proc.wait(timeout=10)
+    err = t.proc.stderr.read().decode()
+    assert rc == 0 and err == "", (rc, err)
+    assert tcpaccept_progs() == []
+
+
+def test_output_to_pipe_is_flushed_per_batch():
+    # An interactive `tcpaccept | grep` sees a row within a poll period,
+    # not when a stdio buffer fills.
+    t = Tracer()
+    ready, accepts = peer("--count", "1")
+    sent = time.monotonic()
+    t.read_line(5)
+    latency = time.monotonic() - sent
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    check_rows(parse_rows(out), accepts, ready["pid"])
+    assert latency < 1.0, f"row arrived after {latency:.2f}s"
+
+
+# --- choosing the way in ------------------------------------------------------
+
+def kprobes_on_host():
+    return (os.path.exists("/sys/bus/event_source/devices/kprobe") or
+            os.path.exists("/sys/kernel/tracing/kprobe_events") or
+            os.path.exists("/sys/kernel/debug/tracing/kprobe_events"))
+
+
+def test_verbose_says_which_way_and_why():
+    t = Tracer("-v")
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    chosen = [line for line in err.splitlines() if line.startswith("tcpaccept: way in: ")]
+    assert len(chosen) == 1, err
+    if not kprobes_on_host():
+        # This host (lockdown, no kprobes): tracepoints are the only way in.
+        assert chosen[0].startswith("tcpaccept: way in: tracepoint"), chosen
+        assert "tcpaccept: passed over fexit: " in err, err
+        assert "tcpaccept: passed over kprobe: the kernel has no kprobes" in err, err
+
+
+def test_forced_tracepoint():
+    rows, ready, accepts, _ = traced(["--backend=tracepoint"], "--count", "2")
+    check_rows(rows, accepts, ready["pid"])
+
+
+@pytest.mark.skipif(kprobes_on_host(), reason="the host has kprobes")
+@pytest.mark.parametrize("backend", ["fexit", "kprobe"])
+def test_forced_unavailable_backend_fails_clearly(backend):
+    res = subprocess.run([TCPACCEPT, f"--backend={backend}"], capture_output=True, timeout=30)
+    err = res.stderr.decode()
+    assert res.returncode == 1, err
+    assert err.startswith(f"tcpaccept: the {backend} way in is not available: "), err
+    assert err.count("\n") == 1, err
+
+
+# --- refusals -----------------------------------------------------------------
+
+BAD_COMMAND_LINES = [
+    ["--bogus"], ["-x"], ["positional"], ["-p"], ["-p", "abc"], ["-p", "0"], ["-p", "-1"],
+    ["-p", "4194305"], ["-p", "99999999999999999999999"], ["-P", ""], ["-P", "80,,81"],
+    ["-P", "80,"], ["-P", "0"], ["-P", "65536"], ["-P", ",".join(["80"] * 65)], ["-4", "-6"],
+    ["--backend=bogus"], ["--backend"], ["--ring-kb=3"], ["--ring-kb=3000"], ["-t", "extra"],
+    ["-P", "http"],
+]
+
+
+def test_bad_command_lines_refused_before_loading():
+    before = tcpaccept_progs()
+    for args in BAD_COMMAND_LINES:
+        res = subprocess.run([TCPACCEPT, *args], capture_output=True, timeout=10)
+        err = res.stderr.decode()
+        assert res.returncode == 64, (args, res.returncode, err)
+        assert err.startswith("tcpaccept: ") and err.count("\n") == 1, (args, err)
+        assert res.stdout == b"", args
+    assert tcpaccept_progs() == before == []
+
+
+def test_unprivileged_user_refused():
+    res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                          "--inh-caps=-all", TCPACCEPT], capture_output=True, timeout=10)
+    err = res.stderr.decode()
+    assert res.returncode == 1, err
+    assert err == "tcpaccept: needs root, or the CAP_BPF and CAP_PERFMON capabilities\n", err
+
+
+def test_no_kernel_btf_refused():
+    # A private mount namespace where /sys/kernel/btf is an empty tmpfs.
+    res = subprocess.run(["unshare", "--mount", "sh", "-c",
+                          f"mount -t tmpfs none /sys/kernel/btf && exec {TCPACCEPT}"],
+                         capture_output=True, timeout=10)
+    err = res.stderr.decode()
+    assert res.returncode == 1, err
+    assert err.count("\n") == 1 and "CONFIG_DEBUG_INFO_BTF" in err, err
+
+
+def test_help_and_version():
+    res = subprocess.run([TCPACCEPT, "-h"], capture_output=True, timeout=10)
+    assert res.returncode == 0 and b"EXAMPLES:" in res.stdout and res.stderr == b""
+    res = subprocess.run([TCPACCEPT, "--version"], capture_output=True, timeout=10)
+    assert res.returncode == 0 and res.stdout.startswith(b"tcpaccept ") and b"libbpf" in res.stdout

@@ -1,0 +1,1237 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * tcppeer - TCP (or AF_UNIX) server + client used as ground truth by the
+ * tcpaccept end-to-end tests.  See README.md in this directory.
+ *
+ * The server is the main process; the clients run in a forked child
+ * (comm "tcppeer-cli").  Each client records its own getsockname() and
+ * getpeername() right after connect() and ships the records to the server
+ * over a socketpair; the server prints one ACCEPT line per record once all
+ * accepts are done, plus the tid/comm of the thread that did the accept.
+ *
+ * Only plain libc + Linux syscalls (io_uring via raw syscalls), so it links
+ * statically and cross-compiles:
+ *   cc -static -O2 -Wall -Wextra -Werror -pthread -o tcppeer tcppeer.c
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <linux/io_uring.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef __NR_io_uring_setup
+#define __NR_io_uring_setup 425
+#endif
+#ifndef __NR_io_uring_enter
+#define __NR_io_uring_enter 426
+#endif
+
+#define EXIT_USAGE 64
+#define EXIT_SKIP 77
+#define LISTEN_BACKLOG 4096
+#define ADDR_MAX 128
+/*
+ * Normal mode: the client keeps at most this many connections that the
+ * server has not accepted yet, so the accept queue never overflows (an
+ * overflow drops SYNs and stalls connect() for seconds).
+ */
+#define CONNECT_WINDOW 1024
+
+enum family { FAM_4, FAM_6, FAM_MAPPED, FAM_UNIX };
+
+static struct {
+	enum family fam;
+	unsigned port;
+	long count;
+	int use_accept4;
+	int rst;
+	long delay_ms;
+	int wait;
+	int block_first;
+	int threads;
+	int io_uring;
+	int client_threads;
+	int timeout;
+	char comm[256];
+} opt = {
+	.fam = FAM_4,
+	.count = 1,
+	.threads = 1,
+	.client_threads = 1,
+	.timeout = 30,
+	.comm = "tcppeer-srv",
+};
+
+static const char *who = "tcppeer";
+
+/* ---------------------------------------------------------------- errors */
+
+static void die(const char *call)
+{
+	int e = errno;
+
+	fprintf(stderr, "%s: %s: %s\n", who, call, strerror(e));
+	exit(1);
+}
+
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", who);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void write_str(int fd, const char *s)
+{
+	ssize_t r = write(fd, s, strlen(s));
+
+	(void)r;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	write_str(2, who);
+	write_str(2, ": timeout, giving up\n");
+	_exit(2);
+}
+
+static volatile pid_t child_pid;
+static volatile sig_atomic_t child_reaped;
+static volatile int child_status;
+
+static void on_sigchld(int sig)
+{
+	int saved = errno, st;
+	pid_t r;
+
+	(void)sig;
+	if (child_pid > 0 && !child_reaped) {
+		r = waitpid(child_pid, &st, WNOHANG);
+		if (r == child_pid) {
+			child_status = st;
+			child_reaped = 1;
+			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+				write_str(2, "tcppeer: client process failed\n");
+				_exit(1);
+			}
+		}
+	}
+	errno = saved;
+}
+
+static void set_handler(int sig, void (*fn)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL) < 0)
+		die("sigaction");
+}
+
+/* --------------------------------------------------------------- helpers */
+
+static pid_t my_tid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0) {
+		if (errno != EINTR)
+			die("nanosleep");
+	}
+}
+
+static void write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t r = write(fd, p, len);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			die("write");
+		}
+		p += r;
+		len -= (size_t)r;
+	}
+}
+
+/* Returns 0 on EOF before anything was read, 1 when len bytes were read. */
+static int read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t r = read(fd, p + got, len - got);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			die("read");
+		}
+		if (r == 0) {
+			if (got == 0)
+				return 0;
+			fail("read: unexpected EOF on control socket");
+		}
+		got += (size_t)r;
+	}
+	return 1;
+}
+
+static void send_byte(int fd, char c)
+{
+	write_all(fd, &c, 1);
+}
+
+static void expect_byte(int fd, char want)
+{
+	char c;
+
+	if (!read_all(fd, &c, 1))
+		fail("control socket closed by peer (waiting for '%c')", want);
+	if (c != want)
+		fail("control protocol error: got '%c', want '%c'", c, want);
+}
+
+/* Escape bytes outside 0x21..0x7e and the backslash as \xHH. */
+static void escape_bytes(const unsigned char *in, size_t n, char *out,
+			 size_t outsz)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 5 < outsz; i++) {
+		unsigned char c = in[i];
+
+		if (c < 0x21 || c > 0x7e || c == '\\')
+			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* C-style unescape: \xHH (1-2 digits), \n, \t, \r, \\ ; -1 on bad escape */
+static int unescape(const char *in, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	while (*in) {
+		int c = (unsigned char)*in++;
+
+		if (c == '\\') {
+			int h, l;
+
+			switch (*in++) {
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case 'r': c = '\r'; break;
+			case '\\': c = '\\'; break;
+			case 'x':
+				h = hexval((unsigned char)*in);
+				if (h < 0)
+					return -1;
+				in++;
+				l = hexval((unsigned char)*in);
+				if (l >= 0) {
+					in++;
+					h = h * 16 + l;
+				}
+				c = h;
+				break;
+			default:
+				return -1;
+			}
+		}
+		if (o + 1 >= outsz)
+			return -1;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static long parse_num(const char *s, long min, long max, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr, "tcppeer: invalid %s '%s' (%ld..%ld)\n", what,
+			s, min, max);
+		exit(EXIT_USAGE);
+	}
+	return v;
+}
+
+/* ------------------------------------------------------------- addresses */
+
+union sockaddr_any {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+	struct sockaddr_un un;
+	struct sockaddr_storage ss;
+};
+
+/*
+ * Format an address the way the server side sees it.  With as_mapped, an
+ * AF_INET address is shown as the IPv4-mapped IPv6 address.
+ */
+static void fmt_addr(const union sockaddr_any *a, socklen_t len, int as_mapped,
+		     char *out, size_t outsz, unsigned *port)
+{
+	*port = 0;
+	switch (a->sa.sa_family) {
+	case AF_INET:
+		*port = ntohs(a->in4.sin_port);
+		if (as_mapped) {
+			struct in6_addr m;
+
+			memset(&m, 0, sizeof(m));
+			m.s6_addr[10] = 0xff;
+			m.s6_addr[11] = 0xff;
+			memcpy(&m.s6_addr[12], &a->in4.sin_addr, 4);
+			inet_ntop(AF_INET6, &m, out, (socklen_t)outsz);
+		} else {
+			inet_ntop(AF_INET, &a->in4.sin_addr, out,
+				  (socklen_t)outsz);
+		}
+		break;
+	case AF_INET6:
+		*port = ntohs(a->in6.sin6_port);
+		inet_ntop(AF_INET6, &a->in6.sin6_addr, out, (socklen_t)outsz);
+		break;
+	case AF_UNIX: {
+		size_t off = offsetof(struct sockaddr_un, sun_path);
+		size_t n = len > off ? len - off : 0;
+
+		if (n == 0) {
+			snprintf(out, outsz, "-");
+		} else if (a->un.sun_path[0] == '\0') {
+			out[0] = '@';
+			escape_bytes((const unsigned char *)a->un.sun_path + 1,
+				     n - 1, out + 1, outsz - 1);
+		} else {
+			escape_bytes((const unsigned char *)a->un.sun_path,
+				     strnlen(a->un.sun_path, n), out, outsz);
+		}
+		break;
+	}
+	default:
+		snprintf(out, outsz, "?");
+	}
+}
+
+/* ---------------------------------------------------------------- state */
+
+struct record {			/* one client connection, sent over ctl */
+	char raddr[ADDR_MAX];	/* client's getsockname() */
+	char laddr[ADDR_MAX];	/* client's getpeername() */
+	unsigned rport, lport;
+};
+
+struct accepted {		/* one accept, filled by the server */
+	pid_t tid;
+	int has_peer;
+	unsigned pport;
+	char peer[ADDR_MAX];
+	char comm[17];
+	long rec;		/* matched record index, -1 if none */
+};
+
+static int listen_fd = -1;
+static unsigned listen_port;
+static union sockaddr_any srv_addr;	/* what clients connect to */
+static socklen_t srv_len;
+static struct accepted *accs;
+static long claimed;		/* atomic: accepts claimed by threads */
+static long *shared_accepted;	/* MAP_SHARED: accepts done by the server */
+static long client_started;	/* atomic, client side: connects started */
+
+/* ------------------------------------------------------------- io_uring */
+
+static struct {
+	int fd;
+	unsigned *sq_tail, *sq_mask, *sq_array;
+	unsigned *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+} ring = { .fd = -1 };
+
+static void uring_setup(void)
+{
+	struct io_uring_params p;
+	size_t sq_sz, cq_sz;
+	char *sq, *cq;
+	int fd;
+
+	memset(&p, 0, sizeof(p));
+	fd = (int)syscall(__NR_io_uring_setup, 4, &p);
+	if (fd < 0) {
+		if (errno == ENOSYS || errno == EPERM) {
+			fprintf(stderr,
+				"tcppeer: io_uring unavailable (io_uring_setup: %s), skipping\n",
+				strerror(errno));
+			exit(EXIT_SKIP);
+		}
+		die("io_uring_setup");
+	}
+	sq_sz = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	cq_sz = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	sq = mmap(NULL, sq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		  fd, IORING_OFF_SQ_RING);
+	if (sq == MAP_FAILED)
+		die("mmap(io_uring sq ring)");
+	cq = mmap(NULL, cq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		  fd, IORING_OFF_CQ_RING);
+	if (cq == MAP_FAILED)
+		die("mmap(io_uring cq ring)");
+	ring.sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe),
+			 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+			 IORING_OFF_SQES);
+	if (ring.sqes == MAP_FAILED)
+		die("mmap(io_uring sqes)");
+	ring.fd = fd;
+	ring.sq_tail = (unsigned *)(sq + p.sq_off.tail);
+	ring.sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
+	ring.sq_array = (unsigned *)(sq + p.sq_off.array);
+	ring.cq_head = (unsigned *)(cq + p.cq_off.head);
+	ring.cq_tail = (unsigned *)(cq + p.cq_off.tail);
+	ring.cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
+	ring.cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+}
+
+static int uring_enter(unsigned submit, unsigned wait)
+{
+	return (int)syscall(__NR_io_uring_enter, ring.fd, submit, wait,
+			    IORING_ENTER_GETEVENTS, NULL, 0);
+}
+
+/* One IORING_OP_ACCEPT; returns the new fd (dies on error). */
+static int uring_accept(int lfd, int flags)
+{
+	static int first = 1;
+	unsigned tail = *ring.sq_tail, idx = tail & *ring.sq_mask;
+	struct io_uring_sqe *sqe = &ring.sqes[idx];
+	int submitted = 0, res;
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_ACCEPT;
+	sqe->fd = lfd;
+	sqe->addr = 0;		/* no peer address wanted */
+	sqe->addr2 = 0;
+	sqe->accept_flags = (unsigned)flags;
+	sqe->user_data = 0x7463;
+	ring.sq_array[idx] = idx;
+	__atomic_store_n(ring.sq_tail, tail + 1, __ATOMIC_RELEASE);
+
+	for (;;) {
+		unsigned head = *ring.cq_head;
+
+		if (head != __atomic_load_n(ring.cq_tail, __ATOMIC_ACQUIRE)) {
+			res = ring.cqes[head & *ring.cq_mask].res;
+			__atomic_store_n(ring.cq_head, head + 1,
+					 __ATOMIC_RELEASE);
+			break;
+		}
+		if (uring_enter(submitted ? 0 : 1, 1) < 0) {
+			if (errno == EINTR || errno == EAGAIN || errno == EBUSY)
+				continue;
+			die("io_uring_enter");
+		}
+		submitted = 1;
+	}
+	if (res < 0) {
+		if (first && res == -EINVAL) {
+			fprintf(stderr,
+				"tcppeer: IORING_OP_ACCEPT not supported by this kernel, skipping\n");
+			exit(EXIT_SKIP);
+		}
+		errno = -res;
+		die("io_uring accept");
+	}
+	first = 0;
+	return res;
+}
+
+/* --------------------------------------------------------------- server */
+
+static void setup_listener(void)
+{
+	union sockaddr_any a;
+	socklen_t alen;
+	int one = 1, zero = 0, fd;
+
+	memset(&a, 0, sizeof(a));
+	memset(&srv_addr, 0, sizeof(srv_addr));
+	switch (opt.fam) {
+	case FAM_4:
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		a.in4.sin_family = AF_INET;
+		a.in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		a.in4.sin_port = htons((uint16_t)opt.port);
+		alen = sizeof(a.in4);
+		break;
+	case FAM_6:
+	case FAM_MAPPED:
+		fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			die("socket(AF_INET6)");
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+			       opt.fam == FAM_6 ? &one : &zero, sizeof(int)) < 0)
+			die("setsockopt(IPV6_V6ONLY)");
+		a.in6.sin6_family = AF_INET6;
+		a.in6.sin6_addr = opt.fam == FAM_6 ? in6addr_loopback
+						   : in6addr_any;
+		a.in6.sin6_port = htons((uint16_t)opt.port);
+		alen = sizeof(a.in6);
+		break;
+	default: {
+		struct timespec ts;
+		int n;
+
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		a.un.sun_family = AF_UNIX;
+		/* abstract name: leading NUL byte */
+		n = snprintf(a.un.sun_path + 1, sizeof(a.un.sun_path) - 1,
+			     "tcppeer.%d.%lx", (int)getpid(),
+			     (unsigned long)ts.tv_nsec);
+		alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+				   (size_t)n);
+		break;
+	}
+	}
+	if (fd < 0)
+		die("socket");
+	if (opt.fam != FAM_UNIX &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		die("setsockopt(SO_REUSEADDR)");
+	if (bind(fd, &a.sa, alen) < 0)
+		die("bind");
+	if (listen(fd, LISTEN_BACKLOG) < 0)
+		die("listen");
+	alen = sizeof(a);
+	if (getsockname(fd, &a.sa, &alen) < 0)
+		die("getsockname(listener)");
+
+	switch (opt.fam) {
+	case FAM_4:
+	case FAM_MAPPED:
+		listen_port = ntohs(opt.fam == FAM_4 ? a.in4.sin_port
+						     : a.in6.sin6_port);
+		srv_addr.in4.sin_family = AF_INET;
+		srv_addr.in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		srv_addr.in4.sin_port = htons((uint16_t)listen_port);
+		srv_len = sizeof(srv_addr.in4);
+		break;
+	case FAM_6:
+		listen_port = ntohs(a.in6.sin6_port);
+		srv_addr.in6.sin6_family = AF_INET6;
+		srv_addr.in6.sin6_addr = in6addr_loopback;
+		srv_addr.in6.sin6_port = htons((uint16_t)listen_port);
+		srv_len = sizeof(srv_addr.in6);
+		break;
+	default:
+		listen_port = 0;
+		srv_addr = a;
+		srv_len = alen;
+	}
+	listen_fd = fd;
+}
+
+static long done_seq;		/* atomic: accepts completed so far */
+
+/*
+ * Accept one connection (called by the accepting thread).  Results are
+ * stored in completion order, so with one accepting thread the output order
+ * is the kernel's accept order.
+ */
+static void accept_one(pid_t tid, const char *comm)
+{
+	struct accepted *ac;
+	union sockaddr_any peer;
+	socklen_t plen = sizeof(peer);
+	int fd, flags = opt.use_accept4 ? SOCK_CLOEXEC : 0;
+
+	if (opt.delay_ms)
+		sleep_ms(opt.delay_ms);
+	/*
+	 * No address buffer: the kernel cannot turn an accept of an
+	 * already-reset connection into ECONNABORTED when it does not have
+	 * to report the peer address.
+	 */
+	for (;;) {
+		if (opt.io_uring)
+			fd = uring_accept(listen_fd, flags);
+		else if (opt.use_accept4)
+			fd = accept4(listen_fd, NULL, NULL, flags);
+		else
+			fd = accept(listen_fd, NULL, NULL);
+		if (fd >= 0)
+			break;
+		if (errno != EINTR)
+			die(opt.use_accept4 ? "accept4" : "accept");
+	}
+	ac = &accs[__atomic_fetch_add(&done_seq, 1, __ATOMIC_ACQ_REL)];
+	__atomic_fetch_add(shared_accepted, 1, __ATOMIC_RELEASE);
+	ac->tid = tid;
+	ac->rec = -1;
+	snprintf(ac->comm, sizeof(ac->comm), "%s", comm);
+	/* Only used to pair thread <-> connection; fails after an RST. */
+	if (getpeername(fd, &peer.sa, &plen) == 0 &&
+	    plen > offsetof(struct sockaddr_un, sun_path)) {
+		fmt_addr(&peer, plen, 0, ac->peer, sizeof(ac->peer),
+			 &ac->pport);
+		ac->has_peer = 1;
+	}
+	if (close(fd) < 0)
+		die("close(accepted)");
+}
+
+struct worker {
+	pthread_t th;
+	pid_t tid;		/* atomic */
+	int state;		/* atomic: 0 starting, 1 has a slot, 2 no slot */
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	pid_t tid = my_tid();
+	char comm[17] = "";
+	long slot;
+
+	if (prctl(PR_GET_NAME, comm) < 0)
+		die("prctl(PR_GET_NAME)");
+	__atomic_store_n(&w->tid, tid, __ATOMIC_RELEASE);
+	for (;;) {
+		slot = __atomic_fetch_add(&claimed, 1, __ATOMIC_ACQ_REL);
+		if (slot >= opt.count)
+			break;
+		__atomic_store_n(&w->state, 1, __ATOMIC_RELEASE);
+		accept_one(tid, comm);
+	}
+	if (__atomic_load_n(&w->state, __ATOMIC_ACQUIRE) == 0)
+		__atomic_store_n(&w->state, 2, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Is thread `tid` of this process sleeping in accept()/accept4()? */
+static int in_accept(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+	long nr;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;	/* no /proc: cannot tell at all */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || p[2] != 'S')
+		return 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;	/* cannot tell: sleeping is all we know */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	nr = strtol(buf, &p, 10);
+	if (p == buf)
+		return 0;		/* "running" */
+#ifdef __NR_accept
+	if (nr == __NR_accept)
+		return 1;
+#endif
+	return nr == __NR_accept4;
+}
+
+static void wait_blocked(struct worker *w, int n)
+{
+	int fallback = 0;
+
+	for (int i = 0; i < n; i++) {
+		for (;;) {
+			pid_t tid = __atomic_load_n(&w[i].tid, __ATOMIC_ACQUIRE);
+			int st = __atomic_load_n(&w[i].state, __ATOMIC_ACQUIRE);
+			int r;
+
+			if (st == 2)
+				break;
+			if (tid && st == 1) {
+				r = in_accept(tid);
+				if (r == 1)
+					break;
+				if (r < 0) {
+					fallback = 1;
+					break;
+				}
+			}
+			sleep_ms(1);
+		}
+	}
+	if (fallback)	/* no /proc/.../syscall: state 'S' seen, add margin */
+		sleep_ms(200 + opt.delay_ms);
+}
+
+static void wait_stdin_line(void)
+{
+	char c;
+
+	for (;;) {
+		ssize_t r = read(0, &c, 1);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			die("read(stdin)");
+		}
+		if (r == 0 || c == '\n')
+			return;
+	}
+}
+
+/* Number of established connections waiting in the listener's queue. */
+static long accept_queue_len(void)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(listen_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		die("getsockopt(TCP_INFO)");
+	return (long)ti.tcpi_unacked;	/* sk_ack_backlog for listeners */
+}
+
+/* ------------------------------------------------------------- matching */
+
+static uint64_t key_hash(const char *addr, unsigned port)
+{
+	uint64_t h = 1469598103934665603ULL ^ port;
+
+	for (; *addr; addr++)
+		h = (h ^ (unsigned char)*addr) * 1099511628211ULL;
+	return h ^ (h >> 29);
+}
+
+/* Pair every accept with a client record (by peer address if known). */
+static void match(struct record *recs, long n)
+{
+	size_t sz = 1;
+	long *tab, next_rec = 0;
+	char *used = calloc((size_t)n, 1);
+
+	while (sz < (size_t)n * 2)
+		sz <<= 1;
+	tab = malloc(sz * sizeof(*tab));
+	if (!tab || !used)
+		die("malloc");
+	for (size_t i = 0; i < sz; i++)
+		tab[i] = -1;
+	for (long r = 0; r < n; r++) {
+		size_t h = key_hash(recs[r].raddr, recs[r].rport) & (sz - 1);
+
+		while (tab[h] >= 0)
+			h = (h + 1) & (sz - 1);
+		tab[h] = r;
+	}
+	for (long s = 0; s < n; s++) {
+		struct accepted *ac = &accs[s];
+		size_t h;
+
+		if (!ac->has_peer)
+			continue;
+		h = key_hash(ac->peer, ac->pport) & (sz - 1);
+		for (; tab[h] >= 0; h = (h + 1) & (sz - 1)) {
+			struct record *rc = &recs[tab[h]];
+
+			if (!used[tab[h]] && rc->rport == ac->pport &&
+			    !strcmp(rc->raddr, ac->peer)) {
+				used[tab[h]] = 1;
+				ac->rec = tab[h];
+				break;
+			}
+		}
+		if (ac->rec < 0)
+			fail("accepted a connection from %s port %u that no client made",
+			     ac->peer, ac->pport);
+	}
+	/* Fallback (peer unknown, e.g. after RST): record order. */
+	for (long s = 0; s < n; s++) {
+		if (accs[s].rec >= 0)
+			continue;
+		while (next_rec < n && used[next_rec])
+			next_rec++;
+		if (next_rec >= n)
+			fail("internal error: more accepts than client records");
+		used[next_rec] = 1;
+		accs[s].rec = next_rec;
+	}
+	free(tab);
+	free(used);
+}
+
+/* --------------------------------------------------------------- client */
+
+struct cthread {
+	pthread_t th;
+	long first, n;
+	int *fds;
+	struct record *recs;
+	pthread_barrier_t *bar;
+};
+
+static void *client_main(void *arg)
+{
+	struct cthread *ct = arg;
+	int dom = srv_addr.sa.sa_family;
+
+	pthread_barrier_wait(ct->bar);
+	for (long i = 0; i < ct->n; i++) {
+		union sockaddr_any a;
+		socklen_t alen;
+		struct record *rc = &ct->recs[ct->first + i];
+		long started = __atomic_fetch_add(&client_started, 1,
+						  __ATOMIC_ACQ_REL);
+		int fd;
+
+		while (!opt.rst && started - __atomic_load_n(shared_accepted,
+					__ATOMIC_ACQUIRE) >= CONNECT_WINDOW)
+			sleep_ms(1);
+		fd = socket(dom, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			die("socket");
+		if (dom == AF_UNIX) {
+			/* autobind: gives every client a unique abstract name */
+			a.un.sun_family = AF_UNIX;
+			if (bind(fd, &a.sa, sizeof(sa_family_t)) < 0)
+				die("bind(autobind)");
+		}
+		while (connect(fd, &srv_addr.sa, srv_len) < 0) {
+			if (errno != EINTR)
+				die("connect");
+		}
+		alen = sizeof(a);
+		if (getsockname(fd, &a.sa, &alen) < 0)
+			die("getsockname");
+		fmt_addr(&a, alen, opt.fam == FAM_MAPPED, rc->raddr,
+			 sizeof(rc->raddr), &rc->rport);
+		alen = sizeof(a);
+		if (getpeername(fd, &a.sa, &alen) < 0)
+			die("getpeername");
+		fmt_addr(&a, alen, opt.fam == FAM_MAPPED, rc->laddr,
+			 sizeof(rc->laddr), &rc->lport);
+		ct->fds[ct->first + i] = fd;
+	}
+	return NULL;
+}
+
+static void raise_nofile(rlim_t need)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		die("getrlimit");
+	if (rl.rlim_cur >= need)
+		return;
+	if (rl.rlim_max < need)
+		rl.rlim_max = need;	/* needs CAP_SYS_RESOURCE */
+	rl.rlim_cur = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		die("setrlimit(RLIMIT_NOFILE)");
+}
+
+static pid_t server_pid;
+
+static void run_client(int ctl)
+{
+	long n = opt.count;
+	int k = opt.client_threads;
+	struct record *recs = calloc((size_t)n, sizeof(*recs));
+	int *fds = calloc((size_t)n, sizeof(*fds));
+	struct cthread *ct = calloc((size_t)k, sizeof(*ct));
+	pthread_barrier_t bar;
+	char go;
+
+	who = "tcppeer: client";
+	if (!recs || !fds || !ct)
+		die("calloc");
+	if (prctl(PR_SET_NAME, "tcppeer-cli") < 0)
+		die("prctl(PR_SET_NAME)");
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != server_pid)
+		_exit(1);	/* server died before PDEATHSIG was armed */
+	set_handler(SIGALRM, on_alarm);
+	alarm((unsigned)opt.timeout);
+
+	if (!read_all(ctl, &go, 1))
+		_exit(1);	/* server went away before 'G' */
+	if (go != 'G')
+		fail("control protocol error");
+
+	if (pthread_barrier_init(&bar, NULL, (unsigned)k))
+		fail("pthread_barrier_init failed");
+	for (int i = 0; i < k; i++) {
+		ct[i].first = n * i / k;
+		ct[i].n = n * (i + 1) / k - ct[i].first;
+		ct[i].fds = fds;
+		ct[i].recs = recs;
+		ct[i].bar = &bar;
+		errno = pthread_create(&ct[i].th, NULL, client_main, &ct[i]);
+		if (errno)
+			die("pthread_create");
+	}
+	for (int i = 0; i < k; i++)
+		pthread_join(ct[i].th, NULL);
+
+	if (opt.rst) {
+		struct linger lg = { 1, 0 };
+
+		send_byte(ctl, 'C');	/* all connected */
+		expect_byte(ctl, 'R');	/* server saw them queued */
+		for (long i = 0; i < n; i++) {
+			if (setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &lg,
+				       sizeof(lg)) < 0)
+				die("setsockopt(SO_LINGER)");
+			if (close(fds[i]) < 0)
+				die("close");
+		}
+		write_all(ctl, recs, (size_t)n * sizeof(*recs));
+		expect_byte(ctl, 'D');
+	} else {
+		write_all(ctl, recs, (size_t)n * sizeof(*recs));
+		expect_byte(ctl, 'D');	/* server accepted everything */
+		for (long i = 0; i < n; i++)
+			if (close(fds[i]) < 0)
+				die("close");
+	}
+	_exit(0);
+}
+
+/* ----------------------------------------------------------------- main */
+
+static void usage(const char *fmt, const char *arg)
+{
+	if (fmt) {
+		fprintf(stderr, "tcppeer: ");
+		fprintf(stderr, fmt, arg);
+		fputc('\n', stderr);
+	}
+	fprintf(stderr,
+		"usage: tcppeer [--family 4|6|mapped] [--unix] [--port N] [--count N]\n"
+		"               [--accept4] [--io-uring] [--rst] [--delay-accept MS]\n"
+		"               [--wait] [--block-first] [--threads K]\n"
+		"               [--client-threads K] [--comm NAME] [--timeout S]\n");
+	exit(EXIT_USAGE);
+}
+
+static void parse_args(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "family", required_argument, NULL, 'f' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "accept4", no_argument, NULL, '4' },
+		{ "rst", no_argument, NULL, 'r' },
+		{ "delay-accept", required_argument, NULL, 'd' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "block-first", no_argument, NULL, 'b' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "unix", no_argument, NULL, 'u' },
+		{ "io-uring", no_argument, NULL, 'i' },
+		{ "client-threads", required_argument, NULL, 'c' },
+		{ "comm", required_argument, NULL, 'C' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, unix_sock = 0;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (!strcmp(optarg, "4"))
+				opt.fam = FAM_4;
+			else if (!strcmp(optarg, "6"))
+				opt.fam = FAM_6;
+			else if (!strcmp(optarg, "mapped"))
+				opt.fam = FAM_MAPPED;
+			else
+				usage("invalid --family '%s'", optarg);
+			break;
+		case 'p':
+			opt.port = (unsigned)parse_num(optarg, 0, 65535, "--port");
+			break;
+		case 'n':
+			opt.count = parse_num(optarg, 1, 1000000, "--count");
+			break;
+		case '4':
+			opt.use_accept4 = 1;
+			break;
+		case 'r':
+			opt.rst = 1;
+			break;
+		case 'd':
+			opt.delay_ms = parse_num(optarg, 0, 600000,
+						 "--delay-accept");
+			break;
+		case 'w':
+			opt.wait = 1;
+			break;
+		case 'b':
+			opt.block_first = 1;
+			break;
+		case 't':
+			opt.threads = (int)parse_num(optarg, 1, 1024,
+						     "--threads");
+			break;
+		case 'u':
+			unix_sock = 1;
+			break;
+		case 'i':
+			opt.io_uring = 1;
+			break;
+		case 'c':
+			opt.client_threads = (int)parse_num(optarg, 1, 1024,
+							    "--client-threads");
+			break;
+		case 'C':
+			if (unescape(optarg, opt.comm, sizeof(opt.comm)) < 0)
+				usage("invalid escape in --comm '%s'", optarg);
+			break;
+		case 'T':
+			opt.timeout = (int)parse_num(optarg, 1, 86400,
+						     "--timeout");
+			break;
+		case 'h':
+			usage(NULL, NULL);
+			break;
+		case ':':
+			usage("option '%s' needs an argument", argv[optind - 1]);
+			break;
+		default:
+			usage("bad option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		usage("unexpected argument '%s'", argv[optind]);
+	if (unix_sock)
+		opt.fam = FAM_UNIX;
+	if (opt.client_threads > opt.count)
+		opt.client_threads = (int)opt.count;
+	if (opt.rst && opt.count > LISTEN_BACKLOG)
+		usage("--rst needs --count <= %s (listen backlog)", "4096");
+	if (opt.rst && opt.block_first)
+		usage("%s", "--rst and --block-first are incompatible");
+	if (opt.io_uring && (opt.threads > 1 || opt.block_first))
+		usage("%s", "--io-uring cannot be combined with --threads/--block-first");
+}
+
+int main(int argc, char **argv)
+{
+	struct worker *workers = NULL;
+	struct record *recs;
+	int sv[2], use_workers, nworkers;
+	char comm[17] = "";
+	pid_t pid;
+
+	parse_args(argc, argv);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	set_handler(SIGALRM, on_alarm);
+	alarm((unsigned)opt.timeout);
+
+	if (opt.io_uring)
+		uring_setup();	/* exits 77 when io_uring is unavailable */
+	setup_listener();
+
+	shared_accepted = mmap(NULL, sizeof(long), PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared_accepted == MAP_FAILED)
+		die("mmap(shared counter)");
+	accs = calloc((size_t)opt.count, sizeof(*accs));
+	recs = calloc((size_t)opt.count, sizeof(*recs));
+	if (!accs || !recs)
+		die("calloc");
+
+	/* the client keeps all its connections open until the end */
+	raise_nofile((rlim_t)opt.count + 64);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		die("socketpair");
+	set_handler(SIGCHLD, on_sigchld);
+	fflush(NULL);
+	server_pid = getpid();
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		close(sv[0]);
+		close(listen_fd);
+		if (ring.fd >= 0)
+			close(ring.fd);
+		signal(SIGCHLD, SIG_DFL);
+		run_client(sv[1]);
+	}
+	child_pid = pid;
+	close(sv[1]);
+
+	if (prctl(PR_SET_NAME, opt.comm) < 0)
+		die("prctl(PR_SET_NAME)");
+	if (prctl(PR_GET_NAME, comm) < 0)
+		die("prctl(PR_GET_NAME)");
+
+	use_workers = opt.threads > 1 || opt.block_first;
+	nworkers = use_workers ? opt.threads : 0;
+	if (nworkers) {
+		workers = calloc((size_t)nworkers, sizeof(*workers));
+		if (!workers)
+			die("calloc");
+	}
+
+	/* Start accepting (or, for --rst, wait until all were reset). */
+	if (!opt.rst && nworkers) {
+		for (int i = 0; i < nworkers; i++) {
+			errno = pthread_create(&workers[i].th, NULL,
+					       worker_main, &workers[i]);
+			if (errno)
+				die("pthread_create");
+		}
+		if (opt.block_first)
+			wait_blocked(workers, nworkers);
+	}
+
+	printf("READY pid=%d port=%u\n", (int)getpid(), listen_port);
+	fflush(stdout);
+	if (opt.wait || opt.block_first)
+		wait_stdin_line();
+	send_byte(sv[0], 'G');
+
+	if (opt.rst) {
+		expect_byte(sv[0], 'C');
+		if (opt.fam != FAM_UNIX)
+			while (accept_queue_len() < opt.count)
+				sleep_ms(1);
+		send_byte(sv[0], 'R');
+		if (!read_all(sv[0], recs, (size_t)opt.count * sizeof(*recs)))
+			fail("client closed the control socket");
+		sleep_ms(20);	/* let loopback deliver the last RSTs */
+		for (int i = 0; i < nworkers; i++) {
+			errno = pthread_create(&workers[i].th, NULL,
+					       worker_main, &workers[i]);
+			if (errno)
+				die("pthread_create");
+		}
+	}
+
+	if (nworkers) {
+		for (int i = 0; i < nworkers; i++)
+			pthread_join(workers[i].th, NULL);
+	} else {
+		pid_t tid = my_tid();
+
+		for (long s = 0; s < opt.count; s++)
+			accept_one(tid, comm);
+	}
+
+	if (!opt.rst &&
+	    !read_all(sv[0], recs, (size_t)opt.count * sizeof(*recs)))
+		fail("client closed the control socket");
+	send_byte(sv[0], 'D');
+
+	/* Wait for the client to finish (SIGCHLD handler may reap it). */
+	while (!child_reaped) {
+		int st;
+		pid_t r = waitpid(pid, &st, 0);
+
+		if (r == pid) {
+			child_status = st;
+			child_reaped = 1;
+		} else if (r < 0 && errno != EINTR && errno != ECHILD) {
+			die("waitpid");
+		}
+	}
+	if (!WIFEXITED(child_status) || WEXITSTATUS(child_status) != 0)
+		fail("client process failed");
+
+	match(recs, opt.count);
+	for (long s = 0; s < opt.count; s++) {
+		struct accepted *ac = &accs[s];
+		struct record *rc = &recs[ac->rec];
+		char ecomm[17 * 4 + 1];
+
+		escape_bytes((const unsigned char *)ac->comm, strlen(ac->comm),
+			     ecomm, sizeof(ecomm));
+		printf("ACCEPT pid=%d tid=%d comm=%s ip=%s raddr=%s rport=%u laddr=%s lport=%u\n",
+		       (int)getpid(), (int)ac->tid, ecomm,
+		       opt.fam == FAM_4 ? "4" : opt.fam == FAM_UNIX ? "unix" : "6",
+		       rc->raddr, rc->rport, rc->laddr, rc->lport);
+	}
+	printf("DONE accepted=%ld\n", opt.count);
+	if (fflush(stdout) == EOF)
+		die("fflush(stdout)");
+	return 0;
+}

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Fetch Debian kernels (and a static busybox) for the qemu test VMs.
+#
+#   kernels.sh fetch   SUITE [ARCH]   print the cached vmlinuz, downloading it on first use
+#   kernels.sh refresh SUITE [ARCH]   re-resolve against the archive, download if it moved on
+#   kernels.sh busybox ARCH           print a static busybox for ARCH
+#
+# SUITE: bullseye|bookworm|trixie; ARCH: amd64 (default) or arm64.
+# Paths go to stdout, progress to stderr. The cache lives outside the work tree:
+# ${TCPACCEPT_CACHE:-/var/cache/tcpaccept-tests}
+set -euo pipefail
+
+CACHE=${TCPACCEPT_CACHE:-/var/cache/tcpaccept-tests}
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+MIRROR=http://deb.debian.org
+
+log() { printf 'kernels.sh: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+usage() {
+	sed -n '4,6s/^# \{0,1\}//p' "$0" >&2
+	exit 2
+}
+
+check_suite() {
+	case $1 in
+	bullseye | bookworm | trixie) ;;
+	*) die "unknown suite '$1' (want bullseye, bookworm or trixie)" ;;
+	esac
+}
+
+check_arch() {
+	case $1 in
+	amd64 | arm64) ;;
+	*) die "unknown arch '$1' (want amd64 or arm64)" ;;
+	esac
+}
+
+# A private apt state per suite+arch: own sources.list, lists and archive cache,
+# an empty dpkg status, so the host's /etc/apt and installed packages play no part.
+# Sets the global array APT_OPTS.
+apt_state() {
+	local suite=$1 arch=$2 dir
+	dir=$CACHE/apt/$suite-$arch
+	mkdir -p "$dir/lists/partial" "$dir/archives/partial"
+	# -security and -updates carry the newest kernel ABI of a released suite.
+	cat >"$dir/sources.list" <<-EOF
+		deb [arch=$arch signed-by=$KEYRING] $MIRROR/debian $suite main
+		deb [arch=$arch signed-by=$KEYRING] $MIRROR/debian $suite-updates main
+		deb [arch=$arch signed-by=$KEYRING] $MIRROR/debian-security $suite-security main
+	EOF
+	APT_OPTS=(
+		-o "Dir::Etc::sourcelist=$dir/sources.list"
+		-o Dir::Etc::sourceparts=-
+		-o "Dir::State::Lists=$dir/lists"
+		-o Dir::State::status=/dev/null
+		-o "Dir::Cache=$dir"
+		-o Dir::Cache::pkgcache=
+		-o Dir::Cache::srcpkgcache=
+		-o "APT::Architecture=$arch"
+		-o "APT::Architectures=$arch"
+	)
+}
+
+# Error-Mode=any: by default a failed index download is only a warning, and stale
+# lists would silently resolve an old kernel.
+apt_update() {
+	log "apt-get update ($1 $2)"
+	apt-get -q -o APT::Update::Error-Mode=any "${APT_OPTS[@]}" update >&2 || die "apt-get update failed for $1 $2"
+}
+
+# Download package $1 into a fresh directory under $2 and echo the .deb's path.
+# The directory belongs to _apt so apt's download sandbox can write there.
+download() {
+	local pkg=$1 parent=$2 tmp
+	tmp=$(mktemp -d "$parent/dl.XXXXXX")
+	if getent passwd _apt >/dev/null; then chown _apt "$tmp"; fi
+	log "apt-get download $pkg"
+	(cd "$tmp" && apt-get -q "${APT_OPTS[@]}" download "$pkg" >&2) ||
+		{ rm -rf "$tmp"; die "apt-get download $pkg failed"; }
+	set -- "$tmp"/*.deb
+	[ -f "$1" ] || { rm -rf "$tmp"; die "no .deb for $pkg in $tmp"; }
+	echo "$1"
+}
+
+# Resolve, download and extract the kernel; record it in the marker file.
+fetch_kernel() {
+	local suite=$1 arch=$2 kdir pkg ver deb img
+	kdir=$CACHE/kernels/$suite-$arch
+	mkdir -p "$kdir"
+	# Serialise concurrent fetches of the same suite.
+	exec 9>"$kdir/lock"
+	flock 9
+	apt_state "$suite" "$arch"
+	apt_update "$suite" "$arch"
+	# The meta package depends on the current ABI package, e.g. linux-image-6.1.0-41-amd64.
+	pkg=$(apt-cache "${APT_OPTS[@]}" depends "linux-image-$arch" |
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }') ||
+		die "apt-cache depends linux-image-$arch failed"
+	[ -n "$pkg" ] || die "linux-image-$arch in $suite names no linux-image-* package"
+	ver=${pkg#linux-image-}
+	img=$kdir/vmlinuz-$ver
+	if [ -f "$img" ]; then
+		log "$suite $arch: $pkg already cached"
+	else
+		deb=$(download "$pkg" "$kdir")
+		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "${deb%/*}" "./boot/vmlinuz-$ver" ||
+			{ rm -rf "${deb%/*}"; die "no ./boot/vmlinuz-$ver in $deb"; }
+		mv "${deb%/*}/boot/vmlinuz-$ver" "$img"
+		rm -rf "${deb%/*}"
+	fi
+	# Write the marker atomically, then drop superseded kernels.
+	echo "$img" >"$kdir/current.tmp"
+	mv "$kdir/current.tmp" "$kdir/current"
+	find "$kdir" -maxdepth 1 -name 'vmlinuz-*' ! -name "vmlinuz-$ver" -delete
+	log "$suite $arch: $pkg"
+	echo "$img"
+}
+
+# Fast path: a cached kernel is answered from the marker without any network access.
+cmd_fetch() {
+	local suite=$1 arch=${2:-amd64} marker img
+	check_suite "$suite"
+	check_arch "$arch"
+	marker=$CACHE/kernels/$suite-$arch/current
+	if [ -f "$marker" ]; then
+		read -r img <"$marker"
+		if [ -f "$img" ]; then
+			echo "$img"
+			return
+		fi
+		log "marker $marker names missing $img; fetching again"
+	fi
+	fetch_kernel "$suite" "$arch"
+}
+
+cmd_refresh() {
+	local suite=$1 arch=${2:-amd64}
+	check_suite "$suite"
+	check_arch "$arch"
+	fetch_kernel "$suite" "$arch"
+}
+
+cmd_busybox() {
+	local arch=$1 dir deb bb
+	check_arch "$arch"
+	if [ "$arch" = amd64 ]; then
+		[ "$(dpkg --print-architecture)" = amd64 ] || die "host is not amd64"
+		dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' ||
+			die "busybox-static is not installed (apt-get install busybox-static)"
+		[ -x /bin/busybox ] || die "/bin/busybox missing"
+		echo /bin/busybox
+		return
+	fi
+	dir=$CACHE/busybox/$arch
+	bb=$dir/busybox
+	if [ -x "$bb" ]; then
+		echo "$bb"
+		return
+	fi
+	mkdir -p "$dir"
+	exec 9>"$dir/lock"
+	flock 9
+	# Bookworm's busybox-static, through the same private apt state as its kernel.
+	apt_state bookworm "$arch"
+	apt_update bookworm "$arch"
+	deb=$(download "busybox-static:$arch" "$dir")
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "${deb%/*}" --wildcards './*bin/busybox' ||
+		{ rm -rf "${deb%/*}"; die "no busybox binary in $deb"; }
+	set -- "${deb%/*}"/*bin/busybox
+	[ -x "$1" ] || { rm -rf "${deb%/*}"; die "busybox not extracted from $deb"; }
+	mv "$1" "$bb.tmp"
+	mv "$bb.tmp" "$bb"
+	rm -rf "${deb%/*}"
+	log "busybox $arch: $bb"
+	echo "$bb"
+}
+
+[ $# -ge 2 ] || usage
+cmd=$1
+shift
+case $cmd in
+fetch) [ $# -le 2 ] || usage; cmd_fetch "$@" ;;
+refresh) [ $# -le 2 ] || usage; cmd_refresh "$@" ;;
+busybox) [ $# -eq 1 ] || usage; cmd_busybox "$1" ;;
+*) usage ;;
+esac

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The kernel types tcpaccept.bpf.c reads, and nothing else.
+ *
+ * Every struct is marked preserve_access_index, so each field access is
+ * recorded as a CO-RE relocation and libbpf fixes up the offset at load time
+ * against the running kernel's BTF (/sys/kernel/btf/vmlinux). Only the
+ * fields we read are declared; the layout here need not match any kernel.
+ * Fields that sit inside anonymous unions in the kernel are declared flat:
+ * libbpf matches members by name and looks through anonymous members.
+ *
+ * This replaces a 130,000-line `bpftool btf dump ... format c` header, so a
+ * reviewer can see every kernel field the tool depends on. The only
+ * architecture-specific part is the register file used by kprobes and by
+ * the syscall tracepoints (struct pt_regs / user_pt_regs below).
+ */
+#ifndef TCPACCEPT_VMLINUX_H
+#define TCPACCEPT_VMLINUX_H
+/* Tells libbpf's bpf_tracing.h to use the kernel's pt_regs field names. */
+#define __VMLINUX_H__
+
+typedef signed char __s8;
+typedef unsigned char __u8;
+typedef short __s16;
+typedef unsigned short __u16;
+typedef int __s32;
+typedef unsigned int __u32;
+typedef long long __s64;
+typedef unsigned long long __u64;
+typedef __u8 u8;
+typedef __u16 u16;
+typedef __u32 u32;
+typedef __u64 u64;
+typedef __s64 s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+typedef _Bool bool;
+enum { false = 0, true = 1 };
+
+/* UAPI constants (stable ABI, include/uapi/linux/bpf.h) used by libbpf's headers. */
+enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_CGROUP_ARRAY = 8,
+	BPF_MAP_TYPE_LRU_HASH = 9,
+	BPF_MAP_TYPE_RINGBUF = 27,
+};
+
+enum {
+	BPF_ANY = 0,
+	BPF_NOEXIST = 1,
+	BPF_EXIST = 2,
+};
+
+enum {
+	BPF_RB_NO_WAKEUP = 1,
+	BPF_RB_FORCE_WAKEUP = 2,
+};
+
+enum {
+	BPF_RB_AVAIL_DATA = 0,
+	BPF_RB_RING_SIZE = 1,
+};
+
+#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)
+
+struct in6_addr {
+	union {
+		__u8 u6_addr8[16];
+		__be32 u6_addr32[4];
+	} in6_u;
+};
+
+struct ns_common {
+	unsigned int inum;
+};
+
+struct net {
+	struct ns_common ns;
+};
+
+typedef struct {
+	struct net *net;
+} possible_net_t;
+
+struct sock_common {
+	__be32 skc_daddr;
+	__be32 skc_rcv_saddr;
+	__be16 skc_dport;
+	__u16 skc_num;
+	unsigned short skc_family;
+	volatile unsigned char skc_state;
+	possible_net_t skc_net;
+	struct in6_addr skc_v6_daddr;
+	struct in6_addr skc_v6_rcv_saddr;
+};
+
+struct sock {
+	struct sock_common __sk_common;
+	/* A u16 since Linux 5.6 (bf9765145b85), an 8-bit bitfield before:
+	 * read it with BPF_CORE_READ_BITFIELD_PROBED, which handles both. */
+	__u16 sk_protocol;
+	__u16 sk_type;
+	__u32 sk_ack_backlog;
+	__u32 sk_max_ack_backlog;
+};
+
+/* Linux 6.10 (92ef0fd55ac8) passes accept()'s flags/err/kern to
+ * inet_csk_accept() in this struct; its presence tells the two
+ * signatures apart. */
+struct proto_accept_arg {
+	int flags;
+	int err;
+	int is_empty;
+	bool kern;
+};
+
+struct inode {
+	unsigned short i_mode;
+};
+
+struct file {
+	struct inode *f_inode;
+	void *private_data;
+};
+
+struct socket {
+	struct file *file;
+	struct sock *sk;
+};
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+};
+
+struct files_struct {
+	struct fdtable *fdt;
+};
+
+struct task_struct {
+	int pid;
+	int tgid;
+	struct files_struct *files;
+	struct task_struct *group_leader;
+	char comm[16];
+};
+
+#if defined(__TARGET_ARCH_x86)
+struct pt_regs {
+	unsigned long r15;
+	unsigned long r14;
+	unsigned long r13;
+	unsigned long r12;
+	unsigned long bp;
+	unsigned long bx;
+	unsigned long r11;
+	unsigned long r10;
+	unsigned long r9;
+	unsigned long r8;
+	unsigned long ax;
+	unsigned long cx;
+	unsigned long dx;
+	unsigned long si;
+	unsigned long di;
+	unsigned long orig_ax;
+	unsigned long ip;
+	unsigned long cs;
+	unsigned long flags;
+	unsigned long sp;
+	unsigned long ss;
+};
+#elif defined(__TARGET_ARCH_arm64)
+/* libbpf's bpf_tracing.h reads arm64 registers through struct user_pt_regs
+ * (the first member of the kernel's struct pt_regs) and orig_x0 through its
+ * own pt_regs___arm64 flavor. */
+struct user_pt_regs {
+	__u64 regs[31];
+	__u64 sp;
+	__u64 pc;
+	__u64 pstate;
+};
+
+struct pt_regs {
+	struct user_pt_regs user_regs;
+	__u64 orig_x0;
+};
+#else
+#error "vmlinux.h: define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64"
+#endif
+
+#pragma clang attribute pop
+
+#endif /* TCPACCEPT_VMLINUX_H */
