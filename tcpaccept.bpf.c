@@ -30,12 +30,17 @@ const volatile __u8 targ_port_bits[65536 / 8] = {};
  * it at syscall entry; this also covers accept() calls entered before
  * tcpaccept started. */
 const volatile bool use_task_regs = false;
+/* The way in this object was loaded for (enum way_in). The syscall exit
+ * programs are the tracepoint way's own, or else only catch up (below). */
+const volatile __u8 main_way = 0;
 /* Wake the reader only when this much data waits; otherwise it drains on
  * its 100 ms poll timeout. 0 wakes it for every event. */
 const volatile __u32 wakeup_bytes = 0;
 
 /* Events dropped because the ring buffer was full; read by tcpaccept.c. */
 __u64 lost = 0;
+/* Set by tcpaccept.c while the catchup map below is not empty. */
+bool catchup_active = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -50,6 +55,25 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } inflight SEC(".maps");
+
+/* Threads that were already inside accept() when tcpaccept attached, with
+ * their listening fd, found by tcpaccept.c in /proc/PID/task/TID/syscall.
+ * fexit and kretprobe never see those calls return (the function was
+ * entered before the probe existed: bcc #2165), so the syscall exit
+ * programs report them; a call that fexit or kretprobe did see removes its
+ * thread's entry first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, __u64);
+} catchup SEC(".maps");
+
+static __always_inline void seen_by_probe(__u32 tid)
+{
+	if (catchup_active)
+		bpf_map_delete_elem(&catchup, &tid);
+}
 
 static __always_inline bool tgid_filtered_out(__u64 pid_tgid)
 {
@@ -130,7 +154,10 @@ SEC("fexit/inet_csk_accept")
 int BPF_PROG(fexit_accept_pre610, struct sock *sk, int flags, int *err,
 	     bool kern, struct sock *newsk)
 {
-	if (!newsk || tgid_filtered_out(bpf_get_current_pid_tgid()))
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	seen_by_probe((__u32)pid_tgid);
+	if (!newsk || tgid_filtered_out(pid_tgid))
 		return 0;
 	return emit(sk, newsk, WAY_FEXIT);
 }
@@ -139,7 +166,10 @@ SEC("fexit/inet_csk_accept")
 int BPF_PROG(fexit_accept, struct sock *sk, struct proto_accept_arg *arg,
 	     struct sock *newsk)
 {
-	if (!newsk || tgid_filtered_out(bpf_get_current_pid_tgid()))
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	seen_by_probe((__u32)pid_tgid);
+	if (!newsk || tgid_filtered_out(pid_tgid))
 		return 0;
 	return emit(sk, newsk, WAY_FEXIT);
 }
@@ -166,6 +196,7 @@ int BPF_KRETPROBE(kretprobe_accept, struct sock *newsk)
 	struct sock *listener;
 	__u64 *slot;
 
+	seen_by_probe(tid);
 	slot = bpf_map_lookup_elem(&inflight, &tid);
 	if (!slot)
 		return 0;
@@ -177,6 +208,9 @@ int BPF_KRETPROBE(kretprobe_accept, struct sock *newsk)
 }
 
 /* --- syscall tracepoints -------------------------------------------------- */
+
+/* The tracepoint way's programs; with fexit or kprobe, the exit programs
+ * stay attached only while the catchup map is not empty. */
 
 /* The syscalls:* tracepoint records (see events/syscalls/.../format): an
  * 8-byte common header, the syscall number, then 8-byte slots. */
@@ -235,7 +269,7 @@ static __always_inline int on_accept_exit(long ret)
 
 	if (tgid_filtered_out(pid_tgid))
 		return 0;
-	if (use_task_regs) {
+	if (main_way == WAY_TRACEPOINT && use_task_regs) {
 		struct pt_regs *regs;
 
 		if (ret < 0)
@@ -243,11 +277,19 @@ static __always_inline int on_accept_exit(long ret)
 		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 		listen_fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
 	} else {
-		slot = bpf_map_lookup_elem(&inflight, &tid);
-		if (!slot)
-			return 0;
-		listen_fd = *slot;
-		bpf_map_delete_elem(&inflight, &tid);
+		slot = NULL;
+		if (main_way == WAY_TRACEPOINT)
+			slot = bpf_map_lookup_elem(&inflight, &tid);
+		if (slot) {
+			listen_fd = *slot;
+			bpf_map_delete_elem(&inflight, &tid);
+		} else {
+			slot = bpf_map_lookup_elem(&catchup, &tid);
+			if (!slot)
+				return 0;
+			listen_fd = *slot;
+			bpf_map_delete_elem(&catchup, &tid);
+		}
 		if (ret < 0)
 			return 0;
 	}

@@ -106,6 +106,14 @@ struct plan {
 	int fexit_params;	/* inet_csk_accept's parameter count */
 	bool task_regs;		/* tracepoint: bpf_task_pt_regs() is there */
 	char why_not[4][192];
+	int catchup_threads;	/* found already in accept() at start */
+	bool catchup_links;	/* the exit programs are attached for them */
+};
+
+static const enum way_in way_of[] = {
+	[BACKEND_FEXIT] = WAY_FEXIT,
+	[BACKEND_KPROBE] = WAY_KPROBE,
+	[BACKEND_TRACEPOINT] = WAY_TRACEPOINT,
 };
 
 static bool way_available(enum backend way, struct plan *plan)
@@ -169,6 +177,7 @@ static void set_filters(struct tcpaccept_bpf *skel, const struct config *cfg,
 	for (int i = 0; i < cfg->nports; i++)
 		ro->targ_port_bits[cfg->ports[i] >> 3] |= (__u8)(1 << (cfg->ports[i] & 7));
 	ro->use_task_regs = plan->task_regs;
+	ro->main_way = (__u8)way_of[plan->way];
 	/* Wake the reader early only when a quarter of the ring is used,
 	 * so a flood costs a few wakeups a second, not one per accept. */
 	ro->wakeup_bytes = cfg->ring_kb * 1024 / 4;
@@ -234,10 +243,15 @@ static void set_autoload(struct tcpaccept_bpf *skel, const struct plan *plan)
 	case BACKEND_FEXIT:
 		bpf_program__set_autoload(plan->fexit_params == 4 ? skel->progs.fexit_accept_pre610
 								  : skel->progs.fexit_accept, true);
+		/* The exit programs catch up with calls entered before. */
+		bpf_program__set_autoload(skel->progs.tp_exit_accept, true);
+		bpf_program__set_autoload(skel->progs.tp_exit_accept4, true);
 		break;
 	case BACKEND_KPROBE:
 		bpf_program__set_autoload(skel->progs.kprobe_accept, true);
 		bpf_program__set_autoload(skel->progs.kretprobe_accept, true);
+		bpf_program__set_autoload(skel->progs.tp_exit_accept, true);
+		bpf_program__set_autoload(skel->progs.tp_exit_accept4, true);
 		break;
 	case BACKEND_TRACEPOINT:
 		bpf_program__set_autoload(skel->progs.tp_exit_accept, true);
@@ -284,6 +298,86 @@ fail:
 	kretprobe_detach(krp);
 	tcpaccept_bpf__destroy(skel);
 	return err;
+}
+
+/* --- threads that were already in accept() ------------------------------- */
+
+static void add_catchup(pid_t tid, long fd, void *ctx)
+{
+	__u32 key = (__u32)tid;
+	__u64 value = (__u64)fd;
+
+	bpf_map_update_elem(*(int *)ctx, &key, &value, BPF_ANY);
+}
+
+static void catchup_stop(struct tcpaccept_bpf *skel, struct plan *plan)
+{
+	skel->bss->catchup_active = false;
+	if (plan->catchup_links) {
+		bpf_link__destroy(skel->links.tp_exit_accept);
+		bpf_link__destroy(skel->links.tp_exit_accept4);
+		skel->links.tp_exit_accept = skel->links.tp_exit_accept4 = NULL;
+		plan->catchup_links = false;
+	}
+	if (verbose && plan->catchup_threads)
+		warn("caught up with the %d thread(s) that were in accept() at start\n",
+		     plan->catchup_threads);
+	plan->catchup_threads = 0;
+}
+
+/* A thread blocked in accept() since before the probes were attached is
+ * never seen returning by fexit or kretprobe, nor by a sys_enter program:
+ * find such threads now and let the syscall exit programs report them. With
+ * bpf_task_pt_regs() the tracepoint way needs none of this. */
+static void catchup_start(struct tcpaccept_bpf *skel, const struct config *cfg,
+			  struct plan *plan)
+{
+	int map_fd = bpf_map__fd(skel->maps.catchup);
+
+	if (plan->way == BACKEND_TRACEPOINT && plan->task_regs)
+		return;
+	if (plan->way != BACKEND_TRACEPOINT) {
+		if (tracefs_dir()) {
+			skel->links.tp_exit_accept = bpf_program__attach(skel->progs.tp_exit_accept);
+			skel->links.tp_exit_accept4 = bpf_program__attach(skel->progs.tp_exit_accept4);
+		}
+		plan->catchup_links = true;
+		if (!skel->links.tp_exit_accept || !skel->links.tp_exit_accept4) {
+			warn("cannot report accept() calls already blocked at start: failed to attach the syscall tracepoints: %s\n",
+			     strerror(errno));
+			catchup_stop(skel, plan);
+			return;
+		}
+	}
+	skel->bss->catchup_active = true;
+	plan->catchup_threads = for_each_thread_in_accept(cfg->pid, add_catchup, &map_fd);
+	if (verbose && plan->catchup_threads)
+		warn("%d thread(s) already in accept(): reported through the syscall exit tracepoints\n",
+		     plan->catchup_threads);
+	if (!plan->catchup_threads)
+		catchup_stop(skel, plan);
+}
+
+/* Forgets threads that died while blocked; stops once none is left. */
+static void catchup_check(struct tcpaccept_bpf *skel, struct plan *plan)
+{
+	int map_fd = bpf_map__fd(skel->maps.catchup);
+	__u32 key, next;
+	char path[32];
+	bool any = false;
+
+	if (!skel->bss->catchup_active)
+		return;
+	for (int err = bpf_map_get_next_key(map_fd, NULL, &key); !err; key = next) {
+		err = bpf_map_get_next_key(map_fd, &key, &next);
+		snprintf(path, sizeof(path), "/proc/%u", key);
+		if (access(path, F_OK))
+			bpf_map_delete_elem(map_fd, &key);
+		else
+			any = true;
+	}
+	if (!any)
+		catchup_stop(skel, plan);
 }
 
 static void say_choice(const struct config *cfg, const struct plan *plan)
@@ -387,6 +481,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	if (verbose)
 		say_choice(&cfg, &plan);
+	catchup_start(skel, &cfg, &plan);
 
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event, NULL, NULL);
 	if (!rb) {
@@ -411,6 +506,7 @@ int main(int argc, char **argv)
 		if (time(NULL) != last_lost_check) {
 			last_lost_check = time(NULL);
 			report_lost(skel, &lost_reported, false);
+			catchup_check(skel, &plan);
 		}
 	}
 	if (!out.closed)

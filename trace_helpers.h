@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct btf;
 struct bpf_program;
@@ -48,5 +49,11 @@ void kretprobe_detach(struct kretprobe *krp);
 /* Deletes kprobe events left by tcpaccept processes that no longer exist
  * (killed with SIGKILL). */
 void kretprobe_remove_stale(void);
+
+/* Calls @fn for every thread (of process @pid, or of all if 0) that is
+ * blocked in accept() or accept4() right now, with its listening fd, as
+ * /proc/PID/task/TID/syscall shows it. Returns how many were found. */
+int for_each_thread_in_accept(pid_t pid, void (*fn)(pid_t tid, long fd, void *ctx),
+			      void *ctx);
 
 #endif /* TCPACCEPT_TRACE_HELPERS_H */

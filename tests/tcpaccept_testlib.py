@@ -8,6 +8,7 @@ field by field: PID, COMM, IP, RADDR, RPORT, LADDR, LPORT.
 import re
 from collections import Counter
 
+LOST_RE = re.compile(r"^tcpaccept: lost \d+ events", re.M)
 HEADER = "PID     COMM         IP RADDR            RPORT LADDR            LPORT"
 ROW_RE = re.compile(
     r"^(?:(?P<time>\d\d:\d\d:\d\d) +)?(?:(?P<ts>\d+\.\d{3}) +)?"

@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+# (kernel, way in) -> "pass"/"fail", for the matrix printed at the end.
+MATRIX = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "kernel" not in params or report.when not in ("setup", "call"):
+        return
+    key = (params["kernel"], params.get("way", "auto"))
+    if report.failed:
+        MATRIX[key] = "fail"
+    elif report.when == "call":
+        MATRIX.setdefault(key, "pass")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not MATRIX:
+        return
+    terminalreporter.write_sep("=", "kernel matrix (Debian kernels under qemu)")
+    for (kernel, way), result in sorted(MATRIX.items()):
+        terminalreporter.write_line(f"vm-matrix {kernel:<22} {way:<10} {result}")

@@ -1,0 +1,103 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+# Runs inside a test VM (busybox sh): traces connections made by tcppeer with
+# every way in listed in $BACKENDS and prints everything between @@@ markers;
+# tests/vm/test_vm.py checks it on the host, field by field.
+#
+# A case:   @@@ CASE <backend> <name>
+#           @@@ TRACER-OUT / @@@ TRACER-ERR / @@@ TRACER-RC <rc>
+#           @@@ PEER <label>   (once per tcppeer run, its stdout follows)
+#           @@@ END
+set -u
+W=/tmp/work
+mkdir -p $W
+
+# Waits up to $2 tenths of a second for file $1 to contain line prefix $3.
+wait_for() {
+	i=0
+	while ! grep -q "^$3" "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt "$2" ] && return 1
+		sleep 0.1
+	done
+}
+
+tracer_start() { # args...
+	: >$W/out
+	: >$W/err
+	tcpaccept "$@" >$W/out 2>$W/err &
+	TRACER=$!
+	if ! wait_for $W/out 600 PID; then
+		echo "@@@ NOTE tracer printed no header within 60 s"
+	fi
+}
+
+tracer_stop() {
+	kill -INT $TRACER 2>/dev/null
+	wait $TRACER
+	rc=$?
+	echo "@@@ TRACER-OUT"
+	cat $W/out
+	echo "@@@ TRACER-ERR"
+	cat $W/err
+	echo "@@@ TRACER-RC $rc"
+}
+
+peer() { # label, tcppeer args...
+	label=$1
+	shift
+	tcppeer "$@" >$W/peer 2>$W/peer.err
+	echo "@@@ PEER $label rc=$?"
+	cat $W/peer $W/peer.err
+}
+
+# A tcppeer whose accepting threads block before it goes on: started with
+# peer_blocked_start, released with peer_blocked_finish.
+peer_blocked_start() { # args...
+	rm -f $W/go
+	mkfifo $W/go
+	exec 3<>$W/go
+	tcppeer --block-first "$@" <$W/go >$W/bpeer 2>$W/bpeer.err &
+	BPEER=$!
+	wait_for $W/bpeer 300 READY || echo "@@@ NOTE blocked peer not READY"
+}
+
+peer_blocked_finish() { # label
+	echo go >&3
+	wait $BPEER
+	echo "@@@ PEER $1 rc=$?"
+	cat $W/bpeer $W/bpeer.err
+	exec 3>&-
+}
+
+for b in $BACKENDS; do
+	echo "@@@ CASE $b fields"
+	tracer_start --backend="$b" -v
+	peer ipv4 --family 4 --count 3
+	peer ipv6-accept4 --family 6 --count 3 --accept4
+	peer mapped --family mapped --count 2
+	peer rst --rst --count 16
+	peer unix --unix --count 2
+	tracer_stop
+	echo "@@@ END"
+
+	echo "@@@ CASE $b blocked-before-start"
+	peer_blocked_start --count 1 --comm early-bird
+	tracer_start --backend="$b" -v
+	peer_blocked_finish blocked
+	tracer_stop
+	echo "@@@ END"
+
+	echo "@@@ CASE $b many-blocked-threads"
+	tracer_start --backend="$b" -v
+	peer_blocked_start --threads 64 --count 64 --comm crowd
+	peer_blocked_finish crowd
+	tracer_stop
+	echo "@@@ END"
+done
+
+echo "@@@ CASE auto choice"
+tracer_start -v
+peer ipv4 --family 4 --count 1
+tracer_stop
+echo "@@@ END"

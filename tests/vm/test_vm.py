@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+"""End to end inside Debian's own kernels, booted under qemu (TCG).
+
+Each kernel boots once with tests/vm/guest.sh, which runs every way in that
+kernel allows against tests/peer/tcppeer; this file checks what it printed,
+with the same field-by-field checks as the host tests.
+"""
+import functools
+import os
+import re
+import subprocess
+import tempfile
+
+import pytest
+
+from tcpaccept_testlib import LOST_RE, check_rows, parse_peer, parse_rows
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+TCPACCEPT = os.path.join(ROOT, "tcpaccept")
+PEER = os.path.join(ROOT, ".output", "tcppeer")
+
+# Debian suite -> the kernel series it ships; every way in runs on each.
+SUITES = {"bullseye": "5.10", "bookworm": "6.1", "trixie": "6.12"}
+WAYS = ["fexit", "kprobe", "tracepoint"]
+LOGS = os.environ.get("TCPACCEPT_VM_LOGS") or tempfile.mkdtemp(prefix="tcpaccept-vm-")
+
+
+class Case:
+    def __init__(self):
+        self.out, self.err, self.rc, self.peers, self.notes = "", "", None, [], []
+
+
+def parse_log(text):
+    """Splits the guest's output into cases keyed by (backend, name)."""
+    cases, case, section = {}, None, None
+    for line in text.splitlines():
+        if line.startswith("@@@ CASE "):
+            _, _, way, name = line.split(" ", 3)
+            case = cases[(way, name)] = Case()
+            section = None
+        elif case is None:
+            continue
+        elif line.startswith("@@@ TRACER-RC "):
+            case.rc = int(line.split()[2])
+        elif line in ("@@@ TRACER-OUT", "@@@ TRACER-ERR"):
+            section = line[4:]
+        elif line.startswith("@@@ PEER "):
+            label, rc = re.match(r"@@@ PEER (\S+) rc=(\d+)", line).groups()
+            case.peers.append([label, int(rc), ""])
+            section = "PEER"
+        elif line.startswith("@@@ NOTE "):
+            case.notes.append(line)
+        elif line == "@@@ END":
+            case, section = None, None
+        elif section == "TRACER-OUT":
+            case.out += line + "\n"
+        elif section == "TRACER-ERR":
+            case.err += line + "\n"
+        elif section == "PEER":
+            case.peers[-1][2] += line + "\n"
+    return cases
+
+
+@functools.lru_cache(maxsize=None)
+def boot(suite):
+    """Boots @suite's kernel once; returns (uname -r, cases)."""
+    for path in (TCPACCEPT, PEER):
+        assert os.access(path, os.X_OK), f"{path} is not built"
+    fetch = subprocess.run([os.path.join(HERE, "kernels.sh"), "fetch", suite],
+                           capture_output=True, text=True, timeout=900)
+    assert fetch.returncode == 0, f"cannot fetch the {suite} kernel: {fetch.stderr}"
+    vmlinuz = fetch.stdout.strip()
+    log = os.path.join(LOGS, f"{suite}.log")
+    res = subprocess.run([os.path.join(HERE, "boot.sh"), "--kernel", vmlinuz,
+                          "--script", os.path.join(HERE, "guest.sh"), "--out", log,
+                          "--timeout", "900", "--env", "BACKENDS=" + " ".join(WAYS),
+                          TCPACCEPT, PEER], capture_output=True, text=True, timeout=1000)
+    with open(log, errors="replace") as f:
+        text = f.read()
+    assert res.returncode == 0, f"{suite} VM failed ({res.returncode}): {res.stderr}"
+    uname = re.search(r"TCPACCEPT-VM-BEGIN (\S+)", text).group(1)
+    return uname, parse_log(text)
+
+
+def get_case(suite, way, name):
+    uname, cases = boot(suite)
+    case = cases.get((way, name))
+    assert case is not None, f"{uname}: no output for {way} {name}"
+    assert not case.notes, case.notes
+    assert case.rc == 0, f"{uname} {way} {name}: tcpaccept exited {case.rc}: {case.err}"
+    assert not LOST_RE.search(case.err), case.err
+    return uname, case
+
+
+def peers(case):
+    result = {}
+    for label, rc, text in case.peers:
+        assert rc == 0, f"tcppeer {label} exited {rc}: {text}"
+        result[label] = parse_peer(text)
+    return result
+
+
+def check_way_line(case, way, uname):
+    chosen = [l for l in case.err.splitlines() if l.startswith("tcpaccept: way in: ")]
+    assert chosen and chosen[0].startswith(f"tcpaccept: way in: {way}"), (uname, case.err)
+
+
+def kernel_ids():
+    return [f"{suite}-{SUITES[suite]}" for suite in SUITES]
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("kernel", list(SUITES), ids=kernel_ids())
+def test_fields(kernel, way):
+    """IPv4, IPv6 (accept4), IPv4-mapped, reset-before-accept: every field;
+    an AF_UNIX accept: nothing."""
+    uname, case = get_case(kernel, way, "fields")
+    check_way_line(case, way, uname)
+    rows = parse_rows(case.out)
+    p = peers(case)
+    for label in ("ipv4", "ipv6-accept4", "mapped", "rst"):
+        ready, accepts, _ = p[label]
+        check_rows(rows, accepts, ready["pid"])
+    ready, _, _ = p["unix"]
+    assert not [r for r in rows if r["pid"] == ready["pid"]], "a UNIX accept was printed"
+    assert len(rows) == 3 + 3 + 2 + 16, f"{uname} {way}: unexpected rows:\n{case.out}"
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("kernel", list(SUITES), ids=kernel_ids())
+def test_blocked_before_start(kernel, way):
+    """A thread already blocked in accept() when tcpaccept starts (bcc #2165)."""
+    uname, case = get_case(kernel, way, "blocked-before-start")
+    ready, accepts, _ = peers(case)["blocked"]
+    check_rows(parse_rows(case.out), accepts, ready["pid"])
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("kernel", list(SUITES), ids=kernel_ids())
+def test_many_threads_blocked(kernel, way):
+    """64 threads blocked in accept() at once, after tcpaccept started: the
+    kretprobe's maxactive must cover them all (bcc #1072)."""
+    uname, case = get_case(kernel, way, "many-blocked-threads")
+    ready, accepts, _ = peers(case)["crowd"]
+    assert len(accepts) == 64
+    check_rows(parse_rows(case.out), accepts, ready["pid"])
+
+
+@pytest.mark.parametrize("kernel", list(SUITES), ids=kernel_ids())
+def test_auto_picks_fexit(kernel):
+    uname, case = get_case(kernel, "auto", "choice")
+    check_way_line(case, "fexit", uname)
+    ready, accepts, _ = peers(case)["ipv4"]
+    check_rows(parse_rows(case.out), accepts, ready["pid"])
