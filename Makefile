@@ -40,7 +40,7 @@ UNIT_OBJS := $(addprefix $(OUTPUT)/,args.o format.o)
 PEER := $(OUTPUT)/tcppeer
 
 .DELETE_ON_ERROR:
-.PHONY: all clean install uninstall deps test-deps run test unit e2e vm
+.PHONY: all clean install uninstall deps test-deps run test check unit e2e vm
 
 all: $(APP)
 
@@ -80,6 +80,10 @@ $(PEER): tests/peer/tcppeer.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) -g -O2 -Wall -Wextra -Werror -static -pthread $< -o $@
 
+# tests/tests.mk adds the sanitizer, valgrind and fuzzing checks to CHECKS.
+CHECKS := unit e2e vm
+-include tests/tests.mk
+
 unit: $(OUTPUT)/tests/unit_tests
 	$(Q)$<
 
@@ -88,6 +92,10 @@ e2e: $(APP) $(PEER)
 
 vm: $(APP) $(PEER)
 	$(Q)$(PYTEST) -v tests/vm
+
+# Every test, nothing installed: what `make test` runs after the set-up.
+check:
+	$(Q)$(MAKE) --no-print-directory $(CHECKS)
 
 # --- set-up, run, test --------------------------------------------------------
 
@@ -102,9 +110,7 @@ run: deps
 	./$(APP)
 
 test: test-deps
-	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/tests/unit_tests $(PEER)
-	$(Q)$(OUTPUT)/tests/unit_tests
-	$(Q)$(PYTEST) -v tests/e2e tests/vm
+	$(Q)$(MAKE) --no-print-directory check
 
 install: $(APP)
 	$(INSTALL) -d $(DESTDIR)$(sbindir)

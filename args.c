@@ -24,6 +24,12 @@ static const char doc[] =
 "    tcpaccept -P 80,81    # only trace local ports 80 and 81\n"
 "    tcpaccept -6          # only trace IPv6 accepts\n"
 "    tcpaccept -v          # say which way in was chosen, and why\n"
+"    tcpaccept -j          # JSON Lines, one object per accept\n"
+"    tcpaccept -U -u 33    # show UIDs; only accepts by UID 33\n"
+"    tcpaccept -C /sys/fs/cgroup/system.slice/nginx.service   # one cgroup\n"
+"    tcpaccept -c -i 5     # count accepts per process and port, every 5 s\n"
+"    tcpaccept -q          # accept queue: backlog and wait since handshake\n"
+"    tcpaccept -d 10       # trace for 10 seconds\n"
 "    tcpaccept --backend=tracepoint   # force the syscall tracepoints\n"
 "\n";
 
@@ -34,6 +40,15 @@ static const struct argp_option options[] = {
 	{ "port", 'P', "PORTS", 0, "Comma-separated list of local ports to trace (at most 64)", 0 },
 	{ "ipv4", '4', NULL, 0, "Trace IPv4 only", 0 },
 	{ "ipv6", '6', NULL, 0, "Trace IPv6 only (includes IPv4-mapped clients of dual-stack listeners)", 0 },
+	{ "json", 'j', NULL, 0, "Print JSON Lines: one object per accept (or per count row)", 0 },
+	{ "print-uid", 'U', NULL, 0, "Include a UID column", 0 },
+	{ "uid", 'u', "UID", 0, "Trace this user ID only", 0 },
+	{ "cgroup", 'C', "PATH", 0, "Trace tasks in this cgroup v2 directory (and below) only", 0 },
+	{ "count", 'c', NULL, 0, "Count accepts per PID, COMM, IP, LADDR, LPORT in the kernel; print a table at exit", 0 },
+	{ "interval", 'i', "SECS", 0, "With -c: print and reset the table every SECS seconds", 0 },
+	{ "duration", 'd', "SECS", 0, "Trace for SECS seconds, then exit", 0 },
+	{ "queue", 'q', NULL, 0, "Include BL (listener backlog LEN/MAX after the accept) and WAIT(ms) (handshake to accept)", 0 },
+	{ "wide", 'w', NULL, 0, "Address columns wide enough for any IPv6 address", 0 },
 	{ "backend", OPT_BACKEND, "NAME", 0, "Way into the kernel: auto (default), fexit, kprobe or tracepoint", 0 },
 	{ "ring-kb", OPT_RING_KB, "KB", 0, "Ring buffer size in KiB, a power of two from 4 to 1048576 (default 2048)", 0 },
 	{ "verbose", 'v', NULL, 0, "Say which way in was chosen and why; libbpf debug output", 0 },
@@ -146,6 +161,49 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (cfg->family)
 			return usage_error("%s", "-4 and -6 are exclusive");
 		cfg->family = key == '4' ? AF_INET : AF_INET6;
+		return 0;
+	case 'j':
+		cfg->json = true;
+		return 0;
+	case 'U':
+		cfg->print_uid = true;
+		return 0;
+	case 'u':
+		/* (uid_t)-1 means "no user" to the kernel: not a valid filter. */
+		if (parse_ulong(arg, 0, UINT32_MAX - 1, &v))
+			return usage_error("invalid UID '%s': expected 0-4294967294", arg);
+		cfg->filter_uid = true;
+		cfg->uid = (uint32_t)v;
+		return 0;
+	case 'C':
+		if (!*arg)
+			return usage_error("%s", "invalid cgroup '': expected a cgroup v2 directory");
+		cfg->cgroup = arg;
+		return 0;
+	case 'c':
+		cfg->count = true;
+		return 0;
+	case 'i':
+		if (parse_ulong(arg, 1, 86400, &v))
+			return usage_error("invalid interval '%s': expected 1-86400 seconds", arg);
+		cfg->interval = (unsigned int)v;
+		return 0;
+	case 'd':
+		if (parse_ulong(arg, 1, 31536000, &v))
+			return usage_error("invalid duration '%s': expected 1-31536000 seconds", arg);
+		cfg->duration = (unsigned int)v;
+		return 0;
+	case 'q':
+		cfg->queue = true;
+		return 0;
+	case 'w':
+		cfg->wide = true;
+		return 0;
+	case ARGP_KEY_END:
+		if (cfg->interval && !cfg->count)
+			return usage_error("%s", "-i/--interval needs -c/--count");
+		if (cfg->count && (cfg->timestamp || cfg->wallclock || cfg->queue || cfg->print_uid))
+			return usage_error("%s", "-c/--count does not combine with -t, -T, -q or -U");
 		return 0;
 	case OPT_BACKEND:
 		return parse_backend(arg, cfg);

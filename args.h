@@ -26,6 +26,16 @@ struct config {
 	bool timestamp;			/* -t: TIME(s) column */
 	bool wallclock;			/* -T: TIME column */
 	bool verbose;
+	bool json;			/* -j: JSON Lines */
+	bool print_uid;			/* -U: UID column */
+	bool filter_uid;		/* -u */
+	uint32_t uid;
+	const char *cgroup;		/* -C: cgroup v2 directory */
+	bool count;			/* -c: count in the kernel, print tables */
+	unsigned int interval;		/* -i: seconds between tables (0: at exit) */
+	unsigned int duration;		/* -d: seconds to trace (0: until a signal) */
+	bool queue;			/* -q: BL and WAIT(ms) columns */
+	bool wide;			/* -w: columns wide enough for IPv6 */
 	enum backend backend;
 	unsigned int ring_kb;		/* ring buffer size in KiB */
 	bool exit_now;			/* -h or -V was handled: exit 0 */

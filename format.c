@@ -15,6 +15,33 @@ void fmt_init(struct fmt_state *st, bool wallclock, bool timestamp,
 	st->hms_sec = (time_t)-1;
 }
 
+size_t json_escape(char *out, size_t size, const char *comm, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	if (!size)
+		return 0;
+	for (size_t i = 0; i < len && comm[i]; i++) {
+		unsigned char c = (unsigned char)comm[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			if (n + 1 >= size)
+				break;
+			out[n++] = (char)c;
+		} else {
+			if (n + 6 >= size)
+				break;
+			memcpy(out + n, "\\u00", 4);
+			out[n + 4] = hex[c >> 4];
+			out[n + 5] = hex[c & 0xf];
+			n += 6;
+		}
+	}
+	out[n] = '\0';
+	return n;
+}
+
 size_t escape_comm(char *out, size_t size, const char *comm, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -71,16 +98,67 @@ static size_t clamp(int n, size_t size)
 	return (size_t)n < size ? (size_t)n : size - 1;
 }
 
+#define ADDR_WIDTH(st) ((st)->wide ? 39 : 16)
+
 size_t fmt_header(const struct fmt_state *st, char *buf, size_t size)
 {
+	int w = ADDR_WIDTH(st);
 	size_t n = 0;
 
+	if (st->json)
+		return 0;
 	if (st->wallclock)
 		n += clamp(snprintf(buf + n, size - n, "%-9s", "TIME"), size - n);
 	if (st->timestamp)
 		n += clamp(snprintf(buf + n, size - n, "%-9s", "TIME(s)"), size - n);
-	n += clamp(snprintf(buf + n, size - n, "%-7s %-12s %-2s %-16s %-5s %-16s %-5s\n",
-			    "PID", "COMM", "IP", "RADDR", "RPORT", "LADDR", "LPORT"), size - n);
+	if (st->print_uid)
+		n += clamp(snprintf(buf + n, size - n, "%-6s ", "UID"), size - n);
+	n += clamp(snprintf(buf + n, size - n, "%-7s %-12s %-2s %-*s %-5s %-*s %-5s",
+			    "PID", "COMM", "IP", w, "RADDR", "RPORT", w, "LADDR", "LPORT"), size - n);
+	if (st->queue)
+		n += clamp(snprintf(buf + n, size - n, " %-11s %s", "BL", "WAIT(ms)"), size - n);
+	n += clamp(snprintf(buf + n, size - n, "\n"), size - n);
+	return n;
+}
+
+/* Unix time of a CLOCK_MONOTONIC timestamp, as seconds.microseconds. */
+static int fmt_unix_time(char *out, size_t size, const struct fmt_state *st, __u64 ts_ns)
+{
+	__s64 real = (__s64)ts_ns + st->mono_to_real_ns;
+
+	if (real < 0)
+		real = 0;
+	return snprintf(out, size, "%lld.%06lld", (long long)(real / 1000000000),
+			(long long)(real % 1000000000 / 1000));
+}
+
+static size_t fmt_event_json(struct fmt_state *st, const struct event *e, char *buf,
+			     size_t size)
+{
+	char comm[6 * TASK_COMM_LEN + 1], ts[32];
+	char raddr[INET6_ADDRSTRLEN], laddr[INET6_ADDRSTRLEN];
+	size_t n = 0;
+
+	fmt_unix_time(ts, sizeof(ts), st, e->ts_ns);
+	json_escape(comm, sizeof(comm), e->comm, sizeof(e->comm));
+	fmt_addr(raddr, sizeof(raddr), e->family, e->raddr);
+	fmt_addr(laddr, sizeof(laddr), e->family, e->laddr);
+	n += clamp(snprintf(buf + n, size - n,
+			    "{\"ts\":%s,\"pid\":%u,\"tid\":%u,\"comm\":\"%s\",\"uid\":%u,"
+			    "\"ip\":%d,\"raddr\":\"%s\",\"rport\":%u,\"laddr\":\"%s\","
+			    "\"lport\":%u,\"netns\":%u",
+			    ts, e->pid, e->tid, comm, e->uid, e->family == AF_INET6 ? 6 : 4,
+			    raddr, e->rport, laddr, e->lport, e->netns), size - n);
+	if (st->queue) {
+		n += clamp(snprintf(buf + n, size - n, ",\"backlog\":%u,\"backlog_max\":%u",
+				    e->backlog_len, e->backlog_max), size - n);
+		if (e->wait_ns == WAIT_UNKNOWN)
+			n += clamp(snprintf(buf + n, size - n, ",\"wait_ms\":null"), size - n);
+		else
+			n += clamp(snprintf(buf + n, size - n, ",\"wait_ms\":%.3f",
+					    (double)e->wait_ns / 1e6), size - n);
+	}
+	n += clamp(snprintf(buf + n, size - n, "}\n"), size - n);
 	return n;
 }
 
@@ -89,8 +167,11 @@ size_t fmt_event(struct fmt_state *st, const struct event *e, char *buf,
 {
 	char comm[4 * TASK_COMM_LEN + 1];
 	char raddr[INET6_ADDRSTRLEN], laddr[INET6_ADDRSTRLEN];
+	int w = ADDR_WIDTH(st);
 	size_t n = 0;
 
+	if (st->json)
+		return fmt_event_json(st, e, buf, size);
 	if (st->wallclock)
 		n += clamp(snprintf(buf + n, size - n, "%-9s", event_hms(st, e->ts_ns)), size - n);
 	if (st->timestamp) {
@@ -101,11 +182,59 @@ size_t fmt_event(struct fmt_state *st, const struct event *e, char *buf,
 		n += clamp(snprintf(buf + n, size - n, "%-9.3f",
 				    (double)(__s64)(e->ts_ns - st->first_ts_ns) / 1e9), size - n);
 	}
+	if (st->print_uid)
+		n += clamp(snprintf(buf + n, size - n, "%-6u ", e->uid), size - n);
 	escape_comm(comm, sizeof(comm), e->comm, sizeof(e->comm));
 	fmt_addr(raddr, sizeof(raddr), e->family, e->raddr);
 	fmt_addr(laddr, sizeof(laddr), e->family, e->laddr);
-	n += clamp(snprintf(buf + n, size - n, "%-7u %-12.12s %-2d %-16s %-5u %-16s %-5u\n",
+	n += clamp(snprintf(buf + n, size - n, "%-7u %-12.12s %-2d %-*s %-5u %-*s %-5u",
 			    e->pid, comm, e->family == AF_INET6 ? 6 : 4,
-			    raddr, e->rport, laddr, e->lport), size - n);
+			    w, raddr, e->rport, w, laddr, e->lport), size - n);
+	if (st->queue) {
+		char bl[24], wait[24];
+
+		snprintf(bl, sizeof(bl), "%u/%u", e->backlog_len, e->backlog_max);
+		if (e->wait_ns == WAIT_UNKNOWN)
+			snprintf(wait, sizeof(wait), "-");
+		else
+			snprintf(wait, sizeof(wait), "%.3f", (double)e->wait_ns / 1e6);
+		n += clamp(snprintf(buf + n, size - n, " %-11s %s", bl, wait), size - n);
+	}
+	n += clamp(snprintf(buf + n, size - n, "\n"), size - n);
 	return n;
+}
+
+size_t fmt_count_header(const struct fmt_state *st, char *buf, size_t size)
+{
+	if (st->json)
+		return 0;
+	return clamp(snprintf(buf, size, "%-7s %-12s %-2s %-*s %-5s %s\n", "PID", "COMM", "IP",
+			      ADDR_WIDTH(st), "LADDR", "LPORT", "ACCEPTS"), size);
+}
+
+size_t fmt_count_row(struct fmt_state *st, const struct count_key *key,
+		     __u64 count, __u64 now_ns, char *buf, size_t size)
+{
+	char laddr[INET6_ADDRSTRLEN];
+	int ip = key->family == AF_INET6 ? 6 : 4;
+
+	fmt_addr(laddr, sizeof(laddr), key->family, key->laddr);
+	if (st->json) {
+		char comm[6 * TASK_COMM_LEN + 1], ts[32];
+
+		fmt_unix_time(ts, sizeof(ts), st, now_ns);
+		json_escape(comm, sizeof(comm), key->comm, sizeof(key->comm));
+		return clamp(snprintf(buf, size,
+				      "{\"ts\":%s,\"pid\":%u,\"comm\":\"%s\",\"ip\":%d,"
+				      "\"laddr\":\"%s\",\"lport\":%u,\"accepts\":%llu}\n",
+				      ts, key->pid, comm, ip, laddr, key->lport,
+				      (unsigned long long)count), size);
+	} else {
+		char comm[4 * TASK_COMM_LEN + 1];
+
+		escape_comm(comm, sizeof(comm), key->comm, sizeof(key->comm));
+		return clamp(snprintf(buf, size, "%-7u %-12.12s %-2d %-*s %-5u %llu\n", key->pid,
+				      comm, ip, ADDR_WIDTH(st), laddr, key->lport,
+				      (unsigned long long)count), size);
+	}
 }

@@ -9,12 +9,17 @@
 #include <linux/types.h>
 #include "tcpaccept.h"
 
-/* The longest line fmt_event() writes, newline included. */
-#define FMT_LINE_MAX 256
+/* The longest line fmt_event() or fmt_count_row() writes, newline
+ * included (a JSON line with a 15-byte name of \u00XX escapes is ~340). */
+#define FMT_LINE_MAX 512
 
 struct fmt_state {
 	bool wallclock;		/* -T: TIME column */
 	bool timestamp;		/* -t: TIME(s) column */
+	bool json;		/* -j: JSON Lines instead of columns */
+	bool print_uid;		/* -U: UID column */
+	bool queue;		/* -q: BL and WAIT(ms) columns */
+	bool wide;		/* -w: 39-character address columns */
 	__s64 mono_to_real_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	__u64 first_ts_ns;	/* -t counts from the first event */
 	bool have_first;
@@ -25,11 +30,23 @@ struct fmt_state {
 void fmt_init(struct fmt_state *st, bool wallclock, bool timestamp,
 	      __s64 mono_to_real_ns);
 
-/* Both write at most @size bytes (newline included, no NUL) and return the
- * length written; @size must be at least FMT_LINE_MAX. */
+/* These write at most @size bytes (newline included, no NUL) and return
+ * the length written; @size must be at least FMT_LINE_MAX. In JSON mode
+ * there is no header (0 bytes). */
 size_t fmt_header(const struct fmt_state *st, char *buf, size_t size);
 size_t fmt_event(struct fmt_state *st, const struct event *e, char *buf,
 		 size_t size);
+
+/* -c tables: a header and one row per key; @now_ns is CLOCK_MONOTONIC. */
+size_t fmt_count_header(const struct fmt_state *st, char *buf, size_t size);
+size_t fmt_count_row(struct fmt_state *st, const struct count_key *key,
+		     __u64 count, __u64 now_ns, char *buf, size_t size);
+
+/* Copies @comm (at most @len bytes, up to a NUL) to @out as the inside of a
+ * JSON string (RFC 8259): '"', '\\' and every byte below 0x20 or above
+ * 0x7e as \u00XX, so the result is ASCII and valid whatever the bytes.
+ * size >= 6 * len + 1 always suffices. */
+size_t json_escape(char *out, size_t size, const char *comm, size_t len);
 
 /* Copies the NUL-terminated prefix of @comm (at most @len bytes) to @out,
  * every byte outside printable ASCII and the backslash as \xHH, so that a

@@ -18,6 +18,10 @@
 #define IPPROTO_TCP	6
 #define S_IFMT		0170000
 #define S_IFSOCK	0140000
+#define TCP_ESTABLISHED	1
+#define TCP_SYN_RECV	3
+#define PF_IO_WORKER	0x00000010
+#define IORING_OP_ACCEPT 13
 
 /* Filters, set by tcpaccept.c before load; 0/false means "any". */
 const volatile __u32 targ_tgid = 0;
@@ -25,6 +29,13 @@ const volatile __u16 targ_family = 0;
 const volatile bool filter_ports = false;
 /* One bit per local port: 8 KiB that make the port filter O(1). */
 const volatile __u8 targ_port_bits[65536 / 8] = {};
+const volatile bool filter_uid = false;
+const volatile __u32 targ_uid = 0;
+const volatile bool filter_cgroup = false;	/* cgroup_map[0] */
+/* -c: count accepts in the counts map instead of sending events. */
+const volatile bool count_mode = false;
+/* -q: report the listener's backlog and the wait since the handshake. */
+const volatile bool want_queue = false;
 /* Tracepoint way: read accept()'s listening fd from the task's saved
  * registers at syscall exit (bpf_task_pt_regs, 5.15+) instead of recording
  * it at syscall entry; this also covers accept() calls entered before
@@ -41,6 +52,8 @@ const volatile __u32 wakeup_bytes = 0;
 __u64 lost = 0;
 /* Set by tcpaccept.c while the catchup map below is not empty. */
 bool catchup_active = false;
+/* -c: keys that did not fit in the counts map. */
+__u64 count_overflow = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -55,6 +68,32 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } inflight SEC(".maps");
+
+/* -C: the cgroup v2 directory to trace, at index 0. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroup_map SEC(".maps");
+
+/* -c: accepts per (PID, COMM, IP, LADDR, LPORT), counted in the kernel. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, struct count_key);
+	__type(value, __u64);
+} counts SEC(".maps");
+
+/* -q: when each child socket completed its handshake (SYN_RECV ->
+ * ESTABLISHED), by socket address; LRU so that children never accepted
+ * (the listener closed first) age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} handshake_done SEC(".maps");
 
 /* Threads that were already inside accept() when tcpaccept attached, with
  * their listening fd, found by tcpaccept.c in /proc/PID/task/TID/syscall.
@@ -75,9 +114,16 @@ static __always_inline void seen_by_probe(__u32 tid)
 		bpf_map_delete_elem(&catchup, &tid);
 }
 
-static __always_inline bool tgid_filtered_out(__u64 pid_tgid)
+/* The filters on the accepting task: PID, UID, cgroup. */
+static __always_inline bool task_filtered_out(__u64 pid_tgid)
 {
-	return targ_tgid && (__u32)(pid_tgid >> 32) != targ_tgid;
+	if (targ_tgid && (__u32)(pid_tgid >> 32) != targ_tgid)
+		return true;
+	if (filter_uid && (__u32)bpf_get_current_uid_gid() != targ_uid)
+		return true;
+	if (filter_cgroup && bpf_current_task_under_cgroup(&cgroup_map, 0) != 1)
+		return true;
+	return false;
 }
 
 static __always_inline bool port_filtered_out(__u16 lport)
@@ -90,6 +136,61 @@ static __always_inline __u64 wakeup_flag(void)
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
+}
+
+/* The name to show for the current task. An io_uring accept may run in an
+ * io-wq worker thread ("iou-wrk-1234", 5.12+), whose process is the one
+ * that asked for it: show that process's name. */
+static __always_inline void current_comm(char comm[TASK_COMM_LEN])
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	if (BPF_CORE_READ(task, flags) & PF_IO_WORKER)
+		BPF_CORE_READ_STR_INTO(comm, task, group_leader, comm);
+	else
+		bpf_get_current_comm(comm, TASK_COMM_LEN);
+}
+
+static __always_inline void read_addrs(struct sock *child, __u16 family,
+				       __u8 laddr[16], __u8 raddr[16])
+{
+	if (family == AF_INET) {
+		__builtin_memset(laddr, 0, 16);
+		__builtin_memset(raddr, 0, 16);
+		BPF_CORE_READ_INTO((__u32 *)laddr, child, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)raddr, child, __sk_common.skc_daddr);
+	} else {
+		/* An IPv4 client of a dual-stack listener has ::ffff:a.b.c.d here. */
+		bpf_core_read(laddr, 16, &child->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(raddr, 16, &child->__sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline void count_accept(__u64 pid_tgid, struct sock *child,
+					 __u16 family, __u16 lport)
+{
+	struct count_key key = {};
+	__u8 raddr[16];
+	__u64 one = 1, *count;
+
+	key.pid = pid_tgid >> 32;
+	key.family = family;
+	key.lport = lport;
+	read_addrs(child, family, key.laddr, raddr);
+	current_comm(key.comm);
+	count = bpf_map_lookup_elem(&counts, &key);
+	if (count) {
+		__sync_fetch_and_add(count, 1);
+		return;
+	}
+	if (bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST) == 0)
+		return;
+	/* Another CPU added the key meanwhile, or the map is full. */
+	count = bpf_map_lookup_elem(&counts, &key);
+	if (count)
+		__sync_fetch_and_add(count, 1);
+	else
+		__sync_fetch_and_add(&count_overflow, 1);
 }
 
 /* Report the accept of @child from @listener by the current task. The local
@@ -112,6 +213,10 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 	lport = BPF_CORE_READ(listener, __sk_common.skc_num);
 	if (port_filtered_out(lport))
 		return 0;
+	if (count_mode) {
+		count_accept(pid_tgid, child, family, lport);
+		return 0;
+	}
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -128,17 +233,23 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 	e->rport = bpf_ntohs(BPF_CORE_READ(child, __sk_common.skc_dport));
 	e->way_in = way;
 	e->pad = 0;
-	if (family == AF_INET) {
-		__builtin_memset(e->laddr, 0, sizeof(e->laddr));
-		__builtin_memset(e->raddr, 0, sizeof(e->raddr));
-		BPF_CORE_READ_INTO((__u32 *)e->laddr, child, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)e->raddr, child, __sk_common.skc_daddr);
-	} else {
-		/* An IPv4 client of a dual-stack listener has ::ffff:a.b.c.d here. */
-		bpf_core_read(e->laddr, sizeof(e->laddr), &child->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(e->raddr, sizeof(e->raddr), &child->__sk_common.skc_v6_daddr);
+	read_addrs(child, family, e->laddr, e->raddr);
+	current_comm(e->comm);
+	e->backlog_len = 0;
+	e->backlog_max = 0;
+	e->wait_ns = WAIT_UNKNOWN;
+	if (want_queue) {
+		__u64 key = (__u64)child, *done;
+
+		/* Read after the accept took the child off the queue. */
+		e->backlog_len = BPF_CORE_READ(listener, sk_ack_backlog);
+		e->backlog_max = BPF_CORE_READ(listener, sk_max_ack_backlog);
+		done = bpf_map_lookup_elem(&handshake_done, &key);
+		if (done) {
+			e->wait_ns = e->ts_ns - *done;
+			bpf_map_delete_elem(&handshake_done, &key);
+		}
 	}
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, wakeup_flag());
 	return 0;
 }
@@ -157,7 +268,7 @@ int BPF_PROG(fexit_accept_pre610, struct sock *sk, int flags, int *err,
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
 	seen_by_probe((__u32)pid_tgid);
-	if (!newsk || tgid_filtered_out(pid_tgid))
+	if (!newsk || task_filtered_out(pid_tgid))
 		return 0;
 	return emit(sk, newsk, WAY_FEXIT);
 }
@@ -169,7 +280,7 @@ int BPF_PROG(fexit_accept, struct sock *sk, struct proto_accept_arg *arg,
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
 	seen_by_probe((__u32)pid_tgid);
-	if (!newsk || tgid_filtered_out(pid_tgid))
+	if (!newsk || task_filtered_out(pid_tgid))
 		return 0;
 	return emit(sk, newsk, WAY_FEXIT);
 }
@@ -183,7 +294,7 @@ int BPF_KPROBE(kprobe_accept, struct sock *sk)
 	__u32 tid = (__u32)pid_tgid;
 	__u64 listener = (__u64)sk;
 
-	if (tgid_filtered_out(pid_tgid))
+	if (task_filtered_out(pid_tgid))
 		return 0;
 	bpf_map_update_elem(&inflight, &tid, &listener, BPF_ANY);
 	return 0;
@@ -252,7 +363,7 @@ static __always_inline int on_accept_enter(long listen_fd)
 	__u32 tid = (__u32)pid_tgid;
 	__u64 fd = listen_fd;
 
-	if (tgid_filtered_out(pid_tgid))
+	if (task_filtered_out(pid_tgid))
 		return 0;
 	bpf_map_update_elem(&inflight, &tid, &fd, BPF_ANY);
 	return 0;
@@ -267,7 +378,7 @@ static __always_inline int on_accept_exit(long ret)
 	long listen_fd;
 	__u64 *slot;
 
-	if (tgid_filtered_out(pid_tgid))
+	if (task_filtered_out(pid_tgid))
 		return 0;
 	if (main_way == WAY_TRACEPOINT && use_task_regs) {
 		struct pt_regs *regs;
@@ -323,6 +434,53 @@ SEC("tracepoint/syscalls/sys_exit_accept4")
 int tp_exit_accept4(struct syscall_exit_ctx *ctx)
 {
 	return on_accept_exit(ctx->ret);
+}
+
+/* The tracepoint way's view of io_uring: IORING_OP_ACCEPT makes no accept()
+ * syscall, but its completion is traced with the request, whose file is
+ * the listener, and the new fd as result. The request pointer in the
+ * record dates from Linux 5.19 (io_uring tracepoint rework); before, this
+ * program finds no req field and does nothing. Fixed-file (direct) accepts
+ * return a slot, not an fd, and cannot be resolved. */
+SEC("tracepoint/io_uring/io_uring_complete")
+int tp_io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct io_kiocb *req;
+	struct socket *sock;
+	struct sock *listener, *child;
+	int res;
+
+	if (!bpf_core_field_exists(ctx->req))
+		return 0;
+	res = BPF_CORE_READ(ctx, res);
+	req = BPF_CORE_READ(ctx, req);
+	if (res < 0 || !req || BPF_CORE_READ(req, opcode) != IORING_OP_ACCEPT)
+		return 0;
+	if (task_filtered_out(pid_tgid))
+		return 0;
+	sock = BPF_CORE_READ(req, file, private_data);
+	listener = BPF_CORE_READ(sock, sk);
+	child = sock_from_fd((struct task_struct *)bpf_get_current_task(), res);
+	if (!listener || !child)
+		return 0;
+	return emit(listener, child, WAY_TRACEPOINT);
+}
+
+/* -q: the moment a child socket completed its handshake and so joined the
+ * listener's accept queue. */
+SEC("tracepoint/sock/inet_sock_set_state")
+int tp_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	__u64 key, now;
+
+	if (ctx->protocol != IPPROTO_TCP || ctx->oldstate != TCP_SYN_RECV ||
+	    ctx->newstate != TCP_ESTABLISHED)
+		return 0;
+	key = (__u64)ctx->skaddr;
+	now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&handshake_done, &key, &now, BPF_ANY);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

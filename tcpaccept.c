@@ -6,12 +6,14 @@
  * headers, no compiler and no Python on the host, only a kernel with BTF.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -28,6 +30,7 @@
  * missing their return (bcc #1072); the kernel's limit. */
 #define KRETPROBE_MAXACTIVE 4096
 #define POLL_TIMEOUT_MS 100
+#define CGROUP2_SUPER_MAGIC 0x63677270
 
 static volatile sig_atomic_t exiting;
 static bool verbose;
@@ -106,6 +109,7 @@ struct plan {
 	int fexit_params;	/* inet_csk_accept's parameter count */
 	bool task_regs;		/* tracepoint: bpf_task_pt_regs() is there */
 	char why_not[4][192];
+	int cgroup_fd;		/* -C, or -1 */
 	int catchup_threads;	/* found already in accept() at start */
 	bool catchup_links;	/* the exit programs are attached for them */
 };
@@ -176,11 +180,36 @@ static void set_filters(struct tcpaccept_bpf *skel, const struct config *cfg,
 	ro->filter_ports = cfg->nports > 0;
 	for (int i = 0; i < cfg->nports; i++)
 		ro->targ_port_bits[cfg->ports[i] >> 3] |= (__u8)(1 << (cfg->ports[i] & 7));
+	ro->filter_uid = cfg->filter_uid;
+	ro->targ_uid = cfg->uid;
+	ro->filter_cgroup = plan->cgroup_fd >= 0;
+	ro->count_mode = cfg->count;
+	ro->want_queue = cfg->queue;
 	ro->use_task_regs = plan->task_regs;
 	ro->main_way = (__u8)way_of[plan->way];
 	/* Wake the reader early only when a quarter of the ring is used,
 	 * so a flood costs a few wakeups a second, not one per accept. */
 	ro->wakeup_bytes = cfg->ring_kb * 1024 / 4;
+}
+
+/* Attaches what the options want on top of the way in. */
+static int attach_extras(struct tcpaccept_bpf *skel, const struct config *cfg,
+			 const struct plan *plan)
+{
+	__typeof__(skel->links) *l = &skel->links;
+
+	if (cfg->queue) {
+		l->tp_sock_set_state = bpf_program__attach(skel->progs.tp_sock_set_state);
+		if (!l->tp_sock_set_state)
+			return -errno;
+	}
+	if (plan->way == BACKEND_TRACEPOINT) {
+		/* Optional: kernels without io_uring have no such tracepoint. */
+		l->tp_io_uring_complete = bpf_program__attach(skel->progs.tp_io_uring_complete);
+		if (!l->tp_io_uring_complete && verbose)
+			warn("io_uring accepts will not be seen: %s\n", strerror(errno));
+	}
+	return 0;
 }
 
 static int attach_way(struct tcpaccept_bpf *skel, const struct plan *plan,
@@ -233,12 +262,14 @@ static int attach_way(struct tcpaccept_bpf *skel, const struct plan *plan,
 	}
 }
 
-static void set_autoload(struct tcpaccept_bpf *skel, const struct plan *plan)
+static void set_autoload(struct tcpaccept_bpf *skel, const struct config *cfg,
+			 const struct plan *plan)
 {
 	struct bpf_program *prog;
 
 	bpf_object__for_each_program(prog, skel->obj)
 		bpf_program__set_autoload(prog, false);
+	bpf_program__set_autoload(skel->progs.tp_sock_set_state, cfg->queue);
 	switch (plan->way) {
 	case BACKEND_FEXIT:
 		bpf_program__set_autoload(plan->fexit_params == 4 ? skel->progs.fexit_accept_pre610
@@ -258,6 +289,8 @@ static void set_autoload(struct tcpaccept_bpf *skel, const struct plan *plan)
 		bpf_program__set_autoload(skel->progs.tp_exit_accept4, true);
 		bpf_program__set_autoload(skel->progs.tp_enter_accept, !plan->task_regs);
 		bpf_program__set_autoload(skel->progs.tp_enter_accept4, !plan->task_regs);
+		/* fexit and kprobe see io_uring's accepts in inet_csk_accept(). */
+		bpf_program__set_autoload(skel->progs.tp_io_uring_complete, true);
 		break;
 	default:
 		break;
@@ -279,12 +312,29 @@ static int start_way(const struct config *cfg, struct plan *plan,
 		return -errno;
 	}
 	set_filters(skel, cfg, plan);
-	set_autoload(skel, plan);
-	err = bpf_map__set_max_entries(skel->maps.events, cfg->ring_kb * 1024);
+	set_autoload(skel, cfg, plan);
+	/* -c sends no events: the smallest ring will do. */
+	err = bpf_map__set_max_entries(skel->maps.events, cfg->count ? 4096 : cfg->ring_kb * 1024);
 	if (!err)
 		err = tcpaccept_bpf__load(skel);
 	if (err) {
 		snprintf(why, len, "failed to load the BPF programs: %s", strerror(-err));
+		goto fail;
+	}
+	if (plan->cgroup_fd >= 0) {
+		__u32 zero = 0;
+
+		err = bpf_map_update_elem(bpf_map__fd(skel->maps.cgroup_map), &zero,
+					  &plan->cgroup_fd, BPF_ANY);
+		if (err) {
+			err = -errno;
+			snprintf(why, len, "failed to set the cgroup filter: %s", strerror(-err));
+			goto fail;
+		}
+	}
+	err = attach_extras(skel, cfg, plan);
+	if (err) {
+		snprintf(why, len, "failed to attach the -q handshake tracepoint: %s", strerror(-err));
 		goto fail;
 	}
 	err = attach_way(skel, plan, krp);
@@ -420,6 +470,123 @@ static int choose_and_start(const struct config *cfg, struct plan *plan,
 	return -1;
 }
 
+/* --- -c: count tables ------------------------------------------------------ */
+
+struct count_row {
+	struct count_key key;
+	__u64 count;
+};
+
+static int by_count_desc(const void *a, const void *b)
+{
+	const struct count_row *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return x->key.pid < y->key.pid ? -1 : x->key.pid > y->key.pid;
+}
+
+static void out_reserve(void)
+{
+	if (sizeof(out.buf) - out.len < FMT_LINE_MAX)
+		flush_output();
+}
+
+static __u64 monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+/* Takes the counts out of the kernel (resetting them) and prints a table
+ * sorted by count, headed by the time when @with_time; nothing if there
+ * is nothing to show and @skip_if_empty. */
+static int print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, bool with_time,
+			bool skip_if_empty)
+{
+	int fd = bpf_map__fd(skel->maps.counts);
+	__u32 max = bpf_map__max_entries(skel->maps.counts), n = 0, batch;
+	struct count_key *keys = calloc(max, sizeof(*keys));
+	__u64 *values = calloc(max, sizeof(*values)), now = monotonic_ns();
+	struct count_row *rows = calloc(max, sizeof(*rows));
+	void *in = NULL, *out_batch = NULL;
+	__u32 token;
+	int err = 0;
+
+	if (!keys || !values || !rows) {
+		err = -ENOMEM;
+		goto done;
+	}
+	/* Lookup-and-delete in batches (5.6+): an accept counted meanwhile
+	 * lands in the next table rather than being lost. */
+	out_batch = &token;
+	for (;;) {
+		batch = max - n;
+		err = bpf_map_lookup_and_delete_batch(fd, in, out_batch, keys + n, values + n,
+						      &batch, NULL);
+		n += batch;
+		if (err) {
+			err = errno == ENOENT ? 0 : -errno;
+			break;
+		}
+		in = out_batch;
+		if (n >= max)
+			break;
+	}
+	if (err) {
+		warn("failed to read the counts: %s\n", strerror(-err));
+		goto done;
+	}
+	for (__u32 i = 0; i < n; i++) {
+		rows[i].key = keys[i];
+		rows[i].count = values[i];
+	}
+	if (!n && skip_if_empty)
+		goto done;
+	qsort(rows, n, sizeof(*rows), by_count_desc);
+	if (with_time && !cfg->json) {
+		time_t t = time(NULL);
+		struct tm tm;
+
+		localtime_r(&t, &tm);
+		out.len += strftime(out.buf + out.len, sizeof(out.buf) - out.len, "%H:%M:%S\n", &tm);
+	}
+	out_reserve();
+	out.len += fmt_count_header(&fmt, out.buf + out.len, sizeof(out.buf) - out.len);
+	for (__u32 i = 0; i < n; i++) {
+		out_reserve();
+		out.len += fmt_count_row(&fmt, &rows[i].key, rows[i].count, now,
+					 out.buf + out.len, sizeof(out.buf) - out.len);
+	}
+	if (with_time && !cfg->json && sizeof(out.buf) > out.len)
+		out.buf[out.len++] = '\n';
+	flush_output();
+done:
+	free(keys);
+	free(values);
+	free(rows);
+	return err;
+}
+
+static int open_cgroup(const char *path)
+{
+	struct statfs st;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		warn("failed to open cgroup '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (fstatfs(fd, &st) || (unsigned long)st.f_type != CGROUP2_SUPER_MAGIC) {
+		warn("'%s' is not a cgroup v2 directory\n", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static __s64 mono_to_real_ns(void)
 {
 	struct timespec mono, real;
@@ -450,8 +617,10 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct sigaction sa = { .sa_handler = on_signal };
 	__u64 lost_reported = 0;
-	time_t last_lost_check = 0;
+	time_t last_lost_check = 0, now, deadline = 0, next_table = 0;
 	int err, status = 1;
+
+	plan.cgroup_fd = -1;
 
 	argv[0] = "tcpaccept";	/* getopt's messages name the program so */
 	err = parse_args(argc, argv, &cfg);
@@ -471,6 +640,11 @@ int main(int argc, char **argv)
 		     strerror(errno));
 		return 1;
 	}
+	if (cfg.cgroup) {
+		plan.cgroup_fd = open_cgroup(cfg.cgroup);
+		if (plan.cgroup_fd < 0)
+			return 1;
+	}
 	kretprobe_remove_stale();
 
 	sigaction(SIGINT, &sa, NULL);
@@ -479,9 +653,9 @@ int main(int argc, char **argv)
 
 	if (choose_and_start(&cfg, &plan, &skel, &krp))
 		goto cleanup;
+	catchup_start(skel, &cfg, &plan);
 	if (verbose)
 		say_choice(&cfg, &plan);
-	catchup_start(skel, &cfg, &plan);
 
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event, NULL, NULL);
 	if (!rb) {
@@ -489,9 +663,20 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	fmt_init(&fmt, cfg.wallclock, cfg.timestamp, mono_to_real_ns());
-	/* The header says "attached": tests and scripts wait for it. */
-	out.len = fmt_header(&fmt, out.buf, sizeof(out.buf));
+	fmt.json = cfg.json;
+	fmt.print_uid = cfg.print_uid;
+	fmt.queue = cfg.queue;
+	fmt.wide = cfg.wide;
+	/* The header says "attached": tests and scripts wait for it. (-j and
+	 * -c print none; -v's "way in" line on stderr says it instead.) */
+	if (!cfg.count)
+		out.len = fmt_header(&fmt, out.buf, sizeof(out.buf));
 	flush_output();
+	now = time(NULL);
+	if (cfg.duration)
+		deadline = now + cfg.duration;
+	if (cfg.interval)
+		next_table = now + cfg.interval;
 
 	while (!exiting) {
 		err = ring_buffer__poll(rb, POLL_TIMEOUT_MS);
@@ -503,12 +688,25 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 		flush_output();
-		if (time(NULL) != last_lost_check) {
-			last_lost_check = time(NULL);
+		now = time(NULL);
+		if (now != last_lost_check) {
+			last_lost_check = now;
 			report_lost(skel, &lost_reported, false);
 			catchup_check(skel, &plan);
 		}
+		if (next_table && now >= next_table) {
+			next_table += cfg.interval;
+			print_counts(skel, &cfg, true, false);
+		}
+		if (deadline && now >= deadline)
+			break;
 	}
+	/* The last, partial interval; with -i, only if it counted anything. */
+	if (cfg.count && !out.closed)
+		print_counts(skel, &cfg, cfg.interval > 0, cfg.interval > 0);
+	if (cfg.count && skel->bss->count_overflow)
+		warn("%llu accepts not counted: the count table (10240 keys) was full\n",
+		     (unsigned long long)skel->bss->count_overflow);
 	if (!out.closed)
 		ring_buffer__consume(rb);
 	flush_output();
@@ -519,5 +717,7 @@ cleanup:
 	ring_buffer__free(rb);
 	kretprobe_detach(&krp);
 	tcpaccept_bpf__destroy(skel);
+	if (plan.cgroup_fd >= 0)
+		close(plan.cgroup_fd);
 	return status;
 }

@@ -4,7 +4,6 @@
 #define TCPACCEPT_H
 
 #define TASK_COMM_LEN 16
-#define MAX_PORTS 64
 
 /* Which program produced an event (the way in). */
 enum way_in {
@@ -28,6 +27,21 @@ struct event {
 	__u16 rport;
 	__u8 way_in;		/* enum way_in */
 	__u8 pad;
+	char comm[TASK_COMM_LEN];
+	/* -q only */
+	__u32 backlog_len;	/* listener's accept queue after this accept */
+	__u32 backlog_max;
+	__u64 wait_ns;		/* handshake done -> accepted; WAIT_UNKNOWN if not seen */
+};
+
+#define WAIT_UNKNOWN (~0ULL)
+
+/* -c: what accepts are counted by. */
+struct count_key {
+	__u32 pid;
+	__u16 family;
+	__u16 lport;
+	__u8 laddr[16];
 	char comm[TASK_COMM_LEN];
 };
 

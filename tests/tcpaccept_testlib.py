@@ -3,37 +3,70 @@
 
 The ground truth is what tests/peer/tcppeer prints about the connections it
 accepted (READY/ACCEPT/DONE lines); the tracer's rows are compared with it
-field by field: PID, COMM, IP, RADDR, RPORT, LADDR, LPORT.
+field by field: PID, COMM, IP, RADDR, RPORT, LADDR, LPORT (and UID, TID,
+netns where the output has them).
 """
+import json
 import re
 from collections import Counter
 
 LOST_RE = re.compile(r"^tcpaccept: lost \d+ events", re.M)
-HEADER = "PID     COMM         IP RADDR            RPORT LADDR            LPORT"
-ROW_RE = re.compile(
-    r"^(?:(?P<time>\d\d:\d\d:\d\d) +)?(?:(?P<ts>\d+\.\d{3}) +)?"
-    r"(?P<pid>\d+) +(?P<comm>.{1,12}?) +(?P<ip>[46]) +(?P<raddr>[0-9a-f.:]+) +"
-    r"(?P<rport>\d+) +(?P<laddr>[0-9a-f.:]+) +(?P<lport>\d+) *$")
+JSON_KEYS = {"ts", "pid", "tid", "comm", "uid", "ip", "raddr", "rport", "laddr", "lport", "netns"}
+QUEUE_KEYS = {"backlog", "backlog_max", "wait_ms"}
 
 
-def parse_rows(text, wallclock=False, timestamp=False):
-    """Parses tcpaccept's output into dicts; the header must come first."""
+def header(wallclock=False, timestamp=False, uid=False, queue=False, wide=False):
+    w = 39 if wide else 16
+    h = ("TIME     " if wallclock else "") + ("TIME(s)  " if timestamp else "")
+    h += "UID    " if uid else ""
+    h += f"{'PID':<7} {'COMM':<12} {'IP':<2} {'RADDR':<{w}} {'RPORT':<5} {'LADDR':<{w}} {'LPORT':<5}"
+    if queue:
+        h += f" {'BL':<11} WAIT(ms)"
+    return h
+
+
+def parse_rows(text, wallclock=False, timestamp=False, uid=False, queue=False, wide=False):
+    """Parses tcpaccept's column output into dicts; the header must come
+    first. The row layout is fixed-width up to COMM (COMM may hold spaces),
+    then whitespace-separated."""
     lines = text.splitlines()
     assert lines, "tcpaccept printed nothing, not even its header"
-    header = ("TIME     " if wallclock else "") + ("TIME(s)  " if timestamp else "") + HEADER
-    assert lines[0] == header, f"header {lines[0]!r} != {header!r}"
+    want = header(wallclock, timestamp, uid, queue, wide)
+    assert lines[0] == want, f"header {lines[0]!r} != {want!r}"
     rows = []
     for line in lines[1:]:
-        # The row layout is fixed-width: check it before the fields.
-        m = ROW_RE.match(line)
-        assert m, f"malformed row: {line!r}"
-        assert bool(m.group("time")) == wallclock and bool(m.group("ts")) == timestamp, line
-        row = m.groupdict()
-        for k in ("pid", "ip", "rport", "lport"):
+        row, rest = {"line": line}, line
+        if wallclock:
+            assert re.match(r"\d\d:\d\d:\d\d ", rest), line
+            row["time"], rest = rest[:8], rest[9:]
+        if timestamp:
+            m = re.match(r"(\d+\.\d{3}) +", rest)
+            assert m and len(m.group(0)) >= 9, line
+            row["ts"], rest = m.group(1), rest[m.end():]
+        if uid:
+            m = re.match(r"(\d+) +", rest)
+            assert m and len(m.group(0)) >= 7, line
+            row["uid"], rest = int(m.group(1)), rest[m.end():]
+        m = re.match(r"(\d+) +", rest)
+        assert m and len(m.group(0)) >= 8, f"malformed row: {line!r}"
+        row["pid"], rest = int(m.group(1)), rest[m.end():]
+        assert len(rest) > 13 and rest[12] == " ", f"malformed COMM column: {line!r}"
+        row["comm"], rest = rest[:12].rstrip(" "), rest[13:]
+        fields = rest.split()
+        assert len(fields) == (7 if queue else 5), f"malformed row: {line!r}"
+        row["ip"], row["raddr"], row["rport"], row["laddr"], row["lport"] = fields[:5]
+        for k in ("ip", "rport", "lport"):
             row[k] = int(row[k])
-        row["line"] = line
+        assert row["ip"] in (4, 6), line
+        if queue:
+            row["bl"], row["wait"] = fields[5], fields[6]
         rows.append(row)
     return rows
+
+
+def parse_json_lines(text):
+    """Every line must be one JSON object."""
+    return [json.loads(line) for line in text.splitlines()]
 
 
 def parse_peer(text):
@@ -54,17 +87,25 @@ def parse_peer(text):
     return ready, accepts, done
 
 
+def peer_comm_bytes(escaped):
+    """tcppeer's comm= value (\\xHH escapes) as the kernel's bytes."""
+    return re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m.group(1), 16)]),
+                  escaped.encode())
+
+
+def tcpaccept_escape(raw):
+    """What tcpaccept's column output makes of task name bytes."""
+    return "".join(chr(b) if 0x20 <= b < 0x7f and b != 0x5c else f"\\x{b:02x}" for b in raw)
+
+
 def row_key(pid, comm, ip, raddr, rport, laddr, lport):
     return (int(pid), comm, int(ip), raddr, int(rport), laddr, int(lport))
 
 
 def expected_keys(accepts):
     """What tcpaccept must print for tcppeer's accepts (COMM cut to 12)."""
-    keys = []
-    for a in accepts:
-        keys.append(row_key(a["pid"], a["comm"][:12], a["ip"], a["raddr"], a["rport"],
-                            a["laddr"], a["lport"]))
-    return keys
+    return [row_key(a["pid"], tcpaccept_escape(peer_comm_bytes(a["comm"]))[:12].rstrip(" "),
+                    a["ip"], a["raddr"], a["rport"], a["laddr"], a["lport"]) for a in accepts]
 
 
 def check_rows(rows, accepts, pid):
@@ -80,3 +121,19 @@ def check_rows(rows, accepts, pid):
         f"{len(extra)} rows not expected (first: {list(extra)[:3]})")
     for key in want:
         assert key[6] != 0, "LPORT 0"
+
+
+def check_json(objs, accepts, pid, queue=False, netns=None):
+    """JSON Lines: exact keys, and every value of every accept of @pid."""
+    mine = [o for o in objs if o["pid"] == pid]
+    for o in objs:
+        assert set(o) == JSON_KEYS | (QUEUE_KEYS if queue else set()), sorted(o)
+    got = Counter((o["pid"], o["tid"], o["comm"].encode("latin-1"), o["uid"], o["ip"],
+                   o["raddr"], o["rport"], o["laddr"], o["lport"]) for o in mine)
+    want = Counter((int(a["pid"]), int(a["tid"]), peer_comm_bytes(a["comm"]),
+                    int(a.get("uid", 0)), 4 if a["ip"] == "4" else 6, a["raddr"],
+                    int(a["rport"]), a["laddr"], int(a["lport"])) for a in accepts)
+    assert got == want, f"JSON objects differ:\n got  {sorted(got)[:3]}\n want {sorted(want)[:3]}"
+    if netns is not None:
+        assert {o["netns"] for o in mine} == {netns}
+    return mine

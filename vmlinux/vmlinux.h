@@ -141,11 +141,31 @@ struct files_struct {
 };
 
 struct task_struct {
+	unsigned int flags;
 	int pid;
 	int tgid;
 	struct files_struct *files;
 	struct task_struct *group_leader;
 	char comm[16];
+};
+
+/* io_uring (the tracepoint way's view of IORING_OP_ACCEPT) */
+struct io_kiocb {
+	struct file *file;
+	u8 opcode;
+};
+
+/* Tracepoint records, read with CO-RE so a field's absence can be tested. */
+struct trace_event_raw_io_uring_complete {
+	void *req;
+	int res;
+};
+
+struct trace_event_raw_inet_sock_set_state {
+	const void *skaddr;
+	int oldstate;
+	int newstate;
+	__u16 protocol;
 };
 
 #if defined(__TARGET_ARCH_x86)

@@ -74,6 +74,7 @@ static struct {
 	int io_uring;
 	int client_threads;
 	int timeout;
+	long uid;		/* --uid: accept as this user (-1: stay) */
 	char comm[256];
 } opt = {
 	.fam = FAM_4,
@@ -81,6 +82,7 @@ static struct {
 	.threads = 1,
 	.client_threads = 1,
 	.timeout = 30,
+	.uid = -1,
 	.comm = "tcppeer-srv",
 };
 
@@ -984,7 +986,7 @@ static void usage(const char *fmt, const char *arg)
 		"usage: tcppeer [--family 4|6|mapped] [--unix] [--port N] [--count N]\n"
 		"               [--accept4] [--io-uring] [--rst] [--delay-accept MS]\n"
 		"               [--wait] [--block-first] [--threads K]\n"
-		"               [--client-threads K] [--comm NAME] [--timeout S]\n");
+		"               [--client-threads K] [--comm NAME] [--timeout S] [--uid UID]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -1005,6 +1007,7 @@ static void parse_args(int argc, char **argv)
 		{ "client-threads", required_argument, NULL, 'c' },
 		{ "comm", required_argument, NULL, 'C' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "uid", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1066,6 +1069,9 @@ static void parse_args(int argc, char **argv)
 		case 'T':
 			opt.timeout = (int)parse_num(optarg, 1, 86400,
 						     "--timeout");
+			break;
+		case 'U':
+			opt.uid = parse_num(optarg, 0, 4294967294L, "--uid");
 			break;
 		case 'h':
 			usage(NULL, NULL);
@@ -1139,6 +1145,15 @@ int main(int argc, char **argv)
 	child_pid = pid;
 	close(sv[1]);
 
+	if (opt.uid >= 0) {
+		/* The server accepts as that user (the tracer's UID column
+		 * and -u filter); stay dumpable to read our own /proc. */
+		if (setresgid((gid_t)opt.uid, (gid_t)opt.uid, (gid_t)opt.uid) < 0 ||
+		    setresuid((uid_t)opt.uid, (uid_t)opt.uid, (uid_t)opt.uid) < 0)
+			die("setresuid(--uid)");
+		if (prctl(PR_SET_DUMPABLE, 1) < 0)
+			die("prctl(PR_SET_DUMPABLE)");
+	}
 	if (prctl(PR_SET_NAME, opt.comm) < 0)
 		die("prctl(PR_SET_NAME)");
 	if (prctl(PR_GET_NAME, comm) < 0)
@@ -1225,10 +1240,10 @@ int main(int argc, char **argv)
 
 		escape_bytes((const unsigned char *)ac->comm, strlen(ac->comm),
 			     ecomm, sizeof(ecomm));
-		printf("ACCEPT pid=%d tid=%d comm=%s ip=%s raddr=%s rport=%u laddr=%s lport=%u\n",
+		printf("ACCEPT pid=%d tid=%d comm=%s ip=%s raddr=%s rport=%u laddr=%s lport=%u uid=%u\n",
 		       (int)getpid(), (int)ac->tid, ecomm,
 		       opt.fam == FAM_4 ? "4" : opt.fam == FAM_UNIX ? "unix" : "6",
-		       rc->raddr, rc->rport, rc->laddr, rc->lport);
+		       rc->raddr, rc->rport, rc->laddr, rc->lport, (unsigned)getuid());
 	}
 	printf("DONE accepted=%ld\n", opt.count);
 	if (fflush(stdout) == EOF)

@@ -17,7 +17,8 @@ from tcpaccept_testlib import LOST_RE, check_rows, parse_peer, parse_rows
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-TCPACCEPT = os.path.join(ROOT, "tcpaccept")
+# TCPACCEPT=path runs the tests against another build (e.g. make SANITIZE=1).
+TCPACCEPT = os.environ.get("TCPACCEPT") or os.path.join(ROOT, "tcpaccept")
 PEER = os.path.join(ROOT, ".output", "tcppeer")
 
 # Debian suite -> the kernel series it ships; every way in runs on each.
