@@ -617,7 +617,8 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct sigaction sa = { .sa_handler = on_signal };
 	__u64 lost_reported = 0;
-	time_t last_lost_check = 0, now, deadline = 0, next_table = 0;
+	time_t last_lost_check = 0;
+	__u64 now_ns, deadline_ns = 0, next_table_ns = 0;
 	int err, status = 1;
 
 	plan.cgroup_fd = -1;
@@ -672,11 +673,11 @@ int main(int argc, char **argv)
 	if (!cfg.count)
 		out.len = fmt_header(&fmt, out.buf, sizeof(out.buf));
 	flush_output();
-	now = time(NULL);
+	now_ns = monotonic_ns();
 	if (cfg.duration)
-		deadline = now + cfg.duration;
+		deadline_ns = now_ns + cfg.duration * 1000000000ULL;
 	if (cfg.interval)
-		next_table = now + cfg.interval;
+		next_table_ns = now_ns + cfg.interval * 1000000000ULL;
 
 	while (!exiting) {
 		err = ring_buffer__poll(rb, POLL_TIMEOUT_MS);
@@ -688,17 +689,17 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 		flush_output();
-		now = time(NULL);
-		if (now != last_lost_check) {
-			last_lost_check = now;
+		if (time(NULL) != last_lost_check) {
+			last_lost_check = time(NULL);
 			report_lost(skel, &lost_reported, false);
 			catchup_check(skel, &plan);
 		}
-		if (next_table && now >= next_table) {
-			next_table += cfg.interval;
+		now_ns = monotonic_ns();
+		if (next_table_ns && now_ns >= next_table_ns) {
+			next_table_ns += cfg.interval * 1000000000ULL;
 			print_counts(skel, &cfg, true, false);
 		}
-		if (deadline && now >= deadline)
+		if (deadline_ns && now_ns >= deadline_ns)
 			break;
 	}
 	/* The last, partial interval; with -i, only if it counted anything. */

@@ -2,4 +2,17 @@
 import os
 import sys
 
+import pytest
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+
+from harness import PEER, TCPACCEPT  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def preconditions():
+    # Fail loudly, never skip: these tests are what CI is for.
+    assert os.geteuid() == 0, "the end-to-end tests need root"
+    for path in (TCPACCEPT, PEER):
+        assert os.access(path, os.X_OK), f"{path} is not built (make all {PEER})"

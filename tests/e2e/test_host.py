@@ -6,150 +6,16 @@ programs are attached), makes connections with tests/peer/tcppeer, stops
 the tracer and checks every field of every row against what tcppeer says
 it accepted.
 """
-import json
 import os
-import select
 import signal
-import socket
 import subprocess
-import tempfile
 import time
 
 import pytest
 
-from tcpaccept_testlib import LOST_RE, check_rows, parse_peer, parse_rows
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-# TCPACCEPT=path runs the tests against another build (e.g. make SANITIZE=1).
-TCPACCEPT = os.environ.get("TCPACCEPT") or os.path.join(ROOT, "tcpaccept")
-PEER = os.path.join(ROOT, ".output", "tcppeer")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def preconditions():
-    # Fail loudly, never skip: these tests are what CI is for.
-    assert os.geteuid() == 0, "the end-to-end tests need root"
-    for path in (TCPACCEPT, PEER):
-        assert os.access(path, os.X_OK), f"{path} is not built (make all {PEER})"
-
-
-class Tracer:
-    """A running ./tcpaccept, attached once the constructor returns."""
-
-    def __init__(self, *args, stdout=subprocess.PIPE):
-        self.args = args
-        # stderr goes to a file: -v's libbpf output would fill a pipe
-        # nobody reads until stop(), and block the tracer.
-        self.errfile = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([TCPACCEPT, *args], stdout=stdout,
-                                     stderr=self.errfile)
-        self.seen = b""     # what was read before stop()
-        if stdout == subprocess.PIPE:
-            self.read_line(20)
-
-    def read_line(self, timeout):
-        """Reads on until one more line has arrived; returns it."""
-        f = self.proc.stdout
-        buf = b""
-        deadline = time.monotonic() + timeout
-        while b"\n" not in buf:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([f], [], [], max(left, 0))
-            if not ready:
-                self.proc.kill()
-                raise AssertionError(f"tcpaccept {self.args} printed no header in {timeout}s: "
-                                     f"{self.stderr()}")
-            chunk = os.read(f.fileno(), 65536)
-            if not chunk:
-                raise AssertionError(f"tcpaccept {self.args} exited before its header: "
-                                     f"{self.stderr()}")
-            buf += chunk
-        self.seen += buf
-        return buf
-
-    def stderr(self):
-        self.errfile.seek(0)
-        return self.errfile.read().decode(errors="replace")
-
-    def stop(self, sig=signal.SIGINT):
-        """Stops the tracer; returns (stdout, stderr, exit status)."""
-        self.proc.send_signal(sig)
-        out, _ = self.proc.communicate(timeout=20)
-        return (self.seen + (out or b"")).decode(errors="replace"), self.stderr(), self.proc.returncode
-
-
-def peer(*args):
-    """Runs tcppeer to completion; returns (ready, accepts)."""
-    res = subprocess.run([PEER, *args], capture_output=True, timeout=120)
-    assert res.returncode == 0, f"tcppeer {args} failed: {res.stderr.decode()}"
-    ready, accepts, _ = parse_peer(res.stdout.decode())
-    return ready, accepts
-
-
-class WaitingPeer:
-    """A tcppeer started with --wait: its PID is known before it connects."""
-
-    def __init__(self, *args):
-        self.proc = subprocess.Popen([PEER, "--wait", *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        line = self.proc.stdout.readline().decode()
-        assert line.startswith("READY "), f"tcppeer: {line!r}"
-        self.ready_line = line
-        self.pid = int(line.split("pid=")[1].split()[0])
-        self.port = int(line.split("port=")[1].split()[0])
-
-    def go(self):
-        out, err = self.proc.communicate(b"go\n", timeout=120)
-        assert self.proc.returncode == 0, f"tcppeer failed: {err.decode()}"
-        ready, accepts, _ = parse_peer(self.ready_line + out.decode())
-        return accepts
-
-
-def traced(tracer_args, *peer_args, wallclock=False, timestamp=False):
-    t = Tracer(*tracer_args)
-    ready, accepts = peer(*peer_args)
-    out, err, rc = t.stop()
-    assert rc == 0, f"tcpaccept exited {rc}: {err}"
-    assert not LOST_RE.search(err), err
-    return parse_rows(out, wallclock, timestamp), ready, accepts, err
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def bpf_ids(pid):
-    """IDs of the BPF programs and links process @pid holds open."""
-    ids = set()
-    fdinfo = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(fdinfo):
-        try:
-            with open(os.path.join(fdinfo, fd)) as f:
-                for line in f:
-                    key, _, value = line.partition(":")
-                    if key in ("prog_id", "link_id"):
-                        ids.add((key, int(value)))
-        except OSError:
-            pass
-    return ids
-
-
-def loaded_bpf_ids():
-    """IDs of every BPF program and link in the kernel now."""
-    ids = set()
-    for kind in ("prog", "link"):
-        res = subprocess.run(["bpftool", "-j", kind, "list"], capture_output=True, check=True)
-        ids |= {(f"{kind}_id", obj["id"]) for obj in json.loads(res.stdout or b"[]")}
-    return ids
-
-
-def assert_detached(ids):
-    """None of @ids (from bpf_ids() while tracing) is left in the kernel."""
-    assert ids, "the tracer held no BPF program or link"
-    left = ids & loaded_bpf_ids()
-    assert not left, f"still loaded after exit: {sorted(left)}"
+from harness import (PEER, TCPACCEPT, Tracer, WaitingPeer, assert_detached, bpf_ids,
+                     free_port, peer, traced)
+from tcpaccept_testlib import check_rows, parse_peer, parse_rows
 
 
 # --- every field, every family ----------------------------------------------

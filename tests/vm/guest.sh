@@ -22,13 +22,15 @@ wait_for() {
 	done
 }
 
+# Starts tcpaccept and waits until it is attached: -v's "way in" line on
+# stderr comes after attach (-j and -c print no header).
 tracer_start() { # args...
 	: >$W/out
 	: >$W/err
 	tcpaccept "$@" >$W/out 2>$W/err &
 	TRACER=$!
-	if ! wait_for $W/out 600 PID; then
-		echo "@@@ NOTE tracer printed no header within 60 s"
+	if ! wait_for $W/err 600 "tcpaccept: way in: "; then
+		echo "@@@ NOTE tracer not attached within 60 s"
 	fi
 }
 
@@ -70,6 +72,11 @@ peer_blocked_finish() { # label
 	exec 3>&-
 }
 
+# For -C: a cgroup v2 hierarchy with one child to trace.
+mkdir -p /sys/fs/cgroup
+mount -t cgroup2 none /sys/fs/cgroup || echo "@@@ NOTE cannot mount cgroup2"
+mkdir -p /sys/fs/cgroup/traced
+
 for b in $BACKENDS; do
 	echo "@@@ CASE $b fields"
 	tracer_start --backend="$b" -v
@@ -85,6 +92,38 @@ for b in $BACKENDS; do
 	peer_blocked_start --count 1 --comm early-bird
 	tracer_start --backend="$b" -v
 	peer_blocked_finish blocked
+	tracer_stop
+	echo "@@@ END"
+
+	echo "@@@ CASE $b json-queue-io_uring"
+	tracer_start --backend="$b" -v -j -q
+	peer hostile --count 2 --delay-accept 100 --comm '\x1b[2J\n fake 1.2.3.4'
+	peer io_uring --io-uring --count 2 --comm uring-srv
+	peer nobody --uid 65534 --count 1 --family 6
+	tracer_stop
+	echo "@@@ END"
+
+	echo "@@@ CASE $b count"
+	tracer_start --backend="$b" -v -c
+	peer busy --count 7 --comm busy
+	peer quiet --count 2 --family 6 --rst --comm quiet
+	tracer_stop
+	echo "@@@ END"
+
+	echo "@@@ CASE $b uid-filter"
+	tracer_start --backend="$b" -v -U -u 65534
+	peer root --count 2
+	peer nobody --count 3 --uid 65534
+	tracer_stop
+	echo "@@@ END"
+
+	echo "@@@ CASE $b cgroup-filter"
+	tracer_start --backend="$b" -v -C /sys/fs/cgroup/traced
+	peer outside --count 2 --comm outside
+	sh -c 'echo $$ > /sys/fs/cgroup/traced/cgroup.procs && exec tcppeer --count 2 --comm inside' \
+		>$W/peer 2>$W/peer.err
+	echo "@@@ PEER inside rc=$?"
+	cat $W/peer $W/peer.err
 	tracer_stop
 	echo "@@@ END"
 
