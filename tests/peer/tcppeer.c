@@ -75,6 +75,7 @@ static struct {
 	int client_threads;
 	int timeout;
 	long uid;		/* --uid: accept as this user (-1: stay) */
+	long connect_interval;	/* --connect-interval: ms between connects */
 	char comm[256];
 } opt = {
 	.fam = FAM_4,
@@ -863,6 +864,9 @@ static void *client_main(void *arg)
 		while (!opt.rst && started - __atomic_load_n(shared_accepted,
 					__ATOMIC_ACQUIRE) >= CONNECT_WINDOW)
 			sleep_ms(1);
+		/* A steady arrival rate, for a queue that builds up. */
+		if (opt.connect_interval && started)
+			sleep_ms(opt.connect_interval);
 		fd = socket(dom, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			die("socket");
@@ -986,7 +990,8 @@ static void usage(const char *fmt, const char *arg)
 		"usage: tcppeer [--family 4|6|mapped] [--unix] [--port N] [--count N]\n"
 		"               [--accept4] [--io-uring] [--rst] [--delay-accept MS]\n"
 		"               [--wait] [--block-first] [--threads K]\n"
-		"               [--client-threads K] [--comm NAME] [--timeout S] [--uid UID]\n");
+		"               [--client-threads K] [--comm NAME] [--timeout S] [--uid UID]\n"
+		"               [--connect-interval MS]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -1008,6 +1013,7 @@ static void parse_args(int argc, char **argv)
 		{ "comm", required_argument, NULL, 'C' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "uid", required_argument, NULL, 'U' },
+		{ "connect-interval", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1072,6 +1078,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'U':
 			opt.uid = parse_num(optarg, 0, 4294967294L, "--uid");
+			break;
+		case 'I':
+			opt.connect_interval = parse_num(optarg, 0, 60000, "--connect-interval");
 			break;
 		case 'h':
 			usage(NULL, NULL);

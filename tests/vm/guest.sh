@@ -97,7 +97,7 @@ for b in $BACKENDS; do
 
 	echo "@@@ CASE $b json-queue-io_uring"
 	tracer_start --backend="$b" -v -j -q
-	peer hostile --count 2 --delay-accept 100 --comm '\x1b[2J\n fake 1.2.3.4'
+	peer hostile --count 2 --rst --delay-accept 100 --comm '\x1b[2J\n fake 1.2.3.4'
 	peer io_uring --io-uring --count 2 --comm uring-srv
 	peer nobody --uid 65534 --count 1 --family 6
 	tracer_stop
