@@ -50,8 +50,11 @@ const volatile __u32 wakeup_bytes = 0;
 
 /* Events dropped because the ring buffer was full; read by tcpaccept.c. */
 __u64 lost = 0;
-/* Set by tcpaccept.c while the catchup map below is not empty. */
+/* Set by tcpaccept.c while the catchup map below is not empty, with the
+ * number of its entries; tcpaccept.c watches it fall to 0 without a bpf()
+ * call, which it may no longer be allowed to make. */
 bool catchup_active = false;
+__u32 catchup_pending = 0;
 /* -c: keys that did not fit in the counts map. */
 __u64 count_overflow = 0;
 
@@ -108,10 +111,16 @@ struct {
 	__type(value, __u64);
 } catchup SEC(".maps");
 
+static __always_inline void forget_catchup(__u32 tid)
+{
+	if (bpf_map_delete_elem(&catchup, &tid) == 0)
+		__sync_fetch_and_add(&catchup_pending, -1);
+}
+
 static __always_inline void seen_by_probe(__u32 tid)
 {
 	if (catchup_active)
-		bpf_map_delete_elem(&catchup, &tid);
+		forget_catchup(tid);
 }
 
 /* The filters on the accepting task: PID, UID, cgroup. */
@@ -378,16 +387,16 @@ static __always_inline int on_accept_exit(long ret)
 	long listen_fd;
 	__u64 *slot;
 
-	if (task_filtered_out(pid_tgid))
-		return 0;
 	if (main_way == WAY_TRACEPOINT && use_task_regs) {
 		struct pt_regs *regs;
 
-		if (ret < 0)
+		if (ret < 0 || task_filtered_out(pid_tgid))
 			return 0;
 		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 		listen_fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
 	} else {
+		/* Take the thread's entry first, filtered out or not, so that
+		 * none is left behind. */
 		slot = NULL;
 		if (main_way == WAY_TRACEPOINT)
 			slot = bpf_map_lookup_elem(&inflight, &tid);
@@ -399,9 +408,9 @@ static __always_inline int on_accept_exit(long ret)
 			if (!slot)
 				return 0;
 			listen_fd = *slot;
-			bpf_map_delete_elem(&catchup, &tid);
+			forget_catchup(tid);
 		}
-		if (ret < 0)
+		if (ret < 0 || task_filtered_out(pid_tgid))
 			return 0;
 	}
 	task = (struct task_struct *)bpf_get_current_task();

@@ -352,12 +352,19 @@ fail:
 
 /* --- threads that were already in accept() ------------------------------- */
 
+struct catchup_ctx {
+	struct tcpaccept_bpf *skel;
+	int map_fd;
+};
+
 static void add_catchup(pid_t tid, long fd, void *ctx)
 {
+	struct catchup_ctx *c = ctx;
 	__u32 key = (__u32)tid;
 	__u64 value = (__u64)fd;
 
-	bpf_map_update_elem(*(int *)ctx, &key, &value, BPF_ANY);
+	if (bpf_map_update_elem(c->map_fd, &key, &value, BPF_ANY) == 0)
+		__atomic_fetch_add(&c->skel->bss->catchup_pending, 1, __ATOMIC_SEQ_CST);
 }
 
 static void catchup_stop(struct tcpaccept_bpf *skel, struct plan *plan)
@@ -382,7 +389,7 @@ static void catchup_stop(struct tcpaccept_bpf *skel, struct plan *plan)
 static void catchup_start(struct tcpaccept_bpf *skel, const struct config *cfg,
 			  struct plan *plan)
 {
-	int map_fd = bpf_map__fd(skel->maps.catchup);
+	struct catchup_ctx ctx = { skel, bpf_map__fd(skel->maps.catchup) };
 
 	if (plan->way == BACKEND_TRACEPOINT && plan->task_regs)
 		return;
@@ -399,8 +406,10 @@ static void catchup_start(struct tcpaccept_bpf *skel, const struct config *cfg,
 			return;
 		}
 	}
+	/* Active before the scan: a thread seen by the probe from now on
+	 * takes its entry out again. */
 	skel->bss->catchup_active = true;
-	plan->catchup_threads = for_each_thread_in_accept(cfg->pid, add_catchup, &map_fd);
+	plan->catchup_threads = for_each_thread_in_accept(cfg->pid, add_catchup, &ctx);
 	if (verbose && plan->catchup_threads)
 		warn("%d thread(s) already in accept(): reported through the syscall exit tracepoints\n",
 		     plan->catchup_threads);
@@ -408,25 +417,12 @@ static void catchup_start(struct tcpaccept_bpf *skel, const struct config *cfg,
 		catchup_stop(skel, plan);
 }
 
-/* Forgets threads that died while blocked; stops once none is left. */
+/* Every entry is consumed at its thread's syscall exit (a thread killed
+ * in accept() passes there too): stop catching up once none is left. */
 static void catchup_check(struct tcpaccept_bpf *skel, struct plan *plan)
 {
-	int map_fd = bpf_map__fd(skel->maps.catchup);
-	__u32 key, next;
-	char path[32];
-	bool any = false;
-
-	if (!skel->bss->catchup_active)
-		return;
-	for (int err = bpf_map_get_next_key(map_fd, NULL, &key); !err; key = next) {
-		err = bpf_map_get_next_key(map_fd, &key, &next);
-		snprintf(path, sizeof(path), "/proc/%u", key);
-		if (access(path, F_OK))
-			bpf_map_delete_elem(map_fd, &key);
-		else
-			any = true;
-	}
-	if (!any)
+	if (skel->bss->catchup_active &&
+	    __atomic_load_n(&skel->bss->catchup_pending, __ATOMIC_SEQ_CST) == 0)
 		catchup_stop(skel, plan);
 }
 
@@ -654,15 +650,27 @@ int main(int argc, char **argv)
 
 	if (choose_and_start(&cfg, &plan, &skel, &krp))
 		goto cleanup;
-	catchup_start(skel, &cfg, &plan);
-	if (verbose)
-		say_choice(&cfg, &plan);
-
+	/* Before dropping capabilities: it asks the kernel about the map. */
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event, NULL, NULL);
 	if (!rb) {
 		warn("failed to create the ring buffer reader: %s\n", strerror(errno));
 		goto cleanup;
 	}
+	catchup_start(skel, &cfg, &plan);
+	/* From here on tracing only reads memory-mapped maps and closes fds;
+	 * -c also reads its counts with bpf() (before Linux 6.5 that takes
+	 * CAP_BPF). */
+	err = drop_capabilities(cfg.count);
+	if (err) {
+		warn("failed to drop capabilities: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	if (verbose) {
+		say_choice(&cfg, &plan);
+		warn("%s\n", cfg.count ? "dropped every capability but CAP_BPF (to read the -c counts)"
+				       : "dropped every capability: tracing needs none from here on");
+	}
+
 	fmt_init(&fmt, cfg.wallclock, cfg.timestamp, mono_to_real_ns());
 	fmt.json = cfg.json;
 	fmt.print_uid = cfg.print_uid;

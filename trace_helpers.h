@@ -15,6 +15,11 @@ struct bpf_link;
 /* Root, or CAP_BPF and CAP_PERFMON in the effective set. */
 bool have_bpf_privileges(void);
 
+/* Gives up every capability for good (bounding set, ambient, permitted,
+ * effective; no_new_privs), but CAP_BPF (CAP_SYS_ADMIN before 5.8) if
+ * @keep_bpf. Returns 0 or -errno. */
+int drop_capabilities(bool keep_bpf);
+
 /* The tracefs directory, mounting tracefs on /sys/kernel/tracing if none is
  * mounted; NULL (errno set) if that fails. */
 const char *tracefs_dir(void);

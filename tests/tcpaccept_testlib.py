@@ -64,6 +64,23 @@ def parse_rows(text, wallclock=False, timestamp=False, uid=False, queue=False, w
     return rows
 
 
+COUNT_HEADER = "PID     COMM         IP LADDR            LPORT ACCEPTS"
+
+
+def parse_count_table(lines):
+    """A -c table (header and rows) into (pid, comm, ip, laddr, lport,
+    accepts) tuples; COMM is the fixed-width column, it may hold spaces."""
+    assert lines[0] == COUNT_HEADER, lines
+    rows = []
+    for line in lines[1:]:
+        m = re.match(r"(\d+) +", line)
+        assert m and len(m.group(0)) >= 8 and line[m.end() + 12] == " ", line
+        comm, rest = line[m.end():m.end() + 12].rstrip(" "), line[m.end() + 13:].split()
+        assert len(rest) == 4, line
+        rows.append((int(m.group(1)), comm, int(rest[0]), rest[1], int(rest[2]), int(rest[3])))
+    return rows
+
+
 def parse_json_lines(text):
     """Every line must be one JSON object."""
     return [json.loads(line) for line in text.splitlines()]

@@ -267,3 +267,33 @@ def test_thread_blocked_before_start():
     out, err, rc = t.stop()
     assert rc == 0, err
     check_rows(parse_rows(out), accepts, ready["pid"])
+
+
+def capabilities(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return {k: v.strip() for k, _, v in (line.partition(":") for line in f)
+                if k.startswith("Cap") or k == "NoNewPrivs"}
+
+
+def test_capabilities_dropped_while_tracing():
+    t = Tracer("-v")
+    caps = capabilities(t.proc.pid)
+    ready, accepts = peer("--count", "3")
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    assert caps == {"CapInh": "0" * 16, "CapPrm": "0" * 16, "CapEff": "0" * 16,
+                    "CapBnd": "0" * 16, "CapAmb": "0" * 16, "NoNewPrivs": "1"}, caps
+    assert "tcpaccept: dropped every capability: tracing needs none from here on" in err
+    # ... and it still traced, and detached at exit.
+    check_rows(parse_rows(out), accepts, ready["pid"])
+
+
+def test_count_mode_keeps_only_cap_bpf():
+    t = Tracer("-c", "-v", ready_on_stderr=True)
+    caps = capabilities(t.proc.pid)
+    ready, _ = peer("--count", "2")
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    cap_bpf = f"{1 << 39:016x}"
+    assert caps["CapEff"] == caps["CapPrm"] == caps["CapBnd"] == cap_bpf, caps
+    assert f"{ready['pid']:<7} tcppeer-srv  4  127.0.0.1        {ready['port']:<5} 2" in out, out

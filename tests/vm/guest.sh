@@ -80,6 +80,7 @@ mkdir -p /sys/fs/cgroup/traced
 for b in $BACKENDS; do
 	echo "@@@ CASE $b fields"
 	tracer_start --backend="$b" -v
+	echo "@@@ CAPEFF $(sed -n 's/^CapEff:[[:space:]]*//p' /proc/$TRACER/status)"
 	peer ipv4 --family 4 --count 3
 	peer ipv6-accept4 --family 6 --count 3 --accept4
 	peer mapped --family mapped --count 2
@@ -134,6 +135,13 @@ for b in $BACKENDS; do
 	tracer_stop
 	echo "@@@ END"
 done
+
+# Nothing of any tracer may be left behind: kprobe events, programs.
+echo "@@@ CASE all leftovers"
+echo "@@@ TRACER-OUT"
+cat /sys/kernel/tracing/kprobe_events
+echo "@@@ TRACER-RC 0"
+echo "@@@ END"
 
 echo "@@@ CASE auto choice"
 tracer_start -v

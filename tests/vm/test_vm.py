@@ -30,6 +30,7 @@ LOGS = os.environ.get("TCPACCEPT_VM_LOGS") or tempfile.mkdtemp(prefix="tcpaccept
 class Case:
     def __init__(self):
         self.out, self.err, self.rc, self.peers, self.notes = "", "", None, [], []
+        self.capeff = None
 
 
 def parse_log(text):
@@ -50,6 +51,8 @@ def parse_log(text):
             label, rc = re.match(r"@@@ PEER (\S+) rc=(\d+)", line).groups()
             case.peers.append([label, int(rc), ""])
             section = "PEER"
+        elif line.startswith("@@@ CAPEFF "):
+            case.capeff = line.split()[2]
         elif line.startswith("@@@ NOTE "):
             case.notes.append(line)
         elif line == "@@@ END":
@@ -118,6 +121,8 @@ def test_fields(kernel, way):
     an AF_UNIX accept: nothing."""
     uname, case = get_case(kernel, way, "fields")
     check_way_line(case, way, uname)
+    # Every capability is gone once attached.
+    assert case.capeff == "0000000000000000", case.capeff
     rows = parse_rows(case.out)
     p = peers(case)
     for label in ("ipv4", "ipv6-accept4", "mapped", "rst"):
@@ -218,3 +223,11 @@ def test_cgroup_filter(kernel, way):
     ready, accepts, _ = p["inside"]
     check_rows(rows, accepts, ready["pid"])
     assert len(rows) == 2, case.out
+
+
+@pytest.mark.parametrize("kernel", list(SUITES), ids=kernel_ids())
+def test_nothing_left_behind(kernel):
+    """After every way in ran (and exited, without its capabilities), no
+    kprobe event of tcpaccept's is left in tracefs."""
+    uname, case = get_case(kernel, "all", "leftovers")
+    assert case.out == "", f"{uname}: kprobe_events still has:\n{case.out}"
