@@ -13,7 +13,10 @@ BPFTOOL ?= bpftool
 PYTEST ?= /usr/bin/python3 -m pytest
 
 prefix ?= /usr/local
+# sbin, as Debian installs bcc's tools (bpfcc-tools): it needs root to run.
 sbindir ?= $(prefix)/sbin
+mandir ?= $(prefix)/share/man
+docdir ?= $(prefix)/share/doc/tcpaccept
 INSTALL ?= install
 
 ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
@@ -113,11 +116,15 @@ test: test-deps
 	$(Q)$(MAKE) --no-print-directory check
 
 install: $(APP)
-	$(INSTALL) -d $(DESTDIR)$(sbindir)
+	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(docdir)
 	$(INSTALL) -m 0755 $(APP) $(DESTDIR)$(sbindir)/$(APP)
+	$(INSTALL) -m 0644 tcpaccept.8 $(DESTDIR)$(mandir)/man8/tcpaccept.8
+	$(INSTALL) -m 0644 tcpaccept_example.txt $(DESTDIR)$(docdir)/tcpaccept_example.txt
 
 uninstall:
-	rm -f $(DESTDIR)$(sbindir)/$(APP)
+	rm -f $(DESTDIR)$(sbindir)/$(APP) $(DESTDIR)$(mandir)/man8/tcpaccept.8 \
+		$(DESTDIR)$(docdir)/tcpaccept_example.txt
+	-rmdir $(DESTDIR)$(docdir)
 
 clean:
 	rm -rf $(OUTPUT) $(APP)

@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+"""The documentation says what the code does: --help, the man page and the
+README list the same options; the man page renders without warnings;
+make install lays the files out where distributions expect them."""
+import os
+import re
+import subprocess
+
+from harness import ROOT, TCPACCEPT
+
+MAN = os.path.join(ROOT, "tcpaccept.8")
+
+
+def help_options():
+    out = subprocess.run([TCPACCEPT, "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    short, long = set(), set()
+    for m in re.finditer(r"^\s+(?:-(\w), )?--([\w-]+)", out, re.M):
+        if m.group(1):
+            short.add(m.group(1))
+        long.add(m.group(2))
+    return short, long
+
+
+def man_options():
+    with open(MAN) as f:
+        text = f.read()
+    section = text.split("\n.SH OPTIONS\n")[1].split("\n.SH ")[0]
+    short, long = set(), set()
+    for line in section.splitlines():
+        if not line.startswith(".BR "):
+            continue
+        long |= set(re.findall(r"\\-\\-(\w[\w\\-]*)", line))
+        short |= set(re.findall(r"(?<![\\-])\\-(\w)\b", line.replace("\\-\\-", "  ")))
+    return short, {name.replace("\\-", "-") for name in long}
+
+
+def test_help_and_man_page_list_the_same_options():
+    h_short, h_long = help_options()
+    m_short, m_long = man_options()
+    assert len(h_long) >= 20, h_long
+    assert h_long == m_long, (h_long ^ m_long)
+    assert h_short == m_short, (h_short ^ m_short)
+
+
+def test_readme_and_synopsis_name_every_option():
+    h_short, h_long = help_options()
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    missing = [o for o in h_long if f"--{o}" not in readme]
+    assert not missing, f"README lacks {missing}"
+    with open(MAN) as f:
+        synopsis = f.read().split(".SH SYNOPSIS")[1].split(".SH DESCRIPTION")[0]
+    for s in h_short - {"h", "V"}:
+        assert f"\\-{s}" in synopsis, f"-{s} not in the man page's SYNOPSIS"
+
+
+def test_man_page_renders_without_warnings():
+    res = subprocess.run(["groff", "-ww", "-z", "-man", MAN], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    res = subprocess.run(["man", "--warnings", "-l", MAN], capture_output=True, text=True,
+                         env={**os.environ, "MANPAGER": "cat", "MANWIDTH": "80"})
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    assert "tcpaccept - trace successful TCP accept()s" in res.stdout
+
+
+def test_install_and_uninstall(tmp_path):
+    dest = tmp_path / "root"
+    make = ["make", "-C", ROOT, "--no-print-directory", f"DESTDIR={dest}", "prefix=/usr"]
+    subprocess.run(make + ["install"], check=True, capture_output=True)
+    files = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
+    assert files == ["usr/sbin/tcpaccept", "usr/share/doc/tcpaccept/tcpaccept_example.txt",
+                     "usr/share/man/man8/tcpaccept.8"], files
+    assert os.access(dest / "usr/sbin/tcpaccept", os.X_OK)
+    subprocess.run(make + ["uninstall"], check=True, capture_output=True)
+    assert [p for p in dest.rglob("*") if p.is_file()] == []
