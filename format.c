@@ -179,7 +179,8 @@ size_t fmt_event(struct fmt_state *st, const struct event *e, char *buf,
 			st->first_ts_ns = e->ts_ns;
 			st->have_first = true;
 		}
-		n += clamp(snprintf(buf + n, size - n, "%-9.3f",
+		/* bcc prints "%-9.3f", which runs into PID from 10000 s on. */
+		n += clamp(snprintf(buf + n, size - n, "%-8.3f ",
 				    (double)(__s64)(e->ts_ns - st->first_ts_ns) / 1e9), size - n);
 	}
 	if (st->print_uid)

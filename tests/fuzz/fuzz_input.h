@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * How fuzz_format.c reads its input, shared with make_seeds.c:
+ *
+ *   byte 0        option bits, FUZZ_* below
+ *   byte 1        the buffer size given to escape_comm() and json_escape()
+ *   byte 2        the name length given to them (modulo TASK_COMM_LEN + 1)
+ *   bytes 3..10   mono_to_real_ns, little-endian
+ *   then          up to FUZZ_MAX_EVENTS struct events, as the ring buffer
+ *                 delivers them; a short last one is padded with zeros
+ *
+ * The clocks are kept in the ranges the kernel can produce (fuzz_format.c
+ * says how); every other byte of an event is used as it comes.
+ */
+#ifndef TCPACCEPT_FUZZ_INPUT_H
+#define TCPACCEPT_FUZZ_INPUT_H
+
+#include <linux/types.h>
+#include "tcpaccept.h"
+
+#define FUZZ_WALLCLOCK	0x01	/* -T */
+#define FUZZ_TIMESTAMP	0x02	/* -t */
+#define FUZZ_JSON	0x04	/* -j */
+#define FUZZ_UID	0x08	/* -U */
+#define FUZZ_QUEUE	0x10	/* -q */
+#define FUZZ_WIDE	0x20	/* -w */
+#define FUZZ_COUNTS	0x40	/* also a -c row for each event */
+
+#define FUZZ_HEAD_LEN 11
+#define FUZZ_MAX_EVENTS 8
+
+#endif /* TCPACCEPT_FUZZ_INPUT_H */

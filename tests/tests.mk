@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+#
+# Reliability and security checks, included by the Makefile (`make check`,
+# `make test`). Each is also a target of its own:
+#
+#   make sanitize   the host end-to-end tests against an ASan+UBSan build
+#   make valgrind   tcpaccept under valgrind memcheck while tcppeer connects
+#   make fuzz       libFuzzer on the row formatter, bounded
+#
+# Builds (nothing of this is installed):
+#   $(OUTPUT)/san/tcpaccept    clang -fsanitize=address,undefined; libbpf,
+#                              libelf and libz static, glibc dynamic (ASan
+#                              needs it)
+#   $(OUTPUT)/vg/tcpaccept     the release objects linked the same way, so
+#                              valgrind can replace malloc (it cannot in a
+#                              fully static binary, and then finds no leaks)
+#   $(OUTPUT)/fuzz/fuzz_format libFuzzer + ASan + UBSan, clang
+#
+# Packages (Debian) on top of the build ones: valgrind, libclang-rt-14-dev
+# (the sanitizer runtimes and libFuzzer of clang 14; only recommended by
+# clang, so not installed with --no-install-recommends).
+
+SAN_DIR := $(OUTPUT)/san
+VG_DIR := $(OUTPUT)/vg
+FUZZ_DIR := $(OUTPUT)/fuzz
+
+# clang's runtimes, not gcc's: gcc's UBSan writes its reports to stderr
+# only, whatever log_path says (below).
+SAN_CC ?= $(CLANG)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_APP := $(SAN_DIR)/tcpaccept
+SAN_OBJS := $(patsubst $(OUTPUT)/%,$(SAN_DIR)/%,$(USER_OBJS))
+# The libraries ASan does not instrument are linked statically all the same,
+# so that the sanitized binary runs the libbpf the release binary runs.
+SAN_LDLIBS := -Wl,-Bstatic $(LDLIBS) -Wl,-Bdynamic
+SAN_REPORTS := $(SAN_DIR)/reports
+
+VG_APP := $(VG_DIR)/tcpaccept
+VALGRIND ?= valgrind
+
+FUZZ_APP := $(FUZZ_DIR)/fuzz_format
+FUZZ_SEEDS := $(FUZZ_DIR)/make_seeds
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all -Wall -Wextra -Werror -D_GNU_SOURCE -I.
+# Bounded so that `make check` stays quick (about 20 s on 2 cores);
+# `make fuzz FUZZ_ARGS=-max_total_time=3600` fuzzes longer.
+FUZZ_ARGS ?= -runs=200000 -max_total_time=25
+
+# Every sanitizer report aborts the process (a test sees the exit status)
+# and also lands in a file under $(SAN_REPORTS): `make sanitize` fails if
+# any file is there, whatever the tests saw. The directory is writable by
+# all: a test runs tcpaccept as nobody.
+SAN_LOG := $(abspath $(SAN_REPORTS))
+ASAN_OPTS := abort_on_error=1:halt_on_error=1:exitcode=86:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1:log_path=$(SAN_LOG)/asan
+SAN_ENV := UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_path=$(SAN_LOG)/ubsan \
+	LSAN_OPTIONS=exitcode=86 TCPACCEPT=$(abspath $(SAN_APP))
+# Tests that run tcpaccept under strace: LeakSanitizer cannot work in a
+# traced process (it stops the threads with ptrace itself), so these run
+# in a second pass with leak detection off, ASan and UBSan on. The leak
+# checks of those paths (usage errors) are valgrind's, in `make valgrind`.
+SAN_PTRACED := tests/e2e/test_host.py::test_bad_command_lines_refused_before_loading
+
+CHECKS += sanitize valgrind fuzz
+.PHONY: sanitize valgrind fuzz san-build vg-build fuzz-build
+
+$(SAN_DIR) $(VG_DIR) $(FUZZ_DIR):
+	$(Q)mkdir -p $@
+
+# --- AddressSanitizer + UndefinedBehaviorSanitizer ---------------------------
+
+$(SAN_DIR)/tcpaccept.o: $(OUTPUT)/tcpaccept.skel.h
+
+$(SAN_DIR)/%.o: %.c | $(SAN_DIR)
+	$(call msg,CC-SAN,$@)
+	$(Q)$(SAN_CC) $(CFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
+
+$(SAN_APP): $(SAN_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(SAN_CC) $(SAN_FLAGS) $^ $(SAN_LDLIBS) -o $@
+
+-include $(SAN_OBJS:.o=.d)
+
+san-build: $(SAN_APP)
+
+sanitize: $(SAN_APP) $(PEER)
+	$(Q)rm -rf $(SAN_REPORTS) && mkdir -p -m 1777 $(SAN_REPORTS)
+	$(Q)rc=0; \
+	$(SAN_ENV) ASAN_OPTIONS=detect_leaks=1:$(ASAN_OPTS) \
+		$(PYTEST) -v tests/e2e $(addprefix --deselect=,$(SAN_PTRACED)) || rc=1; \
+	$(SAN_ENV) ASAN_OPTIONS=detect_leaks=0:$(ASAN_OPTS) \
+		$(PYTEST) -v $(SAN_PTRACED) || rc=1; \
+	if [ -n "$$(ls -A $(SAN_REPORTS))" ]; then \
+		for f in $(SAN_REPORTS)/*; do echo "== $$f"; cat "$$f"; done; \
+		echo "sanitize: the sanitizers reported errors (above)" >&2; rc=1; \
+	fi; \
+	exit $$rc
+
+# --- valgrind memcheck -------------------------------------------------------
+
+$(VG_APP): $(USER_OBJS) | $(VG_DIR)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $^ $(SAN_LDLIBS) -o $@
+
+vg-build: $(VG_APP)
+
+valgrind: $(VG_APP) $(APP) $(PEER)
+	$(Q)TCPACCEPT_VALGRIND=$(abspath $(VG_APP)) VALGRIND=$(VALGRIND) \
+		$(PYTEST) -v tests/e2e/test_reliability.py -k valgrind
+
+# --- libFuzzer on the formatter ----------------------------------------------
+
+$(FUZZ_APP): tests/fuzz/fuzz_format.c format.c format.h tcpaccept.h | $(FUZZ_DIR)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) tests/fuzz/fuzz_format.c format.c -o $@
+
+$(FUZZ_SEEDS): tests/fuzz/make_seeds.c tests/fuzz/fuzz_input.h tcpaccept.h | $(FUZZ_DIR)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O2 -Wall -Wextra -Werror -I. $< -o $@
+
+$(FUZZ_APP): tests/fuzz/fuzz_input.h
+
+fuzz-build: $(FUZZ_APP) $(FUZZ_SEEDS)
+
+# The seed corpus is generated here, never committed; what libFuzzer adds
+# to it stays in $(FUZZ_DIR)/corpus for the next run.
+fuzz: $(FUZZ_APP) $(FUZZ_SEEDS)
+	$(Q)mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+	$(Q)$(FUZZ_SEEDS) $(FUZZ_DIR)/corpus
+	$(Q)$(FUZZ_APP) $(FUZZ_ARGS) -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_DIR)/artifacts/ $(FUZZ_DIR)/corpus
