@@ -15,58 +15,46 @@ void fmt_init(struct fmt_state *st, bool wallclock, bool timestamp,
 	st->hms_sec = (time_t)-1;
 }
 
-size_t json_escape(char *out, size_t size, const char *comm, size_t len)
+/* Copies the NUL-terminated prefix of @src (at most @len bytes) to @out:
+ * printable ASCII as it is, but for the bytes in @special; every other byte
+ * as @prefix and two hex digits. Out of room, it stops before a whole
+ * escape, never inside one. */
+static size_t escape_bytes(char *out, size_t size, const char *src, size_t len,
+			   const char *prefix, const char *special)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t n = 0;
+	size_t plen = strlen(prefix), n = 0;
 
 	if (!size)
 		return 0;
-	for (size_t i = 0; i < len && comm[i]; i++) {
-		unsigned char c = (unsigned char)comm[i];
+	for (size_t i = 0; i < len && src[i]; i++) {
+		unsigned char c = (unsigned char)src[i];
 
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+		if (c >= 0x20 && c < 0x7f && !strchr(special, c)) {
 			if (n + 1 >= size)
 				break;
 			out[n++] = (char)c;
 		} else {
-			if (n + 6 >= size)
+			if (n + plen + 2 >= size)
 				break;
-			memcpy(out + n, "\\u00", 4);
-			out[n + 4] = hex[c >> 4];
-			out[n + 5] = hex[c & 0xf];
-			n += 6;
+			memcpy(out + n, prefix, plen);
+			out[n + plen] = hex[c >> 4];
+			out[n + plen + 1] = hex[c & 0xf];
+			n += plen + 2;
 		}
 	}
 	out[n] = '\0';
 	return n;
 }
 
+size_t json_escape(char *out, size_t size, const char *comm, size_t len)
+{
+	return escape_bytes(out, size, comm, len, "\\u00", "\"\\");
+}
+
 size_t escape_comm(char *out, size_t size, const char *comm, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t n = 0;
-
-	if (!size)
-		return 0;
-	for (size_t i = 0; i < len && comm[i]; i++) {
-		unsigned char c = (unsigned char)comm[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '\\') {
-			if (n + 1 >= size)
-				break;
-			out[n++] = (char)c;
-		} else {
-			if (n + 4 >= size)
-				break;
-			out[n++] = '\\';
-			out[n++] = 'x';
-			out[n++] = hex[c >> 4];
-			out[n++] = hex[c & 0xf];
-		}
-	}
-	out[n] = '\0';
-	return n;
+	return escape_bytes(out, size, comm, len, "\\x", "\\");
 }
 
 void fmt_addr(char *out, size_t size, int family, const __u8 addr[16])

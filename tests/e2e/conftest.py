@@ -7,7 +7,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 
-from harness import PEER, TCPACCEPT  # noqa: E402
+from harness import PEER, STARTED, TCPACCEPT  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -16,3 +16,14 @@ def preconditions():
     assert os.geteuid() == 0, "the end-to-end tests need root"
     for path in (TCPACCEPT, PEER):
         assert os.access(path, os.X_OK), f"{path} is not built (make all {PEER})"
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers():
+    """Kills whatever a test started and left running (a failed one)."""
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)

@@ -1,80 +1,128 @@
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 """What the host end-to-end tests share: running the real tcpaccept and the
-test peer, and checking what BPF objects a tracer left behind."""
+test peer, and checking which BPF objects a tracer holds and leaves."""
+import ctypes
 import json
 import os
-import select
+import random
+import re
 import signal
 import socket
 import subprocess
-import tempfile
+import threading
 import time
 
 from tcpaccept_testlib import LOST_RE, parse_peer, parse_rows
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-# TCPACCEPT=path runs the tests against another build (e.g. make SANITIZE=1).
+# TCPACCEPT=path runs the tests against another build (make sanitize).
 TCPACCEPT = os.environ.get("TCPACCEPT") or os.path.join(ROOT, "tcpaccept")
 PEER = os.path.join(ROOT, ".output", "tcppeer")
 
 
-class Tracer:
-    """A running ./tcpaccept, attached once the constructor returns."""
+def bpf_program_names():
+    """The programs tcpaccept.bpf.c defines (a SEC() line, then the
+    function), cut to the kernel's 15 characters."""
+    with open(os.path.join(ROOT, "tcpaccept.bpf.c")) as f:
+        src = f.read()
+    names = re.findall(r'^SEC\("[^"]+"\)\s*\nint\s+(?:BPF_\w+\()?(\w+)', src, re.M)
+    assert len(names) >= 4, f"no BPF programs found in tcpaccept.bpf.c: {names}"
+    return {n[:15] for n in names}
 
-    def __init__(self, *args, stdout=subprocess.PIPE, ready_on_stderr=False, cmd=None):
+
+OUR_PROGS = bpf_program_names()
+STARTED = []    # every process a test started, killed if the test left it
+LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_pytest():
+    """In the child: SIGKILL when pytest goes, however it goes, so that no
+    tracer outlives the tests holding BPF programs."""
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+# --- running things -----------------------------------------------------------
+
+class Tracer:
+    """A running tcpaccept; its stdout and stderr are drained all the time
+    (as a terminal would), so a large output never blocks it."""
+
+    def __init__(self, *args, binary=None, wrapper=(), wait=True, header_timeout=30,
+                 ready_on_stderr=False):
         """@ready_on_stderr: the output has no header (-j, -c): pass -v
         and wait for its "way in" line, printed once attached instead."""
         self.args = args
-        # stderr goes to a file: -v's libbpf output would fill a pipe
-        # nobody reads until stop(), and block the tracer.
-        self.errfile = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen((cmd or [TCPACCEPT]) + list(args), stdout=stdout,
-                                     stderr=self.errfile)
-        self.seen = b""     # what was read before stop()
-        if ready_on_stderr:
-            self.wait_stderr("tcpaccept: way in: ", 20)
-        elif stdout == subprocess.PIPE:
-            self.read_line(20)
+        self.proc = subprocess.Popen([*wrapper, binary or TCPACCEPT, *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     preexec_fn=die_with_pytest)
+        STARTED.append(self.proc)
+        self.pid = self.proc.pid
+        self._out = bytearray()
+        self._err = bytearray()
+        self._cond = threading.Condition()
+        self._readers = [threading.Thread(target=self._drain, args=(f, buf), daemon=True)
+                         for f, buf in ((self.proc.stdout, self._out),
+                                        (self.proc.stderr, self._err))]
+        for r in self._readers:
+            r.start()
+        if wait and ready_on_stderr:
+            self.wait_for(lambda out, err: "tcpaccept: way in: " in err, header_timeout,
+                          "not attached")
+        elif wait:
+            self.wait_header(header_timeout)
 
-    def wait_stderr(self, text, timeout):
-        deadline = time.monotonic() + timeout
-        while text not in self.stderr():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"tcpaccept {self.args} exited: {self.stderr()}")
-            if time.monotonic() > deadline:
-                self.proc.kill()
-                raise AssertionError(f"tcpaccept {self.args}: no {text!r} in {timeout}s")
-            time.sleep(0.05)
-
-    def read_line(self, timeout):
-        """Reads on until one more line has arrived; returns it."""
-        f = self.proc.stdout
-        buf = b""
-        deadline = time.monotonic() + timeout
-        while b"\n" not in buf:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([f], [], [], max(left, 0))
-            if not ready:
-                self.proc.kill()
-                raise AssertionError(f"tcpaccept {self.args} printed no header in {timeout}s: "
-                                     f"{self.stderr()}")
-            chunk = os.read(f.fileno(), 65536)
+    def _drain(self, f, buf):
+        fd = f.fileno()
+        while True:
+            chunk = os.read(fd, 65536)
+            with self._cond:
+                buf.extend(chunk)
+                self._cond.notify_all()
             if not chunk:
-                raise AssertionError(f"tcpaccept {self.args} exited before its header: "
-                                     f"{self.stderr()}")
-            buf += chunk
-        self.seen += buf
-        return buf
+                return
 
-    def stderr(self):
-        self.errfile.seek(0)
-        return self.errfile.read().decode(errors="replace")
+    def out(self):
+        with self._cond:
+            return bytes(self._out)
 
-    def stop(self, sig=signal.SIGINT):
-        """Stops the tracer; returns (stdout, stderr, exit status)."""
-        self.proc.send_signal(sig)
-        out, _ = self.proc.communicate(timeout=20)
-        return (self.seen + (out or b"")).decode(errors="replace"), self.stderr(), self.proc.returncode
+    def err(self):
+        with self._cond:
+            return bytes(self._err).decode(errors="replace")
+
+    def wait_for(self, pred, timeout, what):
+        """Waits until pred(stdout bytes, stderr text) holds."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not pred(bytes(self._out), bytes(self._err).decode(errors="replace")):
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and
+                                 not any(r.is_alive() for r in self._readers)):
+                    self.proc.kill()
+                    raise AssertionError(
+                        f"tcpaccept {self.args}: {what} (waited up to {timeout}s; exit "
+                        f"status {self.proc.poll()}); stderr: "
+                        f"{bytes(self._err).decode(errors='replace')}")
+                self._cond.wait(min(left, 0.2))
+
+    def wait_header(self, timeout=30):
+        self.wait_for(lambda out, err: b"\n" in out, timeout, "no header")
+
+    def objects(self):
+        return bpf_objects(self.pid)
+
+    def stop(self, sig=signal.SIGINT, timeout=30):
+        """Signals the tracer, waits for it; returns (stdout, stderr, status)."""
+        if sig is not None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(f"tcpaccept {self.args} did not exit {timeout}s after {sig}")
+        for r in self._readers:
+            r.join(timeout)
+        return self.out().decode(errors="replace"), self.err(), rc
 
 
 def peer(*args, prefix=()):
@@ -91,17 +139,15 @@ class WaitingPeer:
     def __init__(self, *args):
         self.proc = subprocess.Popen([PEER, "--wait", *args], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        line = self.proc.stdout.readline().decode()
-        assert line.startswith("READY "), f"tcppeer: {line!r}"
-        self.ready_line = line
-        self.pid = int(line.split("pid=")[1].split()[0])
-        self.port = int(line.split("port=")[1].split()[0])
+        STARTED.append(self.proc)
+        self.ready_line = self.proc.stdout.readline().decode()
+        assert self.ready_line.startswith("READY "), f"tcppeer: {self.ready_line!r}"
+        self.pid = int(self.ready_line.split("pid=")[1].split()[0])
 
     def go(self):
         out, err = self.proc.communicate(b"go\n", timeout=120)
         assert self.proc.returncode == 0, f"tcppeer failed: {err.decode()}"
-        ready, accepts, _ = parse_peer(self.ready_line + out.decode())
-        return accepts
+        return parse_peer(self.ready_line + out.decode())[1]
 
 
 def traced(tracer_args, *peer_args, **columns):
@@ -115,40 +161,76 @@ def traced(tracer_args, *peer_args, **columns):
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def bpf_ids(pid):
-    """IDs of the BPF programs and links process @pid holds open."""
-    ids = set()
-    fdinfo = f"/proc/{pid}/fdinfo"
-    for fd in os.listdir(fdinfo):
+    """A port below the ephemeral range that nothing is bound to: no
+    connect() elsewhere on the host can take it before tcppeer binds it."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    for _ in range(1000):
+        port = random.randrange(max(low - 12000, 1024), low)
         try:
-            with open(os.path.join(fdinfo, fd)) as f:
-                for line in f:
-                    key, _, value = line.partition(":")
-                    if key in ("prog_id", "link_id"):
-                        ids.add((key, int(value)))
+            for family, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+                with socket.socket(family) as s:
+                    if family == socket.AF_INET6:
+                        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    s.bind((addr, port))
         except OSError:
-            pass
-    return ids
+            continue
+        return port
+    raise AssertionError("no free port below the ephemeral range")
 
 
-def loaded_bpf_ids():
-    """IDs of every BPF program and link in the kernel now."""
-    ids = set()
-    for kind in ("prog", "link"):
-        res = subprocess.run(["bpftool", "-j", kind, "list"], capture_output=True, check=True)
-        ids |= {(f"{kind}_id", obj["id"]) for obj in json.loads(res.stdout or b"[]")}
-    return ids
+# --- BPF objects -----------------------------------------------------------------
+
+def bpf_objects(pid):
+    """The BPF programs, links and maps process @pid holds: from the fdinfo
+    of its file descriptors (bpftool here cannot tell whose an object is:
+    the kernel's lockdown refuses the iterator it uses)."""
+    objs = {"prog": set(), "link": set(), "map": set()}
+    fddir = f"/proc/{pid}/fdinfo"
+    for fd in os.listdir(fddir):
+        try:
+            with open(os.path.join(fddir, fd)) as f:
+                info = f.read()
+        except FileNotFoundError:
+            continue
+        fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+        if "link_id" in fields:
+            objs["link"].add(int(fields["link_id"]))
+        elif "prog_id" in fields:
+            objs["prog"].add(int(fields["prog_id"]))
+        elif "map_id" in fields:
+            objs["map"].add(int(fields["map_id"]))
+    return objs
 
 
-def assert_detached(ids):
-    """None of @ids (from bpf_ids() while tracing) is left in the kernel."""
-    assert ids, "the tracer held no BPF program or link"
-    left = ids & loaded_bpf_ids()
-    assert not left, f"still loaded after exit: {sorted(left)}"
+def bpftool_ids(kind):
+    res = subprocess.run(["bpftool", "-j", kind, "list"], capture_output=True, timeout=30)
+    assert res.returncode == 0, res.stderr.decode()
+    return {o["id"]: o for o in json.loads(res.stdout or b"[]")}
 
 
+def assert_loaded(objs):
+    """The objects are in the kernel, and the programs are ours."""
+    progs = bpftool_ids("prog")
+    assert objs["prog"] and objs["link"] and objs["map"], objs
+    for prog_id in objs["prog"]:
+        assert prog_id in progs, f"program {prog_id} not listed by bpftool"
+        assert progs[prog_id].get("name", "")[:15] in OUR_PROGS, progs[prog_id]
+    links = bpftool_ids("link")
+    for lid in objs["link"]:
+        assert lid in links and links[lid]["prog_id"] in objs["prog"], (lid, links.get(lid))
+    assert objs["map"] <= set(bpftool_ids("map")), objs["map"]
+
+
+def assert_unloaded(objs, timeout=10):
+    """None of the objects is left in the kernel. The last reference goes
+    when the process's files are closed; a link's perf event may be freed a
+    moment later, hence the wait (not a retry of the check's logic)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = {kind: objs[kind] & set(bpftool_ids(kind)) for kind in objs}
+        if not any(left.values()):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still loaded {timeout}s after tcpaccept exited: {left}")
+        time.sleep(0.1)

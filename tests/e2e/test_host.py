@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from harness import (PEER, TCPACCEPT, Tracer, WaitingPeer, assert_detached, bpf_ids,
-                     free_port, peer, traced)
+from harness import (PEER, STARTED, TCPACCEPT, Tracer, WaitingPeer, assert_loaded,
+                     assert_unloaded, bpf_objects, die_with_pytest, free_port, peer, traced)
 from tcpaccept_testlib import check_rows, parse_peer, parse_rows
 
 
@@ -131,24 +131,28 @@ def test_time_column_alone():
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_exits_zero_and_detaches(sig):
     t = Tracer()
-    ids = bpf_ids(t.proc.pid)
-    assert any(k == "prog_id" for k, _ in ids) and any(k == "link_id" for k, _ in ids), ids
+    objs = t.objects()
+    assert_loaded(objs)
     ready, accepts = peer("--count", "2")
     out, err, rc = t.stop(sig)
     assert rc == 0 and err == "", (rc, err)
     check_rows(parse_rows(out), accepts, ready["pid"])
-    assert_detached(ids)
+    assert_unloaded(objs)
 
 
 def test_closed_pipe_exits_quietly():
-    t = Tracer()
-    ids = bpf_ids(t.proc.pid)
-    t.proc.stdout.close()       # like `tcpaccept | head -1` after one line
+    # Like `tcpaccept | head -1`: the reader goes away after one line.
+    proc = subprocess.Popen([TCPACCEPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=die_with_pytest)
+    STARTED.append(proc)
+    assert proc.stdout.readline().startswith(b"PID ")
+    objs = bpf_objects(proc.pid)
+    proc.stdout.close()
     peer("--count", "2")
-    rc = t.proc.wait(timeout=10)
-    err = t.stderr()
+    rc = proc.wait(timeout=10)
+    err = proc.stderr.read().decode()
     assert rc == 0 and err == "", (rc, err)
-    assert_detached(ids)
+    assert_unloaded(objs)
 
 
 def test_output_to_pipe_is_flushed_per_batch():
@@ -157,7 +161,7 @@ def test_output_to_pipe_is_flushed_per_batch():
     t = Tracer()
     ready, accepts = peer("--count", "1")
     sent = time.monotonic()
-    t.read_line(5)
+    t.wait_for(lambda out, err: out.count(b"\n") >= 2, 5, "no row")
     latency = time.monotonic() - sent
     out, err, rc = t.stop()
     assert rc == 0, err

@@ -16,216 +16,31 @@
 Events are filtered in the kernel by the peer's port or PID, so a flood
 made by something else on the host cannot fill our ring buffer.
 """
-import ctypes
-import json
 import os
-import random
 import re
 import signal
-import socket
 import subprocess
-import threading
 import time
 from collections import Counter
 
 import pytest
 
-from tcpaccept_testlib import check_rows, expected_keys, parse_peer, parse_rows, row_key
+from harness import (TCPACCEPT, Tracer, WaitingPeer, assert_loaded, assert_unloaded,
+                     free_port, peer)
+from tcpaccept_testlib import (check_rows, expected_keys, parse_rows, peer_comm_bytes, row_key,
+                               tcpaccept_escape)
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-# TCPACCEPT=path runs the tests against another build (make sanitize).
-TCPACCEPT = os.environ.get("TCPACCEPT") or os.path.join(ROOT, "tcpaccept")
-PEER = os.path.join(ROOT, ".output", "tcppeer")
 # Set by `make valgrind`: the build valgrind can check (not fully static).
 VG_APP = os.environ.get("TCPACCEPT_VALGRIND")
 VALGRIND = os.environ.get("VALGRIND", "valgrind")
 VG_SUPP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "valgrind.supp")
 
-
-def bpf_program_names():
-    """The programs tcpaccept.bpf.c defines (a SEC() line, then the
-    function), cut to the kernel's 15 characters."""
-    with open(os.path.join(ROOT, "tcpaccept.bpf.c")) as f:
-        src = f.read()
-    names = re.findall(r'^SEC\("[^"]+"\)\s*\nint\s+(?:BPF_\w+\()?(\w+)', src, re.M)
-    assert len(names) >= 4, f"no BPF programs found in tcpaccept.bpf.c: {names}"
-    return {n[:15] for n in names}
-
-
-OUR_PROGS = bpf_program_names()
 LOST_LINE = re.compile(r"^tcpaccept: lost (\d+) events \(.*\)$")
 LOST_TOTAL = re.compile(r"^tcpaccept: lost (\d+) events in total$")
 # Any 4 KiB ring holds fewer records than this: an event carries two
 # 16-byte addresses, a 16-byte name and an 8-byte time, the record header
 # is 8 bytes.
 SMALL_RING_MAX_RECORDS = 4096 // 64
-
-
-@pytest.fixture(scope="module", autouse=True)
-def preconditions():
-    assert os.geteuid() == 0, "the end-to-end tests need root"
-    for path in (TCPACCEPT, PEER):
-        assert os.access(path, os.X_OK), f"{path} is not built (make all {PEER})"
-
-
-STARTED = []    # every process a test started, killed if the test left it
-LIBC = ctypes.CDLL(None, use_errno=True)
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_pytest():
-    """In the child: SIGKILL when pytest goes, however it goes, so that no
-    tracer outlives the tests holding BPF programs."""
-    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-@pytest.fixture(autouse=True)
-def no_leftovers():
-    yield
-    while STARTED:
-        proc = STARTED.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(30)
-
-
-# --- running things -----------------------------------------------------------
-
-class Tracer:
-    """A running tcpaccept; its stdout and stderr are drained all the time
-    (as a terminal would), so a large output never blocks it."""
-
-    def __init__(self, *args, binary=None, wrapper=(), wait=True, header_timeout=30):
-        self.args = args
-        self.proc = subprocess.Popen([*wrapper, binary or TCPACCEPT, *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     preexec_fn=die_with_pytest)
-        STARTED.append(self.proc)
-        self.pid = self.proc.pid
-        self._out = bytearray()
-        self._err = bytearray()
-        self._cond = threading.Condition()
-        self._readers = [threading.Thread(target=self._drain, args=(f, buf), daemon=True)
-                         for f, buf in ((self.proc.stdout, self._out),
-                                        (self.proc.stderr, self._err))]
-        for r in self._readers:
-            r.start()
-        if wait:
-            self.wait_header(header_timeout)
-
-    def _drain(self, f, buf):
-        fd = f.fileno()
-        while True:
-            chunk = os.read(fd, 65536)
-            with self._cond:
-                buf.extend(chunk)
-                self._cond.notify_all()
-            if not chunk:
-                return
-
-    def out(self):
-        with self._cond:
-            return bytes(self._out)
-
-    def err(self):
-        with self._cond:
-            return bytes(self._err).decode(errors="replace")
-
-    def wait_for(self, pred, timeout, what):
-        """Waits until pred(stdout bytes, stderr text) holds."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not pred(bytes(self._out), bytes(self._err).decode(errors="replace")):
-                left = deadline - time.monotonic()
-                if left <= 0 or (self.proc.poll() is not None and
-                                 not any(r.is_alive() for r in self._readers)):
-                    self.proc.kill()
-                    raise AssertionError(
-                        f"tcpaccept {self.args}: {what} (waited up to {timeout}s; exit "
-                        f"status {self.proc.poll()}); stderr: "
-                        f"{bytes(self._err).decode(errors='replace')}")
-                self._cond.wait(min(left, 0.2))
-
-    def wait_header(self, timeout=30):
-        self.wait_for(lambda out, err: b"\n" in out, timeout, "no header")
-
-    def objects(self):
-        """The BPF programs, links and maps this instance holds: from the
-        fdinfo of its file descriptors (bpftool here cannot tell whose an
-        object is: the kernel's lockdown refuses the iterator it uses)."""
-        objs = {"prog": set(), "link": set(), "map": set()}
-        fddir = f"/proc/{self.pid}/fdinfo"
-        for fd in os.listdir(fddir):
-            try:
-                with open(os.path.join(fddir, fd)) as f:
-                    info = f.read()
-            except FileNotFoundError:
-                continue
-            fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
-            if "link_id" in fields:
-                objs["link"].add(int(fields["link_id"]))
-            elif "prog_id" in fields:
-                objs["prog"].add(int(fields["prog_id"]))
-            elif "map_id" in fields:
-                objs["map"].add(int(fields["map_id"]))
-        return objs
-
-    def stop(self, sig=signal.SIGINT, timeout=30):
-        """Signals the tracer, waits for it; returns (stdout, stderr, status)."""
-        if sig is not None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise AssertionError(f"tcpaccept {self.args} did not exit {timeout}s after {sig}")
-        for r in self._readers:
-            r.join(timeout)
-        return self.out().decode(errors="replace"), self.err(), rc
-
-
-def peer(*args):
-    """Runs tcppeer to completion; returns (ready, accepts)."""
-    res = subprocess.run([PEER, *args], capture_output=True, timeout=120)
-    assert res.returncode == 0, f"tcppeer {args} failed: {res.stderr.decode()}"
-    ready, accepts, _ = parse_peer(res.stdout.decode())
-    return ready, accepts
-
-
-class WaitingPeer:
-    """A tcppeer started with --wait: its PID is known before it connects."""
-
-    def __init__(self, *args):
-        self.proc = subprocess.Popen([PEER, "--wait", *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        STARTED.append(self.proc)
-        self.ready_line = self.proc.stdout.readline().decode()
-        assert self.ready_line.startswith("READY "), f"tcppeer: {self.ready_line!r}"
-        self.pid = int(self.ready_line.split("pid=")[1].split()[0])
-
-    def go(self):
-        out, err = self.proc.communicate(b"go\n", timeout=120)
-        assert self.proc.returncode == 0, f"tcppeer failed: {err.decode()}"
-        return parse_peer(self.ready_line + out.decode())[1]
-
-
-def free_port():
-    """A port below the ephemeral range that nothing is bound to: no
-    connect() elsewhere on the host can take it before tcppeer binds it."""
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        low = int(f.read().split()[0])
-    for _ in range(1000):
-        port = random.randrange(max(low - 12000, 1024), low)
-        try:
-            for family, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
-                with socket.socket(family) as s:
-                    if family == socket.AF_INET6:
-                        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                    s.bind((addr, port))
-        except OSError:
-            continue
-        return port
-    raise AssertionError("no free port below the ephemeral range")
 
 
 def rows_of(out, pid, **kw):
@@ -236,39 +51,6 @@ def count_rows(out_bytes, pid):
     """Rows of @pid in raw output so far (no parsing of partial lines)."""
     return sum(1 for line in out_bytes.split(b"\n")[1:-1]
                if line.split(b" ", 1)[0] == str(pid).encode())
-
-
-def bpftool_ids(kind):
-    res = subprocess.run(["bpftool", "-j", kind, "list"], capture_output=True, timeout=30)
-    assert res.returncode == 0, res.stderr.decode()
-    return {o["id"]: o for o in json.loads(res.stdout or b"[]")}
-
-
-def assert_loaded(objs):
-    """The objects are in the kernel, and the programs are ours."""
-    progs = bpftool_ids("prog")
-    assert objs["prog"] and objs["link"] and objs["map"], objs
-    for prog_id in objs["prog"]:
-        assert prog_id in progs, f"program {prog_id} not listed by bpftool"
-        assert progs[prog_id].get("name", "")[:15] in OUR_PROGS, progs[prog_id]
-    links = bpftool_ids("link")
-    for lid in objs["link"]:
-        assert lid in links and links[lid]["prog_id"] in objs["prog"], (lid, links.get(lid))
-    assert objs["map"] <= set(bpftool_ids("map")), objs["map"]
-
-
-def assert_unloaded(objs, timeout=10):
-    """None of the objects is left in the kernel. The last reference goes
-    when the process's files are closed; a link's perf event may be freed a
-    moment later, hence the wait (not a retry of the check's logic)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = {kind: objs[kind] & set(bpftool_ids(kind)) for kind in objs}
-        if not any(left.values()):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still loaded {timeout}s after tcpaccept exited: {left}")
-        time.sleep(0.1)
 
 
 def process_state(pid):
@@ -425,17 +207,6 @@ def test_failing_stdout_exits_1_with_one_line():
 
 
 # --- hostile task names ---------------------------------------------------------
-
-def tcpaccept_escape(raw):
-    """The COMM text tcpaccept must print for task name bytes @raw."""
-    return "".join(chr(b) if 0x20 <= b < 0x7f and b != 0x5c else f"\\x{b:02x}" for b in raw)
-
-
-def peer_comm_bytes(comm):
-    """tcppeer's comm= field (\\xHH escapes) back to the raw name."""
-    return re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m.group(1), 16)]),
-                  comm.encode())
-
 
 HOSTILE_NAMES = [
     # Clear the screen, break the line and fake a row (cut to 15 bytes by
