@@ -43,7 +43,7 @@ UNIT_OBJS := $(addprefix $(OUTPUT)/,args.o format.o)
 PEER := $(OUTPUT)/tcppeer
 
 .DELETE_ON_ERROR:
-.PHONY: all clean install uninstall deps test-deps run test check unit e2e vm
+.PHONY: all clean install uninstall deps test-deps run test check unit e2e vm bench bench-profile
 
 all: $(APP)
 
@@ -114,6 +114,13 @@ run: deps
 
 test: test-deps
 	$(Q)$(MAKE) --no-print-directory check
+
+# The benchmark prints its figures (bench/README.md); not part of make test.
+bench: $(APP)
+	$(Q)bash bench/run.sh
+
+bench-profile: $(APP)
+	$(Q)bash bench/profile.sh
 
 install: $(APP)
 	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(docdir)

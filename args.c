@@ -9,7 +9,7 @@
 #include "args.h"
 #include "version.h"
 
-#define DEFAULT_RING_KB 2048
+#define DEFAULT_RING_KB 1024
 #define OPT_BACKEND 1000
 #define OPT_RING_KB 1001
 
@@ -50,7 +50,7 @@ static const struct argp_option options[] = {
 	{ "queue", 'q', NULL, 0, "Include BL (listener backlog LEN/MAX after the accept) and WAIT(ms) (handshake to accept)", 0 },
 	{ "wide", 'w', NULL, 0, "Address columns wide enough for any IPv6 address", 0 },
 	{ "backend", OPT_BACKEND, "NAME", 0, "Way into the kernel: auto (default), fexit, kprobe or tracepoint", 0 },
-	{ "ring-kb", OPT_RING_KB, "KB", 0, "Ring buffer size in KiB, a power of two from 4 to 1048576 (default 2048)", 0 },
+	{ "ring-kb", OPT_RING_KB, "KB", 0, "Ring buffer size in KiB, a power of two from 4 to 1048576 (default 1024)", 0 },
 	{ "verbose", 'v', NULL, 0, "Say which way in was chosen and why; libbpf debug output", 0 },
 	{ "version", 'V', NULL, 0, "Print the version and the libbpf version, then exit", 0 },
 	{ "help", 'h', NULL, 0, "Show this help, then exit", 0 },

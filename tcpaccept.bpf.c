@@ -212,15 +212,15 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 	struct event *e;
 	__u16 family, lport;
 
+	lport = BPF_CORE_READ(listener, __sk_common.skc_num);
+	if (port_filtered_out(lport))
+		return 0;
 	family = BPF_CORE_READ(child, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	if (targ_family && family != targ_family)
 		return 0;
 	if (BPF_CORE_READ_BITFIELD_PROBED(child, sk_protocol) != IPPROTO_TCP)
-		return 0;
-	lport = BPF_CORE_READ(listener, __sk_common.skc_num);
-	if (port_filtered_out(lport))
 		return 0;
 	if (count_mode) {
 		count_accept(pid_tgid, child, family, lport);
@@ -415,8 +415,11 @@ static __always_inline int on_accept_exit(long ret)
 	}
 	task = (struct task_struct *)bpf_get_current_task();
 	listener = sock_from_fd(task, listen_fd);
+	/* -P: the listener tells; spare the second fd lookup. */
+	if (!listener || port_filtered_out(BPF_CORE_READ(listener, __sk_common.skc_num)))
+		return 0;
 	child = sock_from_fd(task, ret);
-	if (!listener || !child)
+	if (!child)
 		return 0;
 	return emit(listener, child, WAY_TRACEPOINT);
 }

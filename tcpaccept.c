@@ -130,6 +130,12 @@ static bool way_available(enum backend way, struct plan *plan)
 
 	switch (way) {
 	case BACKEND_FEXIT:
+		/* Before reading 6 MB of BTF for the real probe below. */
+		err = fexit_refused();
+		if (err) {
+			snprintf(why, len, "failed to load a test fexit program: %s", strerror(-err));
+			return false;
+		}
 		btf = btf__load_vmlinux_btf();
 		if (!btf) {
 			snprintf(why, len, "failed to read the kernel BTF: %s", strerror(errno));

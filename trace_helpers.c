@@ -123,7 +123,8 @@ int btf_func_params(const struct btf *btf, const char *func, int *btf_id)
 	return btf_vlen(t);
 }
 
-int fexit_probe(int btf_id, const char **step)
+/* Loads an empty fexit program for BTF id @btf_id; its fd or -errno. */
+static int fexit_load(__u32 btf_id)
 {
 	/* r0 = 0; exit */
 	const struct bpf_insn insns[] = {
@@ -132,15 +133,33 @@ int fexit_probe(int btf_id, const char **step)
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts,
 		.expected_attach_type = BPF_TRACE_FEXIT,
-		.attach_btf_id = (__u32)btf_id,
+		.attach_btf_id = btf_id,
 	);
+	int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns,
+			       sizeof(insns) / sizeof(insns[0]), &opts);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int fexit_refused(void)
+{
+	/* BTF id 1 is no function: a kernel that takes fexit programs says
+	 * EINVAL, one that refuses them all (a security policy) EPERM. */
+	int fd = fexit_load(1);
+
+	if (fd >= 0)
+		close(fd);
+	return fd == -EPERM || fd == -EACCES ? fd : 0;
+}
+
+int fexit_probe(int btf_id, const char **step)
+{
 	int prog_fd, link_fd, err;
 
 	*step = "load";
-	prog_fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns,
-				sizeof(insns) / sizeof(insns[0]), &opts);
+	prog_fd = fexit_load((__u32)btf_id);
 	if (prog_fd < 0)
-		return -errno;
+		return prog_fd;
 	/* Some kernels load fexit programs but cannot attach them (no BPF
 	 * trampoline for the architecture): try that too. */
 	*step = "attach";

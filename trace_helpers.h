@@ -28,6 +28,10 @@ const char *tracefs_dir(void);
  * *@btf_id; -ENOENT if the kernel has no such function. */
 int btf_func_params(const struct btf *btf, const char *func, int *btf_id);
 
+/* -EPERM (or -EACCES) if the kernel refuses every fexit program, whatever
+ * it attaches to; 0 otherwise. Cheap: no BTF to read. */
+int fexit_refused(void);
+
 /* Loads and attaches an empty fexit program to BTF id @btf_id, then removes
  * it. 0 if the kernel allowed both; else -errno, *@step naming the refused
  * step. */

@@ -57,7 +57,7 @@ static void test_good_options(void)
 
 	CHECK(parse(&cfg, err, sizeof(err), ((const char *[]){ NULL })) == 0, "no options");
 	CHECK(cfg.pid == 0 && cfg.nports == 0 && cfg.family == 0 && !cfg.timestamp &&
-	      !cfg.wallclock && cfg.backend == BACKEND_AUTO && cfg.ring_kb == 2048 &&
+	      !cfg.wallclock && cfg.backend == BACKEND_AUTO && cfg.ring_kb == 1024 &&
 	      !cfg.exit_now, "defaults");
 
 	CHECK(parse(&cfg, err, sizeof(err), ARGS("-t", "-T", "-p", "4194304", "-P", "80,65535,1", "-4")) == 0,

@@ -1,0 +1,526 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+"""Benchmark of ./tcpaccept against an accept() flood (bench/flood) and
+against the same job done by bpftrace (bench/tcpaccept.bt).
+
+Run as root from the repository through bench/run.sh (it builds what this
+needs). Python standard library only: it runs with Debian's /usr/bin/python3.
+
+For each flood mode (rst, graceful) the configurations untraced, tcpaccept,
+bpftrace and (if ./tcpaccept -h lists it) tcpaccept -c run in alternating
+rounds; each traced round is compared with the untraced run of the same
+round. See bench/README.md for what every figure means.
+"""
+import argparse
+import collections
+import hashlib
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TCPACCEPT_BUILT = os.path.join(ROOT, "tcpaccept")
+TCPACCEPT = TCPACCEPT_BUILT	# a private copy once main() starts
+FLOOD = os.path.join(ROOT, ".output", "bench", "flood")
+BT_SCRIPT = os.path.join(HERE, "tcpaccept.bt")
+BPFTRACE = shutil.which("bpftrace") or "/usr/bin/bpftrace"
+
+ATTACH_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+
+
+def log(msg=""):
+    print(msg, flush=True)
+
+
+def proc_status(pid):
+    """VmRSS and VmHWM in KiB, and CPU seconds (user + system) of pid."""
+    out = {"rss": None, "hwm": None, "cpu": None}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    out["rss"] = int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    out["hwm"] = int(line.split()[1])
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        # fields[0] is field 3 (state); utime, stime are fields 14, 15.
+        out["cpu"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        pass
+    return out
+
+
+def in_epoll_wait(pid):
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            return f.read().strip() == "do_epoll_wait"
+    except OSError:
+        return False
+
+
+def other_tracers():
+    """Tracer processes this bench did not start (it has none running when
+    this is called): their BPF programs run on every accept too."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if comm in ("tcpaccept", "bpftrace"):
+            found.append((int(d), comm))
+    return sorted(found)
+
+
+def warn_other_tracers(when):
+    found = other_tracers()
+    if found:
+        log(f"WARNING ({when}): {len(found)} tracer process(es) not started by this bench are running "
+            f"({', '.join(f'{c} {p}' for p, c in found[:8])}{' ...' if len(found) > 8 else ''}); "
+            "their programs run on every accept in every configuration, 'untraced' included")
+    return len(found)
+
+
+class Tracer:
+    """One tracer process writing to a file, started and stopped like a user
+    would: `cmd > out 2> err`, then Ctrl-C."""
+
+    def __init__(self, name, cmd, workdir, tag):
+        self.name = name
+        self.cmd = cmd
+        self.out_path = os.path.join(workdir, f"{tag}.out")
+        self.err_path = os.path.join(workdir, f"{tag}.err")
+        self.proc = None
+
+    def start(self):
+        """Starts the tracer; returns when its header is in the output file
+        (both tools print it only after their probes are attached)."""
+        out = open(self.out_path, "wb")
+        err = open(self.err_path, "wb")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=err, cwd=ROOT)
+        out.close()
+        err.close()
+        while True:
+            with open(self.out_path, "rb") as f:
+                head = f.read(4096)
+            if head.startswith(b"PID ") or b"\nPID " in head:
+                break
+            if self.name == "tcpaccept -c" and in_epoll_wait(self.proc.pid):
+                break	# -c prints no header: attached once it waits for events
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} before attaching: "
+                                   + open(self.err_path, errors="replace").read()[-800:])
+            if time.monotonic() - t0 > ATTACH_TIMEOUT_S:
+                self.stop()
+                raise RuntimeError(f"{self.name} did not attach within {ATTACH_TIMEOUT_S:.0f} s")
+            time.sleep(0.005)
+        self.attached_s = time.monotonic() - t0
+        self.at_attach = proc_status(self.proc.pid)
+
+    def sample(self):
+        return proc_status(self.proc.pid)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise RuntimeError(f"{self.name} ignored SIGINT for {STOP_TIMEOUT_S:.0f} s")
+        return self.proc.returncode
+
+
+def busy_cpu_s():
+    """CPU seconds the whole machine spent busy (all CPUs), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / os.sysconf("SC_CLK_TCK")
+
+
+def run_flood(mode, family, seconds, clients, truth_path):
+    """Runs one flood; returns its key=value report, plus the CPU seconds the
+    flood itself used (rusage) and the machine's busy CPU seconds meanwhile."""
+    cmd = [FLOOD, "-m", mode, f"-{family}", "-d", str(seconds), "-c", str(clients), "-o", truth_path]
+    busy0 = busy_cpu_s()
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = p.stdout.read(), p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"flood failed ({p.returncode}): {err.decode(errors='replace').strip()}")
+    kv = dict(item.split("=", 1) for item in out.decode().split())
+    kv["flood_cpu"] = ru.ru_utime + ru.ru_stime
+    kv["busy_cpu"] = busy_cpu_s() - busy0
+    kv["wall"] = wall
+    return kv
+
+
+def check_lines(out_path, flood, truth_path):
+    """Counts the flood server's lines in a tracer's output and how many have
+    every field right: PID, COMM, IP and a (RADDR RPORT LADDR LPORT) that a
+    client really had (each truth entry is used at most once)."""
+    with open(truth_path) as f:
+        truth = collections.Counter(line.rstrip("\n") for line in f)
+    pid, comm, ip = flood["pid"], flood["comm"], flood["ip"]
+    printed = right = other = 0
+    with open(out_path, errors="replace") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) != 7 or not fields[0].isdigit():
+                continue
+            if fields[0] != pid:
+                other += 1	# another process's accept (or a wrong PID)
+                continue
+            printed += 1
+            key = " ".join(fields[3:])
+            if fields[1] == comm and fields[2] == ip and truth[key] > 0:
+                truth[key] -= 1
+                right += 1
+    return printed, right, other
+
+
+def check_counts(out_path, flood):
+    """For a count table (tcpaccept -c): the accepts counted for the flood
+    server's PID, and those on rows whose PID, COMM, IP, LADDR and LPORT are
+    all right. Columns are found by the header's names; the count is the
+    last column. (None, None) if the table has another shape."""
+    laddr = "127.0.0.1" if flood["ip"] == "4" else "::1"
+    want = {"PID": flood["pid"], "COMM": flood["comm"], "IP": flood["ip"], "LADDR": laddr, "LPORT": flood["port"]}
+    cols = None
+    counted = right = 0
+    with open(out_path, errors="replace") as f:
+        for line in f:
+            fields = line.split()
+            if fields[:1] == ["PID"] and all(c in fields for c in want):
+                cols = fields
+                continue
+            if not cols or len(fields) != len(cols) or not fields[-1].isdigit():
+                continue
+            row = dict(zip(cols, fields))
+            if row["PID"] != flood["pid"]:
+                continue
+            counted += int(fields[-1])
+            if all(row[c] == v for c, v in want.items()):
+                right += int(fields[-1])
+    return (counted, right) if cols else (None, None)
+
+
+def lost_events(name, out_path, err_path):
+    text = open(err_path, errors="replace").read()
+    if name.startswith("tcpaccept"):
+        m = re.search(r"lost (\d+) events in total", text)
+        if m:
+            return int(m.group(1))
+        return sum(int(n) for n in re.findall(r"lost (\d+) events", text))
+    text += open(out_path, errors="replace").read()
+    return sum(int(n) for n in re.findall(r"Lost (\d+) events", text))
+
+
+def has_count_mode():
+    res = subprocess.run([TCPACCEPT, "-h"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return re.search(r"^\s*-c[,\s]", res.stdout, re.M) is not None
+
+
+def tracer_cmd(config):
+    return {
+        "tcpaccept": [TCPACCEPT],
+        "tcpaccept -c": [TCPACCEPT, "-c"],
+        "bpftrace": [BPFTRACE, BT_SCRIPT],
+    }[config]
+
+
+def one_run(config, mode, family, args, workdir, tag):
+    truth = os.path.join(workdir, f"{tag}.truth")
+    res = {"config": config, "mode": mode, "family": family}
+    tracer = None
+    if config != "untraced":
+        tracer = Tracer(config, tracer_cmd(config), workdir, tag)
+        tracer.start()
+        res["attach_ms"] = tracer.attached_s * 1000
+    # VmHWM is reached at start-up, before the header: the peak under
+    # load is the largest VmRSS sampled every 50 ms during the flood.
+    done = threading.Event()
+    peak = [0]
+
+    def sample_rss():
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], proc_status(tracer.proc.pid)["rss"] or 0)
+
+    sampler = threading.Thread(target=sample_rss) if tracer else None
+    if sampler:
+        sampler.start()
+    try:
+        flood = run_flood(mode, family, args.seconds, args.clients[mode], truth)
+    finally:
+        if tracer:
+            time.sleep(0.3)	# let the reader catch up before Ctrl-C
+            done.set()
+            sampler.join()
+            st = tracer.sample()
+            rc = tracer.stop()
+    res.update(rate=float(flood["rate"]), accepts=int(flood["accepts"]),
+               connect_errors=int(flood["connect_errors"]))
+    tracer_cpu = 0.0
+    if tracer:
+        tracer_cpu = (st["cpu"] or 0) - (tracer.at_attach["cpu"] or 0)
+        res.update(rc=rc, hwm=st["hwm"], rss=max(peak[0], st["rss"] or 0), cpu=tracer_cpu,
+                   lost=lost_events(config, tracer.out_path, tracer.err_path))
+        if config == "tcpaccept -c":
+            res["printed"], res["right"] = check_counts(tracer.out_path, flood)
+            res["counts"] = True
+            with open(tracer.out_path, errors="replace") as f:
+                res["table"] = f.read()
+            res["flood_pid"] = flood["pid"]
+        else:
+            res["printed"], res["right"], res["other"] = check_lines(tracer.out_path, flood, truth)
+        for p in (tracer.out_path, tracer.err_path):
+            os.unlink(p)
+    os.unlink(truth)
+    # Everything else the machine ran meanwhile (other users' jobs, kernel
+    # threads), in CPUs: a noise gauge. Approximate: the tracer's CPU is
+    # sampled 0.3 s after the flood ends.
+    res["bg"] = max(0.0, (flood["busy_cpu"] - flood["flood_cpu"] - tracer_cpu) / flood["wall"])
+    return res
+
+
+def fmt_run(r):
+    s = f"  {r['mode']:<8} ip{r['family']} {r['config']:<13} rate {r['rate']:>9,.0f}/s  accepts {r['accepts']:>8,}"
+    if r["config"] == "untraced":
+        return s.replace(f"  accepts", f"  bg {r['bg']:.2f} CPU  accepts")
+    s = s.replace(f"  accepts", f"  bg {r['bg']:.2f} CPU  accepts")
+    if r.get("printed") is not None:
+        what = "counted" if r.get("counts") else "printed"
+        s += f"  {what} {r['printed']:>8,}  right {r['right']:>8,}"
+        if r.get("other"):
+            s += f"  (+{r['other']} other-pid lines)"
+    s += f"  lost {r['lost']:,}  tracer CPU {r['cpu']:.2f} s  RSS {r['rss']:,} KiB (HWM {r['hwm']:,})"
+    if r.get("rc"):
+        s += f"  exit {r['rc']}"
+    return s
+
+
+def measure_startup(name, cmd, reps):
+    """exec -> header on stdout (a pipe), and idle RSS 0.5 s later. For
+    bpftrace also exec -> its 'Attaching N probes...' line."""
+    rows = []
+    for _ in range(reps):
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
+        t_attaching = t_header = None
+        try:
+            for line in p.stdout:
+                now = time.monotonic() - t0
+                if line.startswith(b"Attaching") and t_attaching is None:
+                    t_attaching = now
+                if line.startswith(b"PID "):
+                    t_header = now
+                    break
+            time.sleep(0.5)
+            st = proc_status(p.pid)
+        finally:
+            p.send_signal(signal.SIGINT)
+            try:
+                p.communicate(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.communicate()
+        if t_header is None:
+            raise RuntimeError(f"{name}: no header line")
+        rows.append((t_header * 1000, (t_attaching or 0) * 1000, st["rss"], st["hwm"]))
+    return {
+        "header_ms": statistics.median(r[0] for r in rows),
+        "header_ms_all": [r[0] for r in rows],
+        "attaching_ms": statistics.median(r[1] for r in rows),
+        "rss": int(statistics.median(r[2] for r in rows)),
+        "hwm": max(r[3] for r in rows),
+    }
+
+
+def sizes(workdir):
+    out = {"tcpaccept": os.path.getsize(TCPACCEPT)}
+    stripped = os.path.join(workdir, "tcpaccept.stripped")
+    subprocess.run(["strip", "-o", stripped, TCPACCEPT], check=True)
+    out["tcpaccept_stripped"] = os.path.getsize(stripped)
+    os.unlink(stripped)
+    if not os.path.exists(BPFTRACE):
+        return out
+    out["bpftrace"] = os.path.getsize(os.path.realpath(BPFTRACE))
+    libs = 0
+    res = subprocess.run(["ldd", BPFTRACE], stdout=subprocess.PIPE, text=True)
+    for m in re.finditer(r"=> (/\S+)", res.stdout):
+        libs += os.path.getsize(os.path.realpath(m.group(1)))
+    out["bpftrace_libs"] = libs
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=3.0, help="flood length of each run (default 3)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds per mode (default 3)")
+    ap.add_argument("--rst-clients", type=int, default=4, help="client threads in rst mode (default 4)")
+    ap.add_argument("--graceful-clients", type=int, default=4, help="client threads in graceful mode (default 4)")
+    ap.add_argument("--modes", default="rst,graceful")
+    ap.add_argument("--no-bpftrace", action="store_true")
+    ap.add_argument("--startup-reps", type=int, default=5)
+    args = ap.parse_args()
+    args.clients = {"rst": args.rst_clients, "graceful": args.graceful_clients}
+    modes = [m for m in args.modes.split(",") if m]
+
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root (it loads BPF programs)")
+    global TCPACCEPT
+    for path in (TCPACCEPT_BUILT, FLOOD):
+        if not os.access(path, os.X_OK):
+            sys.exit(f"bench: {path} is missing; run bench/run.sh (or make bench)")
+    if not os.path.isdir("/sys/kernel/tracing/events"):
+        subprocess.run(["mount", "-t", "tracefs", "tracefs", "/sys/kernel/tracing"])
+    use_bt = not args.no_bpftrace and os.access(BPFTRACE, os.X_OK)
+
+    base = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    workdir = tempfile.mkdtemp(prefix="tcpaccept-bench.", dir=base)
+    t_start = time.monotonic()
+    try:
+        # The binary may be rebuilt while the bench runs (make in another
+        # shell): every run uses this one copy.
+        TCPACCEPT = os.path.join(workdir, "tcpaccept")
+        shutil.copy2(TCPACCEPT_BUILT, TCPACCEPT)
+        with open(TCPACCEPT, "rb") as f:
+            sha = hashlib.sha256(f.read()).hexdigest()[:12]
+        built = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(TCPACCEPT_BUILT)))
+        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip()
+        version = subprocess.run([TCPACCEPT, "-V"], stdout=subprocess.PIPE, text=True).stdout.strip()
+        log(f"tcpaccept bench: commit {commit or '?'}{' (+ uncommitted changes)' if dirty else ''}, {version}, "
+            f"./tcpaccept built {built}, sha256 {sha}...")
+        log(f"kernel {os.uname().release}, {os.cpu_count()} CPUs, loadavg {open('/proc/loadavg').read().split()[:3]}")
+        log(f"each run: flood -d {args.seconds:g}, rst with {args.rst_clients} client threads, "
+            f"graceful with {args.graceful_clients}; one server thread; {args.rounds} rounds; files in {workdir}")
+
+        n_other = warn_other_tracers("start")
+        count_mode = has_count_mode()
+        configs = ["untraced", "tcpaccept"] + (["bpftrace"] if use_bt else []) + (["tcpaccept -c"] if count_mode else [])
+        if not count_mode:
+            log("tcpaccept -c: not available (./tcpaccept -h lists no -c)")
+        if not use_bt:
+            log("bpftrace: not run")
+
+        # --- start-up and idle memory --------------------------------------
+        log("\n== start-up (exec -> header line on stdout, a pipe) and idle RSS ==")
+        startup = {"tcpaccept": measure_startup("tcpaccept", [TCPACCEPT], args.startup_reps)}
+        log(f"  tcpaccept: {startup['tcpaccept']['header_ms']:.1f} ms median of "
+            f"{[round(x, 1) for x in startup['tcpaccept']['header_ms_all']]}, idle VmRSS {startup['tcpaccept']['rss']:,} KiB")
+        if use_bt:
+            startup["bpftrace"] = measure_startup("bpftrace", [BPFTRACE, BT_SCRIPT], max(1, args.startup_reps // 2 + 1))
+            b = startup["bpftrace"]
+            log(f"  bpftrace:  {b['header_ms']:.0f} ms to the header (BEGIN, after attach) median of "
+                f"{[round(x) for x in b['header_ms_all']]}; {b['attaching_ms']:.0f} ms to 'Attaching N probes'; "
+                f"idle VmRSS {b['rss']:,} KiB")
+
+        # --- throughput rounds -----------------------------------------------
+        results = []
+        for mode in modes:
+            log(f"\n== {mode}: {args.rounds} rounds x {len(configs)} configurations ==")
+            for rnd in range(args.rounds):
+                family = 6 if rnd % 2 == 1 else 4
+                order = configs[rnd % len(configs):] + configs[:rnd % len(configs)]
+                for config in order:
+                    tag = f"{mode}-{rnd}-{config.replace(' ', '')}"
+                    r = one_run(config, mode, family, args, workdir, tag)
+                    r["round"] = rnd
+                    results.append(r)
+                    log(fmt_run(r))
+
+        # --- summary -----------------------------------------------------------
+        sz = sizes(workdir)
+        log("\n== summary ==")
+        log("rate: median accepts/s over rounds; ratio: median over rounds of (traced / untraced of the same round),")
+        log("min-max: the lowest and highest of those per-round ratios")
+        log("printed/accepts: the flood server's lines (for -c: accepts counted) over its accepts, all rounds")
+        log(f"{'mode':<9}{'config':<14}{'rate/s':>9}{'ratio':>7}{'min-max':>11}{'printed/accepts':>22}{'all fields right':>18}"
+            f"{'lost':>8}{'CPU s/1M':>10}{'peak RSS':>12}{'bg CPU':>8}")
+        for mode in modes:
+            base_by_round = {r["round"]: r["rate"] for r in results if r["mode"] == mode and r["config"] == "untraced"}
+            for config in configs:
+                rs = [r for r in results if r["mode"] == mode and r["config"] == config]
+                if not rs:
+                    continue
+                rate = statistics.median(r["rate"] for r in rs)
+                ratios = [r["rate"] / base_by_round[r["round"]] for r in rs]
+                ratio = statistics.median(ratios)
+                spread = f"{min(ratios):.2f}-{max(ratios):.2f}" if config != "untraced" else ""
+                line = f"{mode:<9}{config:<14}{rate:>9,.0f}{ratio:>7.2f}{spread:>11}"
+                bg = f"{statistics.median(r['bg'] for r in rs):>8.2f}"
+                if config == "untraced":
+                    log(line + " " * 70 + bg)
+                    continue
+                acc = sum(r["accepts"] for r in rs)
+                lost = sum(r["lost"] for r in rs)
+                cpu_per_m = sum(r["cpu"] for r in rs) / acc * 1e6 if acc else 0
+                hwm = max(r["rss"] or 0 for r in rs)
+                if any(r.get("printed") is None for r in rs):
+                    pr = f"{'(unknown table)':>22}{'-':>18}"
+                else:
+                    printed = sum(r["printed"] for r in rs)
+                    right = sum(r["right"] for r in rs)
+                    pr = f"{printed:>10,}/{acc:<,}".rjust(22) + f"{right:>10,} ({100 * right / acc:.1f}%)".rjust(18)
+                log(f"{line}{pr}{lost:>8,}{cpu_per_m:>10.2f}{hwm:>8,} KiB{bg}")
+            if not count_mode:
+                log(f"{mode:<9}{'tcpaccept -c':<14}  not available")
+        log("")
+        t = startup["tcpaccept"]
+        log(f"exec->attached: tcpaccept {t['header_ms']:.1f} ms", )
+        if use_bt:
+            b = startup["bpftrace"]
+            log(f"                bpftrace  {b['header_ms']:.0f} ms (header); {b['attaching_ms']:.0f} ms to 'Attaching N probes'")
+        peak_t = max((r["rss"] or 0) for r in results if r["config"] == "tcpaccept")
+        hwm_t = max((r["hwm"] or 0) for r in results if r["config"] == "tcpaccept")
+        log(f"RSS (VmRSS):    tcpaccept idle {t['rss']:,} KiB, peak under load {peak_t:,} KiB; "
+            f"VmHWM {hwm_t:,} KiB (reached at start-up, before the header)")
+        if use_bt:
+            peak_b = max((r["rss"] or 0) for r in results if r["config"] == "bpftrace")
+            hwm_b = max((r["hwm"] or 0) for r in results if r["config"] == "bpftrace")
+            log(f"                bpftrace  idle {b['rss']:,} KiB, peak under load {peak_b:,} KiB; VmHWM {hwm_b:,} KiB")
+        log(f"size:           tcpaccept {sz['tcpaccept']:,} B (stripped {sz['tcpaccept_stripped']:,} B), static")
+        if "bpftrace" in sz:
+            log(f"                bpftrace  {sz['bpftrace']:,} B + {sz['bpftrace_libs']:,} B of shared libraries (ldd)")
+        bad = [r for r in results if r.get("rc")]
+        for r in bad:
+            log(f"note: {r['config']} exited {r['rc']} in {r['mode']} round {r['round']}")
+        tails = [r for r in results if r["config"] == "tcpaccept -c"]
+        if tails:
+            r = tails[-1]
+            rows = [l for l in r["table"].splitlines() if l.startswith("PID") or l.split()[:1] == [r["flood_pid"]]]
+            log("tcpaccept -c table, last run (header and the flood's rows):\n  " + "\n  ".join(rows))
+        if warn_other_tracers("end") or n_other:
+            log("(bench/profile.sh measures what such programs cost per accept)")
+        log(f"loadavg at the end {open('/proc/loadavg').read().split()[:3]}; bench took {time.monotonic() - t_start:.0f} s")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except RuntimeError as e:
+        sys.exit(f"bench: {e}")

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+# The tcpaccept benchmark: builds the flood generator, then runs bench/run.py
+# (Debian's python3, standard library only). Needs root and ./tcpaccept
+# (`make`). Options are passed on to run.py (--help lists them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x ./tcpaccept ]; then
+	echo "bench: ./tcpaccept is missing; run make first" >&2
+	exit 1
+fi
+mkdir -p .output/bench
+if [ ! -x .output/bench/flood ] || [ bench/flood.c -nt .output/bench/flood ]; then
+	echo "  CC       .output/bench/flood"
+	${CC:-cc} -O2 -Wall -Wextra -Werror -static -pthread -o .output/bench/flood bench/flood.c
+fi
+if ! mountpoint -q /sys/kernel/tracing; then
+	mount -t tracefs tracefs /sys/kernel/tracing
+fi
+exec /usr/bin/python3 bench/run.py "$@"
