@@ -5,8 +5,10 @@
 #   sudo make test    install what the tests need, build, run every test
 #   make install      DESTDIR=... prefix=... (default /usr/local)
 #   make V=1          show the commands
+#   make ARCH=arm64   cross-build .output/arm64/tcpaccept (CROSS_COMPILE=aarch64-linux-gnu-);
+#                     sudo scripts/install-arm64-deps.sh installs what that needs
 
-OUTPUT ?= .output
+APP := tcpaccept
 CLANG ?= clang
 LLVM_STRIP ?= llvm-strip
 BPFTOOL ?= bpftool
@@ -19,13 +21,54 @@ mandir ?= $(prefix)/share/man
 docdir ?= $(prefix)/share/doc/tcpaccept
 INSTALL ?= install
 
-ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+# ARCH is the kernel's name for the target (x86, arm64). It defaults to the CPU
+# of the CROSS_COMPILE prefix if one is given, else to this machine's.
+to_karch = $(patsubst aarch64,arm64,$(patsubst x86_64,x86,$(patsubst amd64,x86,$(1))))
+HOST_ARCH := $(call to_karch,$(shell uname -m))
+ifneq ($(CROSS_COMPILE),)
+ARCH ?= $(call to_karch,$(firstword $(subst -, ,$(CROSS_COMPILE))))
+endif
+ARCH ?= $(HOST_ARCH)
+override ARCH := $(call to_karch,$(ARCH))
+TRIPLET_x86 := x86_64-linux-gnu
+TRIPLET_arm64 := aarch64-linux-gnu
+TRIPLET := $(TRIPLET_$(ARCH))
+ifeq ($(TRIPLET),)
+$(error ARCH=$(ARCH): want x86 or arm64)
+endif
+
+# A foreign ARCH gets Debian's cross gcc, and its objects and binaries go under
+# .output/$(ARCH) so that they never mix with the native ones. Debian's arm64
+# libbpf/libelf/zlib (multiarch, /usr/lib/$(TRIPLET)) are on that gcc's default
+# search path; SYSROOT=DIR uses a copy unpacked under DIR instead.
+ifneq ($(ARCH),$(HOST_ARCH))
+CROSS_COMPILE ?= $(TRIPLET)-
+OUTPUT ?= .output/$(ARCH)
+BIN ?= $(OUTPUT)/$(APP)
+endif
+OUTPUT ?= .output
+BIN ?= $(APP)
+ifneq ($(CROSS_COMPILE),)
+ifeq ($(origin CC),default)
+CC := $(CROSS_COMPILE)gcc
+endif
+# The target's .pc files, not the host's.
+PKG_CONFIG_LIBDIR ?= $(SYSROOT)/usr/lib/$(TRIPLET)/pkgconfig:$(SYSROOT)/usr/share/pkgconfig
+endif
+PKG_CONFIG ?= pkg-config
+# Passed on the command line: make 4.3's $(shell) does not see exported variables.
+PKG_CONFIG_ENV := $(if $(PKG_CONFIG_LIBDIR),PKG_CONFIG_LIBDIR=$(PKG_CONFIG_LIBDIR)) \
+	$(if $(SYSROOT),PKG_CONFIG_SYSROOT_DIR=$(SYSROOT))
 
 CFLAGS ?= -g -O2
 override CFLAGS += -Wall -Wextra -Werror -D_GNU_SOURCE -I$(OUTPUT) -I.
+ifneq ($(SYSROOT),)
+override CFLAGS += -isystem $(SYSROOT)/usr/include
+endif
 LDFLAGS ?=
 override LDFLAGS += -static
-LDLIBS := -lbpf -lelf -lz
+# For a static link libbpf.pc adds what libelf and zlib need in turn.
+LDLIBS := $(or $(shell $(PKG_CONFIG_ENV) $(PKG_CONFIG) --static --libs libbpf 2>/dev/null),-lbpf -lelf -lz)
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -I. -Wall -Werror
 
@@ -37,15 +80,17 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-APP := tcpaccept
 USER_OBJS := $(addprefix $(OUTPUT)/,tcpaccept.o args.o format.o trace_helpers.o)
 UNIT_OBJS := $(addprefix $(OUTPUT)/,args.o format.o)
 PEER := $(OUTPUT)/tcppeer
 
 .DELETE_ON_ERROR:
-.PHONY: all clean install uninstall deps test-deps run test check unit e2e vm bench bench-profile
+# Keep the BPF object (make would delete it as an intermediate): bpftool and
+# llvm-objdump read it when debugging.
+.SECONDARY: $(OUTPUT)/tcpaccept.bpf.o
+.PHONY: all clean install uninstall deps test-deps run test check unit e2e vm cross-arm64 bench bench-profile
 
-all: $(APP)
+all: $(BIN)
 
 $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
@@ -67,7 +112,7 @@ $(OUTPUT)/%.o: %.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(APP): $(USER_OBJS)
+$(BIN): $(USER_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -90,11 +135,16 @@ CHECKS := unit e2e vm
 unit: $(OUTPUT)/tests/unit_tests
 	$(Q)$<
 
-e2e: $(APP) $(PEER)
+e2e: $(BIN) $(PEER)
 	$(Q)$(PYTEST) -v tests/e2e
 
-vm: $(APP) $(PEER)
+# The VM tests boot x86_64 and arm64 kernels: the arm64 binaries come from a
+# cross build (make ARCH=arm64) into .output/arm64.
+vm: $(BIN) $(PEER) cross-arm64
 	$(Q)$(PYTEST) -v tests/vm
+
+cross-arm64:
+	$(Q)$(MAKE) --no-print-directory ARCH=arm64 all .output/arm64/tcppeer
 
 # Every test, nothing installed: what `make test` runs after the set-up.
 check:
@@ -107,24 +157,25 @@ deps:
 
 test-deps:
 	$(Q)sh scripts/install-deps.sh test
+	$(Q)sh scripts/install-arm64-deps.sh test
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
-	./$(APP)
+	./$(BIN)
 
 test: test-deps
 	$(Q)$(MAKE) --no-print-directory check
 
 # The benchmark prints its figures (bench/README.md); not part of make test.
-bench: $(APP)
+bench: $(BIN)
 	$(Q)bash bench/run.sh
 
-bench-profile: $(APP)
+bench-profile: $(BIN)
 	$(Q)bash bench/profile.sh
 
-install: $(APP)
+install: $(BIN)
 	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(docdir)
-	$(INSTALL) -m 0755 $(APP) $(DESTDIR)$(sbindir)/$(APP)
+	$(INSTALL) -m 0755 $(BIN) $(DESTDIR)$(sbindir)/$(APP)
 	$(INSTALL) -m 0644 tcpaccept.8 $(DESTDIR)$(mandir)/man8/tcpaccept.8
 	$(INSTALL) -m 0644 tcpaccept_example.txt $(DESTDIR)$(docdir)/tcpaccept_example.txt
 
@@ -134,4 +185,4 @@ uninstall:
 	-rmdir $(DESTDIR)$(docdir)
 
 clean:
-	rm -rf $(OUTPUT) $(APP)
+	rm -rf $(OUTPUT) $(BIN)

@@ -68,6 +68,13 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
+/* strerror(), plus the kernel-internal ENOTSUPP (524) that bpf() returns,
+ * e.g. for fexit on arm64 kernels without ftrace direct calls (before 6.4). */
+static const char *bpf_strerror(int err)
+{
+	return err == 524 ? "not supported by this kernel (ENOTSUPP)" : strerror(err);
+}
+
 static void flush_output(void)
 {
 	size_t done = 0;
@@ -154,7 +161,7 @@ static bool way_available(enum backend way, struct plan *plan)
 		}
 		err = fexit_probe(id, &step);
 		if (err) {
-			snprintf(why, len, "failed to %s a test fexit program: %s", step, strerror(-err));
+			snprintf(why, len, "failed to %s a test fexit program: %s", step, bpf_strerror(-err));
 			return false;
 		}
 		plan->fexit_params = n;
@@ -324,7 +331,7 @@ static int start_way(const struct config *cfg, struct plan *plan,
 	if (!err)
 		err = tcpaccept_bpf__load(skel);
 	if (err) {
-		snprintf(why, len, "failed to load the BPF programs: %s", strerror(-err));
+		snprintf(why, len, "failed to load the BPF programs: %s", bpf_strerror(-err));
 		goto fail;
 	}
 	if (plan->cgroup_fd >= 0) {
@@ -340,12 +347,12 @@ static int start_way(const struct config *cfg, struct plan *plan,
 	}
 	err = attach_extras(skel, cfg, plan);
 	if (err) {
-		snprintf(why, len, "failed to attach the -q handshake tracepoint: %s", strerror(-err));
+		snprintf(why, len, "failed to attach the -q handshake tracepoint: %s", bpf_strerror(-err));
 		goto fail;
 	}
 	err = attach_way(skel, plan, krp);
 	if (err) {
-		snprintf(why, len, "failed to attach the BPF programs: %s", strerror(-err));
+		snprintf(why, len, "failed to attach the BPF programs: %s", bpf_strerror(-err));
 		goto fail;
 	}
 	*skelp = skel;
