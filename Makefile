@@ -128,9 +128,11 @@ $(PEER): tests/peer/tcppeer.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) -g -O2 -Wall -Wextra -Werror -static -pthread $< -o $@
 
-# tests/tests.mk adds the sanitizer, valgrind and fuzzing checks to CHECKS.
-CHECKS := unit e2e vm
+# tests/tests.mk adds the sanitizer, valgrind and fuzzing checks to CHECKS;
+# the VM matrix comes last, so a run ends with its table and pytest's count.
+CHECKS := unit
 -include tests/tests.mk
+CHECKS += e2e vm
 
 unit: $(OUTPUT)/tests/unit_tests
 	$(Q)$<
