@@ -346,11 +346,18 @@ struct syscall_exit_ctx {
 	long ret;
 };
 
-/* The struct sock behind file descriptor @fd of @task, or NULL if @fd is
- * not a socket. */
-static __always_inline struct sock *sock_from_fd(struct task_struct *task, long fd)
+/* The current task's file descriptor table: read once for both fds. */
+static __always_inline struct fdtable *current_fdtable(void)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, files, fdt);
+}
+
+/* The struct sock behind file descriptor @fd in @fdt, or NULL if @fd is
+ * not a socket. */
+static __always_inline struct sock *sock_from_fd(struct fdtable *fdt, long fd)
+{
 	struct file **fds;
 	struct file *file;
 	struct socket *sock;
@@ -382,7 +389,7 @@ static __always_inline int on_accept_exit(long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
-	struct task_struct *task;
+	struct fdtable *fdt;
 	struct sock *listener, *child;
 	long listen_fd;
 	__u64 *slot;
@@ -413,12 +420,12 @@ static __always_inline int on_accept_exit(long ret)
 		if (ret < 0 || task_filtered_out(pid_tgid))
 			return 0;
 	}
-	task = (struct task_struct *)bpf_get_current_task();
-	listener = sock_from_fd(task, listen_fd);
+	fdt = current_fdtable();
+	listener = sock_from_fd(fdt, listen_fd);
 	/* -P: the listener tells; spare the second fd lookup. */
 	if (!listener || port_filtered_out(BPF_CORE_READ(listener, __sk_common.skc_num)))
 		return 0;
-	child = sock_from_fd(task, ret);
+	child = sock_from_fd(fdt, ret);
 	if (!child)
 		return 0;
 	return emit(listener, child, WAY_TRACEPOINT);
@@ -473,7 +480,7 @@ int tp_io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 		return 0;
 	sock = BPF_CORE_READ(req, file, private_data);
 	listener = BPF_CORE_READ(sock, sk);
-	child = sock_from_fd((struct task_struct *)bpf_get_current_task(), res);
+	child = sock_from_fd(current_fdtable(), res);
 	if (!listener || !child)
 		return 0;
 	return emit(listener, child, WAY_TRACEPOINT);
