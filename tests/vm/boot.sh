@@ -2,7 +2,7 @@
 # Boot a kernel under qemu (TCG) with a throw-away busybox initramfs and run one test script.
 #
 #   boot.sh --kernel VMLINUZ --script TEST.sh --out LOGFILE [--arch x86_64|arm64]
-#           [--timeout SECS] [--mem MB] [--env K=V]... [FILE...]
+#           [--timeout SECS] [--mem MB] [--smp N] [--env K=V]... [FILE...]
 #
 # FILEs (static binaries) go to /bin, TEST.sh to /test.sh, --env lines to /test.env.
 # LOGFILE gets the serial console; the test's output sits between the lines
@@ -15,11 +15,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 die() { printf 'boot.sh: error: %s\n' "$*" >&2; exit 2; }
 usage() { sed -n '4,5s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 
-kernel='' script='' out='' arch=x86_64 timeout=240 mem=1024
+kernel='' script='' out='' arch=x86_64 timeout=240 mem=1024 smp=2
 envs=()
 while [ $# -gt 0 ]; do
 	case $1 in
-	--kernel | --script | --out | --arch | --timeout | --mem | --env)
+	--kernel | --script | --out | --arch | --timeout | --mem | --smp | --env)
 		[ $# -ge 2 ] || die "$1 needs a value"
 		case $1 in
 		--kernel) kernel=$2 ;;
@@ -28,6 +28,7 @@ while [ $# -gt 0 ]; do
 		--arch) arch=$2 ;;
 		--timeout) timeout=$2 ;;
 		--mem) mem=$2 ;;
+		--smp) smp=$2 ;;
 		--env) envs+=("$2") ;;
 		esac
 		shift 2
@@ -44,6 +45,7 @@ if [ -z "$kernel" ] || [ -z "$script" ] || [ -z "$out" ]; then usage; fi
 [ -f "$script" ] || die "no test script at $script"
 [[ $timeout =~ ^[1-9][0-9]*$ ]] || die "bad --timeout '$timeout'"
 [[ $mem =~ ^[1-9][0-9]*$ ]] || die "bad --mem '$mem'"
+[[ $smp =~ ^[1-9][0-9]*$ ]] || die "bad --smp '$smp'"
 
 # -smp 2: qemu 7.2 runs multi-threaded TCG (one host thread per vCPU), so boots take
 # the same time as with -smp 1 here, and a second CPU lets tests exercise concurrent
@@ -121,7 +123,7 @@ chmod 755 "$root/init" "$root/bin"/*
 # arrives on its stdout with \r\n line ends and SeaBIOS's terminal escapes (one clears
 # the screen), both dropped so the log is plain text.
 rc=0
-timeout -k 5 "$timeout" "${qemu[@]}" -smp 2 -m "$mem" -nographic -no-reboot -nic none \
+timeout -k 5 "$timeout" "${qemu[@]}" -smp "$smp" -m "$mem" -nographic -no-reboot -nic none \
 	-kernel "$kernel" -initrd "$tmp/initrd.gz" \
 	-append "console=$console loglevel=3 panic=-1" </dev/null |
 	tr -d '\r' | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g' >"$out" || rc=$?

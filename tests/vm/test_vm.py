@@ -108,8 +108,15 @@ def boot(kernel):
     vmlinuz = fetch.stdout.strip()
     os.makedirs(LOGS, exist_ok=True)
     log = os.path.join(LOGS, f"{kernel}.log")
+    # One vCPU for arm64. With 2 vCPUs (qemu's multi-threaded TCG), 1 to 2 in
+    # 40 tracepoint sessions on bookworm arm64 saw no syscall exit event at
+    # all (io_uring's tracepoint still fired); with one vCPU 0 in 60, and 0
+    # in every x86_64 run with 2. A cross-CPU race in turning the syscall
+    # tracepoints on (the static key's code patching under TCG, or arm64's
+    # TIF_SYSCALL_TRACEPOINT) rather than the tracer's; not settled yet.
+    smp = "1" if arch == "arm64" else "2"
     # A run takes 30-90 s; the timeout only bounds a hung VM.
-    res = subprocess.run([os.path.join(HERE, "boot.sh"), "--kernel", vmlinuz,
+    res = subprocess.run([os.path.join(HERE, "boot.sh"), "--kernel", vmlinuz, "--smp", smp,
                           "--arch", "arm64" if arch == "arm64" else "x86_64",
                           "--script", os.path.join(HERE, "guest.sh"), "--out", log,
                           "--timeout", "420", "--env", "BACKENDS=" + " ".join(WAYS),
