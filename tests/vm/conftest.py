@@ -30,6 +30,8 @@ def pytest_runtest_makereport(item, call):
 def pytest_terminal_summary(terminalreporter):
     if not MATRIX:
         return
+    retried = getattr(sys.modules.get("test_vm"), "RETRIED", set())
     terminalreporter.write_sep("=", "kernel matrix (Debian kernels under qemu)")
     for (kernel, way), result in sorted(MATRIX.items()):
-        terminalreporter.write_line(f"vm-matrix {kernel:<22} {way:<10} {result}")
+        note = " (its VM hung once and was booted again)" if kernel in retried else ""
+        terminalreporter.write_line(f"vm-matrix {kernel:<22} {way:<10} {result}{note}")

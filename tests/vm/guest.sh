@@ -136,6 +136,25 @@ for b in $BACKENDS; do
 	tracer_stop
 	echo "@@@ END"
 
+	echo "@@@ CASE $b columns"
+	tracer_start --backend="$b" -v -T -t -U -w -q
+	peer ipv6 --family 6 --count 2
+	tracer_stop
+	echo "@@@ END"
+
+	# -d ends the tracer by itself, after -i's tables.
+	echo "@@@ CASE $b interval-duration"
+	tracer_start --backend="$b" -v -c -i 1 -d 3
+	peer first --count 4 --comm first
+	wait $TRACER
+	rc=$?
+	echo "@@@ TRACER-OUT"
+	cat $W/out
+	echo "@@@ TRACER-ERR"
+	grep '^tcpaccept: ' $W/err
+	echo "@@@ TRACER-RC $rc"
+	echo "@@@ END"
+
 	echo "@@@ CASE $b many-blocked-threads"
 	tracer_start --backend="$b" -v
 	peer_blocked_start --threads 64 --count 64 --comm crowd

@@ -13,7 +13,8 @@ import tempfile
 
 import pytest
 
-from tcpaccept_testlib import LOST_RE, check_json, check_rows, parse_json_lines, parse_peer, parse_rows
+from tcpaccept_testlib import (LOST_RE, check_json, check_rows, parse_count_table,
+                               parse_json_lines, parse_peer, parse_rows)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -95,6 +96,28 @@ def parse_log(text):
     return cases
 
 
+# Kernels whose VM hung once and was booted again (see boot()).
+RETRIED = set()
+
+
+def run_vm(kernel, vmlinuz, log):
+    suite, arch, _ = KERNELS[kernel]
+    tcpaccept, peer = BINARIES[arch]
+    # One vCPU for arm64. With 2 vCPUs (qemu's multi-threaded TCG), 1 to 2 in
+    # 40 tracepoint sessions on bookworm arm64 saw no syscall exit event at
+    # all (io_uring's tracepoint still fired); with one vCPU 0 in 60, and 0
+    # in every x86_64 run with 2. A cross-CPU race in turning the syscall
+    # tracepoints on (the static key's code patching under TCG, or arm64's
+    # TIF_SYSCALL_TRACEPOINT) rather than the tracer's; not settled yet.
+    smp = "1" if arch == "arm64" else "2"
+    # A run takes 30-90 s; the timeout only bounds a hung VM.
+    return subprocess.run([os.path.join(HERE, "boot.sh"), "--kernel", vmlinuz, "--smp", smp,
+                           "--arch", "arm64" if arch == "arm64" else "x86_64",
+                           "--script", os.path.join(HERE, "guest.sh"), "--out", log,
+                           "--timeout", "420", "--env", "BACKENDS=" + " ".join(WAYS),
+                           tcpaccept, peer], capture_output=True, text=True, timeout=500)
+
+
 @functools.lru_cache(maxsize=None)
 def boot(kernel):
     """Boots @kernel once; returns (uname -r, cases)."""
@@ -107,20 +130,20 @@ def boot(kernel):
     assert fetch.returncode == 0, f"cannot fetch the {kernel} kernel: {fetch.stderr}"
     vmlinuz = fetch.stdout.strip()
     os.makedirs(LOGS, exist_ok=True)
-    log = os.path.join(LOGS, f"{kernel}.log")
-    # One vCPU for arm64. With 2 vCPUs (qemu's multi-threaded TCG), 1 to 2 in
-    # 40 tracepoint sessions on bookworm arm64 saw no syscall exit event at
-    # all (io_uring's tracepoint still fired); with one vCPU 0 in 60, and 0
-    # in every x86_64 run with 2. A cross-CPU race in turning the syscall
-    # tracepoints on (the static key's code patching under TCG, or arm64's
-    # TIF_SYSCALL_TRACEPOINT) rather than the tracer's; not settled yet.
-    smp = "1" if arch == "arm64" else "2"
-    # A run takes 30-90 s; the timeout only bounds a hung VM.
-    res = subprocess.run([os.path.join(HERE, "boot.sh"), "--kernel", vmlinuz, "--smp", smp,
-                          "--arch", "arm64" if arch == "arm64" else "x86_64",
-                          "--script", os.path.join(HERE, "guest.sh"), "--out", log,
-                          "--timeout", "420", "--env", "BACKENDS=" + " ".join(WAYS),
-                          tcpaccept, peer], capture_output=True, text=True, timeout=500)
+    # One retry, and only for a VM that hung (boot.sh 124: timeout; 125: no
+    # exit marker): Debian's 5.10 under TCG hung twice in ~20 boots here
+    # (the log kept of one stops after the tracer of its case had exited).
+    # The hung log is kept and the retry is reported in the matrix; a test
+    # that fails is never retried.
+    for attempt in (1, 2):
+        log = os.path.join(LOGS, f"{kernel}.log")
+        res = run_vm(kernel, vmlinuz, log)
+        if res.returncode not in (124, 125) or attempt == 2:
+            break
+        os.replace(log, os.path.join(LOGS, f"{kernel}.hung.log"))
+        RETRIED.add(kernel)
+        print(f"\nvm: {kernel} hung ({res.returncode}), log kept as {kernel}.hung.log; "
+              f"booting it once more:\n{res.stderr}")
     with open(log, errors="replace") as f:
         text = f.read()
     assert res.returncode == 0, f"{kernel} VM failed ({res.returncode}): {res.stderr}"
@@ -282,3 +305,32 @@ def test_fexit_refused_where_unsupported(kernel):
             "program: not supported by this kernel (ENOTSUPP)"], (uname, name, case.rc, case.err)
     auto = cases[("auto", "choice")]
     assert "tcpaccept: passed over fexit: failed to attach a test fexit program" in auto.err
+
+
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_all_columns(kernel, way):
+    """-T -t -U -w -q together: every column in its place, every value."""
+    uname, case = get_case(kernel, way, "columns")
+    rows = parse_rows(case.out, wallclock=True, timestamp=True, uid=True, queue=True, wide=True)
+    ready, accepts, _ = peers(case)["ipv6"]
+    check_rows(rows, accepts, ready["pid"])
+    assert [r["uid"] for r in rows] == [0, 0] and float(rows[0]["ts"]) == 0.0, case.out
+
+
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_interval_and_duration(kernel, way):
+    """-c -i 1 -d 3: tables headed by the time, which add up to the accepts
+    made, and an exit by itself with status 0."""
+    uname, case = get_case(kernel, way, "interval-duration")
+    ready, accepts, _ = peers(case)["first"]
+    tables, cur = [], None
+    for line in case.out.splitlines():
+        if re.fullmatch(r"\d\d:\d\d:\d\d", line):
+            cur = []
+            tables.append(cur)
+        elif line:
+            cur.append(line)
+    assert 2 <= len(tables) <= 4, case.out
+    counted = sum(n for t in tables for pid, comm, *_, n in parse_count_table(t)
+                  if pid == ready["pid"] and comm == "first")
+    assert counted == len(accepts) == 4, case.out
