@@ -97,13 +97,19 @@ static void flush_output(void)
 	out.len = 0;
 }
 
+/* Room for one more line in the output buffer. */
+static void out_reserve(void)
+{
+	if (sizeof(out.buf) - out.len < FMT_LINE_MAX)
+		flush_output();
+}
+
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	(void)ctx;
 	if (size < sizeof(struct event))
 		return 0;
-	if (sizeof(out.buf) - out.len < FMT_LINE_MAX)
-		flush_output();
+	out_reserve();
 	if (out.closed || out.failed)
 		return -EPIPE;	/* stop consuming */
 	out.len += fmt_event(&fmt, data, out.buf + out.len, sizeof(out.buf) - out.len);
@@ -493,12 +499,6 @@ static int by_count_desc(const void *a, const void *b)
 	if (x->count != y->count)
 		return x->count < y->count ? 1 : -1;
 	return x->key.pid < y->key.pid ? -1 : x->key.pid > y->key.pid;
-}
-
-static void out_reserve(void)
-{
-	if (sizeof(out.buf) - out.len < FMT_LINE_MAX)
-		flush_output();
 }
 
 static __u64 monotonic_ns(void)
