@@ -120,6 +120,49 @@ static int fmt_unix_time(char *out, size_t size, const struct fmt_state *st, __u
 			(long long)(real % 1000000000 / 1000));
 }
 
+bool event_decode(const void *data, size_t size, bool queue, struct event *e)
+{
+	const unsigned char *p = data;
+	struct event_head h;
+	struct event_queue q;
+	size_t addr_len, off = sizeof(h);
+
+	if (size < sizeof(h))
+		return false;
+	memcpy(&h, p, sizeof(h));
+	if (h.family == AF_INET)
+		addr_len = 4;
+	else if (h.family == AF_INET6)
+		addr_len = 16;
+	else
+		return false;
+	if (size != sizeof(h) + (queue ? sizeof(q) : 0) + 2 * addr_len)
+		return false;
+	memset(e, 0, sizeof(*e));
+	e->ts_ns = h.ts_ns;
+	e->pid = h.pid;
+	e->tid = h.tid;
+	e->uid = h.uid;
+	e->netns = h.netns;
+	e->family = h.family;
+	e->lport = h.lport;
+	e->rport = h.rport;
+	e->way_in = h.way_in;
+	memcpy(e->comm, h.comm, sizeof(e->comm));
+	if (queue) {
+		memcpy(&q, p + off, sizeof(q));
+		off += sizeof(q);
+		e->backlog_len = q.backlog_len;
+		e->backlog_max = q.backlog_max;
+		e->wait_ns = q.wait_ns;
+	} else {
+		e->wait_ns = WAIT_UNKNOWN;
+	}
+	memcpy(e->laddr, p + off, addr_len);
+	memcpy(e->raddr, p + off + addr_len, addr_len);
+	return true;
+}
+
 static size_t fmt_event_json(struct fmt_state *st, const struct event *e, char *buf,
 			     size_t size)
 {

@@ -9,6 +9,31 @@
 #include <linux/types.h>
 #include "tcpaccept.h"
 
+/* One accept, decoded from the kernel side's record (tcpaccept.h).
+ * Addresses in network byte order, an IPv4 address in the first 4 bytes. */
+struct event {
+	__u64 ts_ns;
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	__u32 netns;
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 family;
+	__u16 lport;
+	__u16 rport;
+	__u8 way_in;
+	char comm[TASK_COMM_LEN];
+	/* -q only */
+	__u32 backlog_len;
+	__u32 backlog_max;
+	__u64 wait_ns;
+};
+
+/* Decodes the @size-byte record at @data, sent with (@queue) or without -q,
+ * into @e. False if it is not a well-formed record. */
+bool event_decode(const void *data, size_t size, bool queue, struct event *e);
+
 /* The longest line fmt_event() or fmt_count_row() writes, newline
  * included (a JSON line with a 15-byte name of \u00XX escapes is ~340). */
 #define FMT_LINE_MAX 512

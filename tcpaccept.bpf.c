@@ -153,8 +153,14 @@ static __always_inline __u64 wakeup_flag(void)
 static __always_inline void current_comm(char comm[TASK_COMM_LEN])
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	unsigned int flags;
 
-	if (BPF_CORE_READ(task, flags) & PF_IO_WORKER)
+	/* use_task_regs: a kernel with BTF task pointers (below). */
+	if (use_task_regs)
+		flags = bpf_get_current_task_btf()->flags;
+	else
+		flags = BPF_CORE_READ(task, flags);
+	if (flags & PF_IO_WORKER)
 		BPF_CORE_READ_STR_INTO(comm, task, group_leader, comm);
 	else
 		bpf_get_current_comm(comm, TASK_COMM_LEN);
@@ -209,8 +215,10 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 				enum way_in way)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct event *e;
+	struct event_head *h;
+	__u8 *addrs;
 	__u16 family, lport;
+	__u32 size;
 
 	lport = BPF_CORE_READ(listener, __sk_common.skc_num);
 	if (port_filtered_out(lport))
@@ -227,39 +235,53 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 		return 0;
 	}
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
+	/* The record (tcpaccept.h): head, -q's part, the two addresses. Its
+	 * size is a constant on each path, as bpf_ringbuf_reserve() needs:
+	 * want_queue is read-only data the verifier knows. */
+	size = sizeof(*h) + (want_queue ? sizeof(struct event_queue) : 0);
+	if (family == AF_INET)
+		h = bpf_ringbuf_reserve(&events, size + 2 * 4, 0);
+	else
+		h = bpf_ringbuf_reserve(&events, size + 2 * 16, 0);
+	if (!h) {
 		__sync_fetch_and_add(&lost, 1);
 		return 0;
 	}
-	e->ts_ns = bpf_ktime_get_ns();
-	e->pid = pid_tgid >> 32;
-	e->tid = (__u32)pid_tgid;
-	e->uid = (__u32)bpf_get_current_uid_gid();
-	e->netns = BPF_CORE_READ(child, __sk_common.skc_net.net, ns.inum);
-	e->family = family;
-	e->lport = lport;
-	e->rport = bpf_ntohs(BPF_CORE_READ(child, __sk_common.skc_dport));
-	e->way_in = way;
-	e->pad = 0;
-	read_addrs(child, family, e->laddr, e->raddr);
-	current_comm(e->comm);
-	e->backlog_len = 0;
-	e->backlog_max = 0;
-	e->wait_ns = WAIT_UNKNOWN;
+	h->ts_ns = bpf_ktime_get_ns();
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->uid = (__u32)bpf_get_current_uid_gid();
+	h->netns = BPF_CORE_READ(child, __sk_common.skc_net.net, ns.inum);
+	h->family = family;
+	h->lport = lport;
+	h->rport = bpf_ntohs(BPF_CORE_READ(child, __sk_common.skc_dport));
+	h->way_in = way;
+	h->pad = 0;
+	current_comm(h->comm);
 	if (want_queue) {
+		struct event_queue *q = (struct event_queue *)(h + 1);
 		__u64 key = (__u64)child, *done;
 
 		/* Read after the accept took the child off the queue. */
-		e->backlog_len = BPF_CORE_READ(listener, sk_ack_backlog);
-		e->backlog_max = BPF_CORE_READ(listener, sk_max_ack_backlog);
+		q->backlog_len = BPF_CORE_READ(listener, sk_ack_backlog);
+		q->backlog_max = BPF_CORE_READ(listener, sk_max_ack_backlog);
+		q->wait_ns = WAIT_UNKNOWN;
 		done = bpf_map_lookup_elem(&handshake_done, &key);
 		if (done) {
-			e->wait_ns = e->ts_ns - *done;
+			q->wait_ns = h->ts_ns - *done;
 			bpf_map_delete_elem(&handshake_done, &key);
 		}
 	}
-	bpf_ringbuf_submit(e, wakeup_flag());
+	addrs = (__u8 *)h + size;
+	if (family == AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)addrs, child, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)(addrs + 4), child, __sk_common.skc_daddr);
+	} else {
+		/* An IPv4 client of a dual-stack listener has ::ffff:a.b.c.d here. */
+		bpf_core_read(addrs, 16, &child->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(addrs + 16, 16, &child->__sk_common.skc_v6_daddr);
+	}
+	bpf_ringbuf_submit(h, wakeup_flag());
 	return 0;
 }
 
@@ -346,26 +368,41 @@ struct syscall_exit_ctx {
 	long ret;
 };
 
-/* The current task's file descriptor table: read once for both fds. */
-static __always_inline struct fdtable *current_fdtable(void)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+/* The current task's open files, read once for both fds. */
+struct fd_array {
+	struct file **fd;
+	unsigned int max_fds;
+};
 
-	return BPF_CORE_READ(task, files, fdt);
+static __always_inline void current_fds(struct fd_array *fds)
+{
+	if (use_task_regs) {
+		/* bpf_get_current_task_btf() (5.11, so there wherever
+		 * bpf_task_pt_regs() is) makes this walk plain loads, which
+		 * the verifier guards, instead of four probe-read calls. */
+		struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+
+		fds->fd = fdt->fd;
+		fds->max_fds = fdt->max_fds;
+	} else {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+
+		fds->fd = BPF_CORE_READ(fdt, fd);
+		fds->max_fds = BPF_CORE_READ(fdt, max_fds);
+	}
 }
 
-/* The struct sock behind file descriptor @fd in @fdt, or NULL if @fd is
- * not a socket. */
-static __always_inline struct sock *sock_from_fd(struct fdtable *fdt, long fd)
+/* The struct sock behind file descriptor @fd, or NULL if @fd is not a
+ * socket. */
+static __always_inline struct sock *sock_from_fd(const struct fd_array *fds, long fd)
 {
-	struct file **fds;
 	struct file *file;
 	struct socket *sock;
 
-	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0 || fd >= fds->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds->fd[fd]) || !file)
 		return NULL;
 	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return NULL;
@@ -389,7 +426,7 @@ static __always_inline int on_accept_exit(long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
-	struct fdtable *fdt;
+	struct fd_array fds;
 	struct sock *listener, *child;
 	long listen_fd;
 	__u64 *slot;
@@ -420,12 +457,14 @@ static __always_inline int on_accept_exit(long ret)
 		if (ret < 0 || task_filtered_out(pid_tgid))
 			return 0;
 	}
-	fdt = current_fdtable();
-	listener = sock_from_fd(fdt, listen_fd);
-	/* -P: the listener tells; spare the second fd lookup. */
-	if (!listener || port_filtered_out(BPF_CORE_READ(listener, __sk_common.skc_num)))
+	current_fds(&fds);
+	listener = sock_from_fd(&fds, listen_fd);
+	if (!listener)
 		return 0;
-	child = sock_from_fd(fdt, ret);
+	/* -P: the listener tells; spare the second fd lookup. */
+	if (filter_ports && port_filtered_out(BPF_CORE_READ(listener, __sk_common.skc_num)))
+		return 0;
+	child = sock_from_fd(&fds, ret);
 	if (!child)
 		return 0;
 	return emit(listener, child, WAY_TRACEPOINT);
@@ -466,6 +505,7 @@ int tp_io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct io_kiocb *req;
+	struct fd_array fds;
 	struct socket *sock;
 	struct sock *listener, *child;
 	int res;
@@ -480,7 +520,8 @@ int tp_io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 		return 0;
 	sock = BPF_CORE_READ(req, file, private_data);
 	listener = BPF_CORE_READ(sock, sk);
-	child = sock_from_fd(current_fdtable(), res);
+	current_fds(&fds);
+	child = sock_from_fd(&fds, res);
 	if (!listener || !child)
 		return 0;
 	return emit(listener, child, WAY_TRACEPOINT);

@@ -522,6 +522,41 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	expect_column(row, &pos, "ACCEPTS", want, 0, true);
 }
 
+/* A record of @size bytes: decoded only if its size is the one its family
+ * and -q make, and then every field comes from its bytes. The copy is
+ * exactly @size bytes so that ASan sees any read past the record. */
+static void check_decode(const uint8_t *data, size_t size, bool queue)
+{
+	unsigned char *rec = malloc(size ? size : 1);
+	struct event_head h;
+	struct event e;
+	size_t want = 0;
+
+	REQUIRE(rec, "out of memory");
+	if (size)
+		memcpy(rec, data, size);
+	if (size >= sizeof(h)) {
+		memcpy(&h, rec, sizeof(h));
+		if (h.family == AF_INET || h.family == AF_INET6)
+			want = sizeof(h) + (queue ? sizeof(struct event_queue) : 0) +
+			       (h.family == AF_INET ? 8 : 32);
+	}
+	if (event_decode(rec, size, queue, &e)) {
+		size_t alen = h.family == AF_INET ? 4 : 16;
+		const unsigned char *addrs = rec + size - 2 * alen;
+
+		REQUIRE(want && size == want, "decoded a record of %zu bytes", size);
+		REQUIRE(e.pid == h.pid && e.tid == h.tid && e.lport == h.lport && e.rport == h.rport &&
+			e.family == h.family && !memcmp(e.comm, h.comm, sizeof(e.comm)),
+			"decoded head differs");
+		REQUIRE(!memcmp(e.laddr, addrs, alen) && !memcmp(e.raddr, addrs + alen, alen),
+			"decoded addresses differ");
+	} else {
+		REQUIRE(!want || size != want, "refused a well-formed record of %zu bytes", size);
+	}
+	free(rec);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -561,6 +596,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (take > sizeof(*e))
 			take = sizeof(*e);
+		check_decode(data + at, take, o.queue);
 		memset(e, 0, sizeof(*e));
 		if (take)
 			memcpy(e, data + at, take);

@@ -6,8 +6,10 @@
  *   byte 1        the buffer size given to escape_comm() and json_escape()
  *   byte 2        the name length given to them (modulo TASK_COMM_LEN + 1)
  *   bytes 3..10   mono_to_real_ns, little-endian
- *   then          up to FUZZ_MAX_EVENTS struct events, as the ring buffer
- *                 delivers them; a short last one is padded with zeros
+ *   then          up to FUZZ_MAX_EVENTS struct events (format.h, what
+ *                 tcpaccept.c decodes a ring buffer record into); a short
+ *                 last one is padded with zeros. The same bytes are also
+ *                 given to event_decode() as a record.
  *
  * The clocks are kept in the ranges the kernel can produce (fuzz_format.c
  * says how); every other byte of an event is used as it comes.
@@ -16,7 +18,7 @@
 #define TCPACCEPT_FUZZ_INPUT_H
 
 #include <linux/types.h>
-#include "tcpaccept.h"
+#include "format.h"
 
 #define FUZZ_WALLCLOCK	0x01	/* -T */
 #define FUZZ_TIMESTAMP	0x02	/* -t */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 /* Unit tests of tcpaccept's pure code: option parsing and row formatting. */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,11 +275,72 @@ static void test_escape(void)
 	CHECK(strchr(buf, '\n') == buf + n - 1 && !strchr(buf, '\x1b'), "one line, no ESC");
 }
 
+/* Builds a record as the kernel side does (tcpaccept.h) into @buf. */
+static size_t make_record(unsigned char *buf, int family, bool queue, const char *laddr,
+			  const char *raddr)
+{
+	struct event_head h = { .ts_ns = 42, .pid = 7, .tid = 8, .uid = 9, .netns = 10,
+				.family = (__u16)family, .lport = 80, .rport = 40000,
+				.way_in = WAY_TRACEPOINT, .comm = "srv" };
+	struct event_queue q = { .backlog_len = 3, .backlog_max = 128, .wait_ns = 1500 };
+	size_t n = 0, alen = family == AF_INET6 ? 16 : 4;
+
+	memcpy(buf, &h, sizeof(h));
+	n += sizeof(h);
+	if (queue) {
+		memcpy(buf + n, &q, sizeof(q));
+		n += sizeof(q);
+	}
+	inet_pton(family == AF_INET6 ? AF_INET6 : AF_INET, laddr, buf + n);
+	inet_pton(family == AF_INET6 ? AF_INET6 : AF_INET, raddr, buf + n + alen);
+	return n + 2 * alen;
+}
+
+static void test_decode(void)
+{
+	unsigned char rec[128], want[16];
+	struct event e;
+	size_t n;
+
+	/* IPv4 without -q: 56 bytes, one cache line with the ring's header. */
+	n = make_record(rec, AF_INET, false, "127.0.0.1", "10.0.0.2");
+	CHECK(n == 56, "IPv4 record is 56 bytes: %zu", n);
+	CHECK(event_decode(rec, n, false, &e), "IPv4 record decodes");
+	inet_pton(AF_INET, "127.0.0.1", want);
+	CHECK(!memcmp(e.laddr, want, 4) && !memcmp(e.laddr + 4, "\0\0\0\0\0\0\0\0\0\0\0\0", 12),
+	      "IPv4 laddr, rest zero");
+	inet_pton(AF_INET, "10.0.0.2", want);
+	CHECK(!memcmp(e.raddr, want, 4), "IPv4 raddr");
+	CHECK(e.ts_ns == 42 && e.pid == 7 && e.tid == 8 && e.uid == 9 && e.netns == 10 &&
+	      e.family == AF_INET && e.lport == 80 && e.rport == 40000 &&
+	      e.way_in == WAY_TRACEPOINT && !strcmp(e.comm, "srv") && e.wait_ns == WAIT_UNKNOWN,
+	      "IPv4 head fields");
+	CHECK(!event_decode(rec, n, true, &e), "IPv4 record without -q part refused under -q");
+	CHECK(!event_decode(rec, n - 1, false, &e) && !event_decode(rec, n + 8, false, &e),
+	      "IPv4 record of the wrong size refused");
+
+	n = make_record(rec, AF_INET6, true, "::1", "2001:db8::7");
+	CHECK(n == 96, "IPv6 record with -q is 96 bytes: %zu", n);
+	CHECK(event_decode(rec, n, true, &e), "IPv6 -q record decodes");
+	inet_pton(AF_INET6, "::1", want);
+	CHECK(!memcmp(e.laddr, want, 16), "IPv6 laddr");
+	inet_pton(AF_INET6, "2001:db8::7", want);
+	CHECK(!memcmp(e.raddr, want, 16), "IPv6 raddr");
+	CHECK(e.backlog_len == 3 && e.backlog_max == 128 && e.wait_ns == 1500, "-q fields");
+	CHECK(!event_decode(rec, n, false, &e), "IPv6 -q record refused without -q");
+
+	n = make_record(rec, AF_INET, false, "1.2.3.4", "5.6.7.8");
+	rec[offsetof(struct event_head, family)] = 1;	/* AF_UNIX */
+	CHECK(!event_decode(rec, n, false, &e), "unknown family refused");
+	CHECK(!event_decode(rec, 10, false, &e), "short record refused");
+}
+
 int main(void)
 {
 	test_good_options();
 	test_bad_options();
 	test_format();
+	test_decode();
 	test_escape();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
