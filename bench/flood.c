@@ -24,9 +24,11 @@
  *
  * stdout, one line of key=value pairs:
  *   mode= ip= seconds= clients= pid= comm= port= accepts= rate= connects=
- *   connect_errors= tail_s=
+ *   connect_errors= tail_s= srv_cpu_us= cpu_us=
  * rate is the accepts made within the SECONDS window over its length;
  * accepts also counts those made while the clients finish (tail_s).
+ * srv_cpu_us and cpu_us: CPU time (user + system) per accept within the
+ * window, of the server thread and of the whole flood process.
  * Exit codes: 0 ok, 1 a syscall failed, 64 usage error.
  *
  * Build: cc -O2 -Wall -Wextra -Werror -static -pthread -o flood flood.c
@@ -102,6 +104,24 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_seconds(clockid_t clock)
+{
+	struct timespec ts;
+
+	if (clock_gettime(clock, &ts))
+		return 0;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double thread_cpu_seconds(pthread_t thread)
+{
+	clockid_t clock;
+
+	if (pthread_getcpuclockid(thread, &clock))
+		return 0;
+	return cpu_seconds(clock);
 }
 
 static void die(const char *what)
@@ -378,7 +398,7 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	pthread_t srv;
 	uint64_t connects = 0, errors = 0, in_window;
-	double t0, t1, dl, tail;
+	double t0, t1, dl, tail, srv_cpu, all_cpu;
 	unsigned port;
 	int err;
 
@@ -416,6 +436,10 @@ int main(int argc, char **argv)
 	}
 	in_window = atomic_load(&accepts);
 	t1 = now();
+	/* CPU time per accept: the server thread's alone (what a tracer adds
+	 * to each accept() call shows here first) and the whole flood's. */
+	srv_cpu = thread_cpu_seconds(srv);
+	all_cpu = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
 	atomic_store(&stop, 1);
 	for (int i = 0; i < opt.nclients; i++)
 		pthread_join(cl[i].thread, NULL);
@@ -448,10 +472,13 @@ int main(int argc, char **argv)
 	/* rate: accepts within the timed window; accepts: all of them, the
 	 * few after the window (clients finishing) included. */
 	printf("mode=%s ip=%d seconds=%.3f clients=%d pid=%d comm=%s port=%u "
-	       "accepts=%llu rate=%.0f connects=%llu connect_errors=%llu tail_s=%.3f\n",
+	       "accepts=%llu rate=%.0f connects=%llu connect_errors=%llu tail_s=%.3f "
+	       "srv_cpu_us=%.3f cpu_us=%.3f\n",
 	       opt.mode == MODE_RST ? "rst" : "graceful", opt.family == AF_INET ? 4 : 6,
 	       t1 - t0, opt.nclients, (int)getpid(), SERVER_COMM, port,
 	       (unsigned long long)atomic_load(&accepts), (double)in_window / (t1 - t0),
-	       (unsigned long long)connects, (unsigned long long)errors, tail);
+	       (unsigned long long)connects, (unsigned long long)errors, tail,
+	       in_window ? srv_cpu * 1e6 / (double)in_window : 0.0,
+	       in_window ? all_cpu * 1e6 / (double)in_window : 0.0);
 	return 0;
 }

@@ -14,6 +14,7 @@ round. See bench/README.md for what every figure means.
 import argparse
 import collections
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -287,7 +288,8 @@ def one_run(config, mode, family, args, workdir, tag):
             st = tracer.sample()
             rc = tracer.stop()
     res.update(rate=float(flood["rate"]), accepts=int(flood["accepts"]),
-               connect_errors=int(flood["connect_errors"]))
+               connect_errors=int(flood["connect_errors"]),
+               srv_us=float(flood["srv_cpu_us"]), all_us=float(flood["cpu_us"]))
     tracer_cpu = 0.0
     if tracer:
         tracer_cpu = (st["cpu"] or 0) - (tracer.at_attach["cpu"] or 0)
@@ -314,8 +316,66 @@ def one_run(config, mode, family, args, workdir, tag):
     return res
 
 
+def bpf_run_ns(pid):
+    """run_time_ns / run_cnt of the BPF programs process @pid holds that
+    ran, by program name (bpftool lists the holder of each program)."""
+    res = subprocess.run(["bpftool", "-j", "prog", "show"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    out = {}
+    for p in json.loads(res.stdout or "[]"):
+        if pid in [h.get("pid") for h in p.get("pids", [])] and p.get("run_cnt"):
+            out[p["name"]] = (p["run_time_ns"] / p["run_cnt"], p["run_cnt"])
+    return out
+
+
+# The kernel side's own cost, per configuration: an IPv4 RST flood with
+# kernel.bpf_stats_enabled=1 (which itself adds two clock reads per run, so
+# these runs are not part of the rate rounds). "resolve only" is
+# tcpaccept -6 on IPv4 traffic: it finds both sockets from their fds, reads
+# the family and stops, the least any tool on these tracepoints must do.
+BPF_STATS_CONFIGS = [("floor", ["-p", FLOOR_PID]), ("resolve only", ["-6"]),
+                     ("tcpaccept -c", ["-c"]), ("tcpaccept", [])]
+
+
+def bpf_stats_pass(configs, args, workdir):
+    if not shutil.which("bpftool"):
+        log("\nBPF run time per accept: not measured (no bpftool)")
+        return
+    log(f"\nBPF run time per accept (kernel.bpf_stats_enabled=1, rst ip4, {args.seconds:g} s each): "
+        "run_time_ns / run_cnt of the syscall exit program")
+    with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+        before = f.read().strip()
+    try:
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write("1")
+        for name, extra in BPF_STATS_CONFIGS:
+            if name == "tcpaccept -c" and "tcpaccept -c" not in configs:
+                continue
+            tracer = Tracer(name if name == "tcpaccept -c" else "tcpaccept", [TCPACCEPT] + extra,
+                            workdir, "bpfstats")
+            tracer.start()
+            try:
+                flood = run_flood("rst", 4, args.seconds, args.clients["rst"], os.path.join(workdir, "bpfstats.truth"))
+                time.sleep(0.3)
+                runs = bpf_run_ns(tracer.proc.pid)
+            finally:
+                tracer.stop()
+            exit_prog = {k: v for k, v in runs.items() if k.startswith("tp_exit_accept")}
+            desc = ", ".join(f"{k} {ns:.0f} ns x {n:,}" for k, (ns, n) in sorted(exit_prog.items())) or "no run counted"
+            log(f"  {name:<13} {desc}  (flood {float(flood['rate']):,.0f}/s)")
+        for p in ("bpfstats.out", "bpfstats.err", "bpfstats.truth"):
+            try:
+                os.unlink(os.path.join(workdir, p))
+            except OSError:
+                pass
+    finally:
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write(before)
+
+
 def fmt_run(r):
-    s = f"  {r['mode']:<8} ip{r['family']} {r['config']:<13} rate {r['rate']:>9,.0f}/s  accepts {r['accepts']:>8,}"
+    s = (f"  {r['mode']:<8} ip{r['family']} {r['config']:<13} rate {r['rate']:>9,.0f}/s  "
+         f"server {r['srv_us']:.2f} us/accept  accepts {r['accepts']:>8,}")
     if r["config"] == "untraced":
         return s.replace(f"  accepts", f"  bg {r['bg']:.2f} CPU  accepts")
     s = s.replace(f"  accepts", f"  bg {r['bg']:.2f} CPU  accepts")
@@ -393,6 +453,7 @@ def main():
     ap.add_argument("--modes", default="rst,graceful")
     ap.add_argument("--no-bpftrace", action="store_true")
     ap.add_argument("--startup-reps", type=int, default=5)
+    ap.add_argument("--no-bpf-stats", action="store_true", help="skip the BPF run time pass")
     args = ap.parse_args()
     args.clients = {"rst": args.rst_clients, "graceful": args.graceful_clients}
     modes = [m for m in args.modes.split(",") if m]
@@ -501,6 +562,28 @@ def main():
                 log(f"{line}{pr}{lost:>8,}{cpu_per_m:>10.2f}{hwm:>8,} KiB{bg}")
             if not count_mode:
                 log(f"{mode:<9}{'tcpaccept -c':<14}  not available")
+        # The flood's rate follows its one server thread: it gets about its
+        # fair share of the 2 CPUs next to the client threads, so what a
+        # tracer adds to each accept() in that thread sets the ratio.
+        log("\nthe accepting thread (flood-srv): CPU time (user + system) per accept, median over rounds;")
+        log("added: traced minus untraced of the same round; untraced/traced: the rate ratio this alone predicts")
+        log(f"{'mode':<9}{'config':<14}{'us/accept':>10}{'added us':>10}{'untraced/traced':>17}{'rate ratio':>12}")
+        for mode in modes:
+            base = {r["round"]: r for r in results if r["mode"] == mode and r["config"] == "untraced"}
+            for config in configs:
+                rs = [r for r in results if r["mode"] == mode and r["config"] == config]
+                if not rs:
+                    continue
+                srv = statistics.median(r["srv_us"] for r in rs)
+                if config == "untraced":
+                    log(f"{mode:<9}{config:<14}{srv:>10.2f}")
+                    continue
+                added = statistics.median(r["srv_us"] - base[r["round"]]["srv_us"] for r in rs)
+                pred = statistics.median(base[r["round"]]["srv_us"] / r["srv_us"] for r in rs)
+                ratio = statistics.median(r["rate"] / base[r["round"]]["rate"] for r in rs)
+                log(f"{mode:<9}{config:<14}{srv:>10.2f}{added:>+10.2f}{pred:>17.2f}{ratio:>12.2f}")
+        if not args.no_bpf_stats:
+            bpf_stats_pass(configs, args, workdir)
         log("")
         t = startup["tcpaccept"]
         log(f"exec->attached: tcpaccept {t['header_ms']:.1f} ms", )
