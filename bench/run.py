@@ -31,6 +31,7 @@ ROOT = os.path.dirname(HERE)
 TCPACCEPT_BUILT = os.path.join(ROOT, "tcpaccept")
 TCPACCEPT = TCPACCEPT_BUILT	# a private copy once main() starts
 FLOOD = os.path.join(ROOT, ".output", "bench", "flood")
+ACCEPTLOOP = os.path.join(ROOT, ".output", "bench", "acceptloop")
 BT_SCRIPT = os.path.join(HERE, "tcpaccept.bt")
 BPFTRACE = shutil.which("bpftrace") or "/usr/bin/bpftrace"
 
@@ -392,6 +393,48 @@ def bpf_stats_pass(configs, args, workdir):
             f.write(before)
 
 
+# What each configuration adds to one accept() in the accepting thread,
+# measured where nothing else competes for the CPU: bench/acceptloop (one
+# thread connects to itself, accepts, closes), many short alternating runs.
+LOOP_CONFIGS = ["untraced", "floor", "resolve only", "tcpaccept -c", "tcpaccept"]
+
+
+def loop_pass(configs, rounds, workdir):
+    names = [c for c in LOOP_CONFIGS if c == "untraced" or c in configs]
+    log(f"\n== in-thread cost: bench/acceptloop, {rounds} rounds x {len(names)} configurations, 1 s each ==")
+    log("one thread: socket, connect to itself, accept4, close both; CPU ns per iteration (thread CPU time)")
+    ns = {c: [] for c in names}
+    for rnd in range(rounds):
+        order = names[rnd % len(names):] + names[:rnd % len(names)]
+        for config in order:
+            tracer = None
+            if config != "untraced":
+                tracer = Tracer(config, tracer_cmd(config, 4), workdir, "loop")
+                tracer.start()
+            try:
+                res = subprocess.run([ACCEPTLOOP, "-d", "1"], stdout=subprocess.PIPE, text=True, check=True)
+            finally:
+                if tracer:
+                    tracer.stop()
+            kv = dict(item.split("=", 1) for item in res.stdout.split())
+            ns[config].append(float(kv["cpu_ns_per_accept"]))
+    log(f"{'config':<14}{'ns/accept':>10}{'added ns':>10}{'min-max added':>18}")
+    base = ns["untraced"]
+    for config in names:
+        med = statistics.median(ns[config])
+        if config == "untraced":
+            log(f"{config:<14}{med:>10,.0f}")
+            continue
+        added = [x - b for x, b in zip(ns[config], base)]
+        log(f"{config:<14}{med:>10,.0f}{statistics.median(added):>+10,.0f}"
+            f"{f'{min(added):+,.0f} to {max(added):+,.0f}':>18}")
+    for p in ("loop.out", "loop.err"):
+        try:
+            os.unlink(os.path.join(workdir, p))
+        except OSError:
+            pass
+
+
 def fmt_run(r):
     s = (f"  {r['mode']:<8} ip{r['family']} {r['config']:<13} rate {r['rate']:>9,.0f}/s  "
          f"server {r['srv_us']:.2f} us/accept  accepts {r['accepts']:>8,}")
@@ -473,6 +516,8 @@ def main():
     ap.add_argument("--no-bpftrace", action="store_true")
     ap.add_argument("--startup-reps", type=int, default=5)
     ap.add_argument("--no-bpf-stats", action="store_true", help="skip the BPF run time pass")
+    ap.add_argument("--loop-rounds", type=int, default=9,
+                    help="rounds of the in-thread cost pass (bench/acceptloop; default 9, 0 skips it)")
     args = ap.parse_args()
     args.clients = {"rst": args.rst_clients, "graceful": args.graceful_clients}
     modes = [m for m in args.modes.split(",") if m]
@@ -480,7 +525,7 @@ def main():
     if os.geteuid() != 0:
         sys.exit("bench: needs root (it loads BPF programs)")
     global TCPACCEPT
-    for path in (TCPACCEPT_BUILT, FLOOD):
+    for path in (TCPACCEPT_BUILT, FLOOD, ACCEPTLOOP):
         if not os.access(path, os.X_OK):
             sys.exit(f"bench: {path} is missing; run bench/run.sh (or make bench)")
     if not os.path.isdir("/sys/kernel/tracing/events"):
@@ -601,6 +646,8 @@ def main():
                 pred = statistics.median(base[r["round"]]["srv_us"] / r["srv_us"] for r in rs)
                 ratio = statistics.median(r["rate"] / base[r["round"]]["rate"] for r in rs)
                 log(f"{mode:<9}{config:<14}{srv:>10.2f}{added:>+10.2f}{pred:>17.2f}{ratio:>12.2f}")
+        if args.loop_rounds > 0:
+            loop_pass(configs, args.loop_rounds, workdir)
         if not args.no_bpf_stats:
             bpf_stats_pass(configs, args, workdir)
         log("")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
-# The tcpaccept benchmark: builds the flood generator, then runs bench/run.py
+# The tcpaccept benchmark: builds the load generators, then runs bench/run.py
 # (Debian's python3, standard library only). Needs root and ./tcpaccept
 # (`make`). Options are passed on to run.py (--help lists them).
 set -euo pipefail
@@ -14,6 +14,10 @@ mkdir -p .output/bench
 if [ ! -x .output/bench/flood ] || [ bench/flood.c -nt .output/bench/flood ]; then
 	echo "  CC       .output/bench/flood"
 	${CC:-cc} -O2 -Wall -Wextra -Werror -static -pthread -o .output/bench/flood bench/flood.c
+fi
+if [ ! -x .output/bench/acceptloop ] || [ bench/acceptloop.c -nt .output/bench/acceptloop ]; then
+	echo "  CC       .output/bench/acceptloop"
+	${CC:-cc} -O2 -Wall -Wextra -Werror -static -o .output/bench/acceptloop bench/acceptloop.c
 fi
 if ! mountpoint -q /sys/kernel/tracing; then
 	mount -t tracefs tracefs /sys/kernel/tracing
