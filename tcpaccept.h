@@ -40,8 +40,6 @@ struct event_queue {
 	__u64 wait_ns;		/* handshake done -> accepted; WAIT_UNKNOWN if not seen */
 };
 
-#define EVENT_MAX_SIZE (sizeof(struct event_head) + sizeof(struct event_queue) + 32)
-
 #define WAIT_UNKNOWN (~0ULL)
 
 /* -c: what accepts are counted by. */
