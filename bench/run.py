@@ -353,8 +353,16 @@ def bpf_run_ns(pid):
 # these runs are not part of the rate rounds). "resolve only" is
 # tcpaccept -6 on IPv4 traffic: it finds both sockets from their fds, reads
 # the family and stops, the least any tool on these tracepoints must do.
-BPF_STATS_CONFIGS = [("floor", ["-p", FLOOR_PID]), ("resolve only", ["-6"]),
-                     ("tcpaccept -c", ["-c"]), ("tcpaccept", [])]
+# The tcpaccept configurations of the two passes below, by cost.
+PASS_CONFIGS = ["floor", "resolve only", "tcpaccept -c", "tcpaccept"]
+
+
+def remove_files(workdir, *names):
+    for name in names:
+        try:
+            os.unlink(os.path.join(workdir, name))
+        except OSError:
+            pass
 
 
 def bpf_stats_pass(configs, args, workdir):
@@ -368,11 +376,8 @@ def bpf_stats_pass(configs, args, workdir):
     try:
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write("1")
-        for name, extra in BPF_STATS_CONFIGS:
-            if name == "tcpaccept -c" and "tcpaccept -c" not in configs:
-                continue
-            tracer = Tracer(name if name == "tcpaccept -c" else "tcpaccept", [TCPACCEPT] + extra,
-                            workdir, "bpfstats")
+        for config in [c for c in PASS_CONFIGS if c in configs]:
+            tracer = Tracer(config, tracer_cmd(config, 4), workdir, "bpfstats")
             tracer.start()
             try:
                 flood = run_flood("rst", 4, args.seconds, args.clients["rst"], os.path.join(workdir, "bpfstats.truth"))
@@ -382,12 +387,8 @@ def bpf_stats_pass(configs, args, workdir):
                 tracer.stop()
             exit_prog = {k: v for k, v in runs.items() if k.startswith("tp_exit_accept")}
             desc = ", ".join(f"{k} {ns:.0f} ns x {n:,}" for k, (ns, n) in sorted(exit_prog.items())) or "no run counted"
-            log(f"  {name:<13} {desc}  (flood {float(flood['rate']):,.0f}/s)")
-        for p in ("bpfstats.out", "bpfstats.err", "bpfstats.truth"):
-            try:
-                os.unlink(os.path.join(workdir, p))
-            except OSError:
-                pass
+            log(f"  {config:<13} {desc}  (flood {float(flood['rate']):,.0f}/s)")
+        remove_files(workdir, "bpfstats.out", "bpfstats.err", "bpfstats.truth")
     finally:
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write(before)
@@ -396,11 +397,8 @@ def bpf_stats_pass(configs, args, workdir):
 # What each configuration adds to one accept() in the accepting thread,
 # measured where nothing else competes for the CPU: bench/acceptloop (one
 # thread connects to itself, accepts, closes), many short alternating runs.
-LOOP_CONFIGS = ["untraced", "floor", "resolve only", "tcpaccept -c", "tcpaccept"]
-
-
 def loop_pass(configs, rounds, workdir):
-    names = [c for c in LOOP_CONFIGS if c == "untraced" or c in configs]
+    names = ["untraced"] + [c for c in PASS_CONFIGS if c in configs]
     log(f"\n== in-thread cost: bench/acceptloop, {rounds} rounds x {len(names)} configurations, 1 s each ==")
     log("one thread: socket, connect to itself, accept4, close both; CPU ns per iteration (thread CPU time)")
     ns = {c: [] for c in names}
@@ -428,11 +426,7 @@ def loop_pass(configs, rounds, workdir):
         added = [x - b for x, b in zip(ns[config], base)]
         log(f"{config:<14}{med:>10,.0f}{statistics.median(added):>+10,.0f}"
             f"{f'{min(added):+,.0f} to {max(added):+,.0f}':>18}")
-    for p in ("loop.out", "loop.err"):
-        try:
-            os.unlink(os.path.join(workdir, p))
-        except OSError:
-            pass
+    remove_files(workdir, "loop.out", "loop.err")
 
 
 def fmt_run(r):
