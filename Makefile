@@ -7,6 +7,8 @@
 #   make V=1          show the commands
 #   make ARCH=arm64   cross-build .output/arm64/tcpaccept (CROSS_COMPILE=aarch64-linux-gnu-);
 #                     sudo scripts/install-arm64-deps.sh installs what that needs
+#   make STATIC=0     build .output/dynamic/tcpaccept against the system's libbpf.so,
+#                     with the caller's CPPFLAGS, CFLAGS, LDFLAGS (dpkg-buildflags)
 
 APP := tcpaccept
 CLANG ?= clang
@@ -35,6 +37,18 @@ TRIPLET_arm64 := aarch64-linux-gnu
 TRIPLET := $(TRIPLET_$(ARCH))
 ifeq ($(TRIPLET),)
 $(error ARCH=$(ARCH): want x86 or arm64)
+endif
+
+# STATIC=0 is the distros' build: libbpf.so, so that a libbpf fix reaches the
+# tool without a rebuild. Its objects are compiled with other flags (PIE,
+# _FORTIFY_SOURCE), so they and the binary get a directory of their own.
+STATIC ?= 1
+ifeq ($(filter 0 1,$(STATIC)),)
+$(error STATIC=$(STATIC): want 1 (static, the default) or 0 (dynamic))
+endif
+ifeq ($(STATIC),0)
+OUTPUT ?= .output$(if $(filter-out $(HOST_ARCH),$(ARCH)),/$(ARCH))/dynamic
+BIN ?= $(OUTPUT)/$(APP)
 endif
 
 # A foreign ARCH gets Debian's cross gcc, and its objects and binaries go under
@@ -66,9 +80,14 @@ ifneq ($(SYSROOT),)
 override CFLAGS += -isystem $(SYSROOT)/usr/include
 endif
 LDFLAGS ?=
+ifeq ($(STATIC),0)
+# libbpf.so brings libelf and libz itself.
+LDLIBS := $(or $(shell $(PKG_CONFIG_ENV) $(PKG_CONFIG) --libs libbpf 2>/dev/null),-lbpf)
+else
 override LDFLAGS += -static
 # For a static link libbpf.pc adds what libelf and zlib need in turn.
 LDLIBS := $(or $(shell $(PKG_CONFIG_ENV) $(PKG_CONFIG) --static --libs libbpf 2>/dev/null),-lbpf -lelf -lz)
+endif
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -I. -Wall -Werror
 
@@ -110,7 +129,7 @@ $(OUTPUT)/tcpaccept.o: $(OUTPUT)/tcpaccept.skel.h
 
 $(OUTPUT)/%.o: %.c | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BIN): $(USER_OBJS)
 	$(call msg,BINARY,$@)

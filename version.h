@@ -8,7 +8,7 @@
 
 #define TCPACCEPT_STR_(x) #x
 #define TCPACCEPT_STR(x) TCPACCEPT_STR_(x)
-/* The libbpf this binary was built (statically linked) with. */
+/* The libbpf this binary was built with (and runs, unless built with STATIC=0). */
 #define TCPACCEPT_LIBBPF_VERSION \
 	TCPACCEPT_STR(LIBBPF_MAJOR_VERSION) "." TCPACCEPT_STR(LIBBPF_MINOR_VERSION)
 
