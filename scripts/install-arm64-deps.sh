@@ -12,9 +12,13 @@
 # and the host's x86 build is left as it was. The arm64 static libraries land
 # in /usr/lib/aarch64-linux-gnu, where aarch64-linux-gnu-gcc looks by default.
 #
-# Stock Debian 12 apt sources (deb.debian.org, no Architectures:/[arch=]
+# The packages come from this machine's own apt sources, whatever mirror or
+# proxy they name. Stock Debian 12 sources (no Architectures:/[arch=]
 # restriction) serve arm64 as they are; nothing in /etc/apt is edited here.
 set -eu
+
+# shellcheck source=SCRIPTDIR/debian-mirror.sh
+. "$(dirname "$0")/debian-mirror.sh"
 
 me=install-arm64-deps
 FOREIGN=arm64
@@ -51,6 +55,15 @@ esac
 
 [ "$(dpkg --print-architecture 2>/dev/null || true)" = amd64 ] ||
 	die "this script sets up an amd64 host to cross-build for arm64 (host is '$(dpkg --print-architecture 2>/dev/null || echo unknown)')"
+
+# The Debian entry of the apt sources (URI SUITE ARCHS FILE) must not be
+# restricted to other architectures, or apt has no :arm64 packages to offer.
+entry=$(debian_entry "")
+archs=$(echo "$entry" | cut -d' ' -f3)
+case ",$archs," in
+,-, | ,, | *",$FOREIGN,"*) ;;
+*) die "the Debian entry in $(echo "$entry" | cut -d' ' -f4-) allows only the architectures $archs: add $FOREIGN (Architectures: in deb822, [arch=...] on a deb line)" ;;
+esac
 
 installed() {
 	# "install ok installed"; with several arches of one package dpkg-query
@@ -129,7 +142,8 @@ done
 if [ -n "$unknown" ]; then
 	log "apt has no candidate for:$unknown"
 	log "the apt sources for Debian must allow arm64: no 'Architectures: amd64' (deb822)"
-	log "nor '[arch=amd64]' (one-line format) on the deb.debian.org entries."
+	log "nor '[arch=amd64]' (one-line format) on the Debian entries:"
+	debian_sources | sed 's/^/  | /' >&2
 	grep -rnE '^[[:space:]]*(Architectures:|deb[[:space:]]+\[[^]]*arch=)' \
 		/etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | sed 's/^/  | /' >&2 || true
 	die "cannot install:$unknown"

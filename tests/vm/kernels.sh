@@ -8,11 +8,14 @@
 # SUITE: bullseye|bookworm|trixie; ARCH: amd64 (default) or arm64.
 # Paths go to stdout, progress to stderr. The cache lives outside the work tree:
 # ${TCPACCEPT_CACHE:-/var/cache/tcpaccept-tests}
+# The packages come from the Debian mirror in this machine's apt sources, or
+# from TCPACCEPT_DEBIAN_MIRROR / TCPACCEPT_DEBIAN_SECURITY_MIRROR (scripts/debian-mirror.sh).
 set -euo pipefail
 
 CACHE=${TCPACCEPT_CACHE:-/var/cache/tcpaccept-tests}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
-MIRROR=http://deb.debian.org
+# shellcheck source=SCRIPTDIR/../../scripts/debian-mirror.sh
+. "$(dirname "$0")/../../scripts/debian-mirror.sh"
 
 log() { printf 'kernels.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -40,15 +43,22 @@ check_arch() {
 # an empty dpkg status, so the host's /etc/apt and installed packages play no part.
 # Sets the global array APT_OPTS.
 apt_state() {
-	local suite=$1 arch=$2 dir
+	local suite=$1 arch=$2 dir mirror security
 	dir=$CACHE/apt/$suite-$arch
 	mkdir -p "$dir/lists/partial" "$dir/archives/partial"
+	mirror=$(debian_mirror) || die "no Debian mirror (above)"
+	security=$(debian_security_mirror)
 	# -security and -updates carry the newest kernel ABI of a released suite.
 	cat >"$dir/sources.list" <<-EOF
-		deb [arch=$arch signed-by=$KEYRING] $MIRROR/debian $suite main
-		deb [arch=$arch signed-by=$KEYRING] $MIRROR/debian $suite-updates main
-		deb [arch=$arch signed-by=$KEYRING] $MIRROR/debian-security $suite-security main
+		deb [arch=$arch signed-by=$KEYRING] $mirror $suite main
+		deb [arch=$arch signed-by=$KEYRING] $mirror $suite-updates main
 	EOF
+	if [ -n "$security" ]; then
+		echo "deb [arch=$arch signed-by=$KEYRING] $security $suite-security main" >>"$dir/sources.list"
+	else
+		log "no security archive in the apt sources: $suite-security not searched"
+	fi
+	log "mirror $mirror${security:+, security $security}"
 	APT_OPTS=(
 		-o "Dir::Etc::sourcelist=$dir/sources.list"
 		-o Dir::Etc::sourceparts=-
