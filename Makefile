@@ -147,10 +147,12 @@ $(PEER): tests/peer/tcppeer.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) -g -O2 -Wall -Wextra -Werror -static -pthread $< -o $@
 
-# tests/tests.mk adds the sanitizer, valgrind and fuzzing checks to CHECKS;
+# tests/tests.mk adds the sanitizer, valgrind and fuzzing checks to CHECKS,
+# tests/package.mk the dynamic build's and the Debian package's;
 # the VM matrix comes last, so a run ends with its table and pytest's count.
 CHECKS := unit
 -include tests/tests.mk
+-include tests/package.mk
 CHECKS += e2e vm
 
 unit: $(OUTPUT)/tests/unit_tests

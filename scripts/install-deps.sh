@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 # Installs the Debian/Ubuntu packages tcpaccept needs, only those missing.
 #   install-deps.sh build   what `make` needs
-#   install-deps.sh test    what `make test` needs on top (qemu, busybox, pytest...)
+#   install-deps.sh test    what `make test` needs on top (qemu, busybox, pytest,
+#                           and what builds and checks the Debian package...)
 set -eu
 
 build="clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev make gcc pkg-config"
-test="python3 python3-pytest qemu-system-x86 busybox-static cpio iproute2 util-linux kmod strace valgrind libclang-rt-14-dev groff-base man-db"
+test="python3 python3-pytest qemu-system-x86 busybox-static cpio iproute2 util-linux kmod strace valgrind libclang-rt-14-dev groff-base man-db build-essential debhelper dpkg-dev devscripts lintian"
 
 case "${1:-build}" in
 build) want=$build ;;
