@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 """Where Debian packages come from: this machine's apt sources, never the
 repository. No script, make file, test or source file holds an http(s)
-URL (the prose may), no file names a mirror, and scripts/debian-mirror.sh reads both formats of apt's sources,
-with the environment overriding them, all the way into the apt sources
-that tests/vm/kernels.sh writes."""
+URL (the prose may), no file names a mirror, and scripts/debian-mirror.sh
+reads both formats of apt's sources, with the environment overriding them,
+all the way into the apt sources that tests/vm/kernels.sh writes."""
 import os
 import re
 import subprocess
