@@ -14,8 +14,11 @@ from test_deb import ROOT, tree_files
 
 LIB = os.path.join(ROOT, "scripts", "debian-mirror.sh")
 KERNELS = os.path.join(ROOT, "tests", "vm", "kernels.sh")
-# Built from pieces, so that this file does not match itself.
-URL_RE = re.compile("http" + r"s?://\S+")
+# Built from pieces, so that this file does not match itself. A loopback
+# URL (a test's own server on 127.0.0.1, ::1 or localhost) fetches nothing
+# from outside: it is not what this check is about.
+LOOPBACK = r"(?:127\.0\.0\.1|\[::1\]|localhost)(?![\w.-])"
+URL_RE = re.compile("http" + rf"s?://(?!{LOOPBACK})\S+")
 MIRROR_RE = re.compile(
     r"\b(?:deb|ftp(?:\.[a-z]{2})?|security|snapshot|archive|httpredir|cdn-fastly\.deb|mirrors?)"
     r"\.debian\.(?:org|net)\b"
@@ -57,6 +60,9 @@ def test_patterns_find_what_they_look_for():
     assert MIRROR_RE.search("ftp" + ".de.debian.org") and MIRROR_RE.search("archive" + ".ubuntu.com")
     assert not MIRROR_RE.search("www" + ".debian.org")
     assert URL_RE.search("MIRROR=" + "http" + "://example.invalid")
+    assert URL_RE.search("http" + "s://127.0.0.1.example.invalid/x")
+    for loopback in ("127.0.0.1:9100/metrics", "[::1]:9090/", "localhost/", "127.0.0.1"):
+        assert not URL_RE.search("http" + "://" + loopback), loopback
 
 
 # --- scripts/debian-mirror.sh ------------------------------------------------
