@@ -107,7 +107,7 @@ PEER := $(OUTPUT)/tcppeer
 # Keep the BPF object (make would delete it as an intermediate): bpftool and
 # llvm-objdump read it when debugging.
 .SECONDARY: $(OUTPUT)/tcpaccept.bpf.o
-.PHONY: all clean install uninstall deps test-deps run test check unit e2e vm cross-arm64 bench bench-profile
+.PHONY: all clean install uninstall deps test-deps run test check unit e2e vm cross-arm64 bench bench-profile bench-vm
 
 all: $(BIN)
 
@@ -195,6 +195,10 @@ bench: $(BIN)
 
 bench-profile: $(BIN)
 	$(Q)bash bench/profile.sh
+
+# The cost of every way in, in Debian's kernels under qemu (bench/vm.sh).
+bench-vm: $(BIN)
+	$(Q)bash bench/vm.sh
 
 install: $(BIN)
 	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(docdir)

@@ -32,6 +32,7 @@ TCPACCEPT_BUILT = os.path.join(ROOT, "tcpaccept")
 TCPACCEPT = TCPACCEPT_BUILT	# a private copy once main() starts
 FLOOD = os.path.join(ROOT, ".output", "bench", "flood")
 ACCEPTLOOP = os.path.join(ROOT, ".output", "bench", "acceptloop")
+SYSCALLTAX = os.path.join(ROOT, ".output", "bench", "syscalltax")
 BT_SCRIPT = os.path.join(HERE, "tcpaccept.bt")
 BPFTRACE = shutil.which("bpftrace") or "/usr/bin/bpftrace"
 
@@ -429,6 +430,38 @@ def loop_pass(configs, rounds, workdir):
     remove_files(workdir, "loop.out", "loop.err")
 
 
+# The tax on everything else: an enabled syscall tracepoint sends every
+# thread's every system call through the kernel's slow path, traced or not.
+# bench/syscalltax times getppid() in batches; the fastest batch of each run
+# is the figure (load elsewhere only slows a batch down), alternating rounds.
+def tax_pass(configs, rounds, workdir):
+    names = ["untraced"] + [c for c in PASS_CONFIGS + ["bpftrace"] if c in configs]
+    log(f"\n== syscall tax: bench/syscalltax, {rounds} rounds x {len(names)} configurations, 1 s each ==")
+    log("ns per getppid() in a tight loop, fastest batch of 10,000 calls; median over rounds")
+    ns = {c: [] for c in names}
+    for rnd in range(rounds):
+        order = names[rnd % len(names):] + names[:rnd % len(names)]
+        for config in order:
+            tracer = None
+            if config != "untraced":
+                tracer = Tracer(config, tracer_cmd(config, 4), workdir, "tax")
+                tracer.start()
+            try:
+                res = subprocess.run([SYSCALLTAX, "-d", "1"], stdout=subprocess.PIPE, text=True, check=True)
+            finally:
+                if tracer:
+                    tracer.stop()
+            kv = dict(item.split("=", 1) for item in res.stdout.split())
+            ns[config].append(float(kv["ns_per_call_min"]))
+    log(f"{'config':<14}{'ns/call':>9}{'added ns':>10}{'ratio':>7}")
+    base = statistics.median(ns["untraced"])
+    for config in names:
+        med = statistics.median(ns[config])
+        added = "" if config == "untraced" else f"{med - base:>+10.1f}{med / base:>7.2f}"
+        log(f"{config:<14}{med:>9.1f}{added}")
+    remove_files(workdir, "tax.out", "tax.err")
+
+
 def fmt_run(r):
     s = (f"  {r['mode']:<8} ip{r['family']} {r['config']:<13} rate {r['rate']:>9,.0f}/s  "
          f"server {r['srv_us']:.2f} us/accept  accepts {r['accepts']:>8,}")
@@ -512,6 +545,8 @@ def main():
     ap.add_argument("--no-bpf-stats", action="store_true", help="skip the BPF run time pass")
     ap.add_argument("--loop-rounds", type=int, default=9,
                     help="rounds of the in-thread cost pass (bench/acceptloop; default 9, 0 skips it)")
+    ap.add_argument("--tax-rounds", type=int, default=5,
+                    help="rounds of the syscall tax pass (bench/syscalltax; default 5, 0 skips it)")
     args = ap.parse_args()
     args.clients = {"rst": args.rst_clients, "graceful": args.graceful_clients}
     modes = [m for m in args.modes.split(",") if m]
@@ -519,7 +554,7 @@ def main():
     if os.geteuid() != 0:
         sys.exit("bench: needs root (it loads BPF programs)")
     global TCPACCEPT
-    for path in (TCPACCEPT_BUILT, FLOOD, ACCEPTLOOP):
+    for path in (TCPACCEPT_BUILT, FLOOD, ACCEPTLOOP, SYSCALLTAX):
         if not os.access(path, os.X_OK):
             sys.exit(f"bench: {path} is missing; run bench/run.sh (or make bench)")
     if not os.path.isdir("/sys/kernel/tracing/events"):
@@ -642,6 +677,8 @@ def main():
                 log(f"{mode:<9}{config:<14}{srv:>10.2f}{added:>+10.2f}{pred:>17.2f}{ratio:>12.2f}")
         if args.loop_rounds > 0:
             loop_pass(configs, args.loop_rounds, workdir)
+        if args.tax_rounds > 0:
+            tax_pass(configs, args.tax_rounds, workdir)
         if not args.no_bpf_stats:
             bpf_stats_pass(configs, args, workdir)
         log("")
@@ -650,8 +687,8 @@ def main():
         if use_bt:
             b = startup["bpftrace"]
             log(f"                bpftrace  {b['header_ms']:.0f} ms (header); {b['attaching_ms']:.0f} ms to 'Attaching N probes'")
-        peak_t = max((r["rss"] or 0) for r in results if r["config"] == "tcpaccept")
-        hwm_t = max((r["hwm"] or 0) for r in results if r["config"] == "tcpaccept")
+        peak_t = max(((r["rss"] or 0) for r in results if r["config"] == "tcpaccept"), default=0)
+        hwm_t = max(((r["hwm"] or 0) for r in results if r["config"] == "tcpaccept"), default=0)
         log(f"RSS (VmRSS):    tcpaccept idle {t['rss']:,} KiB, peak under load {peak_t:,} KiB; "
             f"VmHWM {hwm_t:,} KiB (reached at start-up, before the header)")
         if use_bt:

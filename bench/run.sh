@@ -19,6 +19,10 @@ if [ ! -x .output/bench/acceptloop ] || [ bench/acceptloop.c -nt .output/bench/a
 	echo "  CC       .output/bench/acceptloop"
 	${CC:-cc} -O2 -Wall -Wextra -Werror -static -o .output/bench/acceptloop bench/acceptloop.c
 fi
+if [ ! -x .output/bench/syscalltax ] || [ bench/syscalltax.c -nt .output/bench/syscalltax ]; then
+	echo "  CC       .output/bench/syscalltax"
+	${CC:-cc} -O2 -Wall -Wextra -Werror -static -o .output/bench/syscalltax bench/syscalltax.c
+fi
 if ! mountpoint -q /sys/kernel/tracing; then
 	mount -t tracefs tracefs /sys/kernel/tracing
 fi
