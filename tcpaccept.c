@@ -357,9 +357,9 @@ static int start_way(const struct config *cfg, struct plan *plan,
 	struct tcpaccept_bpf *skel;
 	char *why = plan->why_not[plan->way];
 	size_t len = sizeof(plan->why_not[plan->way]);
-	int err;
-
+	/* --btf: CO-RE reads the kernel's types from that file. */
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = cfg->btf_path);
+	int err;
 
 	skel = tcpaccept_bpf__open_opts(&open_opts);
 	if (!skel) {

@@ -120,7 +120,8 @@ def test_mptcp_pid_filter():
 
 
 def test_mptcp_cgroup_filter():
-    root = next(line.split()[1] for line in open("/proc/mounts") if line.split()[2] == "cgroup2")
+    with open("/proc/mounts") as f:
+        root = next(line.split()[1] for line in f if line.split()[2] == "cgroup2")
     cg = os.path.join(root, f"tcpaccept-mptcp-{os.getpid()}")
     os.mkdir(cg)
     try:
