@@ -152,11 +152,11 @@ def run_vm(kernel, vmlinuz, log):
     return subprocess.run([os.path.join(HERE, "boot.sh"), "--kernel", vmlinuz, "--smp", smp,
                            "--arch", "arm64" if arch == "arm64" else "x86_64",
                            "--script", os.path.join(HERE, "guest.sh"), "--out", log,
-                           "--timeout", "900", "--env", "BACKENDS=" + " ".join(WAYS),
+                           "--timeout", "600", "--env", "BACKENDS=" + " ".join(WAYS),
                            "--env", "SCTP_MODULES=" + " ".join(map(os.path.basename, modules)),
                            "--env", "BTF_FILE=" + os.path.basename(btf),
                            tcpaccept, peer, *modules, btf],
-                          capture_output=True, text=True, timeout=1000)
+                          capture_output=True, text=True, timeout=700)
 
 
 @functools.lru_cache(maxsize=None)
