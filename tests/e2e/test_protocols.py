@@ -89,16 +89,19 @@ def test_mptcp_blocked_before_start():
     check_json(parse_json_lines(out), accepts, ready["pid"])
 
 
-def test_mptcp_filters():
+@pytest.mark.parametrize("family,other", [("4", "6"), ("6", "4")])
+def test_mptcp_filters(family, other):
     port, other_port = free_port(), free_port()
-    # -P, -4, -u together: only the first peer passes all three.
+    # -P, -4 or -6, -u together: only the first peer passes all three.
     objs, rows, results = traced_both(
-        ["-P", str(port), "-4", "-u", "65534"],
-        ("--proto", "mptcp", "--port", str(port), "--count", "2", "--uid", "65534"),
-        ("--proto", "mptcp", "--port", str(other_port), "--count", "2", "--uid", "65534"),
-        ("--proto", "mptcp", "--family", "6", "--port", str(port), "--count", "2",
+        ["-P", str(port), f"-{family}", "-u", "65534"],
+        ("--proto", "mptcp", "--family", family, "--port", str(port), "--count", "2",
          "--uid", "65534"),
-        ("--proto", "mptcp", "--port", str(port), "--count", "2"))
+        ("--proto", "mptcp", "--family", family, "--port", str(other_port), "--count", "2",
+         "--uid", "65534"),
+        ("--proto", "mptcp", "--family", other, "--port", str(port), "--count", "2",
+         "--uid", "65534"),
+        ("--proto", "mptcp", "--family", family, "--port", str(port), "--count", "2"))
     ready, accepts = results[0]
     check_both(objs, rows, ready, accepts, "mptcp")
     for other, _ in results[1:]:
