@@ -127,6 +127,13 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 
 $(OUTPUT)/tcpaccept.o: $(OUTPUT)/tcpaccept.skel.h
 
+# --btf: this kernel's BTF cut down to the types tcpaccept reads (what
+# `bpftool gen min_core_btf` does for a kernel without sysfs BTF, from a
+# BTFHub-style file); the host e2e tests load it with sysfs BTF hidden.
+$(OUTPUT)/tcpaccept.min.btf: $(OUTPUT)/tcpaccept.bpf.o
+	$(call msg,MIN-BTF,$@)
+	$(Q)$(BPFTOOL) gen min_core_btf /sys/kernel/btf/vmlinux $@ $<
+
 $(OUTPUT)/%.o: %.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
@@ -158,7 +165,7 @@ CHECKS += e2e vm
 unit: $(OUTPUT)/tests/unit_tests
 	$(Q)$<
 
-e2e: $(BIN) $(PEER)
+e2e: $(BIN) $(PEER) $(OUTPUT)/tcpaccept.min.btf
 	$(Q)$(PYTEST) -v tests/e2e
 
 # The VM tests boot x86_64 and arm64 kernels: the arm64 binaries come from a

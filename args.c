@@ -12,9 +12,12 @@
 #define DEFAULT_RING_KB 1024
 #define OPT_BACKEND 1000
 #define OPT_RING_KB 1001
+#define OPT_PRINT_PROTO 1002
+#define OPT_BTF 1003
 
 static const char doc[] =
-"Trace TCP accepts: one line for every successful accept() of a TCP socket.\n"
+"Trace TCP accepts: one line for every successful accept() of a TCP socket\n"
+"(MPTCP included).\n"
 "\v"
 "EXAMPLES:\n"
 "    tcpaccept             # trace all TCP accept()s\n"
@@ -29,6 +32,8 @@ static const char doc[] =
 "    tcpaccept -C /sys/fs/cgroup/system.slice/nginx.service   # one cgroup\n"
 "    tcpaccept -c -i 5     # count accepts per process and port, every 5 s\n"
 "    tcpaccept -q          # accept queue: backlog and wait since handshake\n"
+"    tcpaccept --print-proto   # show whether each accept is TCP or MPTCP\n"
+"    tcpaccept --btf=/boot/vmlinux.btf   # a kernel without /sys/kernel/btf\n"
 "    tcpaccept -d 10       # trace for 10 seconds\n"
 "    tcpaccept --backend=tracepoint   # force the syscall tracepoints\n"
 "\n";
@@ -44,11 +49,13 @@ static const struct argp_option options[] = {
 	{ "print-uid", 'U', NULL, 0, "Include a UID column", 0 },
 	{ "uid", 'u', "UID", 0, "Trace this user ID only", 0 },
 	{ "cgroup", 'C', "PATH", 0, "Trace tasks in this cgroup v2 directory (and below) only", 0 },
-	{ "count", 'c', NULL, 0, "Count accepts per PID, COMM, IP, LADDR, LPORT in the kernel; print a table at exit", 0 },
+	{ "count", 'c', NULL, 0, "Count accepts per PID, COMM, IP, PROTO, LADDR, LPORT in the kernel; print a table at exit", 0 },
 	{ "interval", 'i', "SECS", 0, "With -c: print and reset the table every SECS seconds", 0 },
 	{ "duration", 'd', "SECS", 0, "Trace for SECS seconds, then exit", 0 },
 	{ "queue", 'q', NULL, 0, "Include BL (listener backlog LEN/MAX after the accept) and WAIT(ms) (handshake to accept)", 0 },
 	{ "wide", 'w', NULL, 0, "Address columns wide enough for any IPv6 address", 0 },
+	{ "print-proto", OPT_PRINT_PROTO, NULL, 0, "Include a PROTO column: tcp or mptcp (what the accepted socket is)", 0 },
+	{ "btf", OPT_BTF, "PATH", 0, "Read the kernel's types from this BTF file, for kernels without /sys/kernel/btf/vmlinux", 0 },
 	{ "backend", OPT_BACKEND, "NAME", 0, "Way into the kernel: auto (default), fexit, kprobe or tracepoint", 0 },
 	{ "ring-kb", OPT_RING_KB, "KB", 0, "Ring buffer size in KiB, a power of two from 4 to 1048576 (default 1024)", 0 },
 	{ "verbose", 'v', NULL, 0, "Say which way in was chosen and why; libbpf debug output", 0 },
@@ -207,6 +214,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_BACKEND:
 		return parse_backend(arg, cfg);
+	case OPT_PRINT_PROTO:
+		cfg->print_proto = true;
+		return 0;
+	case OPT_BTF:
+		if (!*arg)
+			return usage_error("%s", "invalid BTF file '': expected a path");
+		cfg->btf_path = arg;
+		return 0;
 	case OPT_RING_KB:
 		if (parse_ulong(arg, 4, 1048576, &v) || (v & (v - 1)))
 			return usage_error("invalid ring buffer size '%s' KiB: expected a power of two from 4 to 1048576", arg);

@@ -36,6 +36,8 @@ struct config {
 	unsigned int duration;		/* -d: seconds to trace (0: until a signal) */
 	bool queue;			/* -q: BL and WAIT(ms) columns */
 	bool wide;			/* -w: columns wide enough for IPv6 */
+	bool print_proto;		/* --print-proto: PROTO column (tcp/mptcp) */
+	const char *btf_path;		/* --btf: kernel types from this file */
 	enum backend backend;
 	unsigned int ring_kb;		/* ring buffer size in KiB */
 	bool exit_now;			/* -h or -V was handled: exit 0 */

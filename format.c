@@ -87,6 +87,11 @@ static char *put_uint(char *p, unsigned int v, size_t width)
 	return p;
 }
 
+const char *proto_name(unsigned int proto)
+{
+	return proto == PROTO_MPTCP ? "mptcp" : "tcp";
+}
+
 void fmt_addr(char *out, size_t size, int family, const __u8 addr[16])
 {
 	/* glibc's inet_ntop() prints IPv4 with sprintf(): done by hand. */
@@ -141,8 +146,11 @@ size_t fmt_header(const struct fmt_state *st, char *buf, size_t size)
 		n += clamp(snprintf(buf + n, size - n, "%-9s", "TIME(s)"), size - n);
 	if (st->print_uid)
 		n += clamp(snprintf(buf + n, size - n, "%-6s ", "UID"), size - n);
-	n += clamp(snprintf(buf + n, size - n, "%-7s %-12s %-2s %-*s %-5s %-*s %-5s",
-			    "PID", "COMM", "IP", w, "RADDR", "RPORT", w, "LADDR", "LPORT"), size - n);
+	n += clamp(snprintf(buf + n, size - n, "%-7s %-12s %-2s ", "PID", "COMM", "IP"), size - n);
+	if (st->print_proto)
+		n += clamp(snprintf(buf + n, size - n, "%-5s ", "PROTO"), size - n);
+	n += clamp(snprintf(buf + n, size - n, "%-*s %-5s %-*s %-5s",
+			    w, "RADDR", "RPORT", w, "LADDR", "LPORT"), size - n);
 	if (st->queue)
 		n += clamp(snprintf(buf + n, size - n, " %-11s %s", "BL", "WAIT(ms)"), size - n);
 	n += clamp(snprintf(buf + n, size - n, "\n"), size - n);
@@ -188,6 +196,7 @@ bool event_decode(const void *data, size_t size, bool queue, struct event *e)
 	e->lport = h.lport;
 	e->rport = h.rport;
 	e->way_in = h.way_in;
+	e->proto = h.proto;
 	memcpy(e->comm, h.comm, sizeof(e->comm));
 	if (queue) {
 		memcpy(&q, p + off, sizeof(q));
@@ -216,10 +225,10 @@ static size_t fmt_event_json(struct fmt_state *st, const struct event *e, char *
 	fmt_addr(laddr, sizeof(laddr), e->family, e->laddr);
 	n += clamp(snprintf(buf + n, size - n,
 			    "{\"ts\":%s,\"pid\":%u,\"tid\":%u,\"comm\":\"%s\",\"uid\":%u,"
-			    "\"ip\":%d,\"raddr\":\"%s\",\"rport\":%u,\"laddr\":\"%s\","
-			    "\"lport\":%u,\"netns\":%u",
+			    "\"ip\":%d,\"proto\":\"%s\",\"raddr\":\"%s\",\"rport\":%u,"
+			    "\"laddr\":\"%s\",\"lport\":%u,\"netns\":%u",
 			    ts, e->pid, e->tid, comm, e->uid, e->family == AF_INET6 ? 6 : 4,
-			    raddr, e->rport, laddr, e->lport, e->netns), size - n);
+			    proto_name(e->proto), raddr, e->rport, laddr, e->lport, e->netns), size - n);
 	if (st->queue) {
 		n += clamp(snprintf(buf + n, size - n, ",\"backlog\":%u,\"backlog_max\":%u",
 				    e->backlog_len, e->backlog_max), size - n);
@@ -275,6 +284,12 @@ size_t fmt_event(struct fmt_state *st, const struct event *e, char *buf,
 	*p++ = ' ';
 	p = put_str(p, e->family == AF_INET6 ? "6" : "4", 1, 2);
 	*p++ = ' ';
+	if (st->print_proto) {
+		const char *proto = proto_name(e->proto);
+
+		p = put_str(p, proto, strlen(proto), 5);
+		*p++ = ' ';
+	}
 	p = put_str(p, raddr, strlen(raddr), (size_t)w);
 	*p++ = ' ';
 	p = put_uint(p, e->rport, 5);
@@ -301,6 +316,10 @@ size_t fmt_count_header(const struct fmt_state *st, char *buf, size_t size)
 {
 	if (st->json)
 		return 0;
+	if (st->print_proto)
+		return clamp(snprintf(buf, size, "%-7s %-12s %-2s %-5s %-*s %-5s %s\n", "PID",
+				      "COMM", "IP", "PROTO", ADDR_WIDTH(st), "LADDR", "LPORT",
+				      "ACCEPTS"), size);
 	return clamp(snprintf(buf, size, "%-7s %-12s %-2s %-*s %-5s %s\n", "PID", "COMM", "IP",
 			      ADDR_WIDTH(st), "LADDR", "LPORT", "ACCEPTS"), size);
 }
@@ -319,13 +338,19 @@ size_t fmt_count_row(struct fmt_state *st, const struct count_key *key,
 		json_escape(comm, sizeof(comm), key->comm, sizeof(key->comm));
 		return clamp(snprintf(buf, size,
 				      "{\"ts\":%s,\"pid\":%u,\"comm\":\"%s\",\"ip\":%d,"
-				      "\"laddr\":\"%s\",\"lport\":%u,\"accepts\":%llu}\n",
-				      ts, key->pid, comm, ip, laddr, key->lport,
-				      (unsigned long long)count), size);
+				      "\"proto\":\"%s\",\"laddr\":\"%s\",\"lport\":%u,"
+				      "\"accepts\":%llu}\n",
+				      ts, key->pid, comm, ip, proto_name(key->proto), laddr,
+				      key->lport, (unsigned long long)count), size);
 	} else {
 		char comm[4 * TASK_COMM_LEN + 1];
 
 		escape_comm(comm, sizeof(comm), key->comm, sizeof(key->comm));
+		if (st->print_proto)
+			return clamp(snprintf(buf, size, "%-7u %-12.12s %-2d %-5s %-*s %-5u %llu\n",
+					      key->pid, comm, ip, proto_name(key->proto),
+					      ADDR_WIDTH(st), laddr, key->lport,
+					      (unsigned long long)count), size);
 		return clamp(snprintf(buf, size, "%-7u %-12.12s %-2d %-*s %-5u %llu\n", key->pid,
 				      comm, ip, ADDR_WIDTH(st), laddr, key->lport,
 				      (unsigned long long)count), size);

@@ -24,6 +24,7 @@ struct event {
 	__u16 rport;
 	__u8 way_in;
 	char comm[TASK_COMM_LEN];
+	__u8 proto;		/* enum accept_proto */
 	/* -q only */
 	__u32 backlog_len;
 	__u32 backlog_max;
@@ -45,6 +46,7 @@ struct fmt_state {
 	bool print_uid;		/* -U: UID column */
 	bool queue;		/* -q: BL and WAIT(ms) columns */
 	bool wide;		/* -w: 39-character address columns */
+	bool print_proto;	/* --print-proto: PROTO column */
 	__s64 mono_to_real_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	__u64 first_ts_ns;	/* -t counts from the first event */
 	bool have_first;
@@ -78,6 +80,9 @@ size_t json_escape(char *out, size_t size, const char *comm, size_t len);
  * task name can neither break a line nor drive a terminal. Returns the
  * length (out is NUL-terminated; size >= 4 * len + 1 always suffices). */
 size_t escape_comm(char *out, size_t size, const char *comm, size_t len);
+
+/* "tcp" or "mptcp": what the accepted socket is (enum accept_proto). */
+const char *proto_name(unsigned int proto);
 
 /* Writes @addr of @family (AF_INET/AF_INET6) in inet_ntop form. */
 void fmt_addr(char *out, size_t size, int family, const __u8 addr[16]);

@@ -16,6 +16,7 @@
 #define AF_INET		2
 #define AF_INET6	10
 #define IPPROTO_TCP	6
+#define IPPROTO_MPTCP	262
 #define S_IFMT		0170000
 #define S_IFSOCK	0140000
 #define TCP_ESTABLISHED	1
@@ -161,7 +162,7 @@ static __always_inline void current_comm(char comm[TASK_COMM_LEN])
 }
 
 static __always_inline void count_accept(__u64 pid_tgid, struct sock *child,
-					 __u16 family, __u16 lport)
+					 __u16 family, __u16 lport, __u8 proto)
 {
 	struct count_key key = {};
 	__u64 one = 1, *count;
@@ -169,6 +170,7 @@ static __always_inline void count_accept(__u64 pid_tgid, struct sock *child,
 	key.pid = pid_tgid >> 32;
 	key.family = family;
 	key.lport = lport;
+	key.proto = proto;
 	if (family == AF_INET)
 		BPF_CORE_READ_INTO((__u32 *)key.laddr, child, __sk_common.skc_rcv_saddr);
 	else	/* ::ffff:a.b.c.d for an IPv4 client of a dual-stack listener */
@@ -189,16 +191,82 @@ static __always_inline void count_accept(__u64 pid_tgid, struct sock *child,
 		__sync_fetch_and_add(&count_overflow, 1);
 }
 
-/* Report the accept of @child from @listener by the current task. The local
- * port comes from the listener: a client's RST before accept() returns makes
- * the kernel clear the child's skc_num (inet_put_port()). */
+/* --- MPTCP ----------------------------------------------------------------- */
+
+/* The MPTCP socket that accept() hands out for @sk, a child that
+ * inet_csk_accept() returned; NULL if @sk is a plain TCP socket: a TCP
+ * client's, or an MPTCP client's that fell back to TCP (its subflow context
+ * is dropped and is_mptcp cleared: subflow_ulp_fallback()). */
+static __always_inline struct sock *mptcp_of_subflow(struct sock *sk)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	struct mptcp_subflow_context *ctx;
+
+	if (!bpf_core_field_exists(tp->is_mptcp) ||
+	    !bpf_core_type_exists(struct mptcp_subflow_context))
+		return NULL;
+	if (!BPF_CORE_READ_BITFIELD_PROBED(tp, is_mptcp))
+		return NULL;
+	ctx = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_ulp_data);
+	return BPF_CORE_READ(ctx, conn);
+}
+
+/* The TCP socket under an MPTCP socket @sk: a listener's listening subflow
+ * (the accept queue is there), a connection's initial subflow (the
+ * handshake was there); @sk itself if the kernel does not say. */
+static __always_inline struct sock *mptcp_first(struct sock *sk)
+{
+	struct mptcp_sock *msk = (struct mptcp_sock *)sk;
+	struct sock *first;
+
+	if (!bpf_core_field_exists(msk->first))
+		return sk;
+	first = BPF_CORE_READ(msk, first);
+	return first ? first : sk;
+}
+
+/* The TCP listener behind the listening socket @sk. */
+static __always_inline struct sock *tcp_listener(struct sock *sk)
+{
+	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) == IPPROTO_MPTCP)
+		return mptcp_first(sk);
+	return sk;
+}
+
+/* -q: how long @child waited in the accept queue since @flow, the TCP
+ * socket that did the handshake, completed it; WAIT_UNKNOWN if that was
+ * not seen. A Fast Open child is queued before its handshake completes (in
+ * SYN_RECV): there is no such time, and an entry left by an earlier socket
+ * at the same address must not be taken for it. */
+static __always_inline __u64 queue_wait(struct sock *flow, __u64 now)
+{
+	__u64 key = (__u64)flow, *done, wait = WAIT_UNKNOWN;
+
+	if (BPF_CORE_READ(flow, __sk_common.skc_state) == TCP_SYN_RECV)
+		return WAIT_UNKNOWN;
+	done = bpf_map_lookup_elem(&handshake_done, &key);
+	if (done) {
+		if (*done <= now)
+			wait = now - *done;
+		bpf_map_delete_elem(&handshake_done, &key);
+	}
+	return wait;
+}
+
+/* Report the accept of @child from @listener by the current task. @child is
+ * the socket accept() hands out (TCP or MPTCP), @flow the TCP socket that
+ * did its handshake (NULL: @child's own, or its MPTCP first subflow), and
+ * @listener a TCP listener (an MPTCP one's listening subflow). The local
+ * port comes from the listener: a client's RST before accept() returns
+ * makes the kernel clear the child's skc_num (inet_put_port()). */
 static __always_inline int emit(struct sock *listener, struct sock *child,
-				enum way_in way)
+				struct sock *flow, enum way_in way)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct event_head *h;
 	__u8 *addrs;
-	__u16 family, lport;
+	__u16 family, lport, protocol;
+	__u8 proto;
 	__u32 size;
 
 	lport = BPF_CORE_READ(listener, __sk_common.skc_num);
@@ -209,10 +277,17 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 		return 0;
 	if (targ_family && family != targ_family)
 		return 0;
-	if (BPF_CORE_READ_BITFIELD_PROBED(child, sk_protocol) != IPPROTO_TCP)
+	/* SCTP's one-to-one sockets (and any other stream protocol that
+	 * accept()s) are not TCP: not shown. */
+	protocol = BPF_CORE_READ_BITFIELD_PROBED(child, sk_protocol);
+	if (protocol == IPPROTO_TCP)
+		proto = PROTO_TCP;
+	else if (protocol == IPPROTO_MPTCP)
+		proto = PROTO_MPTCP;
+	else
 		return 0;
 	if (count_mode) {
-		count_accept(pid_tgid, child, family, lport);
+		count_accept(pid_tgid, child, family, lport, proto);
 		return 0;
 	}
 
@@ -237,21 +312,17 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 	h->lport = lport;
 	h->rport = bpf_ntohs(BPF_CORE_READ(child, __sk_common.skc_dport));
 	h->way_in = way;
-	h->pad = 0;
+	h->proto = proto;
 	current_comm(h->comm);
 	if (want_queue) {
 		struct event_queue *q = (struct event_queue *)(h + 1);
-		__u64 key = (__u64)child, *done;
 
+		if (!flow)
+			flow = proto == PROTO_MPTCP ? mptcp_first(child) : child;
 		/* Read after the accept took the child off the queue. */
 		q->backlog_len = BPF_CORE_READ(listener, sk_ack_backlog);
 		q->backlog_max = BPF_CORE_READ(listener, sk_max_ack_backlog);
-		q->wait_ns = WAIT_UNKNOWN;
-		done = bpf_map_lookup_elem(&handshake_done, &key);
-		if (done) {
-			q->wait_ns = h->ts_ns - *done;
-			bpf_map_delete_elem(&handshake_done, &key);
-		}
+		q->wait_ns = queue_wait(flow, h->ts_ns);
 	}
 	addrs = (__u8 *)h + size;
 	if (family == AF_INET) {
@@ -268,6 +339,16 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 
 /* --- fexit --------------------------------------------------------------- */
 
+/* inet_csk_accept() took @newsk off @listener's queue. For an MPTCP
+ * connection both are TCP subflows: report the MPTCP socket, once. */
+static __always_inline int emit_accepted(struct sock *listener, struct sock *newsk,
+					 enum way_in way)
+{
+	struct sock *msk = mptcp_of_subflow(newsk);
+
+	return emit(listener, msk ? msk : newsk, newsk, way);
+}
+
 /* Linux 6.10 (92ef0fd55ac8) changed inet_csk_accept(sk, flags, err, kern) to
  * inet_csk_accept(sk, arg), which moves the return value's ctx slot. The
  * verifier bounds ctx access by the function's argument count, so each
@@ -282,7 +363,7 @@ int BPF_PROG(fexit_accept_pre610, struct sock *sk, int flags, int *err,
 	seen_by_probe((__u32)pid_tgid);
 	if (!newsk || task_filtered_out(pid_tgid))
 		return 0;
-	return emit(sk, newsk, WAY_FEXIT);
+	return emit_accepted(sk, newsk, WAY_FEXIT);
 }
 
 SEC("fexit/inet_csk_accept")
@@ -294,7 +375,7 @@ int BPF_PROG(fexit_accept, struct sock *sk, struct proto_accept_arg *arg,
 	seen_by_probe((__u32)pid_tgid);
 	if (!newsk || task_filtered_out(pid_tgid))
 		return 0;
-	return emit(sk, newsk, WAY_FEXIT);
+	return emit_accepted(sk, newsk, WAY_FEXIT);
 }
 
 /* --- kprobe -------------------------------------------------------------- */
@@ -327,7 +408,7 @@ int BPF_KRETPROBE(kretprobe_accept, struct sock *newsk)
 	bpf_map_delete_elem(&inflight, &tid);
 	if (!newsk)
 		return 0;
-	return emit(listener, newsk, WAY_KPROBE);
+	return emit_accepted(listener, newsk, WAY_KPROBE);
 }
 
 /* --- syscall tracepoints -------------------------------------------------- */
@@ -435,13 +516,14 @@ static __always_inline int on_accept_exit(long ret)
 	listener = sock_from_fd(&fds, listen_fd);
 	if (!listener)
 		return 0;
+	listener = tcp_listener(listener);
 	/* -P: the listener tells; spare the second fd lookup. */
 	if (filter_ports && port_filtered_out(BPF_CORE_READ(listener, __sk_common.skc_num)))
 		return 0;
 	child = sock_from_fd(&fds, ret);
 	if (!child)
 		return 0;
-	return emit(listener, child, WAY_TRACEPOINT);
+	return emit(listener, child, NULL, WAY_TRACEPOINT);
 }
 
 SEC("tracepoint/syscalls/sys_enter_accept")
@@ -498,7 +580,7 @@ int tp_io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 	child = sock_from_fd(&fds, res);
 	if (!listener || !child)
 		return 0;
-	return emit(listener, child, WAY_TRACEPOINT);
+	return emit(tcp_listener(listener), child, NULL, WAY_TRACEPOINT);
 }
 
 /* -q: the moment a child socket completed its handshake and so joined the

@@ -135,7 +135,7 @@ static const enum way_in way_of[] = {
 	[BACKEND_TRACEPOINT] = WAY_TRACEPOINT,
 };
 
-static bool way_available(enum backend way, struct plan *plan)
+static bool way_available(enum backend way, const struct config *cfg, struct plan *plan)
 {
 	char *why = plan->why_not[way];
 	size_t len = sizeof(plan->why_not[way]);
@@ -145,6 +145,13 @@ static bool way_available(enum backend way, struct plan *plan)
 
 	switch (way) {
 	case BACKEND_FEXIT:
+		/* A BTF file gives CO-RE the kernel's types, not the type ids
+		 * that an fexit program attaches by: those are the running
+		 * kernel's own BTF, which --btf is there for the lack of. */
+		if (cfg->btf_path && access("/sys/kernel/btf/vmlinux", R_OK)) {
+			snprintf(why, len, "it needs the kernel's own BTF (/sys/kernel/btf/vmlinux), which --btf cannot stand in for");
+			return false;
+		}
 		/* Before reading 6 MB of BTF for the real probe below. */
 		err = fexit_refused();
 		if (err) {
@@ -185,6 +192,10 @@ static bool way_available(enum backend way, struct plan *plan)
 		 * exit; without it a sys_enter program must record it. */
 		plan->task_regs = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT,
 							  BPF_FUNC_task_pt_regs, NULL) == 1;
+		/* It also takes bpf_get_current_task_btf(), which needs the
+		 * kernel's own BTF: with --btf, record the fd at entry. */
+		if (cfg->btf_path)
+			plan->task_regs = false;
 		return true;
 	default:
 		return false;
@@ -346,9 +357,11 @@ static int start_way(const struct config *cfg, struct plan *plan,
 	struct tcpaccept_bpf *skel;
 	char *why = plan->why_not[plan->way];
 	size_t len = sizeof(plan->why_not[plan->way]);
+	/* --btf: CO-RE reads the kernel's types from that file. */
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = cfg->btf_path);
 	int err;
 
-	skel = tcpaccept_bpf__open();
+	skel = tcpaccept_bpf__open_opts(&open_opts);
 	if (!skel) {
 		snprintf(why, len, "failed to open the BPF object: %s", strerror(errno));
 		return -errno;
@@ -493,7 +506,7 @@ static int choose_and_start(const struct config *cfg, struct plan *plan,
 		if (cfg->backend != BACKEND_AUTO && cfg->backend != order[i])
 			continue;
 		plan->way = order[i];
-		if (way_available(plan->way, plan) && start_way(cfg, plan, skelp, krp) == 0)
+		if (way_available(plan->way, cfg, plan) && start_way(cfg, plan, skelp, krp) == 0)
 			return 0;
 	}
 	if (cfg->backend != BACKEND_AUTO) {
@@ -667,8 +680,12 @@ int main(int argc, char **argv)
 		warn("needs root, or the CAP_BPF and CAP_PERFMON capabilities\n");
 		return 1;
 	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		warn("the kernel has no BTF (/sys/kernel/btf/vmlinux: %s); it needs CONFIG_DEBUG_INFO_BTF=y\n",
+	if (cfg.btf_path && access(cfg.btf_path, R_OK)) {
+		warn("failed to read the BTF file '%s': %s\n", cfg.btf_path, strerror(errno));
+		return 1;
+	}
+	if (!cfg.btf_path && access("/sys/kernel/btf/vmlinux", R_OK)) {
+		warn("the kernel has no BTF (/sys/kernel/btf/vmlinux: %s); it needs CONFIG_DEBUG_INFO_BTF=y, or --btf=PATH with a BTF file for this kernel\n",
 		     strerror(errno));
 		return 1;
 	}
@@ -711,6 +728,7 @@ int main(int argc, char **argv)
 	fmt.print_uid = cfg.print_uid;
 	fmt.queue = cfg.queue;
 	fmt.wide = cfg.wide;
+	fmt.print_proto = cfg.print_proto;
 	/* The header says "attached": tests and scripts wait for it. (-j and
 	 * -c print none; -v's "way in" line on stderr says it instead.) */
 	if (!cfg.count)

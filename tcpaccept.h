@@ -12,6 +12,14 @@ enum way_in {
 	WAY_TRACEPOINT = 3,
 };
 
+/* What the accepted socket is (what SO_PROTOCOL says of the accepted fd):
+ * an MPTCP listener whose client fell back to plain TCP hands out a TCP
+ * socket. */
+enum accept_proto {
+	PROTO_TCP = 0,
+	PROTO_MPTCP = 1,
+};
+
 /* One successful accept(), as the kernel side sends it: a struct
  * event_head, then with -q a struct event_queue, then the local and the
  * remote address, 4 bytes each for AF_INET and 16 for AF_INET6, in network
@@ -29,7 +37,7 @@ struct event_head {
 	__u16 lport;		/* from the listening socket */
 	__u16 rport;
 	__u8 way_in;		/* enum way_in */
-	__u8 pad;
+	__u8 proto;		/* enum accept_proto */
 	char comm[TASK_COMM_LEN];
 };
 
@@ -49,6 +57,8 @@ struct count_key {
 	__u16 lport;
 	__u8 laddr[16];
 	char comm[TASK_COMM_LEN];
+	__u8 proto;		/* enum accept_proto: TCP and MPTCP apart */
+	__u8 pad[3];
 };
 
 #endif /* TCPACCEPT_H */

@@ -11,27 +11,30 @@ import re
 from collections import Counter
 
 LOST_RE = re.compile(r"^tcpaccept: lost \d+ events", re.M)
-JSON_KEYS = {"ts", "pid", "tid", "comm", "uid", "ip", "raddr", "rport", "laddr", "lport", "netns"}
+JSON_KEYS = {"ts", "pid", "tid", "comm", "uid", "ip", "proto", "raddr", "rport", "laddr", "lport",
+             "netns"}
 QUEUE_KEYS = {"backlog", "backlog_max", "wait_ms"}
 
 
-def header(wallclock=False, timestamp=False, uid=False, queue=False, wide=False):
+def header(wallclock=False, timestamp=False, uid=False, queue=False, wide=False, proto=False):
     w = 39 if wide else 16
     h = ("TIME     " if wallclock else "") + ("TIME(s)  " if timestamp else "")
     h += "UID    " if uid else ""
-    h += f"{'PID':<7} {'COMM':<12} {'IP':<2} {'RADDR':<{w}} {'RPORT':<5} {'LADDR':<{w}} {'LPORT':<5}"
+    h += f"{'PID':<7} {'COMM':<12} {'IP':<2} " + ("PROTO " if proto else "")
+    h += f"{'RADDR':<{w}} {'RPORT':<5} {'LADDR':<{w}} {'LPORT':<5}"
     if queue:
         h += f" {'BL':<11} WAIT(ms)"
     return h
 
 
-def parse_rows(text, wallclock=False, timestamp=False, uid=False, queue=False, wide=False):
+def parse_rows(text, wallclock=False, timestamp=False, uid=False, queue=False, wide=False,
+               proto=False):
     """Parses tcpaccept's column output into dicts; the header must come
     first. The row layout is fixed-width up to COMM (COMM may hold spaces),
     then whitespace-separated."""
     lines = text.splitlines()
     assert lines, "tcpaccept printed nothing, not even its header"
-    want = header(wallclock, timestamp, uid, queue, wide)
+    want = header(wallclock, timestamp, uid, queue, wide, proto)
     assert lines[0] == want, f"header {lines[0]!r} != {want!r}"
     rows = []
     for line in lines[1:]:
@@ -53,6 +56,9 @@ def parse_rows(text, wallclock=False, timestamp=False, uid=False, queue=False, w
         assert len(rest) > 13 and rest[12] == " ", f"malformed COMM column: {line!r}"
         row["comm"], rest = rest[:12].rstrip(" "), rest[13:]
         fields = rest.split()
+        if proto:
+            row["proto"] = fields.pop(1)
+            assert row["proto"] in ("tcp", "mptcp"), line
         assert len(fields) == (7 if queue else 5), f"malformed row: {line!r}"
         row["ip"], row["raddr"], row["rport"], row["laddr"], row["lport"] = fields[:5]
         for k in ("ip", "rport", "lport"):
@@ -115,22 +121,25 @@ def tcpaccept_escape(raw):
     return "".join(chr(b) if 0x20 <= b < 0x7f and b != 0x5c else f"\\x{b:02x}" for b in raw)
 
 
-def row_key(pid, comm, ip, raddr, rport, laddr, lport):
-    return (int(pid), comm, int(ip), raddr, int(rport), laddr, int(lport))
+def row_key(pid, comm, ip, raddr, rport, laddr, lport, proto=None):
+    return (int(pid), comm, int(ip), raddr, int(rport), laddr, int(lport), proto)
 
 
-def expected_keys(accepts):
+def expected_keys(accepts, with_proto=False):
     """What tcpaccept must print for tcppeer's accepts (COMM cut to 12)."""
     return [row_key(a["pid"], tcpaccept_escape(peer_comm_bytes(a["comm"]))[:12].rstrip(" "),
-                    a["ip"], a["raddr"], a["rport"], a["laddr"], a["lport"]) for a in accepts]
+                    a["ip"], a["raddr"], a["rport"], a["laddr"], a["lport"],
+                    a["proto"] if with_proto else None) for a in accepts]
 
 
 def check_rows(rows, accepts, pid):
     """Every row of @pid is one of @accepts and every accept has its row,
-    exactly once, with every field right."""
+    exactly once, with every field right (PROTO too, if the rows have it:
+    what SO_PROTOCOL said of the server's accepted fd)."""
+    with_proto = any("proto" in r for r in rows)
     got = Counter(row_key(r["pid"], r["comm"], r["ip"], r["raddr"], r["rport"],
-                          r["laddr"], r["lport"]) for r in rows if r["pid"] == pid)
-    want = Counter(expected_keys(accepts))
+                          r["laddr"], r["lport"], r.get("proto")) for r in rows if r["pid"] == pid)
+    want = Counter(expected_keys(accepts, with_proto))
     missing = want - got
     extra = got - want
     assert not missing and not extra, (
@@ -146,9 +155,9 @@ def check_json(objs, accepts, pid, queue=False, netns=None):
     for o in objs:
         assert set(o) == JSON_KEYS | (QUEUE_KEYS if queue else set()), sorted(o)
     got = Counter((o["pid"], o["tid"], o["comm"].encode("latin-1"), o["uid"], o["ip"],
-                   o["raddr"], o["rport"], o["laddr"], o["lport"]) for o in mine)
+                   o["proto"], o["raddr"], o["rport"], o["laddr"], o["lport"]) for o in mine)
     want = Counter((int(a["pid"]), int(a["tid"]), peer_comm_bytes(a["comm"]),
-                    int(a.get("uid", 0)), 4 if a["ip"] == "4" else 6, a["raddr"],
+                    int(a.get("uid", 0)), 4 if a["ip"] == "4" else 6, a["proto"], a["raddr"],
                     int(a["rport"]), a["laddr"], int(a["lport"])) for a in accepts)
     assert got == want, f"JSON objects differ:\n got  {sorted(got)[:3]}\n want {sorted(want)[:3]}"
     if netns is not None:

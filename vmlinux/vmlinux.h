@@ -107,6 +107,28 @@ struct sock {
 	__u32 sk_max_ack_backlog;
 };
 
+/* MPTCP (Linux 5.6+, CONFIG_MPTCP; absent from kernels built without it,
+ * so every use is guarded by bpf_core_field_exists). A connection is
+ * accepted on the MPTCP listener's first subflow: inet_csk_accept()
+ * returns a TCP subflow whose ULP data names the MPTCP socket that
+ * accept() hands out. is_mptcp has been a 1-bit bitfield and a bool:
+ * BPF_CORE_READ_BITFIELD_PROBED reads either. */
+struct inet_connection_sock {
+	void *icsk_ulp_data;
+};
+
+struct tcp_sock {
+	bool is_mptcp;
+};
+
+struct mptcp_subflow_context {
+	struct sock *conn;
+};
+
+struct mptcp_sock {
+	struct sock *first;	/* a listener's listening subflow; a connection's first one */
+};
+
 /* Linux 6.10 (92ef0fd55ac8) passes accept()'s flags/err/kern to
  * inet_csk_accept() in this struct; its presence tells the two
  * signatures apart. */

@@ -50,8 +50,14 @@
 #define CLOCK_LIMIT ((__s64)1 << 62)
 
 struct opts {
-	bool wallclock, timestamp, json, uid, queue, wide, counts;
+	bool wallclock, timestamp, json, uid, queue, wide, counts, proto;
 };
+
+/* What the PROTO column and the "proto" key show for a proto byte. */
+static const char *ref_proto(unsigned int proto)
+{
+	return proto == PROTO_MPTCP ? "mptcp" : "tcp";
+}
 
 /* --- task names ------------------------------------------------------------ */
 
@@ -372,6 +378,8 @@ static void check_header(const struct fmt_state *st, const struct opts *o)
 		if (o->uid)
 			names[k++] = "UID";
 		names[k++] = "PID", names[k++] = "COMM", names[k++] = "IP";
+		if (o->proto)
+			names[k++] = "PROTO";
 		names[k++] = "RADDR", names[k++] = "RPORT", names[k++] = "LADDR", names[k++] = "LPORT";
 		if (o->queue)
 			names[k++] = "BL", names[k++] = "WAIT(ms)";
@@ -382,9 +390,14 @@ static void check_header(const struct fmt_state *st, const struct opts *o)
 		REQUIRE(n == 0, "a -c header in JSON mode: \"%.*s\"", (int)n, buf);
 	} else {
 		static const char *const count_names[] = { "PID", "COMM", "IP", "LADDR", "LPORT", "ACCEPTS" };
+		static const char *const proto_names[] = { "PID", "COMM", "IP", "PROTO", "LADDR", "LPORT",
+							   "ACCEPTS" };
 
 		check_line(buf, n, row, "the -c header");
-		expect_names(row, count_names, 6);
+		if (o->proto)
+			expect_names(row, proto_names, 7);
+		else
+			expect_names(row, count_names, 6);
 	}
 	free(buf);
 }
@@ -415,6 +428,7 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 		f[k++] = str("comm", (const char *)name.raw);
 		f[k++] = num("uid", e->uid);
 		f[k++] = num("ip", family == AF_INET6 ? 6 : 4);
+		f[k++] = str("proto", ref_proto(e->proto));
 		f[k++] = str("raddr", raddr);
 		f[k++] = num("rport", e->rport);
 		f[k++] = str("laddr", laddr);
@@ -452,6 +466,8 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 	snprintf(want, sizeof(want), "%.12s", name.text);
 	expect_column(row, &pos, "COMM", want, 12, false);
 	expect_column(row, &pos, "IP", family == AF_INET6 ? "6" : "4", 2, false);
+	if (o->proto)
+		expect_column(row, &pos, "PROTO", ref_proto(e->proto), 5, false);
 	expect_column(row, &pos, "RADDR", raddr, w, false);
 	snprintf(want, sizeof(want), "%u", e->rport);
 	expect_column(row, &pos, "RPORT", want, 5, false);
@@ -486,6 +502,7 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	key->pid = e->pid;
 	key->family = e->family;
 	key->lport = e->lport;
+	key->proto = e->proto;
 	memcpy(key->laddr, e->laddr, sizeof(key->laddr));
 	memcpy(key->comm, e->comm, sizeof(key->comm));
 	check_line(buf, fmt_count_row(st, key, count, e->ts_ns, buf, FMT_LINE_MAX), row, "a -c row");
@@ -503,6 +520,7 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 		f[k++] = num("pid", e->pid);
 		f[k++] = str("comm", (const char *)name.raw);
 		f[k++] = num("ip", family == AF_INET6 ? 6 : 4);
+		f[k++] = str("proto", ref_proto(e->proto));
 		f[k++] = str("laddr", laddr);
 		f[k++] = num("lport", e->lport);
 		f[k++] = num("accepts", count);
@@ -515,6 +533,8 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	snprintf(want, sizeof(want), "%.12s", name.text);
 	expect_column(row, &pos, "COMM", want, 12, false);
 	expect_column(row, &pos, "IP", family == AF_INET6 ? "6" : "4", 2, false);
+	if (o->proto)
+		expect_column(row, &pos, "PROTO", ref_proto(e->proto), 5, false);
 	expect_column(row, &pos, "LADDR", laddr, o->wide ? 39 : 16, false);
 	snprintf(want, sizeof(want), "%u", e->lport);
 	expect_column(row, &pos, "LPORT", want, 5, false);
@@ -570,7 +590,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct opts o = {
 		.wallclock = flags & FUZZ_WALLCLOCK, .timestamp = flags & FUZZ_TIMESTAMP,
 		.json = flags & FUZZ_JSON, .uid = flags & FUZZ_UID, .queue = flags & FUZZ_QUEUE,
-		.wide = flags & FUZZ_WIDE, .counts = flags & FUZZ_COUNTS,
+		.wide = flags & FUZZ_WIDE, .counts = flags & FUZZ_COUNTS, .proto = flags & FUZZ_PROTO,
 	};
 	__u64 raw = 0, first_ts = 0;
 	__s64 off;
@@ -589,6 +609,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st.print_uid = o.uid;
 	st.queue = o.queue;
 	st.wide = o.wide;
+	st.print_proto = o.proto;
 	check_header(&st, &o);
 
 	for (int i = 0; i < FUZZ_MAX_EVENTS && (i == 0 || at < size); i++) {

@@ -27,6 +27,7 @@
 #define FUZZ_QUEUE	0x10	/* -q */
 #define FUZZ_WIDE	0x20	/* -w */
 #define FUZZ_COUNTS	0x40	/* also a -c row for each event */
+#define FUZZ_PROTO	0x80	/* --print-proto */
 
 #define FUZZ_HEAD_LEN 11
 #define FUZZ_MAX_EVENTS 8

@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,5 +122,12 @@ int main(int argc, char **argv)
 	add(&s, t0 + 12345678900000ULL, AF_INET, "192.168.1.1", 23, "192.168.1.2", 2222, 100,
 	    "sshd", 5);
 	save(argv[1], "long-run", &s);
+
+	/* --print-proto: a TCP and an MPTCP accept, as columns and -c rows. */
+	head(&s, FUZZ_PROTO | FUZZ_COUNTS | FUZZ_QUEUE, 64, 16, off);
+	add(&s, t0, AF_INET, "127.0.0.1", 40000, "127.0.0.1", 8080, 200, "mptcp-srv", 9);
+	s.bytes[s.len - sizeof(struct event) + offsetof(struct event, proto)] = PROTO_MPTCP;
+	add(&s, t0 + 7, AF_INET6, "::1", 40001, "::1", 8080, 200, "mptcp-srv", 9);
+	save(argv[1], "proto", &s);
 	return 0;
 }

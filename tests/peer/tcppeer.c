@@ -48,6 +48,15 @@
 #define __NR_io_uring_enter 426
 #endif
 
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+#ifndef MSG_FASTOPEN
+#define MSG_FASTOPEN 0x20000000
+#endif
+
+#define PROTO_MIXED -2
+
 #define EXIT_USAGE 64
 #define EXIT_SKIP 77
 #define LISTEN_BACKLOG 4096
@@ -76,8 +85,14 @@ static struct {
 	int timeout;
 	long uid;		/* --uid: accept as this user (-1: stay) */
 	long connect_interval;	/* --connect-interval: ms between connects */
+	int proto;		/* --proto: the listener's IPPROTO_* (0: TCP) */
+	int client_proto;	/* --client-proto: the clients' (-1: as --proto,
+				 * PROTO_MIXED: MPTCP and TCP in turn) */
+	int fastopen;		/* --fastopen: TCP Fast Open, data in the SYN */
+	int stats;		/* --stats: print the netns's counters that moved */
 	char comm[256];
 } opt = {
+	.client_proto = -1,
 	.fam = FAM_4,
 	.count = 1,
 	.threads = 1,
@@ -97,6 +112,28 @@ static void die(const char *call)
 
 	fprintf(stderr, "%s: %s: %s\n", who, call, strerror(e));
 	exit(1);
+}
+
+/* socket() failed for protocol @proto: say which protocol the kernel
+ * lacks, in words a test can match. */
+static void die_proto(const char *call, int proto)
+{
+	int e = errno;
+
+	fprintf(stderr, "%s: %s (protocol %d): %s\n", who, call, proto, strerror(e));
+	exit(1);
+}
+
+/* What SO_PROTOCOL says, by name (an AF_UNIX socket's is 0). */
+static const char *proto_name(int proto)
+{
+	switch (proto) {
+	case 0: return "unix";
+	case IPPROTO_TCP: return "tcp";
+	case IPPROTO_MPTCP: return "mptcp";
+	case IPPROTO_SCTP: return "sctp";
+	default: return "other";
+	}
 }
 
 static void fail(const char *fmt, ...)
@@ -388,8 +425,10 @@ struct record {			/* one client connection, sent over ctl */
 struct accepted {		/* one accept, filled by the server */
 	pid_t tid;
 	int has_peer;
-	unsigned pport;
-	char peer[ADDR_MAX];
+	unsigned pport, sport;
+	char peer[ADDR_MAX];	/* the accepted fd's getpeername() */
+	char self[ADDR_MAX];	/* ... and getsockname() */
+	int proto;		/* ... and SO_PROTOCOL */
 	char comm[17];
 	long rec;		/* matched record index, -1 if none */
 };
@@ -521,7 +560,9 @@ static void setup_listener(void)
 	memset(&srv_addr, 0, sizeof(srv_addr));
 	switch (opt.fam) {
 	case FAM_4:
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, opt.proto);
+		if (fd < 0)
+			die_proto("socket(AF_INET)", opt.proto);
 		a.in4.sin_family = AF_INET;
 		a.in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		a.in4.sin_port = htons((uint16_t)opt.port);
@@ -529,9 +570,9 @@ static void setup_listener(void)
 		break;
 	case FAM_6:
 	case FAM_MAPPED:
-		fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, opt.proto);
 		if (fd < 0)
-			die("socket(AF_INET6)");
+			die_proto("socket(AF_INET6)", opt.proto);
 		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
 			       opt.fam == FAM_6 ? &one : &zero, sizeof(int)) < 0)
 			die("setsockopt(IPV6_V6ONLY)");
@@ -564,6 +605,12 @@ static void setup_listener(void)
 		die("setsockopt(SO_REUSEADDR)");
 	if (bind(fd, &a.sa, alen) < 0)
 		die("bind");
+	if (opt.fastopen) {
+		int qlen = LISTEN_BACKLOG;
+
+		if (setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, &qlen, sizeof(qlen)) < 0)
+			die("setsockopt(TCP_FASTOPEN)");
+	}
 	if (listen(fd, LISTEN_BACKLOG) < 0)
 		die("listen");
 	alen = sizeof(a);
@@ -633,12 +680,29 @@ static void accept_one(pid_t tid, const char *comm)
 	ac->tid = tid;
 	ac->rec = -1;
 	snprintf(ac->comm, sizeof(ac->comm), "%s", comm);
-	/* Only used to pair thread <-> connection; fails after an RST. */
+	/* Pairs thread <-> connection, and checks the client's records
+	 * against the server's own view (match()); fails after an RST. */
 	if (getpeername(fd, &peer.sa, &plen) == 0 &&
 	    plen > offsetof(struct sockaddr_un, sun_path)) {
 		fmt_addr(&peer, plen, 0, ac->peer, sizeof(ac->peer),
 			 &ac->pport);
 		ac->has_peer = 1;
+		plen = sizeof(peer);
+		if (getsockname(fd, &peer.sa, &plen) < 0)
+			die("getsockname(accepted)");
+		fmt_addr(&peer, plen, 0, ac->self, sizeof(ac->self), &ac->sport);
+	}
+	plen = sizeof(ac->proto);
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &ac->proto, &plen) < 0)
+		die("getsockopt(SO_PROTOCOL)");
+	/* Fast Open: take the client's byte, or close() would send an RST
+	 * that may beat the client's getpeername(). */
+	if (opt.fastopen) {
+		char byte;
+
+		while (read(fd, &byte, 1) < 0)
+			if (errno != EINTR)
+				die("read(accepted)");
 	}
 	if (close(fd) < 0)
 		die("close(accepted)");
@@ -821,6 +885,12 @@ static void match(struct record *recs, long n)
 		if (ac->rec < 0)
 			fail("accepted a connection from %s port %u that no client made",
 			     ac->peer, ac->pport);
+		/* The server's getsockname() agrees with the client's
+		 * getpeername() (UNIX sockets: the client's is the name). */
+		if (opt.fam != FAM_UNIX && (strcmp(recs[ac->rec].laddr, ac->self) ||
+					    recs[ac->rec].lport != ac->sport))
+			fail("accepted fd's getsockname() %s port %u, the client's getpeername() %s port %u",
+			     ac->self, ac->sport, recs[ac->rec].laddr, recs[ac->rec].lport);
 	}
 	/* Fallback (peer unknown, e.g. after RST): record order. */
 	for (long s = 0; s < n; s++) {
@@ -835,6 +905,64 @@ static void match(struct record *recs, long n)
 	}
 	free(tab);
 	free(used);
+}
+
+/* ---------------------------------------------------------------- stats */
+
+/* --stats: the counters of this network namespace that tell how the
+ * handshakes went (Fast Open, SYN cookies, MPTCP), from /proc/net/netstat:
+ * "Prefix: name name ...\nPrefix: value value ...". */
+#define STATS_MAX 512
+static const char *const stat_prefixes[] = { "TCPFastOpen", "Syncookies", "MPCapable", NULL };
+static char stat_names[STATS_MAX][64];
+static unsigned long long stats_before[STATS_MAX];
+
+static int read_stats(unsigned long long *values)
+{
+	static char buf[65536];
+	char *names, *vals, *save1, *save2, *n, *v, *line_save = NULL;
+	ssize_t len;
+	int fd = open("/proc/net/netstat", O_RDONLY | O_CLOEXEC), k = 0;
+
+	if (fd < 0)
+		die("open(/proc/net/netstat)");
+	len = read(fd, buf, sizeof(buf) - 1);
+	if (len <= 0)
+		die("read(/proc/net/netstat)");
+	close(fd);
+	buf[len] = '\0';
+	for (names = strtok_r(buf, "\n", &line_save); names;
+	     names = strtok_r(NULL, "\n", &line_save)) {
+		char prefix[32];
+
+		vals = strtok_r(NULL, "\n", &line_save);
+		if (!vals)
+			break;
+		n = strtok_r(names, " ", &save1);
+		v = strtok_r(vals, " ", &save2);
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)strlen(n) - 1, n);
+		while ((n = strtok_r(NULL, " ", &save1)) && (v = strtok_r(NULL, " ", &save2)) &&
+		       k < STATS_MAX) {
+			snprintf(stat_names[k], sizeof(stat_names[k]), "%s.%s", prefix, n);
+			values[k++] = strtoull(v, NULL, 10);
+		}
+	}
+	return k;
+}
+
+static void print_stats(void)
+{
+	static unsigned long long after[STATS_MAX];
+	int n = read_stats(after);
+
+	for (int i = 0; i < n; i++) {
+		const char *name = strchr(stat_names[i], '.') + 1;
+
+		for (int j = 0; stat_prefixes[j]; j++)
+			if (!strncmp(name, stat_prefixes[j], strlen(stat_prefixes[j])) &&
+			    after[i] != stats_before[i])
+				printf("STAT %s=%llu\n", stat_names[i], after[i] - stats_before[i]);
+	}
 }
 
 /* --------------------------------------------------------------- client */
@@ -859,7 +987,7 @@ static void *client_main(void *arg)
 		struct record *rc = &ct->recs[ct->first + i];
 		long started = __atomic_fetch_add(&client_started, 1,
 						  __ATOMIC_ACQ_REL);
-		int fd;
+		int fd, proto;
 
 		while (!opt.rst && started - __atomic_load_n(shared_accepted,
 					__ATOMIC_ACQUIRE) >= CONNECT_WINDOW)
@@ -867,18 +995,33 @@ static void *client_main(void *arg)
 		/* A steady arrival rate, for a queue that builds up. */
 		if (opt.connect_interval && started)
 			sleep_ms(opt.connect_interval);
-		fd = socket(dom, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		proto = opt.client_proto;
+		if (proto == PROTO_MIXED)
+			proto = (ct->first + i) % 2 ? IPPROTO_TCP : IPPROTO_MPTCP;
+		fd = socket(dom, SOCK_STREAM | SOCK_CLOEXEC, dom == AF_UNIX ? 0 : proto);
 		if (fd < 0)
-			die("socket");
+			die_proto("socket", proto);
 		if (dom == AF_UNIX) {
 			/* autobind: gives every client a unique abstract name */
 			a.un.sun_family = AF_UNIX;
 			if (bind(fd, &a.sa, sizeof(sa_family_t)) < 0)
 				die("bind(autobind)");
 		}
-		while (connect(fd, &srv_addr.sa, srv_len) < 0) {
+		/* Fast Open: the SYN carries this byte (once the client
+		 * has the server's cookie, from the first connection on). */
+		while (opt.fastopen ? sendto(fd, "x", 1, MSG_FASTOPEN, &srv_addr.sa, srv_len) < 0
+				    : connect(fd, &srv_addr.sa, srv_len) < 0) {
 			if (errno != EINTR)
-				die("connect");
+				die(opt.fastopen ? "sendto(MSG_FASTOPEN)" : "connect");
+		}
+		/* sendto() may return with the SYN sent, before the SYN-ACK:
+		 * getpeername() wants the connection established. */
+		if (opt.fastopen) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+			while (poll(&pfd, 1, -1) < 0)
+				if (errno != EINTR)
+					die("poll");
 		}
 		alen = sizeof(a);
 		if (getsockname(fd, &a.sa, &alen) < 0)
@@ -991,8 +1134,23 @@ static void usage(const char *fmt, const char *arg)
 		"               [--accept4] [--io-uring] [--rst] [--delay-accept MS]\n"
 		"               [--wait] [--block-first] [--threads K]\n"
 		"               [--client-threads K] [--comm NAME] [--timeout S] [--uid UID]\n"
-		"               [--connect-interval MS]\n");
+		"               [--connect-interval MS] [--proto tcp|mptcp|sctp]\n"
+		"               [--client-proto tcp|mptcp|sctp|mixed] [--fastopen] [--stats]\n");
 	exit(EXIT_USAGE);
+}
+
+static int parse_proto(const char *name)
+{
+	if (!strcmp(name, "mixed"))
+		return PROTO_MIXED;
+	if (!strcmp(name, "tcp"))
+		return IPPROTO_TCP;
+	if (!strcmp(name, "mptcp"))
+		return IPPROTO_MPTCP;
+	if (!strcmp(name, "sctp"))
+		return IPPROTO_SCTP;
+	usage("invalid protocol '%s' (want tcp, mptcp or sctp)", name);
+	return -1;
 }
 
 static void parse_args(int argc, char **argv)
@@ -1014,6 +1172,10 @@ static void parse_args(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "uid", required_argument, NULL, 'U' },
 		{ "connect-interval", required_argument, NULL, 'I' },
+		{ "proto", required_argument, NULL, 'P' },
+		{ "client-proto", required_argument, NULL, 'Q' },
+		{ "fastopen", no_argument, NULL, 'F' },
+		{ "stats", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1082,6 +1244,18 @@ static void parse_args(int argc, char **argv)
 		case 'I':
 			opt.connect_interval = parse_num(optarg, 0, 60000, "--connect-interval");
 			break;
+		case 'P':
+			opt.proto = parse_proto(optarg);
+			break;
+		case 'Q':
+			opt.client_proto = parse_proto(optarg);
+			break;
+		case 'F':
+			opt.fastopen = 1;
+			break;
+		case 'S':
+			opt.stats = 1;
+			break;
 		case 'h':
 			usage(NULL, NULL);
 			break;
@@ -1096,6 +1270,14 @@ static void parse_args(int argc, char **argv)
 		usage("unexpected argument '%s'", argv[optind]);
 	if (unix_sock)
 		opt.fam = FAM_UNIX;
+	if (opt.proto == PROTO_MIXED)
+		usage("%s", "only --client-proto can be mixed");
+	if (opt.client_proto == -1)
+		opt.client_proto = opt.proto;
+	if (unix_sock && (opt.proto || opt.client_proto))
+		usage("%s", "--unix takes no --proto/--client-proto");
+	if (opt.fastopen && (unix_sock || opt.proto == IPPROTO_SCTP))
+		usage("%s", "--fastopen is for TCP and MPTCP");
 	if (opt.client_threads > opt.count)
 		opt.client_threads = (int)opt.count;
 	if (opt.rst && opt.count > LISTEN_BACKLOG)
@@ -1188,6 +1370,8 @@ int main(int argc, char **argv)
 			wait_blocked(workers, nworkers);
 	}
 
+	if (opt.stats)
+		read_stats(stats_before);
 	printf("READY pid=%d port=%u\n", (int)getpid(), listen_port);
 	fflush(stdout);
 	if (opt.wait || opt.block_first)
@@ -1249,11 +1433,14 @@ int main(int argc, char **argv)
 
 		escape_bytes((const unsigned char *)ac->comm, strlen(ac->comm),
 			     ecomm, sizeof(ecomm));
-		printf("ACCEPT pid=%d tid=%d comm=%s ip=%s raddr=%s rport=%u laddr=%s lport=%u uid=%u\n",
+		printf("ACCEPT pid=%d tid=%d comm=%s ip=%s raddr=%s rport=%u laddr=%s lport=%u uid=%u proto=%s\n",
 		       (int)getpid(), (int)ac->tid, ecomm,
 		       opt.fam == FAM_4 ? "4" : opt.fam == FAM_UNIX ? "unix" : "6",
-		       rc->raddr, rc->rport, rc->laddr, rc->lport, (unsigned)getuid());
+		       rc->raddr, rc->rport, rc->laddr, rc->lport, (unsigned)getuid(),
+		       proto_name(ac->proto));
 	}
+	if (opt.stats)
+		print_stats();
 	printf("DONE accepted=%ld\n", opt.count);
 	if (fflush(stdout) == EOF)
 		die("fflush(stdout)");

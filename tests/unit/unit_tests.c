@@ -129,6 +129,9 @@ static void test_bad_options(void)
 		{ { "--ring-kb=4096000" }, "invalid ring buffer size '4096000'" },
 		{ { "--ring-kb=100" }, "invalid ring buffer size '100'" },
 		{ { "--verbose=1" }, "option '--verbose' doesn't allow an argument" },
+		{ { "--btf=" }, "invalid BTF file ''" },
+		{ { "--btf" }, "option '--btf' requires an argument" },
+		{ { "--print-proto=1" }, "option '--print-proto' doesn't allow an argument" },
 	};
 	struct config cfg;
 	char err[512];
@@ -335,6 +338,52 @@ static void test_decode(void)
 	CHECK(!event_decode(rec, 10, false, &e), "short record refused");
 }
 
+/* --print-proto and the proto of -j rows and -c tables. */
+static void test_proto(void)
+{
+	struct event e = { .pid = 1234, .family = AF_INET, .lport = 80, .rport = 54321,
+			   .comm = "go-api", .proto = PROTO_MPTCP, .wait_ns = WAIT_UNKNOWN };
+	struct count_key key = { .pid = 1234, .family = AF_INET, .lport = 80, .comm = "go-api",
+				 .proto = PROTO_MPTCP };
+	struct config cfg;
+	struct fmt_state st;
+	char buf[FMT_LINE_MAX], err[512];
+
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--print-proto", "--btf=/tmp/x.btf")) == 0 &&
+	      cfg.print_proto && !strcmp(cfg.btf_path, "/tmp/x.btf"), "--print-proto --btf");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("-c", "--print-proto")) == 0 && cfg.count &&
+	      cfg.print_proto, "-c --print-proto");
+	inet_pton(AF_INET, "127.0.0.1", e.laddr);
+	inet_pton(AF_INET, "10.0.0.2", e.raddr);
+	memcpy(key.laddr, e.laddr, 4);
+	fmt_init(&st, false, false, 0);
+	st.print_proto = true;
+	buf[fmt_header(&st, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "PID     COMM         IP PROTO RADDR            RPORT LADDR            LPORT\n"),
+	      "--print-proto header: '%s'", buf);
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    go-api       4  mptcp 10.0.0.2         54321 127.0.0.1        80   \n"),
+	      "--print-proto MPTCP row: '%s'", buf);
+	e.proto = PROTO_TCP;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    go-api       4  tcp   10.0.0.2         54321 127.0.0.1        80   \n"),
+	      "--print-proto TCP row: '%s'", buf);
+	buf[fmt_count_header(&st, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "PID     COMM         IP PROTO LADDR            LPORT ACCEPTS\n"),
+	      "-c --print-proto header: '%s'", buf);
+	buf[fmt_count_row(&st, &key, 3, 0, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    go-api       4  mptcp 127.0.0.1        80    3\n"),
+	      "-c --print-proto row: '%s'", buf);
+	st.json = true;
+	buf[fmt_count_row(&st, &key, 3, 0, buf, sizeof(buf))] = '\0';
+	CHECK(strstr(buf, ",\"ip\":4,\"proto\":\"mptcp\",\"laddr\":\"127.0.0.1\","),
+	      "-c -j proto: '%s'", buf);
+	e.proto = PROTO_MPTCP;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(strstr(buf, ",\"ip\":4,\"proto\":\"mptcp\",\"raddr\":\"10.0.0.2\","),
+	      "-j proto: '%s'", buf);
+}
+
 int main(void)
 {
 	test_good_options();
@@ -342,6 +391,7 @@ int main(void)
 	test_format();
 	test_decode();
 	test_escape();
+	test_proto();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -4,6 +4,9 @@
 #   kernels.sh fetch   SUITE [ARCH]   print the cached vmlinuz, downloading it on first use
 #   kernels.sh refresh SUITE [ARCH]   re-resolve against the archive, download if it moved on
 #   kernels.sh busybox ARCH           print a static busybox for ARCH
+#   kernels.sh modules SUITE ARCH MOD print a directory with module MOD of the cached kernel and
+#                                     every module it needs, uncompressed, and the file
+#                                     load-order naming them in the order insmod takes them
 #
 # SUITE: bullseye|bookworm|trixie; ARCH: amd64 (default) or arm64.
 # Paths go to stdout, progress to stderr. The cache lives outside the work tree:
@@ -21,7 +24,7 @@ log() { printf 'kernels.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-	sed -n '4,6s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,9s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -186,6 +189,38 @@ cmd_busybox() {
 	echo "$bb"
 }
 
+# The modules the kernel package ships (e.g. sctp, for the tests that prove
+# tcpaccept does not show SCTP accepts) come from the same .deb as vmlinuz;
+# kmods.py works out what each one needs.
+cmd_modules() {
+	local suite=$1 arch=$2 mod=$3 img kdir ver mdir deb
+	check_suite "$suite"
+	check_arch "$arch"
+	[[ $mod =~ ^[a-z0-9_]+$ ]] || die "bad module name '$mod'"
+	img=$(cmd_fetch "$suite" "$arch")
+	kdir=${img%/*}
+	ver=${img##*/vmlinuz-}
+	mdir=$kdir/modules-$ver/$mod
+	if [ -f "$mdir/load-order" ]; then
+		echo "$mdir"
+		return
+	fi
+	exec 9>"$kdir/lock"
+	flock 9
+	apt_state "$suite" "$arch"
+	apt_update "$suite" "$arch"
+	deb=$(download "linux-image-$ver" "$kdir")
+	rm -rf "$mdir"
+	/usr/bin/python3 "$(dirname "$0")/kmods.py" "$deb" "$mod" "$mdir.tmp" ||
+		{ rm -rf "${deb%/*}" "$mdir.tmp"; die "cannot take $mod out of $deb"; }
+	mv "$mdir.tmp" "$mdir"
+	rm -rf "${deb%/*}"
+	# A kernel that moved on leaves its modules behind.
+	find "$kdir" -maxdepth 1 -name 'modules-*' ! -name "modules-$ver" -exec rm -rf {} +
+	log "$suite $arch: $mod needs $(tr '\n' ' ' <"$mdir/load-order")"
+	echo "$mdir"
+}
+
 [ $# -ge 2 ] || usage
 cmd=$1
 shift
@@ -193,5 +228,6 @@ case $cmd in
 fetch) [ $# -le 2 ] || usage; cmd_fetch "$@" ;;
 refresh) [ $# -le 2 ] || usage; cmd_refresh "$@" ;;
 busybox) [ $# -eq 1 ] || usage; cmd_busybox "$1" ;;
+modules) [ $# -eq 3 ] || usage; cmd_modules "$@" ;;
 *) usage ;;
 esac

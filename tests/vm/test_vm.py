@@ -100,9 +100,45 @@ def parse_log(text):
 RETRIED = set()
 
 
+def has_mptcp(kernel):
+    """Debian's 5.10 is built without MPTCP (CONFIG_MPTCP is not set)."""
+    return KERNELS[kernel][0] != "bullseye"
+
+
+def sctp_modules(kernel):
+    """The sctp module and what it needs, from the kernel's own package."""
+    suite, arch, _ = KERNELS[kernel]
+    res = subprocess.run([os.path.join(HERE, "kernels.sh"), "modules", suite, arch, "sctp"],
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, f"cannot take sctp out of the {kernel} kernel: {res.stderr}"
+    mdir = res.stdout.strip()
+    with open(os.path.join(mdir, "load-order")) as f:
+        names = f.read().split()
+    assert names and names[-1] == "sctp.ko", names
+    return [os.path.join(mdir, n) for n in names]
+
+
+def min_btf(kernel, vmlinuz):
+    """A --btf file for @kernel: its BTF, taken from its image, cut down
+    by `bpftool gen min_core_btf` to what tcpaccept's BPF object reads."""
+    arch = KERNELS[kernel][1]
+    obj = os.path.join(ROOT, ".output", *(("arm64",) if arch == "arm64" else ()),
+                       "tcpaccept.bpf.o")
+    out_dir = os.path.join(ROOT, ".output", "vm", kernel)
+    os.makedirs(out_dir, exist_ok=True)
+    full, out = os.path.join(out_dir, "vmlinux.btf"), os.path.join(out_dir, "tcpaccept.min.btf")
+    subprocess.run(["/usr/bin/python3", os.path.join(HERE, "extract_btf.py"), vmlinuz, full],
+                   check=True, timeout=300)
+    subprocess.run(["bpftool", "gen", "min_core_btf", full, out, obj], check=True, timeout=60)
+    os.unlink(full)
+    return out
+
+
 def run_vm(kernel, vmlinuz, log):
     suite, arch, _ = KERNELS[kernel]
     tcpaccept, peer = BINARIES[arch]
+    modules = sctp_modules(kernel)
+    btf = min_btf(kernel, vmlinuz)
     # One vCPU. qemu's multi-threaded TCG does not keep a second vCPU in
     # step with the kernel's live code patching (static keys, int3-based
     # text_poke as tracepoints and kprobes come and go): with two vCPUs a
@@ -116,8 +152,11 @@ def run_vm(kernel, vmlinuz, log):
     return subprocess.run([os.path.join(HERE, "boot.sh"), "--kernel", vmlinuz, "--smp", smp,
                            "--arch", "arm64" if arch == "arm64" else "x86_64",
                            "--script", os.path.join(HERE, "guest.sh"), "--out", log,
-                           "--timeout", "420", "--env", "BACKENDS=" + " ".join(WAYS),
-                           tcpaccept, peer], capture_output=True, text=True, timeout=500)
+                           "--timeout", "600", "--env", "BACKENDS=" + " ".join(WAYS),
+                           "--env", "SCTP_MODULES=" + " ".join(map(os.path.basename, modules)),
+                           "--env", "BTF_FILE=" + os.path.basename(btf),
+                           tcpaccept, peer, *modules, btf],
+                          capture_output=True, text=True, timeout=700)
 
 
 @functools.lru_cache(maxsize=None)
@@ -296,7 +335,10 @@ def test_fexit_refused_where_unsupported(kernel):
     """Where the kernel has no trampoline for the function, --backend=fexit
     fails with one clear line in every case, and auto passes it over."""
     uname, cases = boot(kernel)
-    fexit_cases = {name: c for (way, name), c in cases.items() if way == "fexit"}
+    # (With --btf and sysfs BTF hidden, fexit is refused for that first:
+    # test_btf_file_with_kernel_btf_hidden.)
+    fexit_cases = {name: c for (way, name), c in cases.items()
+                   if way == "fexit" and name != "btf-file"}
     assert len(fexit_cases) >= 7, fexit_cases
     for name, case in fexit_cases.items():
         # One line of tcpaccept's own (the rest is -v's libbpf output).
@@ -335,3 +377,176 @@ def test_interval_and_duration(kernel, way):
     counted = sum(n for t in tables for pid, comm, *_, n in parse_count_table(t)
                   if pid == ready["pid"] and comm == "first")
     assert counted == len(accepts) == 4, case.out
+
+
+# --- every kind of accept: MPTCP, Fast Open, SYN cookies, SCTP; --btf ------------
+
+def mptcp_refused(case, labels, uname):
+    """On a kernel without MPTCP, socket(..., IPPROTO_MPTCP) fails: each of
+    these tcppeer runs says so and exits 1, and nothing is printed."""
+    for label, rc, text in case.peers:
+        if label in labels:
+            assert rc == 1 and "(protocol 262): Protocol not supported" in text, (uname, label, text)
+
+
+def peers_of(case, labels):
+    """The tcppeer runs named @labels, each of which must have succeeded."""
+    got = {}
+    for label, rc, text in case.peers:
+        if label in labels:
+            assert rc == 0, f"tcppeer {label} exited {rc}: {text}"
+            got[label] = parse_peer(text)
+    assert set(got) == set(labels), (labels, list(got))
+    return got
+
+
+MPTCP_LABELS = ["mptcp-ipv4", "mptcp-ipv6", "mptcp-mapped", "mptcp-plain", "mptcp-rst",
+                "mptcp-io_uring"]
+
+
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_mptcp(kernel, way):
+    """MPTCP clients, plain clients of an MPTCP listener, resets before
+    accept(), io_uring: one line each, with the fields of the server's own
+    fd and proto "mptcp" (or "tcp" for a plain client); -q's BL and WAIT."""
+    uname, case = get_case(kernel, way, "mptcp")
+    objs = parse_json_lines(case.out)
+    if not has_mptcp(kernel):
+        mptcp_refused(case, MPTCP_LABELS, uname)
+        assert objs == [], case.out
+        return
+    p = peers_of(case, MPTCP_LABELS)
+    for label in MPTCP_LABELS:
+        ready, accepts, _ = p[label]
+        if label == "mptcp-io_uring" and not io_uring_seen(kernel, way):
+            assert not [o for o in objs if o["pid"] == ready["pid"]]
+            continue
+        assert {a["proto"] for a in accepts} == {"tcp" if label == "mptcp-plain" else "mptcp"}
+        mine = check_json(objs, accepts, ready["pid"], queue=True)
+        assert all(o["rport"] > 0 and o["backlog_max"] > 0 for o in mine), mine
+    ready, accepts, _ = p["mptcp-rst"]
+    mine = [o for o in objs if o["pid"] == ready["pid"]]
+    assert [o["backlog"] for o in mine] == [3, 2, 1, 0], mine
+    for k, o in enumerate(mine, 1):
+        assert o["wait_ms"] is not None and o["wait_ms"] >= k * 100, o
+
+
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_mptcp_columns_and_port_filter(kernel, way):
+    uname, case = get_case(kernel, way, "mptcp-columns")
+    rows = parse_rows(case.out, proto=True)
+    if not has_mptcp(kernel):
+        mptcp_refused(case, ["mptcp-mixed", "mptcp-other-port"], uname)
+        assert rows == [], case.out
+        return
+    p = peers_of(case, ["mptcp-mixed", "mptcp-other-port"])
+    ready, accepts, _ = p["mptcp-mixed"]
+    check_rows(rows, accepts, ready["pid"])
+    assert sorted(r["proto"] for r in rows) == ["mptcp", "mptcp", "tcp", "tcp"], case.out
+
+
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_mptcp_blocked_before_start(kernel, way):
+    uname, case = get_case(kernel, way, "mptcp-blocked")
+    rows = parse_rows(case.out, proto=True)
+    if not has_mptcp(kernel):
+        mptcp_refused(case, ["blocked"], uname)
+        assert rows == [], case.out
+        return
+    ready, accepts, _ = peers_of(case, ["blocked"])["blocked"]
+    check_rows(rows, accepts, ready["pid"])
+    assert [r["proto"] for r in rows] == ["mptcp"], case.out
+
+
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_mptcp_counts_kept_apart(kernel, way):
+    uname, case = get_case(kernel, way, "mptcp-count")
+    objs = parse_json_lines(case.out)
+    if not has_mptcp(kernel):
+        mptcp_refused(case, ["mixed"], uname)
+        assert objs == [], case.out
+        return
+    ready, _, _ = peers_of(case, ["mixed"])["mixed"]
+    got = sorted(({k: v for k, v in o.items() if k != "ts"} for o in objs),
+                 key=lambda o: o["proto"])
+    assert got == [{"pid": ready["pid"], "comm": "mixed", "ip": 4, "proto": p,
+                    "laddr": "127.0.0.1", "lport": ready["port"], "accepts": 3}
+                   for p in ("mptcp", "tcp")], case.out
+
+
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_fast_open_and_syn_cookies(kernel, way):
+    """Fast Open really used (the server's TCPFastOpenPassive counter) and
+    SYN cookies really used (SyncookiesRecv): every accept, every field;
+    WAIT is null or a true time."""
+    uname, case = get_case(kernel, way, "fastopen-syncookies")
+    objs = parse_json_lines(case.out)
+    labels = ["tfo-ipv4", "tfo-ipv6", "cookies-ipv4", "cookies-ipv6"]
+    if has_mptcp(kernel):
+        labels.append("cookies-mptcp")
+    else:
+        mptcp_refused(case, ["cookies-mptcp"], uname)
+    p = peers_of(case, labels)
+    for label in labels:
+        ready, accepts, _ = p[label]
+        text = next(t for l, _, t in case.peers if l == label)
+        stats = dict(re.findall(r"^STAT (\S+)=(\d+)$", text, re.M))
+        if label.startswith("tfo"):
+            # 4 of 5 (the first fetches the cookie), or 5 once an earlier
+            # case in this VM left the client its cookie.
+            assert int(stats.get("TcpExt.TCPFastOpenPassive", 0)) >= 4, (uname, label, text)
+        else:
+            assert stats.get("TcpExt.SyncookiesRecv") == str(len(accepts)), (uname, label, text)
+        mine = check_json(objs, accepts, ready["pid"], queue=True)
+        for o in mine:
+            assert o["wait_ms"] is None or 0 <= o["wait_ms"] < 60000, o
+
+
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_sctp_and_unix_print_nothing(kernel, way):
+    uname, case = get_case(kernel, way, "sctp-unix")
+    objs = parse_json_lines(case.out)
+    p = peers_of(case, ["sctp-ipv4", "sctp-ipv6", "unix", "tcp"])
+    for label in ("sctp-ipv4", "sctp-ipv6", "unix"):
+        ready, accepts, _ = p[label]
+        want = "unix" if label == "unix" else "sctp"
+        assert accepts and {a["proto"] for a in accepts} == {want}, (label, accepts)
+        assert not [o for o in objs if o["pid"] == ready["pid"]], f"{uname} {way}: {label} shown"
+    # ... while TCP is shown, by the same tracer.
+    ready, accepts, _ = p["tcp"]
+    check_json(objs, accepts, ready["pid"])
+    assert len(objs) == 1, case.out
+
+
+@pytest.mark.parametrize("kernel", list(KERNELS), ids=kernel_ids())
+def test_sctp_module_loaded(kernel):
+    uname, cases = boot(kernel)
+    case = cases[("all", "sctp-modules")]
+    assert case.rc == 0, f"{uname}: {case.out}"
+
+
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_btf_file_with_kernel_btf_hidden(kernel, way):
+    """--btf with a min_core_btf file and /sys/kernel/btf hidden: kprobe
+    and tracepoint trace as ever; fexit needs the kernel's own BTF and says
+    so in one line."""
+    uname, cases = boot(kernel)
+    case = cases[("%s" % way, "btf-file")]
+    assert not case.notes, case.notes
+    if way == "fexit":
+        lines = [l for l in case.err.splitlines() if l.startswith("tcpaccept: ")]
+        assert case.rc == 1 and lines == [
+            "tcpaccept: the fexit way in is not available: it needs the kernel's own BTF "
+            "(/sys/kernel/btf/vmlinux), which --btf cannot stand in for"], (uname, case.err)
+        return
+    assert case.rc == 0, f"{uname} {way}: tcpaccept exited {case.rc}: {case.err}"
+    check_way_line(case, way, uname)
+    objs = parse_json_lines(case.out)
+    labels = ["ipv4"] + (["mptcp-ipv6"] if has_mptcp(kernel) else [])
+    if not has_mptcp(kernel):
+        mptcp_refused(case, ["mptcp-ipv6"], uname)
+    p = peers_of(case, labels)
+    for label in labels:
+        ready, accepts, _ = p[label]
+        check_json(objs, accepts, ready["pid"])
+    assert len(objs) == 2 * len(labels), case.out
