@@ -80,8 +80,8 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-USER_OBJS := $(addprefix $(OUTPUT)/,tcpaccept.o args.o format.o trace_helpers.o)
-UNIT_OBJS := $(addprefix $(OUTPUT)/,args.o format.o)
+USER_OBJS := $(addprefix $(OUTPUT)/,tcpaccept.o args.o format.o trace_helpers.o metrics.o)
+UNIT_OBJS := $(addprefix $(OUTPUT)/,args.o format.o metrics.o)
 PEER := $(OUTPUT)/tcppeer
 
 .DELETE_ON_ERROR:
