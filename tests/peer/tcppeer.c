@@ -76,6 +76,7 @@ static struct {
 	int timeout;
 	long uid;		/* --uid: accept as this user (-1: stay) */
 	long connect_interval;	/* --connect-interval: ms between connects */
+	long hold_ms;		/* --hold: ms a queued connection waits */
 	char comm[256];
 } opt = {
 	.fam = FAM_4,
@@ -611,6 +612,15 @@ static void accept_one(pid_t tid, const char *comm)
 
 	if (opt.delay_ms)
 		sleep_ms(opt.delay_ms);
+	if (opt.hold_ms) {
+		/* A known wait: from the moment a connection is queued. */
+		struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+
+		while (poll(&pfd, 1, -1) < 0)
+			if (errno != EINTR)
+				die("poll");
+		sleep_ms(opt.hold_ms);
+	}
 	/*
 	 * No address buffer: the kernel cannot turn an accept of an
 	 * already-reset connection into ECONNABORTED when it does not have
@@ -991,7 +1001,7 @@ static void usage(const char *fmt, const char *arg)
 		"               [--accept4] [--io-uring] [--rst] [--delay-accept MS]\n"
 		"               [--wait] [--block-first] [--threads K]\n"
 		"               [--client-threads K] [--comm NAME] [--timeout S] [--uid UID]\n"
-		"               [--connect-interval MS]\n");
+		"               [--connect-interval MS] [--hold MS]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -1004,6 +1014,7 @@ static void parse_args(int argc, char **argv)
 		{ "accept4", no_argument, NULL, '4' },
 		{ "rst", no_argument, NULL, 'r' },
 		{ "delay-accept", required_argument, NULL, 'd' },
+		{ "hold", required_argument, NULL, 'H' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ "block-first", no_argument, NULL, 'b' },
 		{ "threads", required_argument, NULL, 't' },
@@ -1047,6 +1058,9 @@ static void parse_args(int argc, char **argv)
 		case 'd':
 			opt.delay_ms = parse_num(optarg, 0, 600000,
 						 "--delay-accept");
+			break;
+		case 'H':
+			opt.hold_ms = parse_num(optarg, 1, 600000, "--hold");
 			break;
 		case 'w':
 			opt.wait = 1;

@@ -1,0 +1,389 @@
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+"""End to end with the real engines: --metrics checked by promtool, read
+back through prometheus-node-exporter's textfile collector and through a
+Prometheus server's query API; atomic writes; -c -q's histograms; -o with
+logrotate. Every server listens on 127.0.0.1 only and is stopped here."""
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from harness import STARTED, Tracer, die_with_pytest, free_port, peer
+from tcpaccept_testlib import LOST_RE, parse_json_lines
+
+HOLD_MS = 40            # tcppeer --hold: each accept waits 40 ms and a little
+SLOW_LE = 0.065536      # so every wait is in (0.032768, 0.065536] s
+FAST_LE = 0.032768
+SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_prom(text):
+    """{(name, frozenset of (label, value)): float} from exposition text;
+    every sample line must parse."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE_RE.match(line)
+        assert m, f"not a sample line: {line!r}"
+        labels = frozenset((k, re.sub(r"\\(.)", lambda e: "\n" if e.group(1) == "n" else e.group(1), v))
+                           for k, v in LABEL_RE.findall(m.group(2) or ""))
+        samples[(m.group(1), labels)] = float(m.group(3))
+    return samples
+
+
+def series(samples, name, **labels):
+    """The samples of @name whose labels include @labels: {labels: value}."""
+    want = {(k, str(v)) for k, v in labels.items()}
+    return {dict(lb).get("le", lb): v for (n, lb), v in samples.items()
+            if n == name and want <= lb}
+
+
+def one(samples, name, **labels):
+    found = series(samples, name, **labels)
+    assert len(found) == 1, f"{name} {labels}: {found}"
+    return next(iter(found.values()))
+
+
+def read_file(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def wait_until(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} (waited {timeout}s)"
+        time.sleep(0.2)
+
+
+def metrics_tracer(path, *args):
+    return Tracer("-v", f"--metrics={path}", "-i", "1", *args, ready_on_stderr=True)
+
+
+def check_hold_histogram(samples, port, n):
+    """The --hold peer's n accepts all sit in the (FAST_LE, SLOW_LE] bucket."""
+    buckets = series(samples, "tcpaccept_accept_wait_seconds_bucket", lport=port)
+    assert len(buckets) == 32, buckets
+    for le, count in buckets.items():
+        bound = float("inf") if le == "+Inf" else float(le)
+        assert count == (n if bound >= SLOW_LE else 0), (le, count, buckets)
+    assert one(samples, "tcpaccept_accept_wait_seconds_count", lport=port) == n
+    total = one(samples, "tcpaccept_accept_wait_seconds_sum", lport=port)
+    assert n * HOLD_MS / 1000 <= total <= n * SLOW_LE, total
+
+
+# --- promtool, and exact values in the file ----------------------------------
+
+def test_metrics_file_exact_and_promtool_clean(tmp_path):
+    path = tmp_path / "tcpaccept.prom"
+    t = metrics_tracer(path)
+    # Written once at start, before any accept.
+    wait_until(lambda: "tcpaccept_info{" in read_file(path), 10, "no metrics file at start")
+    slow, slow_acc = peer("--count", "12", "--hold", str(HOLD_MS), "--connect-interval", "100",
+                          "--comm", "slow\\x1b\"q\\\\")
+    fast, fast_acc = peer("--family", "6", "--count", "300", "--rst")
+    mapped, _ = peer("--family", "mapped", "--count", "5")
+    start = time.time()
+
+    def settled():
+        s = parse_prom(read_file(path))
+        return s if series(s, "tcpaccept_accepts_total", lport=mapped["port"]) else None
+    s = wait_until(settled, 10, "accepts not in the metrics file")
+    out, err, rc = t.stop()
+    assert rc == 0 and out == "", (rc, out, err)   # --metrics alone prints no rows
+    final = read_file(path)
+    res = subprocess.run(["promtool", "check", "metrics"], input=final, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0 and res.stdout == "" and res.stderr == "", res
+    s = parse_prom(final)
+    # The kernel cut the name to 15 bytes; the label shows it as -c does.
+    assert one(s, "tcpaccept_accepts_total", lport=slow["port"]) == 12
+    assert series(s, "tcpaccept_accepts_total", lport=slow["port"]) == {
+        frozenset({("comm", 'slow\\x1b"q\\x5c'), ("ip", "4"), ("laddr", "127.0.0.1"),
+                   ("lport", str(slow["port"])), ("proto", "tcp")}): 12}
+    assert one(s, "tcpaccept_accepts_total", lport=fast["port"], ip=6, laddr="::1",
+               comm="tcppeer-srv", proto="tcp") == 300
+    assert one(s, "tcpaccept_accepts_total", lport=mapped["port"], ip=6,
+               laddr="::ffff:127.0.0.1") == 5
+    check_hold_histogram(s, slow["port"], 12)
+    assert one(s, "tcpaccept_accept_wait_seconds_count", lport=fast["port"]) + \
+        one(s, "tcpaccept_accept_wait_unknown_total", lport=fast["port"]) == 300
+    assert one(s, "tcpaccept_listen_backlog_max", lport=slow["port"]) > 0
+    assert one(s, "tcpaccept_lost_events_total") == 0
+    assert one(s, "tcpaccept_series_overflow_total", metric="tcpaccept_accepts_total") == 0
+    assert one(s, "tcpaccept_max_series") == 4096
+    [info] = [dict(lb) for (n, lb) in s if n == "tcpaccept_info"]
+    assert info["way"] in ("fexit", "kprobe", "tracepoint") and info["version"], info
+    assert abs(one(s, "tcpaccept_metrics_timestamp_seconds") - time.time()) < 5
+    assert one(s, "tcpaccept_start_time_seconds") <= start
+    assert len(slow_acc) == 12 and len(fast_acc) == 300
+
+
+def test_metrics_series_cap_counts_what_it_drops(tmp_path):
+    path = tmp_path / "tcpaccept.prom"
+    t = metrics_tracer(path, "--metrics-max-series=1")
+    a, _ = peer("--count", "3")
+    b, _ = peer("--count", "4")
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    s = parse_prom(read_file(path))
+    kept = series(s, "tcpaccept_accepts_total")
+    assert len(kept) == 1, kept
+    # The one series may be anyone's (other accepts on this host); ours
+    # that did not fit are counted, never lost silently.
+    ours = sum(series(s, "tcpaccept_accepts_total", lport=p["port"]) and 1 or 0 for p in (a, b))
+    assert ours <= 1
+    assert one(s, "tcpaccept_series_overflow_total", metric="tcpaccept_accepts_total") >= \
+        (7 - max([v for v in kept.values()] + [0]) if ours else 7)
+    assert one(s, "tcpaccept_max_series") == 1
+
+
+# --- node_exporter and Prometheus --------------------------------------------
+
+def start_server(argv, ready_url, what):
+    """Started for the module: stopped by the fixture, not after each test
+    (as STARTED's are); PR_SET_PDEATHSIG stops it should pytest die."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=die_with_pytest)
+
+    def up():
+        assert proc.poll() is None, f"{what} exited: {proc.stderr.read().decode()}"
+        try:
+            with urllib.request.urlopen(ready_url, timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+    wait_until(up, 60, f"{what} not ready at {ready_url}")
+    return proc
+
+
+def stop_server(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(30)
+
+
+def http_get(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.read().decode()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """tcpaccept --metrics into a textfile directory, node_exporter serving
+    it, Prometheus scraping that every second; two ports' accepts traced."""
+    d = tmp_path_factory.mktemp("stack")
+    textdir = d / "textfile"
+    textdir.mkdir()
+    prom_file = textdir / "tcpaccept.prom"
+    t = metrics_tracer(prom_file)
+    STARTED.remove(t.proc)
+    slow, _ = peer("--count", "20", "--hold", str(HOLD_MS), "--connect-interval", "100")
+    fast, _ = peer("--count", "57")
+    wait_until(lambda: series(parse_prom(read_file(prom_file)), "tcpaccept_accepts_total",
+                              lport=fast["port"]), 10, "accepts not in the metrics file")
+    ne_port, prom_port = free_port(), free_port()
+    ne = start_server(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{ne_port}",
+                       "--collector.disable-defaults", "--collector.textfile",
+                       f"--collector.textfile.directory={textdir}"],
+                      f"http://127.0.0.1:{ne_port}/metrics", "node_exporter")
+    (d / "prometheus.yml").write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n  - job_name: node\n    static_configs:\n"
+        f"      - targets: ['127.0.0.1:{ne_port}']\n")
+    prom = start_server(["prometheus", f"--config.file={d / 'prometheus.yml'}",
+                         f"--storage.tsdb.path={d / 'tsdb'}",
+                         f"--web.listen-address=127.0.0.1:{prom_port}"],
+                        f"http://127.0.0.1:{prom_port}/-/ready", "prometheus")
+    try:
+        yield {"ne": f"http://127.0.0.1:{ne_port}", "prom": f"http://127.0.0.1:{prom_port}",
+               "slow": slow, "fast": fast, "file": prom_file}
+    finally:
+        stop_server(prom)
+        stop_server(ne)
+        out, err, rc = t.stop()
+    assert rc == 0, err
+
+
+def test_node_exporter_serves_exact_counts(stack):
+    s = parse_prom(http_get(stack["ne"] + "/metrics"))
+    slow, fast = stack["slow"]["port"], stack["fast"]["port"]
+    assert one(s, "tcpaccept_accepts_total", lport=slow, comm="tcppeer-srv", ip=4,
+               laddr="127.0.0.1", proto="tcp") == 20
+    assert one(s, "tcpaccept_accepts_total", lport=fast) == 57
+    check_hold_histogram(s, slow, 20)
+    assert one(s, "tcpaccept_accept_wait_seconds_count", lport=fast) + \
+        one(s, "tcpaccept_accept_wait_unknown_total", lport=fast) == 57
+    # node_exporter read the file without complaint.
+    assert one(s, "node_textfile_scrape_error") == 0
+    assert series(s, "node_textfile_mtime_seconds", file=str(stack["file"])) or \
+        series(s, "node_textfile_mtime_seconds", file="tcpaccept.prom")
+
+
+def prom_query(stack, query):
+    url = stack["prom"] + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    res = json.loads(http_get(url))
+    assert res["status"] == "success", res
+    return res["data"]["result"]
+
+
+def test_prometheus_answers_counts_and_quantile(stack):
+    slow, fast = stack["slow"]["port"], stack["fast"]["port"]
+
+    def answered(query):
+        return lambda: prom_query(stack, query) or None
+    [r] = wait_until(answered(f'tcpaccept_accepts_total{{lport="{slow}"}}'), 60,
+                     "Prometheus has no tcpaccept_accepts_total")
+    assert r["metric"]["comm"] == "tcppeer-srv" and r["metric"]["proto"] == "tcp", r
+    assert r["metric"]["job"] == "node", r
+    assert float(r["value"][1]) == 20
+    [r] = prom_query(stack, f'sum(tcpaccept_accepts_total{{lport="{fast}"}})')
+    assert float(r["value"][1]) == 57
+    [r] = prom_query(stack, 'histogram_quantile(0.99, sum by (le) '
+                     f'(tcpaccept_accept_wait_seconds_bucket{{lport="{slow}"}}))')
+    q = float(r["value"][1])
+    assert FAST_LE < q <= SLOW_LE, q
+
+
+# --- atomic writes -------------------------------------------------------------
+
+def test_reader_never_sees_a_partial_file(tmp_path):
+    path = tmp_path / "tcpaccept.prom"
+    t = metrics_tracer(path)
+    wait_until(lambda: read_file(path), 10, "no metrics file")
+    ports = []
+
+    def traffic():
+        # Ten listeners or more make a file of several pages; six seconds
+        # of flood see it rewritten six times.
+        end = time.monotonic() + 6
+        while time.monotonic() < end or len(ports) < 10:
+            ports.append(peer("--count", "300", "--rst")[0]["port"])
+    th = threading.Thread(target=traffic)
+    th.start()
+    reads, contents = 0, set()
+    try:
+        while th.is_alive() or reads < 3000:
+            text = read_file(path)
+            reads += 1
+            # Whole: the first metric's HELP, every family's TYPE, the last line.
+            assert text.startswith("# HELP tcpaccept_accepts_total "), text[:200]
+            assert text.count("\n# TYPE ") == 13, text
+            assert re.search(r"\ntcpaccept_metrics_timestamp_seconds \d+\.\d{3}\n\Z", text), text[-200:]
+            if reads % 100 == 0:
+                parse_prom(text)
+            contents.add(hash(text))
+    finally:
+        th.join()
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    assert reads >= 3000 and len(contents) >= 5, (reads, len(contents))
+    final = read_file(path)
+    assert len(final) > 16384, len(final)
+    for port in ports:
+        assert one(parse_prom(final), "tcpaccept_accepts_total", lport=port) == 300
+    # No temporary file is left behind.
+    assert os.listdir(tmp_path) == ["tcpaccept.prom"], os.listdir(tmp_path)
+
+
+# --- -c -q: the histogram in the terminal --------------------------------------
+
+def hist_rows(text, port):
+    """The usecs rows of the histogram of 127.0.0.1 port @port."""
+    block = text.split(f"WAIT for 127.0.0.1 port {port}: ")[1].split("\n\n")[0]
+    return [tuple(int(x) for x in m.groups())
+            for m in re.finditer(r"^ +(\d+) -> (\d+) +: (\d+) +\|[* ]{40}\|$", block, re.M)], block
+
+
+def test_count_queue_prints_a_histogram_per_port():
+    slow_port = free_port()
+    t = Tracer("-v", "-c", "-q", "-P", str(slow_port), ready_on_stderr=True)
+    tj = Tracer("-v", "-c", "-q", "-j", "-P", str(slow_port), ready_on_stderr=True)
+    ready, accepts = peer("--port", str(slow_port), "--count", "6", "--hold", str(HOLD_MS),
+                          "--connect-interval", "100")
+    out, err, rc = t.stop()
+    jout, jerr, jrc = tj.stop()
+    assert rc == 0 and jrc == 0, (err, jerr)
+    rows, block = hist_rows(out, slow_port)
+    assert block.startswith("6 accepts, 0 with an unknown wait\n"), block
+    # 40 ms = 40000 us: the 32768 -> 65535 slot, the last one printed.
+    assert rows[-1] == (32768, 65535, 6), rows
+    assert all(c == 0 for _, _, c in rows[:-1]) and rows[0][:2] == (0, 1), rows
+    assert out.index("ACCEPTS") < out.index("WAIT for"), out
+    objs = parse_json_lines(jout)
+    [h] = [o for o in objs if "buckets" in o]
+    assert h["lport"] == slow_port and h["laddr"] == "127.0.0.1" and h["ip"] == 4, h
+    assert h["count"] == 6 and h["unknown"] == 0 and h["unit"] == "usecs", h
+    assert h["buckets"][-1] == {"low": 32768, "high": 65535, "count": 6}, h
+    assert 6 * HOLD_MS * 1000 <= h["sum_us"] <= 6 * 65536, h
+    [row] = [o for o in objs if "accepts" in o]
+    assert row["pid"] == ready["pid"] and row["accepts"] == 6, row
+
+
+def test_count_queue_interval_histograms_hold_each_interval():
+    port = free_port()
+    t = Tracer("-v", "-c", "-q", "-j", "-i", "1", "-P", str(port), ready_on_stderr=True)
+    peer("--port", str(port), "--count", "3", "--hold", str(HOLD_MS), "--connect-interval", "100")
+    t.wait_for(lambda o, e: b'"buckets"' in o, 10, "no histogram")
+    time.sleep(2.5)     # an interval with nothing: no histogram
+    peer("--port", str(port), "--count", "2", "--hold", str(HOLD_MS), "--connect-interval", "100")
+    t.wait_for(lambda o, e: o.count(b'"buckets"') >= 2, 10, "no second histogram")
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    hists = [o for o in parse_json_lines(out) if "buckets" in o]
+    assert [h["count"] for h in hists] == [3, 2], hists
+
+
+# --- -o and logrotate ------------------------------------------------------------
+
+def test_output_file_survives_logrotate(tmp_path):
+    log = tmp_path / "accepts.jsonl"
+    t = Tracer("-v", "-j", "-o", str(log), ready_on_stderr=True)
+    conf = tmp_path / "logrotate.conf"
+    conf.write_text(f"{log} {{\n  rotate 10\n  missingok\n  nocompress\n  postrotate\n"
+                    f"    kill -HUP {t.pid}\n  endscript\n}}\n")
+    result = {}
+    th = threading.Thread(target=lambda: result.update(
+        r=peer("--count", "300", "--connect-interval", "10")))
+    th.start()
+    rotations = 0
+    while th.is_alive():
+        time.sleep(0.7)
+        res = subprocess.run(["logrotate", "-f", "-s", str(tmp_path / "state"), str(conf)],
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        rotations += 1
+    th.join()
+    ready, accepts = result["r"]
+    time.sleep(0.3)     # the last rows: written within the 100 ms poll
+    out, err, rc = t.stop()
+    assert rc == 0 and out == "" and not LOST_RE.search(err), (out, err)
+    files = sorted(tmp_path.glob("accepts.jsonl*"))
+    seen, nonempty = [], 0
+    for f in files:
+        text = f.read_text()
+        assert text == "" or text.endswith("\n"), f
+        mine = [o for o in parse_json_lines(text) if o["pid"] == ready["pid"]]
+        nonempty += bool(mine)
+        seen += [(o["raddr"], o["rport"]) for o in mine]
+    want = [(a["raddr"], int(a["rport"])) for a in accepts]
+    assert len(want) == 300 and sorted(seen) == sorted(want), (len(seen), len(set(seen)))
+    assert rotations >= 3 and nonempty >= 3, (rotations, nonempty, files)
