@@ -16,43 +16,11 @@ import urllib.request
 import pytest
 
 from harness import ROOT, STARTED, Tracer, die_with_pytest, free_port, peer
-from tcpaccept_testlib import LOST_RE, parse_json_lines
+from tcpaccept_testlib import LOST_RE, one, parse_json_lines, parse_prom, series
 
 HOLD_MS = 40            # tcppeer --hold: each accept waits 40 ms and a little
 SLOW_LE = 0.065536      # so every wait is in (0.032768, 0.065536] s
 FAST_LE = 0.032768
-SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
-LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def parse_prom(text):
-    """{(name, frozenset of (label, value)): float} from exposition text;
-    every sample line must parse."""
-    samples = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = SAMPLE_RE.match(line)
-        assert m, f"not a sample line: {line!r}"
-        labels = frozenset((k, re.sub(r"\\(.)", lambda e: "\n" if e.group(1) == "n" else e.group(1), v))
-                           for k, v in LABEL_RE.findall(m.group(2) or ""))
-        samples[(m.group(1), labels)] = float(m.group(3))
-    return samples
-
-
-def series(samples, name, **labels):
-    """The samples of @name whose labels include @labels: {labels: value}."""
-    want = {(k, str(v)) for k, v in labels.items()}
-    return {dict(lb).get("le", lb): v for (n, lb), v in samples.items()
-            if n == name and want <= lb}
-
-
-def one(samples, name, **labels):
-    found = series(samples, name, **labels)
-    assert len(found) == 1, f"{name} {labels}: {found}"
-    return next(iter(found.values()))
-
-
 def read_file(path):
     try:
         with open(path) as f:
