@@ -120,12 +120,14 @@ static void format_hist(FILE *f, const struct metrics_snapshot *s)
 			fprintf(f, "tcpaccept_accept_wait_seconds_bucket{%s,le=\"%s\"} %llu\n",
 				labels, le, cum);
 		}
-		fprintf(f, "tcpaccept_accept_wait_seconds_bucket{%s,le=\"+Inf\"} %llu\n",
-			labels, (unsigned long long)l->st.wait_count);
+		/* +Inf and _count from the slots, not from wait_count: the
+		 * value was read while the kernel may have been between its
+		 * two additions, and a bucket must never exceed +Inf. */
+		cum += l->st.slots[WAIT_SLOTS - 1];
+		fprintf(f, "tcpaccept_accept_wait_seconds_bucket{%s,le=\"+Inf\"} %llu\n", labels, cum);
 		fprintf(f, "tcpaccept_accept_wait_seconds_sum{%s} %.9f\n", labels,
 			(double)l->st.wait_sum_ns / 1e9);
-		fprintf(f, "tcpaccept_accept_wait_seconds_count{%s} %llu\n", labels,
-			(unsigned long long)l->st.wait_count);
+		fprintf(f, "tcpaccept_accept_wait_seconds_count{%s} %llu\n", labels, cum);
 	}
 }
 

@@ -358,7 +358,11 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 		return 0;
 	if (BPF_CORE_READ_BITFIELD_PROBED(child, sk_protocol) != IPPROTO_TCP)
 		return 0;
-	now = bpf_ktime_get_ns();
+	/* The clock only where it is used: -c alone stays as cheap as it was. */
+	if (want_queue || want_listen_stats || !(count_mode || no_events))
+		now = bpf_ktime_get_ns();
+	else
+		now = 0;
 	if (want_queue || want_listen_stats)
 		wait_ns = take_wait(child, now);
 	if (want_metrics)

@@ -340,7 +340,6 @@ static int size_maps(struct tcpaccept_bpf *skel, const struct config *cfg,
 {
 	bool inflight = plan->way == BACKEND_KPROBE ||
 			(plan->way == BACKEND_TRACEPOINT && !plan->task_regs);
-
 	bool listen = cfg->metrics || (cfg->count && cfg->queue);
 	int err;
 
@@ -624,11 +623,11 @@ done:
 
 /* --- --metrics and -c -q: the cumulative kernel maps ------------------------ */
 
-/* Every entry of the hash map @fd (@key_size bytes keys, @value_size bytes
- * values) into @rows, each row a key followed at @value_off by the value;
- * at most @max. Returns the count or -errno. */
-static long read_hash(int fd, size_t key_size, size_t value_size, size_t value_off,
-		      size_t row_size, void *rows, size_t max)
+/* Every entry of the hash map @fd (keys of @key_size bytes) into @rows,
+ * each row the key followed at @value_off by the value; at most @max.
+ * Returns the count. */
+static long read_hash(int fd, size_t key_size, size_t value_off, size_t row_size,
+		      void *rows, size_t max)
 {
 	char key[64], next[64];
 	size_t n = 0;
@@ -644,7 +643,6 @@ static long read_hash(int fd, size_t key_size, size_t value_size, size_t value_o
 		if (bpf_map_lookup_elem(fd, key, row + value_off) == 0)
 			n++;
 	}
-	(void)value_size;
 	return (long)n;
 }
 
@@ -664,8 +662,7 @@ static long read_listeners(struct tcpaccept_bpf *skel, struct listen_series **ou
 	if (!rows)
 		return -ENOMEM;
 	n = read_hash(bpf_map__fd(skel->maps.listen_stats), sizeof(struct listen_key),
-		      sizeof(struct listen_stats), offsetof(struct listen_series, st),
-		      sizeof(*rows), rows, max);
+		      offsetof(struct listen_series, st), sizeof(*rows), rows, max);
 	qsort(rows, (size_t)n, sizeof(*rows), by_listen_key);
 	return n;
 }
@@ -693,8 +690,8 @@ static int write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg,
 	int err;
 
 	n = totals ? read_hash(bpf_map__fd(skel->maps.metric_totals), sizeof(struct metric_key),
-			       sizeof(__u64), offsetof(struct metric_series, accepts),
-			       sizeof(*totals), totals, max) : -ENOMEM;
+			       offsetof(struct metric_series, accepts), sizeof(*totals),
+			       totals, max) : -ENOMEM;
 	nl = read_listeners(skel, &listeners);
 	/* The next interval's peaks start from here. */
 	__atomic_store_n(&skel->bss->metrics_epoch, epoch + 1, __ATOMIC_RELAXED);

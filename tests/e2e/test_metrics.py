@@ -15,9 +15,10 @@ import urllib.request
 
 import pytest
 
-from harness import ROOT, STARTED, TCPACCEPT, Tracer, die_with_pytest, free_port, peer
+from harness import ROOT, STARTED, Tracer, die_with_pytest, free_port, peer
 from tcpaccept_testlib import LOST_RE, one, parse_json_lines, parse_prom, series
 
+APP = "tcpaccept"
 HOLD_MS = 40            # tcppeer --hold: each accept waits 40 ms and a little
 SLOW_LE = 0.065536      # so every wait is in (0.032768, 0.065536] s
 FAST_LE = 0.032768
@@ -444,7 +445,8 @@ def test_systemd_unit_allows_every_system_call_tcpaccept_makes(tmp_path):
         else:
             allowed |= syscall_set(line.split())
     summary = tmp_path / "strace"
-    proc = subprocess.Popen(["strace", "-f", "-c", "-o", str(summary), TCPACCEPT,
+    # The release binary, the one the unit runs (not a sanitizer build).
+    proc = subprocess.Popen(["strace", "-f", "-c", "-o", str(summary), os.path.join(ROOT, APP),
                              f"--metrics={tmp_path / 'm.prom'}", "-i", "1", "-d", "3"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=die_with_pytest)
