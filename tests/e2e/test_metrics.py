@@ -22,6 +22,19 @@ APP = "tcpaccept"
 HOLD_MS = 40            # tcppeer --hold: each accept waits 40 ms and a little
 SLOW_LE = 0.065536      # so every wait is in (0.032768, 0.065536] s
 FAST_LE = 0.032768
+def own_peer(*args):
+    """tcppeer on a port no other run of this file had: two runs on one
+    ephemeral port would add up in one series."""
+    port = free_port()
+    while port in USED_PORTS:
+        port = free_port()
+    USED_PORTS.add(port)
+    return peer("--port", str(port), *args)
+
+
+USED_PORTS = set()
+
+
 def read_file(path):
     try:
         with open(path) as f:
@@ -63,10 +76,10 @@ def test_metrics_file_exact_and_promtool_clean(tmp_path):
     t = metrics_tracer(path)
     # Written once at start, before any accept.
     wait_until(lambda: "tcpaccept_info{" in read_file(path), 10, "no metrics file at start")
-    slow, slow_acc = peer("--count", "12", "--hold", str(HOLD_MS), "--connect-interval", "100",
+    slow, slow_acc = own_peer("--count", "12", "--hold", str(HOLD_MS), "--connect-interval", "100",
                           "--comm", "slow\\x1b\"q\\\\")
-    fast, fast_acc = peer("--family", "6", "--count", "300", "--rst")
-    mapped, _ = peer("--family", "mapped", "--count", "5")
+    fast, fast_acc = own_peer("--family", "6", "--count", "300", "--rst")
+    mapped, _ = own_peer("--family", "mapped", "--count", "5")
     start = time.time()
 
     def settled():
@@ -106,8 +119,8 @@ def test_metrics_file_exact_and_promtool_clean(tmp_path):
 def test_metrics_series_cap_counts_what_it_drops(tmp_path):
     path = tmp_path / "tcpaccept.prom"
     t = metrics_tracer(path, "--metrics-max-series=1")
-    a, _ = peer("--count", "3")
-    b, _ = peer("--count", "4")
+    a, _ = own_peer("--count", "3")
+    b, _ = own_peer("--count", "4")
     out, err, rc = t.stop()
     assert rc == 0, err
     s = parse_prom(read_file(path))
@@ -121,6 +134,22 @@ def test_metrics_series_cap_counts_what_it_drops(tmp_path):
     assert one(s, "tcpaccept_series_overflow_total",
                metric="tcpaccept_accepts_total") >= 7 - ours_kept
     assert one(s, "tcpaccept_max_series") == 1
+
+
+def test_metrics_beside_json_rows(tmp_path):
+    """--metrics with -j: every row on stdout, and the same accepts counted
+    in the file."""
+    path = tmp_path / "tcpaccept.prom"
+    t = Tracer("-v", "-j", f"--metrics={path}", ready_on_stderr=True)
+    ready, accepts = own_peer("--count", "9", "--comm", "beside")
+    out, err, rc = t.stop()
+    assert rc == 0 and not LOST_RE.search(err), err
+    rows = [o for o in parse_json_lines(out) if o["pid"] == ready["pid"]]
+    assert sorted(o["rport"] for o in rows) == sorted(int(a["rport"]) for a in accepts)
+    s = parse_prom(read_file(path))     # written at exit, without -i
+    assert one(s, "tcpaccept_accepts_total", lport=ready["port"], comm="beside") == 9
+    assert one(s, "tcpaccept_accept_wait_seconds_count", lport=ready["port"]) + \
+        one(s, "tcpaccept_accept_wait_unknown_total", lport=ready["port"]) == 9
 
 
 # --- node_exporter and Prometheus --------------------------------------------
@@ -166,8 +195,8 @@ def stack(tmp_path_factory):
     prom_file = textdir / "tcpaccept.prom"
     t = metrics_tracer(prom_file)
     STARTED.remove(t.proc)
-    slow, _ = peer("--count", "20", "--hold", str(HOLD_MS), "--connect-interval", "100")
-    fast, _ = peer("--count", "57")
+    slow, _ = own_peer("--count", "20", "--hold", str(HOLD_MS), "--connect-interval", "100")
+    fast, _ = own_peer("--count", "57")
     wait_until(lambda: series(parse_prom(read_file(prom_file)), "tcpaccept_accepts_total",
                               lport=fast["port"]), 10, "accepts not in the metrics file")
     ne_port, prom_port = free_port(), free_port()
@@ -246,7 +275,11 @@ def test_reader_never_sees_a_partial_file(tmp_path):
         # of flood see it rewritten six times.
         end = time.monotonic() + 6
         while time.monotonic() < end or len(ports) < 10:
-            ports.append(peer("--count", "300", "--rst")[0]["port"])
+            # A port of its own each: an ephemeral one may come again.
+            port = free_port()
+            if port not in ports:
+                peer("--port", str(port), "--count", "300", "--rst")
+                ports.append(port)
     th = threading.Thread(target=traffic)
     th.start()
     reads, contents = 0, set()
@@ -332,7 +365,7 @@ def test_output_file_survives_logrotate(tmp_path):
                     f"    kill -HUP {t.pid}\n  endscript\n}}\n")
     result = {}
     th = threading.Thread(target=lambda: result.update(
-        r=peer("--count", "300", "--connect-interval", "10")))
+        r=own_peer("--count", "300", "--connect-interval", "10")))
     th.start()
     rotations = 0
     while th.is_alive():
@@ -407,7 +440,7 @@ def test_systemd_unit_verifies_and_runs_with_its_capabilities(tmp_path):
                             preexec_fn=die_with_pytest)
     STARTED.append(proc)
     wait_until(lambda: "tcpaccept_info{" in read_file(path), 30, "no metrics file")
-    ready, _ = peer("--count", "7")
+    ready, _ = own_peer("--count", "7")
     wait_until(lambda: series(parse_prom(read_file(path)), "tcpaccept_accepts_total",
                               lport=ready["port"]), 10, "no accepts in the metrics file")
     proc.send_signal(signal.SIGINT)
@@ -452,7 +485,7 @@ def test_systemd_unit_allows_every_system_call_tcpaccept_makes(tmp_path):
                             preexec_fn=die_with_pytest)
     STARTED.append(proc)
     time.sleep(1.5)
-    peer("--count", "3")
+    own_peer("--count", "3")
     assert proc.wait(60) == 0
     made = {line.split()[-1] for line in summary.read_text().splitlines()[2:]
             if line.strip() and not line.startswith("-") and line.split()[-1] != "total"}
