@@ -938,8 +938,10 @@ int main(int argc, char **argv)
 		next_table_ns = now_ns + cfg.interval * 1000000000ULL;
 	start_time = unix_now();
 	if (cfg.metrics) {
-		/* At once: a file that is there says tracing has started. */
-		write_metrics(skel, &cfg, &plan, start_time);
+		/* At once: a file that is there says tracing has started; one
+		 * that cannot be written is an error now, not in 15 s. */
+		if (write_metrics(skel, &cfg, &plan, start_time))
+			goto cleanup;
 		next_metrics_ns = now_ns + cfg.metrics_interval * 1000000000ULL;
 	}
 

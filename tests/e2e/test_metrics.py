@@ -16,7 +16,8 @@ import urllib.request
 import pytest
 
 from harness import ROOT, STARTED, Tracer, die_with_pytest, free_port, peer
-from tcpaccept_testlib import LOST_RE, one, parse_json_lines, parse_prom, series
+from tcpaccept_testlib import (LOST_RE, check_rows, header, one, parse_json_lines, parse_prom,
+                               parse_rows, series)
 
 APP = "tcpaccept"
 HOLD_MS = 40            # tcppeer --hold: each accept waits 40 ms and a little
@@ -150,6 +151,35 @@ def test_metrics_beside_json_rows(tmp_path):
     assert one(s, "tcpaccept_accepts_total", lport=ready["port"], comm="beside") == 9
     assert one(s, "tcpaccept_accept_wait_seconds_count", lport=ready["port"]) + \
         one(s, "tcpaccept_accept_wait_unknown_total", lport=ready["port"]) == 9
+
+
+def test_metrics_path_that_cannot_be_written_fails_at_once(tmp_path):
+    res = subprocess.run([os.path.join(ROOT, APP), f"--metrics={tmp_path}/no/such/dir/m.prom"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and res.stdout == "", res
+    assert res.stderr == (f"tcpaccept: failed to write the metrics to '{tmp_path}/no/such/dir/"
+                          "m.prom': No such file or directory\n"), res.stderr
+
+
+def test_output_file_columns_reopened_on_sighup(tmp_path):
+    """-o in columns: renamed, then SIGHUP: the new file starts with the
+    header, and each row is in one file."""
+    log = tmp_path / "rows.txt"
+    t = Tracer("-v", "-o", str(log), ready_on_stderr=True)
+    first, acc1 = own_peer("--count", "3")
+    time.sleep(0.3)
+    os.rename(log, tmp_path / "rows.txt.1")
+    t.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: log.exists(), 10, "not reopened")
+    second, acc2 = own_peer("--count", "2")
+    out, err, rc = t.stop()
+    assert rc == 0 and out == "", (out, err)
+    old, new = (tmp_path / "rows.txt.1").read_text(), log.read_text()
+    assert old.startswith(header()) and new.startswith(header()), (old, new)
+    check_rows(parse_rows(old), acc1, first["pid"])
+    check_rows(parse_rows(new), acc2, second["pid"])
+    assert not [r for r in parse_rows(new) if r["pid"] == first["pid"]]
+    assert not [r for r in parse_rows(old) if r["pid"] == second["pid"]]
 
 
 # --- node_exporter and Prometheus --------------------------------------------
