@@ -21,6 +21,8 @@ prefix ?= /usr/local
 sbindir ?= $(prefix)/sbin
 mandir ?= $(prefix)/share/man
 docdir ?= $(prefix)/share/doc/tcpaccept
+# The systemd unit (systemd/tcpaccept.service.in): --metrics for node_exporter.
+unitdir ?= $(prefix)/lib/systemd/system
 INSTALL ?= install
 
 # ARCH is the kernel's name for the target (x86, arm64). It defaults to the CPU
@@ -99,8 +101,8 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-USER_OBJS := $(addprefix $(OUTPUT)/,tcpaccept.o args.o format.o trace_helpers.o)
-UNIT_OBJS := $(addprefix $(OUTPUT)/,args.o format.o)
+USER_OBJS := $(addprefix $(OUTPUT)/,tcpaccept.o args.o format.o trace_helpers.o metrics.o)
+UNIT_OBJS := $(addprefix $(OUTPUT)/,args.o format.o metrics.o)
 PEER := $(OUTPUT)/tcppeer
 
 .DELETE_ON_ERROR:
@@ -212,10 +214,13 @@ install: $(BIN)
 	$(INSTALL) -m 0755 $(BIN) $(DESTDIR)$(sbindir)/$(APP)
 	$(INSTALL) -m 0644 tcpaccept.8 $(DESTDIR)$(mandir)/man8/tcpaccept.8
 	$(INSTALL) -m 0644 tcpaccept_example.txt $(DESTDIR)$(docdir)/tcpaccept_example.txt
+	$(INSTALL) -d $(DESTDIR)$(unitdir)
+	sed 's|@sbindir@|$(sbindir)|g' systemd/tcpaccept.service.in > $(DESTDIR)$(unitdir)/tcpaccept.service
+	chmod 0644 $(DESTDIR)$(unitdir)/tcpaccept.service
 
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/$(APP) $(DESTDIR)$(mandir)/man8/tcpaccept.8 \
-		$(DESTDIR)$(docdir)/tcpaccept_example.txt
+		$(DESTDIR)$(docdir)/tcpaccept_example.txt $(DESTDIR)$(unitdir)/tcpaccept.service
 	-rmdir $(DESTDIR)$(docdir)
 
 clean:

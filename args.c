@@ -14,6 +14,8 @@
 #define OPT_RING_KB 1001
 #define OPT_PRINT_PROTO 1002
 #define OPT_BTF 1003
+#define OPT_METRICS 1004
+#define OPT_MAX_SERIES 1005
 
 static const char doc[] =
 "Trace TCP accepts: one line for every successful accept() of a TCP socket\n"
@@ -36,6 +38,10 @@ static const char doc[] =
 "    tcpaccept --btf=/boot/vmlinux.btf   # a kernel without /sys/kernel/btf\n"
 "    tcpaccept -d 10       # trace for 10 seconds\n"
 "    tcpaccept --backend=tracepoint   # force the syscall tracepoints\n"
+"    tcpaccept --metrics=/var/lib/prometheus/node-exporter/tcpaccept.prom\n"
+"                          # Prometheus metrics for node_exporter, every 15 s\n"
+"    tcpaccept -c -q       # counts, then a wait histogram per port\n"
+"    tcpaccept -j -o /var/log/tcpaccept.jsonl   # reopened on SIGHUP\n"
 "\n";
 
 static const struct argp_option options[] = {
@@ -50,14 +56,17 @@ static const struct argp_option options[] = {
 	{ "uid", 'u', "UID", 0, "Trace this user ID only", 0 },
 	{ "cgroup", 'C', "PATH", 0, "Trace tasks in this cgroup v2 directory (and below) only", 0 },
 	{ "count", 'c', NULL, 0, "Count accepts per PID, COMM, IP, PROTO, LADDR, LPORT in the kernel; print a table at exit", 0 },
-	{ "interval", 'i', "SECS", 0, "With -c: print and reset the table every SECS seconds", 0 },
+	{ "interval", 'i', "SECS", 0, "With -c: print and reset the table every SECS seconds; with --metrics: write the file every SECS seconds (default 15)", 0 },
 	{ "duration", 'd', "SECS", 0, "Trace for SECS seconds, then exit", 0 },
-	{ "queue", 'q', NULL, 0, "Include BL (listener backlog LEN/MAX after the accept) and WAIT(ms) (handshake to accept)", 0 },
+	{ "queue", 'q', NULL, 0, "Include BL (listener backlog LEN/MAX after the accept) and WAIT(ms) (handshake to accept); with -c: a WAIT histogram per port after the table", 0 },
 	{ "wide", 'w', NULL, 0, "Address columns wide enough for any IPv6 address", 0 },
 	{ "print-proto", OPT_PRINT_PROTO, NULL, 0, "Include a PROTO column: tcp or mptcp (what the accepted socket is)", 0 },
 	{ "btf", OPT_BTF, "PATH", 0, "Read the kernel's types from this BTF file, for kernels without /sys/kernel/btf/vmlinux", 0 },
 	{ "backend", OPT_BACKEND, "NAME", 0, "Way into the kernel: auto (default), fexit, kprobe or tracepoint", 0 },
 	{ "ring-kb", OPT_RING_KB, "KB", 0, "Ring buffer size in KiB, a power of two from 4 to 1048576 (default 1024)", 0 },
+	{ "metrics", OPT_METRICS, "PATH", 0, "Write Prometheus metrics to PATH (atomically) every interval and at exit; alone, print no rows", 0 },
+	{ "metrics-max-series", OPT_MAX_SERIES, "N", 0, "Most label sets per metric, 1-1048576 (default 4096); accepts beyond are counted, not lost silently", 0 },
+	{ "output", 'o', "FILE", 0, "Append the output to FILE instead of stdout; reopen it on SIGHUP (log rotation)", 0 },
 	{ "verbose", 'v', NULL, 0, "Say which way in was chosen and why; libbpf debug output", 0 },
 	{ "version", 'V', NULL, 0, "Print the version and the libbpf version, then exit", 0 },
 	{ "help", 'h', NULL, 0, "Show this help, then exit", 0 },
@@ -139,6 +148,17 @@ static int parse_backend(const char *name, struct config *cfg)
 	return usage_error("unknown backend '%s': expected auto, fexit, kprobe or tracepoint", name);
 }
 
+/* What follows from the options together. */
+static int finish_config(struct config *cfg)
+{
+	/* --metrics alone prints nothing; an option about rows asks for them. */
+	cfg->rows = !cfg->count && (!cfg->metrics || cfg->json || cfg->output || cfg->timestamp ||
+				    cfg->wallclock || cfg->print_uid || cfg->queue || cfg->wide);
+	if (cfg->metrics)
+		cfg->metrics_interval = cfg->interval ? cfg->interval : DEFAULT_METRICS_INTERVAL;
+	return 0;
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct config *cfg = state->input;
@@ -207,11 +227,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		cfg->wide = true;
 		return 0;
 	case ARGP_KEY_END:
-		if (cfg->interval && !cfg->count)
-			return usage_error("%s", "-i/--interval needs -c/--count");
-		if (cfg->count && (cfg->timestamp || cfg->wallclock || cfg->queue || cfg->print_uid))
-			return usage_error("%s", "-c/--count does not combine with -t, -T, -q or -U");
-		return 0;
+		if (cfg->interval && !cfg->count && !cfg->metrics)
+			return usage_error("%s", "-i/--interval needs -c/--count or --metrics");
+		if (cfg->count && (cfg->timestamp || cfg->wallclock || cfg->print_uid))
+			return usage_error("%s", "-c/--count does not combine with -t, -T or -U");
+		return finish_config(cfg);
 	case OPT_BACKEND:
 		return parse_backend(arg, cfg);
 	case OPT_PRINT_PROTO:
@@ -226,6 +246,21 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (parse_ulong(arg, 4, 1048576, &v) || (v & (v - 1)))
 			return usage_error("invalid ring buffer size '%s' KiB: expected a power of two from 4 to 1048576", arg);
 		cfg->ring_kb = (unsigned int)v;
+		return 0;
+	case OPT_METRICS:
+		if (!*arg)
+			return usage_error("%s", "invalid metrics path '': expected a file name");
+		cfg->metrics = arg;
+		return 0;
+	case OPT_MAX_SERIES:
+		if (parse_ulong(arg, 1, 1048576, &v))
+			return usage_error("invalid series cap '%s': expected 1-1048576", arg);
+		cfg->max_series = (unsigned int)v;
+		return 0;
+	case 'o':
+		if (!*arg)
+			return usage_error("%s", "invalid output file '': expected a file name");
+		cfg->output = arg;
 		return 0;
 	case 'v':
 		cfg->verbose = true;
@@ -257,6 +292,7 @@ int parse_args(int argc, char **argv, struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->backend = BACKEND_AUTO;
 	cfg->ring_kb = DEFAULT_RING_KB;
+	cfg->max_series = DEFAULT_MAX_SERIES;
 	/* ARGP_NO_EXIT: return errors to the caller (and to unit tests)
 	 * instead of exiting; ARGP_NO_HELP: -h and -V are ours. */
 	err = argp_parse(&argp, argc, argv, ARGP_NO_EXIT | ARGP_NO_HELP, NULL, cfg);

@@ -9,6 +9,8 @@
 
 #define EXIT_USAGE 64	/* sysexits.h EX_USAGE */
 #define MAX_PORTS 64
+#define DEFAULT_MAX_SERIES 4096
+#define DEFAULT_METRICS_INTERVAL 15
 #define PID_MAX_LIMIT 4194304	/* the kernel's upper bound for pid_max */
 
 enum backend {
@@ -41,6 +43,11 @@ struct config {
 	enum backend backend;
 	unsigned int ring_kb;		/* ring buffer size in KiB */
 	bool exit_now;			/* -h or -V was handled: exit 0 */
+	const char *metrics;		/* --metrics: Prometheus text file */
+	unsigned int max_series;	/* --metrics-max-series */
+	const char *output;		/* -o: rows and tables to this file */
+	bool rows;			/* one row per accept (not -c; not --metrics alone) */
+	unsigned int metrics_interval;	/* seconds between metrics writes */
 };
 
 /* Fills @cfg from the command line. Returns 0 to go on tracing (or to exit 0

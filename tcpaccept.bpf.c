@@ -48,6 +48,12 @@ const volatile __u8 main_way = 0;
 /* Wake the reader only when this much data waits; otherwise it drains on
  * its 100 ms poll timeout. 0 wakes it for every event. */
 const volatile __u32 wakeup_bytes = 0;
+/* --metrics: count accepts per label set in metric_totals (cumulative). */
+const volatile bool want_metrics = false;
+/* --metrics, or -c -q: per-listener wait histogram and backlog. */
+const volatile bool want_listen_stats = false;
+/* --metrics without rows: send no events. */
+const volatile bool no_events = false;
 
 /* Events dropped because the ring buffer was full; read by tcpaccept.c. */
 __u64 lost = 0;
@@ -58,6 +64,15 @@ bool catchup_active = false;
 __u32 catchup_pending = 0;
 /* -c: keys that did not fit in the counts map. */
 __u64 count_overflow = 0;
+/* --metrics: accepts that found metric_totals or listen_stats full (the
+ * series cap). */
+__u64 metric_overflow = 0;
+__u64 listen_overflow = 0;
+/* Bumped by tcpaccept.c after each metrics write: listen_stats' peak
+ * starts over in each interval. */
+__u32 metrics_epoch = 0;
+/* The value a new listen_stats entry starts from (too large for the stack). */
+struct listen_stats zero_listen_stats = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -88,6 +103,24 @@ struct {
 	__type(key, struct count_key);
 	__type(value, __u64);
 } counts SEC(".maps");
+
+/* --metrics: accepts since start per (COMM, IP, LADDR, LPORT); never
+ * reset, as Prometheus counters want. Sized to --metrics-max-series. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct metric_key);
+	__type(value, __u64);
+} metric_totals SEC(".maps");
+
+/* --metrics and -c -q: wait histogram and backlog per (LADDR, LPORT),
+ * cumulative; -c -i prints the difference between two reads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct listen_key);
+	__type(value, struct listen_stats);
+} listen_stats SEC(".maps");
 
 /* -q: when each child socket completed its handshake (SYN_RECV ->
  * ESTABLISHED), by socket address; LRU so that children never accepted
@@ -253,6 +286,106 @@ static __always_inline __u64 queue_wait(struct sock *flow, __u64 now)
 	return wait;
 }
 
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 r = 0, shift;
+
+	shift = (v > 0xffffffffULL) << 5; v >>= shift; r |= shift;
+	shift = (v > 0xffff) << 4; v >>= shift; r |= shift;
+	shift = (v > 0xff) << 3; v >>= shift; r |= shift;
+	shift = (v > 0xf) << 2; v >>= shift; r |= shift;
+	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+	return r | (__u32)(v >> 1);
+}
+
+/* A key's counter in @map, created at 1 if absent; false if the map is
+ * full. */
+static __always_inline bool count_in(void *map, void *key)
+{
+	__u64 one = 1, *count;
+
+	count = bpf_map_lookup_elem(map, key);
+	if (count) {
+		__sync_fetch_and_add(count, 1);
+		return true;
+	}
+	if (bpf_map_update_elem(map, key, &one, BPF_NOEXIST) == 0)
+		return true;
+	/* Another CPU added the key meanwhile, or the map is full. */
+	count = bpf_map_lookup_elem(map, key);
+	if (!count)
+		return false;
+	__sync_fetch_and_add(count, 1);
+	return true;
+}
+
+static __always_inline void read_laddr(struct sock *child, __u16 family, __u8 laddr[16])
+{
+	if (family == AF_INET)
+		BPF_CORE_READ_INTO((__u32 *)laddr, child, __sk_common.skc_rcv_saddr);
+	else	/* ::ffff:a.b.c.d for an IPv4 client of a dual-stack listener */
+		bpf_core_read(laddr, 16, &child->__sk_common.skc_v6_rcv_saddr);
+}
+
+static __always_inline void record_total(struct sock *child, __u16 family, __u16 lport,
+					 __u8 proto)
+{
+	struct metric_key key = {};
+
+	key.family = family;
+	key.lport = lport;
+	key.proto = proto;
+	read_laddr(child, family, key.laddr);
+	current_comm(key.comm);
+	if (!count_in(&metric_totals, &key))
+		__sync_fetch_and_add(&metric_overflow, 1);
+}
+
+/* The listener's entry: the wait in its histogram, its backlog. */
+static __always_inline void record_listen(struct sock *listener, struct sock *child,
+					  __u16 family, __u16 lport, __u64 wait_ns)
+{
+	struct listen_key key = {};
+	struct listen_stats *st;
+	__u32 backlog, epoch, slot;
+
+	key.family = family;
+	key.lport = lport;
+	read_laddr(child, family, key.laddr);
+	st = bpf_map_lookup_elem(&listen_stats, &key);
+	if (!st) {
+		bpf_map_update_elem(&listen_stats, &key, &zero_listen_stats, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&listen_stats, &key);
+		if (!st) {
+			__sync_fetch_and_add(&listen_overflow, 1);
+			return;
+		}
+	}
+	if (wait_ns == WAIT_UNKNOWN) {
+		__sync_fetch_and_add(&st->wait_unknown, 1);
+	} else {
+		slot = log2_u64(wait_ns / 1000);
+		if (slot >= WAIT_SLOTS)
+			slot = WAIT_SLOTS - 1;
+		/* For the verifier, which loses the bound above in a copy;
+		 * the barrier keeps clang from dropping the mask. */
+		barrier_var(slot);
+		slot &= WAIT_SLOTS - 1;
+		__sync_fetch_and_add(&st->slots[slot], 1);
+		__sync_fetch_and_add(&st->wait_sum_ns, wait_ns);
+		__sync_fetch_and_add(&st->wait_count, 1);
+	}
+	/* Gauges: the last writer wins, as it would for any sample. */
+	backlog = BPF_CORE_READ(listener, sk_ack_backlog);
+	st->backlog = backlog;
+	st->backlog_max = BPF_CORE_READ(listener, sk_max_ack_backlog);
+	epoch = metrics_epoch;
+	if (st->peak_epoch != epoch || backlog > st->peak) {
+		st->peak = backlog;
+		st->peak_epoch = epoch;
+	}
+}
+
 /* Report the accept of @child from @listener by the current task. @child is
  * the socket accept() hands out (TCP or MPTCP), @flow the TCP socket that
  * did its handshake (NULL: @child's own, or its MPTCP first subflow), and
@@ -266,6 +399,7 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 	struct event_head *h;
 	__u8 *addrs;
 	__u16 family, lport, protocol;
+	__u64 now, wait_ns = WAIT_UNKNOWN;
 	__u8 proto;
 	__u32 size;
 
@@ -286,10 +420,24 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 		proto = PROTO_MPTCP;
 	else
 		return 0;
-	if (count_mode) {
-		count_accept(pid_tgid, child, family, lport, proto);
-		return 0;
+	/* The clock only where it is used: -c alone stays as cheap as it was. */
+	if (want_queue || want_listen_stats || !(count_mode || no_events))
+		now = bpf_ktime_get_ns();
+	else
+		now = 0;
+	if (want_queue || want_listen_stats) {
+		if (!flow)
+			flow = proto == PROTO_MPTCP ? mptcp_first(child) : child;
+		wait_ns = queue_wait(flow, now);
 	}
+	if (want_metrics)
+		record_total(child, family, lport, proto);
+	if (want_listen_stats)
+		record_listen(listener, child, family, lport, wait_ns);
+	if (count_mode)
+		count_accept(pid_tgid, child, family, lport, proto);
+	if (count_mode || no_events)
+		return 0;
 
 	/* The record (tcpaccept.h): head, -q's part, the two addresses. Its
 	 * size is a constant on each path, as bpf_ringbuf_reserve() needs:
@@ -303,7 +451,7 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 		__sync_fetch_and_add(&lost, 1);
 		return 0;
 	}
-	h->ts_ns = bpf_ktime_get_ns();
+	h->ts_ns = now;
 	h->pid = pid_tgid >> 32;
 	h->tid = (__u32)pid_tgid;
 	h->uid = (__u32)bpf_get_current_uid_gid();
@@ -317,12 +465,10 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 	if (want_queue) {
 		struct event_queue *q = (struct event_queue *)(h + 1);
 
-		if (!flow)
-			flow = proto == PROTO_MPTCP ? mptcp_first(child) : child;
 		/* Read after the accept took the child off the queue. */
 		q->backlog_len = BPF_CORE_READ(listener, sk_ack_backlog);
 		q->backlog_max = BPF_CORE_READ(listener, sk_max_ack_backlog);
-		q->wait_ns = queue_wait(flow, h->ts_ns);
+		q->wait_ns = wait_ns;
 	}
 	addrs = (__u8 *)h + size;
 	if (family == AF_INET) {

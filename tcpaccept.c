@@ -21,9 +21,11 @@
 #include <bpf/libbpf.h>
 #include "args.h"
 #include "format.h"
+#include "metrics.h"
 #include "tcpaccept.h"
 #include "tcpaccept.skel.h"
 #include "trace_helpers.h"
+#include "version.h"
 
 #define ACCEPT_FUNC "inet_csk_accept"
 /* Threads that may sit in inet_csk_accept() at once without the kretprobe
@@ -33,6 +35,9 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 
 static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t reopen_output;	/* -o: SIGHUP came */
+/* Where rows and tables go: stdout, or the -o file. */
+static int out_fd = STDOUT_FILENO;
 static bool verbose;
 
 static struct output {
@@ -68,6 +73,12 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
+static void on_sighup(int sig)
+{
+	(void)sig;
+	reopen_output = 1;
+}
+
 /* strerror(), plus the kernel-internal ENOTSUPP (524) that bpf() returns,
  * e.g. for fexit on arm64 kernels without ftrace direct calls (before 6.4). */
 static const char *bpf_strerror(int err)
@@ -80,7 +91,7 @@ static void flush_output(void)
 	size_t done = 0;
 
 	while (done < out.len && !out.closed && !out.failed) {
-		ssize_t n = write(STDOUT_FILENO, out.buf + done, out.len - done);
+		ssize_t n = write(out_fd, out.buf + done, out.len - done);
 
 		if (n >= 0) {
 			done += (size_t)n;
@@ -219,6 +230,9 @@ static void set_filters(struct tcpaccept_bpf *skel, const struct config *cfg,
 	ro->want_queue = cfg->queue;
 	ro->use_task_regs = plan->task_regs;
 	ro->main_way = (__u8)way_of[plan->way];
+	ro->want_metrics = cfg->metrics != NULL;
+	ro->want_listen_stats = cfg->metrics || (cfg->count && cfg->queue);
+	ro->no_events = !cfg->rows;
 	/* Wake the reader early only when a quarter of the ring is used,
 	 * so a flood costs a few wakeups a second, not one per accept. */
 	ro->wakeup_bytes = cfg->ring_kb * 1024 / 4;
@@ -230,7 +244,7 @@ static int attach_extras(struct tcpaccept_bpf *skel, const struct config *cfg,
 {
 	__typeof__(skel->links) *l = &skel->links;
 
-	if (cfg->queue) {
+	if (cfg->queue || cfg->metrics) {
 		l->tp_sock_set_state = bpf_program__attach(skel->progs.tp_sock_set_state);
 		if (!l->tp_sock_set_state)
 			return -errno;
@@ -301,7 +315,7 @@ static void set_autoload(struct tcpaccept_bpf *skel, const struct config *cfg,
 
 	bpf_object__for_each_program(prog, skel->obj)
 		bpf_program__set_autoload(prog, false);
-	bpf_program__set_autoload(skel->progs.tp_sock_set_state, cfg->queue);
+	bpf_program__set_autoload(skel->progs.tp_sock_set_state, cfg->queue || cfg->metrics);
 	switch (plan->way) {
 	case BACKEND_FEXIT:
 		bpf_program__set_autoload(plan->fexit_params == 4 ? skel->progs.fexit_accept_pre610
@@ -337,12 +351,18 @@ static int size_maps(struct tcpaccept_bpf *skel, const struct config *cfg,
 {
 	bool inflight = plan->way == BACKEND_KPROBE ||
 			(plan->way == BACKEND_TRACEPOINT && !plan->task_regs);
+	bool listen = cfg->metrics || (cfg->count && cfg->queue);
 	int err;
 
-	/* -c sends no events: the smallest ring will do. */
-	err = bpf_map__set_max_entries(skel->maps.events, cfg->count ? 4096 : cfg->ring_kb * 1024);
-	if (!err && !cfg->queue)
+	/* -c and --metrics alone send no events: the smallest ring will do. */
+	err = bpf_map__set_max_entries(skel->maps.events, !cfg->rows ? 4096 : cfg->ring_kb * 1024);
+	if (!err && !cfg->queue && !cfg->metrics)
 		err = bpf_map__set_max_entries(skel->maps.handshake_done, 1);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.metric_totals,
+					       cfg->metrics ? cfg->max_series : 1);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.listen_stats, listen ? cfg->max_series : 1);
 	if (!err && !cfg->count)
 		err = bpf_map__set_max_entries(skel->maps.counts, 1);
 	if (!err && !inflight)
@@ -614,6 +634,190 @@ done:
 	return err;
 }
 
+/* --- --metrics and -c -q: the cumulative kernel maps ------------------------ */
+
+/* Every entry of the hash map @fd (keys of @key_size bytes) into @rows,
+ * each row the key followed at @value_off by the value; at most @max.
+ * Returns the count. */
+static long read_hash(int fd, size_t key_size, size_t value_off, size_t row_size,
+		      void *rows, size_t max)
+{
+	char key[64], next[64];
+	size_t n = 0;
+	void *prev = NULL;
+
+	while (n < max && bpf_map_get_next_key(fd, prev, next) == 0) {
+		char *row = (char *)rows + n * row_size;
+
+		memcpy(key, next, key_size);
+		prev = key;
+		memcpy(row, key, key_size);
+		/* Deleted meanwhile: skip it (these maps only grow). */
+		if (bpf_map_lookup_elem(fd, key, row + value_off) == 0)
+			n++;
+	}
+	return (long)n;
+}
+
+static int by_listen_key(const void *a, const void *b)
+{
+	return memcmp(&((const struct listen_series *)a)->key,
+		      &((const struct listen_series *)b)->key, sizeof(struct listen_key));
+}
+
+static long read_listeners(struct tcpaccept_bpf *skel, struct listen_series **out_rows)
+{
+	size_t max = bpf_map__max_entries(skel->maps.listen_stats);
+	struct listen_series *rows = calloc(max, sizeof(*rows));
+	long n;
+
+	*out_rows = rows;
+	if (!rows)
+		return -ENOMEM;
+	n = read_hash(bpf_map__fd(skel->maps.listen_stats), sizeof(struct listen_key),
+		      offsetof(struct listen_series, st), sizeof(*rows), rows, max);
+	qsort(rows, (size_t)n, sizeof(*rows), by_listen_key);
+	return n;
+}
+
+static double unix_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One write of the --metrics file, from the kernel maps. */
+static int write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg,
+			 const struct plan *plan, double start)
+{
+	size_t max = bpf_map__max_entries(skel->maps.metric_totals), len = 0;
+	struct metric_series *totals = calloc(max, sizeof(*totals));
+	struct listen_series *listeners = NULL;
+	struct metrics_snapshot snap = {};
+	__u32 epoch = skel->bss->metrics_epoch;
+	char *text = NULL;
+	long n, nl;
+	FILE *f;
+	int err;
+
+	n = totals ? read_hash(bpf_map__fd(skel->maps.metric_totals), sizeof(struct metric_key),
+			       offsetof(struct metric_series, accepts), sizeof(*totals),
+			       totals, max) : -ENOMEM;
+	nl = read_listeners(skel, &listeners);
+	/* The next interval's peaks start from here. */
+	__atomic_store_n(&skel->bss->metrics_epoch, epoch + 1, __ATOMIC_RELAXED);
+	if (n < 0 || nl < 0) {
+		err = -ENOMEM;
+		goto done;
+	}
+	for (long i = 0; i < nl; i++)
+		listeners[i].peak_valid = listeners[i].st.peak_epoch == epoch;
+	snap.totals = totals;
+	snap.ntotals = (size_t)n;
+	snap.listeners = listeners;
+	snap.nlisteners = (size_t)nl;
+	snap.lost = __atomic_load_n(&skel->bss->lost, __ATOMIC_RELAXED);
+	snap.count_overflow = __atomic_load_n(&skel->bss->count_overflow, __ATOMIC_RELAXED);
+	snap.totals_overflow = __atomic_load_n(&skel->bss->metric_overflow, __ATOMIC_RELAXED);
+	snap.listen_overflow = __atomic_load_n(&skel->bss->listen_overflow, __ATOMIC_RELAXED);
+	snap.max_series = cfg->max_series;
+	snap.version = TCPACCEPT_VERSION;
+	snap.libbpf = TCPACCEPT_LIBBPF_VERSION;
+	snap.way = backend_name(plan->way);
+	snap.start = start;
+	snap.now = unix_now();
+	f = open_memstream(&text, &len);
+	if (!f) {
+		err = -errno;
+		goto done;
+	}
+	metrics_format(f, &snap);
+	err = fclose(f) ? -errno : 0;
+	if (!err)
+		err = metrics_write_file(cfg->metrics, text, len);
+done:
+	if (err)
+		warn("failed to write the metrics to '%s': %s\n", cfg->metrics, strerror(-err));
+	free(text);
+	free(totals);
+	free(listeners);
+	return err;
+}
+
+/* Appends @len bytes to the output, flushing as it fills. */
+static void out_write(const char *data, size_t len)
+{
+	while (len && !out.closed && !out.failed) {
+		size_t room = sizeof(out.buf) - out.len, n = len < room ? len : room;
+
+		memcpy(out.buf + out.len, data, n);
+		out.len += n;
+		data += n;
+		len -= n;
+		if (out.len == sizeof(out.buf))
+			flush_output();
+	}
+}
+
+/* -c -q: the wait histogram of each listener after the count table; with
+ * -i, of the interval only (the kernel's are cumulative, for --metrics). */
+static int print_hists(struct tcpaccept_bpf *skel, const struct config *cfg,
+		       struct listen_series **prev, long *nprev)
+{
+	struct listen_series *rows = NULL;
+	long n = read_listeners(skel, &rows);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (n < 0 || !(f = open_memstream(&text, &len))) {
+		free(rows);
+		warn("failed to read the wait histograms: %s\n", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	for (long i = 0; i < n; i++) {
+		struct listen_series l = rows[i];
+		const struct listen_series *before = *prev ?
+			bsearch(&l, *prev, (size_t)*nprev, sizeof(l), by_listen_key) : NULL;
+
+		if (before)
+			listen_stats_sub(&l.st, &before->st);
+		if (!l.st.wait_count && !l.st.wait_unknown)
+			continue;
+		if (cfg->json)
+			hist_print_json(f, &l, unix_now());
+		else
+			hist_print(f, &l);
+	}
+	fclose(f);
+	out_write(text, len);
+	flush_output();
+	free(text);
+	free(*prev);
+	*prev = rows;
+	*nprev = n;
+	return 0;
+}
+
+/* -o: (re)opens the file for appending; in columns, each file gets the
+ * header. Lines are only ever written whole, so a rotation between two
+ * writes puts each in exactly one file. */
+static int open_output(const struct config *cfg)
+{
+	int fd = open(cfg->output, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		warn("failed to open '%s': %s\n", cfg->output, strerror(errno));
+		return -1;
+	}
+	if (out_fd != STDOUT_FILENO)
+		close(out_fd);
+	out_fd = fd;
+	return 0;
+}
+
 static int open_cgroup(const char *path)
 {
 	struct statfs st;
@@ -662,7 +866,10 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	__u64 lost_reported = 0;
 	time_t last_lost_check = 0;
-	__u64 now_ns, deadline_ns = 0, next_table_ns = 0;
+	__u64 now_ns, deadline_ns = 0, next_table_ns = 0, next_metrics_ns = 0;
+	struct listen_series *hist_prev = NULL;
+	long hist_nprev = 0;
+	double start_time;
 	int err, status = 1;
 
 	plan.cgroup_fd = -1;
@@ -694,10 +901,17 @@ int main(int argc, char **argv)
 		if (plan.cgroup_fd < 0)
 			return 1;
 	}
+	if (cfg.output && open_output(&cfg))
+		goto cleanup;
 	kretprobe_remove_stale();
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if (cfg.output) {
+		struct sigaction hup = { .sa_handler = on_sighup };
+
+		sigaction(SIGHUP, &hup, NULL);
+	}
 	signal(SIGPIPE, SIG_IGN);
 
 	if (choose_and_start(&cfg, &plan, &skel, &krp))
@@ -712,15 +926,16 @@ int main(int argc, char **argv)
 	/* From here on tracing only reads memory-mapped maps and closes fds;
 	 * -c also reads its counts with bpf() (before Linux 6.5 that takes
 	 * CAP_BPF). */
-	err = drop_capabilities(cfg.count);
+	err = drop_capabilities(cfg.count || cfg.metrics);
 	if (err) {
 		warn("failed to drop capabilities: %s\n", strerror(-err));
 		goto cleanup;
 	}
 	if (verbose) {
 		say_choice(&cfg, &plan);
-		warn("%s\n", cfg.count ? "dropped every capability but CAP_BPF (to read the -c counts)"
-				       : "dropped every capability: tracing needs none from here on");
+		warn("%s\n", cfg.count || cfg.metrics ?
+		     "dropped every capability but CAP_BPF (to read the counts)" :
+		     "dropped every capability: tracing needs none from here on");
 	}
 
 	fmt_init(&fmt, cfg.wallclock, cfg.timestamp, mono_to_real_ns());
@@ -731,14 +946,22 @@ int main(int argc, char **argv)
 	fmt.print_proto = cfg.print_proto;
 	/* The header says "attached": tests and scripts wait for it. (-j and
 	 * -c print none; -v's "way in" line on stderr says it instead.) */
-	if (!cfg.count)
+	if (cfg.rows)
 		out.len = fmt_header(&fmt, out.buf, sizeof(out.buf));
 	flush_output();
 	now_ns = monotonic_ns();
 	if (cfg.duration)
 		deadline_ns = now_ns + cfg.duration * 1000000000ULL;
-	if (cfg.interval)
+	if (cfg.interval && cfg.count)
 		next_table_ns = now_ns + cfg.interval * 1000000000ULL;
+	start_time = unix_now();
+	if (cfg.metrics) {
+		/* At once: a file that is there says tracing has started; one
+		 * that cannot be written is an error now, not in 15 s. */
+		if (write_metrics(skel, &cfg, &plan, start_time))
+			goto cleanup;
+		next_metrics_ns = now_ns + cfg.metrics_interval * 1000000000ULL;
+	}
 
 	while (!exiting) {
 		err = ring_buffer__poll(rb, POLL_TIMEOUT_MS);
@@ -750,6 +973,11 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 		flush_output();
+		if (reopen_output) {
+			reopen_output = 0;
+			if (open_output(&cfg) == 0 && cfg.rows)
+				out.len = fmt_header(&fmt, out.buf, sizeof(out.buf));
+		}
 		if (time(NULL) != last_lost_check) {
 			last_lost_check = time(NULL);
 			report_lost(skel, &lost_reported, false);
@@ -759,13 +987,24 @@ int main(int argc, char **argv)
 		if (next_table_ns && now_ns >= next_table_ns) {
 			next_table_ns += cfg.interval * 1000000000ULL;
 			print_counts(skel, &cfg, true, false);
+			if (cfg.queue)
+				print_hists(skel, &cfg, &hist_prev, &hist_nprev);
+		}
+		if (next_metrics_ns && now_ns >= next_metrics_ns) {
+			next_metrics_ns += cfg.metrics_interval * 1000000000ULL;
+			write_metrics(skel, &cfg, &plan, start_time);
 		}
 		if (deadline_ns && now_ns >= deadline_ns)
 			break;
 	}
 	/* The last, partial interval; with -i, only if it counted anything. */
-	if (cfg.count && !out.closed)
+	if (cfg.count && !out.closed) {
 		print_counts(skel, &cfg, cfg.interval > 0, cfg.interval > 0);
+		if (cfg.queue)
+			print_hists(skel, &cfg, &hist_prev, &hist_nprev);
+	}
+	if (cfg.metrics && write_metrics(skel, &cfg, &plan, start_time))
+		out.failed = true;
 	if (cfg.count && skel->bss->count_overflow)
 		warn("%llu accepts not counted: the count table (10240 keys) was full\n",
 		     (unsigned long long)skel->bss->count_overflow);
@@ -776,6 +1015,9 @@ int main(int argc, char **argv)
 	status = out.failed ? 1 : 0;
 
 cleanup:
+	free(hist_prev);
+	if (out_fd != STDOUT_FILENO)
+		close(out_fd);
 	ring_buffer__free(rb);
 	kretprobe_detach(&krp);
 	tcpaccept_bpf__destroy(skel);

@@ -61,4 +61,36 @@ struct count_key {
 	__u8 pad[3];
 };
 
+/* --metrics: accepts since start per label set (no PID: bounded labels). */
+struct metric_key {
+	__u16 family;
+	__u16 lport;
+	__u8 laddr[16];
+	char comm[TASK_COMM_LEN];
+	__u8 proto;		/* enum accept_proto */
+	__u8 pad[3];
+};
+
+/* --metrics and -c -q: one entry per local address and port. */
+struct listen_key {
+	__u16 family;
+	__u16 lport;
+	__u8 laddr[16];
+};
+
+/* Log2 slots of the wait in microseconds: slot i holds [2^i, 2^(i+1)) us
+ * (slot 0 also holds 0), the last slot everything from 2^(WAIT_SLOTS-1). */
+#define WAIT_SLOTS 32
+
+struct listen_stats {
+	__u64 slots[WAIT_SLOTS];
+	__u64 wait_sum_ns;	/* over the accepts in slots */
+	__u64 wait_count;
+	__u64 wait_unknown;	/* accepts whose handshake was not seen */
+	__u32 backlog;		/* accept queue after the last accept */
+	__u32 backlog_max;	/* the listener's limit */
+	__u32 peak;		/* largest backlog seen in metrics_epoch peak_epoch */
+	__u32 peak_epoch;
+};
+
 #endif /* TCPACCEPT_H */

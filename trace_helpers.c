@@ -62,8 +62,12 @@ int drop_capabilities(bool keep_bpf)
 	}
 	/* CAP_BPF split from CAP_SYS_ADMIN in 5.8. */
 	keep = last_cap >= CAP_BPF ? CAP_BPF : CAP_SYS_ADMIN;
+	/* Without CAP_SETPCAP (a systemd unit's CapabilityBoundingSet= gives
+	 * only what tracing needs) the bounding set cannot shrink: EPERM is
+	 * fine then, as no_new_privs below keeps execve() from adding any. */
 	for (int cap = 0; cap <= last_cap; cap++)
-		if (!(keep_bpf && cap == keep) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
+		if (!(keep_bpf && cap == keep) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) &&
+		    errno != EPERM)
 			return -errno;
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
 		return -errno;

@@ -163,3 +163,37 @@ def check_json(objs, accepts, pid, queue=False, netns=None):
     if netns is not None:
         assert {o["netns"] for o in mine} == {netns}
     return mine
+
+
+# --- --metrics: the Prometheus text exposition format ---------------------------
+
+SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_prom(text):
+    """{(name, frozenset of (label, value)): float} from exposition text;
+    every sample line must parse."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE_RE.match(line)
+        assert m, f"not a sample line: {line!r}"
+        labels = frozenset((k, re.sub(r"\\(.)", lambda e: "\n" if e.group(1) == "n" else e.group(1), v))
+                           for k, v in LABEL_RE.findall(m.group(2) or ""))
+        samples[(m.group(1), labels)] = float(m.group(3))
+    return samples
+
+
+def series(samples, name, **labels):
+    """The samples of @name whose labels include @labels: {labels: value}."""
+    want = {(k, str(v)) for k, v in labels.items()}
+    return {dict(lb).get("le", lb): v for (n, lb), v in samples.items()
+            if n == name and want <= lb}
+
+
+def one(samples, name, **labels):
+    found = series(samples, name, **labels)
+    assert len(found) == 1, f"{name} {labels}: {found}"
+    return next(iter(found.values()))

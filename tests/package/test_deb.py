@@ -29,6 +29,7 @@ PAYLOAD = {
     "/usr/share/doc/tcpaccept/changelog.gz",
     "/usr/share/doc/tcpaccept/copyright",
     "/usr/share/doc/tcpaccept/tcpaccept_example.txt.gz",
+    "/lib/systemd/system/tcpaccept.service",
 }
 # Where a package leaves files. dpkg's and apt's own databases and logs are
 # left out (they change with every install, ours or another helper's); the

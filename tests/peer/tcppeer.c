@@ -90,6 +90,7 @@ static struct {
 				 * PROTO_MIXED: MPTCP and TCP in turn) */
 	int fastopen;		/* --fastopen: TCP Fast Open, data in the SYN */
 	int stats;		/* --stats: print the netns's counters that moved */
+	long hold_ms;		/* --hold: ms a queued connection waits */
 	char comm[256];
 } opt = {
 	.client_proto = -1,
@@ -658,6 +659,15 @@ static void accept_one(pid_t tid, const char *comm)
 
 	if (opt.delay_ms)
 		sleep_ms(opt.delay_ms);
+	if (opt.hold_ms) {
+		/* A known wait: from the moment a connection is queued. */
+		struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+
+		while (poll(&pfd, 1, -1) < 0)
+			if (errno != EINTR)
+				die("poll");
+		sleep_ms(opt.hold_ms);
+	}
 	/*
 	 * No address buffer: the kernel cannot turn an accept of an
 	 * already-reset connection into ECONNABORTED when it does not have
@@ -1134,7 +1144,7 @@ static void usage(const char *fmt, const char *arg)
 		"               [--accept4] [--io-uring] [--rst] [--delay-accept MS]\n"
 		"               [--wait] [--block-first] [--threads K]\n"
 		"               [--client-threads K] [--comm NAME] [--timeout S] [--uid UID]\n"
-		"               [--connect-interval MS] [--proto tcp|mptcp|sctp]\n"
+		"               [--connect-interval MS] [--hold MS] [--proto tcp|mptcp|sctp]\n"
 		"               [--client-proto tcp|mptcp|sctp|mixed] [--fastopen] [--stats]\n");
 	exit(EXIT_USAGE);
 }
@@ -1162,6 +1172,7 @@ static void parse_args(int argc, char **argv)
 		{ "accept4", no_argument, NULL, '4' },
 		{ "rst", no_argument, NULL, 'r' },
 		{ "delay-accept", required_argument, NULL, 'd' },
+		{ "hold", required_argument, NULL, 'H' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ "block-first", no_argument, NULL, 'b' },
 		{ "threads", required_argument, NULL, 't' },
@@ -1209,6 +1220,9 @@ static void parse_args(int argc, char **argv)
 		case 'd':
 			opt.delay_ms = parse_num(optarg, 0, 600000,
 						 "--delay-accept");
+			break;
+		case 'H':
+			opt.hold_ms = parse_num(optarg, 1, 600000, "--hold");
 			break;
 		case 'w':
 			opt.wait = 1;

@@ -170,6 +170,16 @@ for b in $BACKENDS; do
 	tracer_stop
 	echo "@@@ END"
 
+	# -c -q's histograms and --metrics' together: a known wait of 100 ms
+	# and a little, in the 65536-131071 us bucket.
+	echo "@@@ CASE $b histogram"
+	tracer_start --backend="$b" -v -c -q -j --metrics=$W/m.prom -i 1
+	peer slow --count 4 --hold 100 --connect-interval 250 --comm slow
+	tracer_stop
+	echo "@@@ METRICS"
+	cat $W/m.prom
+	echo "@@@ END"
+
 	# -d ends the tracer by itself, after -i's tables.
 	echo "@@@ CASE $b interval-duration"
 	tracer_start --backend="$b" -v -c -i 1 -d 3

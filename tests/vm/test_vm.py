@@ -13,8 +13,8 @@ import tempfile
 
 import pytest
 
-from tcpaccept_testlib import (LOST_RE, check_json, check_rows, parse_count_table,
-                               parse_json_lines, parse_peer, parse_rows)
+from tcpaccept_testlib import (LOST_RE, check_json, check_rows, one, parse_count_table,
+                               parse_json_lines, parse_peer, parse_prom, parse_rows, series)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -60,6 +60,7 @@ class Case:
     def __init__(self):
         self.out, self.err, self.rc, self.peers, self.notes = "", "", None, [], []
         self.capeff = None
+        self.metrics = ""	# the --metrics file, after the tracer stopped
 
 
 def parse_log(text):
@@ -74,7 +75,7 @@ def parse_log(text):
             continue
         elif line.startswith("@@@ TRACER-RC "):
             case.rc = int(line.split()[2])
-        elif line in ("@@@ TRACER-OUT", "@@@ TRACER-ERR"):
+        elif line in ("@@@ TRACER-OUT", "@@@ TRACER-ERR", "@@@ METRICS"):
             section = line[4:]
         elif line.startswith("@@@ PEER "):
             label, rc = re.match(r"@@@ PEER (\S+) rc=(\d+)", line).groups()
@@ -93,6 +94,8 @@ def parse_log(text):
             case.err += line + "\n"
         elif section == "PEER":
             case.peers[-1][2] += line + "\n"
+        elif section == "METRICS":
+            case.metrics += line + "\n"
     return cases
 
 
@@ -550,3 +553,33 @@ def test_btf_file_with_kernel_btf_hidden(kernel, way):
         ready, accepts, _ = p[label]
         check_json(objs, accepts, ready["pid"])
     assert len(objs) == 2 * len(labels), case.out
+
+
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_wait_histogram(kernel, way):
+    """A server holding each connection 100 ms before accept(): -c -q -j's
+    histograms (one per interval) and --metrics' histogram put all four
+    accepts in the 65536-131071 us bucket, bucketed by the kernel."""
+    uname, case = get_case(kernel, way, "histogram")
+    ready, accepts, _ = peers(case)["slow"]
+    port = ready["port"]
+    assert len(accepts) == 4
+    objs = parse_json_lines(case.out)
+    counted = sum(o["accepts"] for o in objs if "accepts" in o and o["pid"] == ready["pid"])
+    hists = [o for o in objs if "buckets" in o and o["lport"] == port]
+    assert counted == 4 and hists, (uname, case.out)
+    assert sum(h["count"] for h in hists) == 4 and sum(h["unknown"] for h in hists) == 0, hists
+    for h in hists:
+        assert h["laddr"] == "127.0.0.1" and h["ip"] == 4, h
+        *zeros, last = h["buckets"]
+        assert last["low"] == 65536 and last["high"] == 131071, (uname, h)
+        assert all(b["count"] == 0 for b in zeros), (uname, h)
+    s = parse_prom(case.metrics)
+    assert one(s, "tcpaccept_accepts_total", lport=port, comm="slow", ip=4,
+               laddr="127.0.0.1", proto="tcp") == 4
+    buckets = series(s, "tcpaccept_accept_wait_seconds_bucket", lport=port)
+    assert buckets["0.065536"] == 0 and buckets["0.131072"] == 4 and buckets["+Inf"] == 4, buckets
+    assert one(s, "tcpaccept_accept_wait_seconds_count", lport=port) == 4
+    assert 0.4 <= one(s, "tcpaccept_accept_wait_seconds_sum", lport=port) < 4 * 0.131072
+    [info] = [dict(lb) for (n, lb) in s if n == "tcpaccept_info"]
+    assert info["way"] == way, info

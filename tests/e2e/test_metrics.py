@@ -1,0 +1,523 @@
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+"""End to end with the real engines: --metrics checked by promtool, read
+back through prometheus-node-exporter's textfile collector and through a
+Prometheus server's query API; atomic writes; -c -q's histograms; -o with
+logrotate. Every server listens on 127.0.0.1 only and is stopped here."""
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from harness import ROOT, STARTED, Tracer, die_with_pytest, free_port, peer
+from tcpaccept_testlib import (LOST_RE, check_rows, header, one, parse_json_lines, parse_prom,
+                               parse_rows, series)
+
+APP = "tcpaccept"
+HOLD_MS = 40            # tcppeer --hold: each accept waits 40 ms and a little
+SLOW_LE = 0.065536      # so every wait is in (0.032768, 0.065536] s
+FAST_LE = 0.032768
+def own_peer(*args):
+    """tcppeer on a port no other run of this file had: two runs on one
+    ephemeral port would add up in one series."""
+    port = free_port()
+    while port in USED_PORTS:
+        port = free_port()
+    USED_PORTS.add(port)
+    return peer("--port", str(port), *args)
+
+
+USED_PORTS = set()
+
+
+def read_file(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def wait_until(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} (waited {timeout}s)"
+        time.sleep(0.2)
+
+
+def metrics_tracer(path, *args):
+    return Tracer("-v", f"--metrics={path}", "-i", "1", *args, ready_on_stderr=True)
+
+
+def check_hold_histogram(samples, port, n):
+    """The --hold peer's n accepts all sit in the (FAST_LE, SLOW_LE] bucket."""
+    buckets = series(samples, "tcpaccept_accept_wait_seconds_bucket", lport=port)
+    assert len(buckets) == 32, buckets
+    for le, count in buckets.items():
+        bound = float("inf") if le == "+Inf" else float(le)
+        assert count == (n if bound >= SLOW_LE else 0), (le, count, buckets)
+    assert one(samples, "tcpaccept_accept_wait_seconds_count", lport=port) == n
+    total = one(samples, "tcpaccept_accept_wait_seconds_sum", lport=port)
+    assert n * HOLD_MS / 1000 <= total <= n * SLOW_LE, total
+
+
+# --- promtool, and exact values in the file ----------------------------------
+
+def test_metrics_file_exact_and_promtool_clean(tmp_path):
+    path = tmp_path / "tcpaccept.prom"
+    t = metrics_tracer(path)
+    # Written once at start, before any accept.
+    wait_until(lambda: "tcpaccept_info{" in read_file(path), 10, "no metrics file at start")
+    slow, slow_acc = own_peer("--count", "12", "--hold", str(HOLD_MS), "--connect-interval", "100",
+                          "--comm", "slow\\x1b\"q\\\\")
+    fast, fast_acc = own_peer("--family", "6", "--count", "300", "--rst")
+    mapped, _ = own_peer("--family", "mapped", "--count", "5")
+    start = time.time()
+
+    def settled():
+        s = parse_prom(read_file(path))
+        return s if series(s, "tcpaccept_accepts_total", lport=mapped["port"]) else None
+    s = wait_until(settled, 10, "accepts not in the metrics file")
+    out, err, rc = t.stop()
+    assert rc == 0 and out == "", (rc, out, err)   # --metrics alone prints no rows
+    final = read_file(path)
+    res = subprocess.run(["promtool", "check", "metrics"], input=final, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0 and res.stdout == "" and res.stderr == "", res
+    s = parse_prom(final)
+    # The kernel cut the name to 15 bytes; the label shows it as -c does.
+    assert one(s, "tcpaccept_accepts_total", lport=slow["port"]) == 12
+    assert series(s, "tcpaccept_accepts_total", lport=slow["port"]) == {
+        frozenset({("comm", 'slow\\x1b"q\\x5c'), ("ip", "4"), ("laddr", "127.0.0.1"),
+                   ("lport", str(slow["port"])), ("proto", "tcp")}): 12}
+    assert one(s, "tcpaccept_accepts_total", lport=fast["port"], ip=6, laddr="::1",
+               comm="tcppeer-srv", proto="tcp") == 300
+    assert one(s, "tcpaccept_accepts_total", lport=mapped["port"], ip=6,
+               laddr="::ffff:127.0.0.1") == 5
+    check_hold_histogram(s, slow["port"], 12)
+    assert one(s, "tcpaccept_accept_wait_seconds_count", lport=fast["port"]) + \
+        one(s, "tcpaccept_accept_wait_unknown_total", lport=fast["port"]) == 300
+    assert one(s, "tcpaccept_listen_backlog_max", lport=slow["port"]) > 0
+    assert one(s, "tcpaccept_lost_events_total") == 0
+    assert one(s, "tcpaccept_series_overflow_total", metric="tcpaccept_accepts_total") == 0
+    assert one(s, "tcpaccept_max_series") == 4096
+    [info] = [dict(lb) for (n, lb) in s if n == "tcpaccept_info"]
+    assert info["way"] in ("fexit", "kprobe", "tracepoint") and info["version"], info
+    assert abs(one(s, "tcpaccept_metrics_timestamp_seconds") - time.time()) < 5
+    assert one(s, "tcpaccept_start_time_seconds") <= start
+    assert len(slow_acc) == 12 and len(fast_acc) == 300
+
+
+def test_metrics_series_cap_counts_what_it_drops(tmp_path):
+    path = tmp_path / "tcpaccept.prom"
+    t = metrics_tracer(path, "--metrics-max-series=1")
+    a, _ = own_peer("--count", "3")
+    b, _ = own_peer("--count", "4")
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    s = parse_prom(read_file(path))
+    kept = series(s, "tcpaccept_accepts_total")
+    assert len(kept) == 1, kept
+    # The one series may be anyone's (other accepts on this host): ours
+    # that did not fit are counted, never lost silently.
+    ours_kept = sum(v for p in (a, b)
+                    for v in series(s, "tcpaccept_accepts_total", lport=p["port"]).values())
+    assert ours_kept in (0, 3, 4), kept
+    assert one(s, "tcpaccept_series_overflow_total",
+               metric="tcpaccept_accepts_total") >= 7 - ours_kept
+    assert one(s, "tcpaccept_max_series") == 1
+
+
+def test_metrics_beside_json_rows(tmp_path):
+    """--metrics with -j: every row on stdout, and the same accepts counted
+    in the file."""
+    path = tmp_path / "tcpaccept.prom"
+    t = Tracer("-v", "-j", f"--metrics={path}", ready_on_stderr=True)
+    ready, accepts = own_peer("--count", "9", "--comm", "beside")
+    out, err, rc = t.stop()
+    assert rc == 0 and not LOST_RE.search(err), err
+    rows = [o for o in parse_json_lines(out) if o["pid"] == ready["pid"]]
+    assert sorted(o["rport"] for o in rows) == sorted(int(a["rport"]) for a in accepts)
+    s = parse_prom(read_file(path))     # written at exit, without -i
+    assert one(s, "tcpaccept_accepts_total", lport=ready["port"], comm="beside") == 9
+    assert one(s, "tcpaccept_accept_wait_seconds_count", lport=ready["port"]) + \
+        one(s, "tcpaccept_accept_wait_unknown_total", lport=ready["port"]) == 9
+
+
+def test_metrics_path_that_cannot_be_written_fails_at_once(tmp_path):
+    res = subprocess.run([os.path.join(ROOT, APP), f"--metrics={tmp_path}/no/such/dir/m.prom"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and res.stdout == "", res
+    assert res.stderr == (f"tcpaccept: failed to write the metrics to '{tmp_path}/no/such/dir/"
+                          "m.prom': No such file or directory\n"), res.stderr
+
+
+def test_output_file_columns_reopened_on_sighup(tmp_path):
+    """-o in columns: renamed, then SIGHUP: the new file starts with the
+    header, and each row is in one file."""
+    log = tmp_path / "rows.txt"
+    t = Tracer("-v", "-o", str(log), ready_on_stderr=True)
+    first, acc1 = own_peer("--count", "3")
+    time.sleep(0.3)
+    os.rename(log, tmp_path / "rows.txt.1")
+    t.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: log.exists(), 10, "not reopened")
+    second, acc2 = own_peer("--count", "2")
+    out, err, rc = t.stop()
+    assert rc == 0 and out == "", (out, err)
+    old, new = (tmp_path / "rows.txt.1").read_text(), log.read_text()
+    assert old.startswith(header()) and new.startswith(header()), (old, new)
+    check_rows(parse_rows(old), acc1, first["pid"])
+    check_rows(parse_rows(new), acc2, second["pid"])
+    assert not [r for r in parse_rows(new) if r["pid"] == first["pid"]]
+    assert not [r for r in parse_rows(old) if r["pid"] == second["pid"]]
+
+
+# --- node_exporter and Prometheus --------------------------------------------
+
+def start_server(argv, ready_url, what):
+    """Started for the module: stopped by the fixture, not after each test
+    (as STARTED's are); PR_SET_PDEATHSIG stops it should pytest die."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=die_with_pytest)
+
+    def up():
+        assert proc.poll() is None, f"{what} exited: {proc.stderr.read().decode()}"
+        try:
+            with urllib.request.urlopen(ready_url, timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+    wait_until(up, 60, f"{what} not ready at {ready_url}")
+    return proc
+
+
+def stop_server(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(30)
+
+
+def http_get(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.read().decode()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """tcpaccept --metrics into a textfile directory, node_exporter serving
+    it, Prometheus scraping that every second; two ports' accepts traced."""
+    d = tmp_path_factory.mktemp("stack")
+    textdir = d / "textfile"
+    textdir.mkdir()
+    prom_file = textdir / "tcpaccept.prom"
+    t = metrics_tracer(prom_file)
+    STARTED.remove(t.proc)
+    slow, _ = own_peer("--count", "20", "--hold", str(HOLD_MS), "--connect-interval", "100")
+    fast, _ = own_peer("--count", "57")
+    wait_until(lambda: series(parse_prom(read_file(prom_file)), "tcpaccept_accepts_total",
+                              lport=fast["port"]), 10, "accepts not in the metrics file")
+    ne_port, prom_port = free_port(), free_port()
+    ne = start_server(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{ne_port}",
+                       "--collector.disable-defaults", "--collector.textfile",
+                       f"--collector.textfile.directory={textdir}"],
+                      f"http://127.0.0.1:{ne_port}/metrics", "node_exporter")
+    (d / "prometheus.yml").write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n  - job_name: node\n    static_configs:\n"
+        f"      - targets: ['127.0.0.1:{ne_port}']\n")
+    prom = start_server(["prometheus", f"--config.file={d / 'prometheus.yml'}",
+                         f"--storage.tsdb.path={d / 'tsdb'}",
+                         f"--web.listen-address=127.0.0.1:{prom_port}"],
+                        f"http://127.0.0.1:{prom_port}/-/ready", "prometheus")
+    try:
+        yield {"ne": f"http://127.0.0.1:{ne_port}", "prom": f"http://127.0.0.1:{prom_port}",
+               "slow": slow, "fast": fast, "file": prom_file}
+    finally:
+        stop_server(prom)
+        stop_server(ne)
+        out, err, rc = t.stop()
+    assert rc == 0, err
+
+
+def test_node_exporter_serves_exact_counts(stack):
+    s = parse_prom(http_get(stack["ne"] + "/metrics"))
+    slow, fast = stack["slow"]["port"], stack["fast"]["port"]
+    assert one(s, "tcpaccept_accepts_total", lport=slow, comm="tcppeer-srv", ip=4,
+               laddr="127.0.0.1", proto="tcp") == 20
+    assert one(s, "tcpaccept_accepts_total", lport=fast) == 57
+    check_hold_histogram(s, slow, 20)
+    assert one(s, "tcpaccept_accept_wait_seconds_count", lport=fast) + \
+        one(s, "tcpaccept_accept_wait_unknown_total", lport=fast) == 57
+    # node_exporter read the file without complaint.
+    assert one(s, "node_textfile_scrape_error") == 0
+    assert series(s, "node_textfile_mtime_seconds", file=str(stack["file"])) or \
+        series(s, "node_textfile_mtime_seconds", file="tcpaccept.prom")
+
+
+def prom_query(stack, query):
+    url = stack["prom"] + "/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    res = json.loads(http_get(url))
+    assert res["status"] == "success", res
+    return res["data"]["result"]
+
+
+def test_prometheus_answers_counts_and_quantile(stack):
+    slow, fast = stack["slow"]["port"], stack["fast"]["port"]
+
+    def answered(query):
+        return lambda: prom_query(stack, query) or None
+    [r] = wait_until(answered(f'tcpaccept_accepts_total{{lport="{slow}"}}'), 60,
+                     "Prometheus has no tcpaccept_accepts_total")
+    assert r["metric"]["comm"] == "tcppeer-srv" and r["metric"]["proto"] == "tcp", r
+    assert r["metric"]["job"] == "node", r
+    assert float(r["value"][1]) == 20
+    [r] = prom_query(stack, f'sum(tcpaccept_accepts_total{{lport="{fast}"}})')
+    assert float(r["value"][1]) == 57
+    [r] = prom_query(stack, 'histogram_quantile(0.99, sum by (le) '
+                     f'(tcpaccept_accept_wait_seconds_bucket{{lport="{slow}"}}))')
+    q = float(r["value"][1])
+    assert FAST_LE < q <= SLOW_LE, q
+
+
+# --- atomic writes -------------------------------------------------------------
+
+def test_reader_never_sees_a_partial_file(tmp_path):
+    path = tmp_path / "tcpaccept.prom"
+    t = metrics_tracer(path)
+    wait_until(lambda: read_file(path), 10, "no metrics file")
+    ports = []
+
+    def traffic():
+        # Ten listeners or more make a file of several pages; six seconds
+        # of flood see it rewritten six times.
+        end = time.monotonic() + 6
+        while time.monotonic() < end or len(ports) < 10:
+            # A port of its own each: an ephemeral one may come again.
+            port = free_port()
+            if port not in ports:
+                peer("--port", str(port), "--count", "300", "--rst")
+                ports.append(port)
+    th = threading.Thread(target=traffic)
+    th.start()
+    reads, contents = 0, set()
+    try:
+        while th.is_alive() or reads < 3000:
+            text = read_file(path)
+            reads += 1
+            # Whole: the first metric's HELP, every family's TYPE, the last line.
+            assert text.startswith("# HELP tcpaccept_accepts_total "), text[:200]
+            assert text.count("\n# TYPE ") == 13, text
+            assert re.search(r"\ntcpaccept_metrics_timestamp_seconds \d+\.\d{3}\n\Z", text), text[-200:]
+            if reads % 100 == 0:
+                parse_prom(text)
+            contents.add(hash(text))
+    finally:
+        th.join()
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    assert reads >= 3000 and len(contents) >= 5, (reads, len(contents))
+    final = read_file(path)
+    assert len(final) > 16384, len(final)
+    for port in ports:
+        assert one(parse_prom(final), "tcpaccept_accepts_total", lport=port) == 300
+    # No temporary file is left behind.
+    assert os.listdir(tmp_path) == ["tcpaccept.prom"], os.listdir(tmp_path)
+
+
+# --- -c -q: the histogram in the terminal --------------------------------------
+
+def hist_rows(text, port):
+    """The usecs rows of the histogram of 127.0.0.1 port @port."""
+    block = text.split(f"WAIT for 127.0.0.1 port {port}: ")[1].split("\n\n")[0]
+    return [tuple(int(x) for x in m.groups())
+            for m in re.finditer(r"^ +(\d+) -> (\d+) +: (\d+) +\|[* ]{40}\|$", block, re.M)], block
+
+
+def test_count_queue_prints_a_histogram_per_port():
+    slow_port = free_port()
+    t = Tracer("-v", "-c", "-q", "-P", str(slow_port), ready_on_stderr=True)
+    tj = Tracer("-v", "-c", "-q", "-j", "-P", str(slow_port), ready_on_stderr=True)
+    ready, accepts = peer("--port", str(slow_port), "--count", "6", "--hold", str(HOLD_MS),
+                          "--connect-interval", "100")
+    out, err, rc = t.stop()
+    jout, jerr, jrc = tj.stop()
+    assert rc == 0 and jrc == 0, (err, jerr)
+    rows, block = hist_rows(out, slow_port)
+    assert block.startswith("6 accepts, 0 with an unknown wait\n"), block
+    # 40 ms = 40000 us: the 32768 -> 65535 slot, the last one printed.
+    assert rows[-1] == (32768, 65535, 6), rows
+    assert all(c == 0 for _, _, c in rows[:-1]) and rows[0][:2] == (0, 1), rows
+    assert out.index("ACCEPTS") < out.index("WAIT for"), out
+    objs = parse_json_lines(jout)
+    [h] = [o for o in objs if "buckets" in o]
+    assert h["lport"] == slow_port and h["laddr"] == "127.0.0.1" and h["ip"] == 4, h
+    assert h["count"] == 6 and h["unknown"] == 0 and h["unit"] == "usecs", h
+    assert h["buckets"][-1] == {"low": 32768, "high": 65535, "count": 6}, h
+    assert 6 * HOLD_MS * 1000 <= h["sum_us"] <= 6 * 65536, h
+    [row] = [o for o in objs if "accepts" in o]
+    assert row["pid"] == ready["pid"] and row["accepts"] == 6, row
+
+
+def test_count_queue_interval_histograms_hold_each_interval():
+    port = free_port()
+    t = Tracer("-v", "-c", "-q", "-j", "-i", "1", "-P", str(port), ready_on_stderr=True)
+    peer("--port", str(port), "--count", "3", "--hold", str(HOLD_MS), "--connect-interval", "100")
+    t.wait_for(lambda o, e: b'"buckets"' in o, 10, "no histogram")
+    time.sleep(2.5)     # an interval with nothing: no histogram
+    peer("--port", str(port), "--count", "2", "--hold", str(HOLD_MS), "--connect-interval", "100")
+    t.wait_for(lambda o, e: o.count(b'"buckets"') >= 2, 10, "no second histogram")
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    hists = [o for o in parse_json_lines(out) if "buckets" in o]
+    assert [h["count"] for h in hists] == [3, 2], hists
+
+
+# --- -o and logrotate ------------------------------------------------------------
+
+def test_output_file_survives_logrotate(tmp_path):
+    log = tmp_path / "accepts.jsonl"
+    t = Tracer("-v", "-j", "-o", str(log), ready_on_stderr=True)
+    conf = tmp_path / "logrotate.conf"
+    conf.write_text(f"{log} {{\n  rotate 10\n  missingok\n  nocompress\n  postrotate\n"
+                    f"    kill -HUP {t.pid}\n  endscript\n}}\n")
+    result = {}
+    th = threading.Thread(target=lambda: result.update(
+        r=own_peer("--count", "300", "--connect-interval", "10")))
+    th.start()
+    rotations = 0
+    while th.is_alive():
+        time.sleep(0.7)
+        res = subprocess.run(["logrotate", "-f", "-s", str(tmp_path / "state"), str(conf)],
+                             capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        rotations += 1
+    th.join()
+    ready, accepts = result["r"]
+    time.sleep(0.3)     # the last rows: written within the 100 ms poll
+    out, err, rc = t.stop()
+    assert rc == 0 and out == "" and not LOST_RE.search(err), (out, err)
+    files = sorted(tmp_path.glob("accepts.jsonl*"))
+    seen, nonempty = [], 0
+    for f in files:
+        text = f.read_text()
+        assert text == "" or text.endswith("\n"), f
+        mine = [o for o in parse_json_lines(text) if o["pid"] == ready["pid"]]
+        nonempty += bool(mine)
+        seen += [(o["raddr"], o["rport"]) for o in mine]
+    want = [(a["raddr"], int(a["rport"])) for a in accepts]
+    assert len(want) == 300 and sorted(seen) == sorted(want), (len(seen), len(set(seen)))
+    assert rotations >= 3 and nonempty >= 3, (rotations, nonempty, files)
+
+
+# --- the systemd unit --------------------------------------------------------------
+
+# What the unit's sandbox does that matters to tcpaccept, done by hand
+# (no systemd runs here): /sys, tracefs and /proc/sys read-only
+# (ProtectKernelTunables), uid 0 with only the unit's capabilities in every
+# set, no_new_privs.
+SANDBOX = """set -e
+mount -o bind,remount,ro /sys
+if mountpoint -q /sys/kernel/tracing; then mount -o bind,remount,ro /sys/kernel/tracing; fi
+mount --bind /proc/sys /proc/sys
+mount -o bind,remount,ro /proc/sys
+if touch /sys/kernel/tracing/x 2>/dev/null; then echo "tracefs writable" >&2; exit 1; fi
+caps=$1; shift
+exec setpriv --reuid=0 --inh-caps=-all,$caps --ambient-caps=-all,$caps \
+    --bounding-set=-all,$caps --no-new-privs "$@"
+"""
+
+
+def test_systemd_unit_verifies_and_runs_with_its_capabilities(tmp_path):
+    prefix = tmp_path / "prefix"
+    subprocess.run(["make", "-C", ROOT, "--no-print-directory", f"prefix={prefix}", "install"],
+                   check=True, capture_output=True)
+    unit = prefix / "lib/systemd/system/tcpaccept.service"
+    env = {**os.environ, "MANPATH": str(prefix / "share/man")}
+    res = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert res.returncode == 0 and res.stdout == "" and res.stderr == "", res
+    res = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)],
+                         capture_output=True, text=True, timeout=60)
+    m = re.search(r"Overall exposure level for tcpaccept.service: (\d+\.\d+)", res.stdout)
+    assert m and float(m.group(1)) <= 1.2, res.stdout[-3000:]
+    text = unit.read_text()
+    [caps] = re.findall(r"^CapabilityBoundingSet=(.*)$", text, re.M)
+    assert caps.split() == ["CAP_BPF", "CAP_PERFMON"], caps
+    assert re.search(r"^AmbientCapabilities=CAP_BPF CAP_PERFMON$", text, re.M)
+    assert re.search(r"^ReadWritePaths=/var/lib/prometheus/node-exporter$", text, re.M)
+    # The binary, with only those capabilities, behind read-only /sys.
+    setpriv_caps = ",".join("+" + c[4:].lower() for c in caps.split())
+    script = tmp_path / "sandbox.sh"
+    script.write_text(SANDBOX)
+    path = tmp_path / "tcpaccept.prom"
+    proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", str(script),
+                             setpriv_caps, str(prefix / "sbin/tcpaccept"), "-v",
+                             f"--metrics={path}", "-i", "1"],
+                            stdout=subprocess.PIPE, stderr=open(tmp_path / "stderr", "wb"),
+                            preexec_fn=die_with_pytest)
+    STARTED.append(proc)
+    wait_until(lambda: "tcpaccept_info{" in read_file(path), 30, "no metrics file")
+    ready, _ = own_peer("--count", "7")
+    wait_until(lambda: series(parse_prom(read_file(path)), "tcpaccept_accepts_total",
+                              lport=ready["port"]), 10, "no accepts in the metrics file")
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    err = (tmp_path / "stderr").read_text()
+    assert proc.returncode == 0 and out == b"", err
+    assert one(parse_prom(read_file(path)), "tcpaccept_accepts_total", lport=ready["port"]) == 7
+    assert "dropped every capability but CAP_BPF" in err, err
+
+
+def syscall_set(names):
+    """The system calls @names (calls and @groups) stand for, groups
+    expanded by systemd-analyze."""
+    calls = set()
+    for name in names:
+        if not name.startswith("@"):
+            calls.add(name)
+            continue
+        res = subprocess.run(["systemd-analyze", "syscall-filter", name], capture_output=True,
+                             text=True, timeout=60, check=True)
+        body = [l.strip() for l in res.stdout.splitlines()[1:]]
+        calls |= syscall_set([l for l in body if l and not l.startswith("#")])
+    return calls
+
+
+def test_systemd_unit_allows_every_system_call_tcpaccept_makes(tmp_path):
+    """The unit's SystemCallFilter= against what tcpaccept --metrics calls
+    here, from start to exit (strace -f -c)."""
+    with open(os.path.join(ROOT, "systemd", "tcpaccept.service.in")) as f:
+        filters = re.findall(r"^SystemCallFilter=(.*)$", f.read(), re.M)
+    allowed, denied = set(), set()
+    for line in filters:
+        if line.startswith("~"):
+            denied |= syscall_set(line[1:].split())
+        else:
+            allowed |= syscall_set(line.split())
+    summary = tmp_path / "strace"
+    # The release binary, the one the unit runs (not a sanitizer build).
+    proc = subprocess.Popen(["strace", "-f", "-c", "-o", str(summary), os.path.join(ROOT, APP),
+                             f"--metrics={tmp_path / 'm.prom'}", "-i", "1", "-d", "3"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=die_with_pytest)
+    STARTED.append(proc)
+    time.sleep(1.5)
+    own_peer("--count", "3")
+    assert proc.wait(60) == 0
+    made = {line.split()[-1] for line in summary.read_text().splitlines()[2:]
+            if line.strip() and not line.startswith("-") and line.split()[-1] != "total"}
+    assert {"bpf", "perf_event_open", "rename", "fsync", "capset"} <= made, made
+    assert made <= allowed - denied, sorted(made - (allowed - denied))
