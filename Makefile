@@ -160,6 +160,9 @@ $(PEER): tests/peer/tcppeer.c | $(OUTPUT)
 # tests/package.mk the dynamic build's and the Debian package's;
 # the VM matrix comes last, so a run ends with its table and pytest's count.
 CHECKS := unit
+# What the host e2e suite (tests/e2e) reads besides the tcpaccept under test:
+# every run of it (e2e, sanitize, dynamic) builds them first.
+E2E_NEEDS := $(PEER) $(OUTPUT)/tcpaccept.min.btf
 -include tests/tests.mk
 -include tests/package.mk
 CHECKS += e2e vm
@@ -167,7 +170,7 @@ CHECKS += e2e vm
 unit: $(OUTPUT)/tests/unit_tests
 	$(Q)$<
 
-e2e: $(BIN) $(PEER) $(OUTPUT)/tcpaccept.min.btf
+e2e: $(BIN) $(E2E_NEEDS)
 	$(Q)$(PYTEST) -v tests/e2e
 
 # The VM tests boot x86_64 and arm64 kernels: the arm64 binaries come from a

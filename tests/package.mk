@@ -30,7 +30,7 @@ dyn-build:
 	$(Q)eval "$$($(DYN_BUILDFLAGS))" && \
 		$(MAKE) --no-print-directory STATIC=0 OUTPUT=$(DYN_DIR) BIN=$(DYN_APP) all
 
-dynamic: dyn-build $(PEER)
+dynamic: dyn-build $(E2E_NEEDS)
 	$(Q)TCPACCEPT=$(abspath $(DYN_APP)) $(PYTEST) -v tests/e2e
 
 package: $(PEER)

@@ -82,7 +82,7 @@ $(SAN_APP): $(SAN_OBJS)
 
 san-build: $(SAN_APP)
 
-sanitize: $(SAN_APP) $(PEER)
+sanitize: $(SAN_APP) $(E2E_NEEDS)
 	$(Q)rm -rf $(SAN_REPORTS) && mkdir -p -m 1777 $(SAN_REPORTS)
 	$(Q)rc=0; \
 	$(SAN_ENV) ASAN_OPTIONS=detect_leaks=1:$(ASAN_OPTS) \
