@@ -395,6 +395,29 @@ def bpf_stats_pass(configs, args, workdir):
             f.write(before)
 
 
+def rotated_runs(names, rounds, workdir, tag, cmd, key):
+    """Runs @cmd once under each configuration (a tracer started first, none
+    for "untraced") in @rounds rotated rounds; the float @key of its
+    key=value stdout, per configuration."""
+    got = {c: [] for c in names}
+    for rnd in range(rounds):
+        order = names[rnd % len(names):] + names[:rnd % len(names)]
+        for config in order:
+            tracer = None
+            if config != "untraced":
+                tracer = Tracer(config, tracer_cmd(config, 4), workdir, tag)
+                tracer.start()
+            try:
+                res = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
+            finally:
+                if tracer:
+                    tracer.stop()
+            kv = dict(item.split("=", 1) for item in res.stdout.split())
+            got[config].append(float(kv[key]))
+    remove_files(workdir, f"{tag}.out", f"{tag}.err")
+    return got
+
+
 # What each configuration adds to one accept() in the accepting thread,
 # measured where nothing else competes for the CPU: bench/acceptloop (one
 # thread connects to itself, accepts, closes), many short alternating runs.
@@ -402,21 +425,7 @@ def loop_pass(configs, rounds, workdir):
     names = ["untraced"] + [c for c in PASS_CONFIGS if c in configs]
     log(f"\n== in-thread cost: bench/acceptloop, {rounds} rounds x {len(names)} configurations, 1 s each ==")
     log("one thread: socket, connect to itself, accept4, close both; CPU ns per iteration (thread CPU time)")
-    ns = {c: [] for c in names}
-    for rnd in range(rounds):
-        order = names[rnd % len(names):] + names[:rnd % len(names)]
-        for config in order:
-            tracer = None
-            if config != "untraced":
-                tracer = Tracer(config, tracer_cmd(config, 4), workdir, "loop")
-                tracer.start()
-            try:
-                res = subprocess.run([ACCEPTLOOP, "-d", "1"], stdout=subprocess.PIPE, text=True, check=True)
-            finally:
-                if tracer:
-                    tracer.stop()
-            kv = dict(item.split("=", 1) for item in res.stdout.split())
-            ns[config].append(float(kv["cpu_ns_per_accept"]))
+    ns = rotated_runs(names, rounds, workdir, "loop", [ACCEPTLOOP, "-d", "1"], "cpu_ns_per_accept")
     log(f"{'config':<14}{'ns/accept':>10}{'added ns':>10}{'min-max added':>18}")
     base = ns["untraced"]
     for config in names:
@@ -427,7 +436,6 @@ def loop_pass(configs, rounds, workdir):
         added = [x - b for x, b in zip(ns[config], base)]
         log(f"{config:<14}{med:>10,.0f}{statistics.median(added):>+10,.0f}"
             f"{f'{min(added):+,.0f} to {max(added):+,.0f}':>18}")
-    remove_files(workdir, "loop.out", "loop.err")
 
 
 # The tax on everything else: an enabled syscall tracepoint sends every
@@ -438,28 +446,13 @@ def tax_pass(configs, rounds, workdir):
     names = ["untraced"] + [c for c in PASS_CONFIGS + ["bpftrace"] if c in configs]
     log(f"\n== syscall tax: bench/syscalltax, {rounds} rounds x {len(names)} configurations, 1 s each ==")
     log("ns per getppid() in a tight loop, fastest batch of 10,000 calls; median over rounds")
-    ns = {c: [] for c in names}
-    for rnd in range(rounds):
-        order = names[rnd % len(names):] + names[:rnd % len(names)]
-        for config in order:
-            tracer = None
-            if config != "untraced":
-                tracer = Tracer(config, tracer_cmd(config, 4), workdir, "tax")
-                tracer.start()
-            try:
-                res = subprocess.run([SYSCALLTAX, "-d", "1"], stdout=subprocess.PIPE, text=True, check=True)
-            finally:
-                if tracer:
-                    tracer.stop()
-            kv = dict(item.split("=", 1) for item in res.stdout.split())
-            ns[config].append(float(kv["ns_per_call_min"]))
+    ns = rotated_runs(names, rounds, workdir, "tax", [SYSCALLTAX, "-d", "1"], "ns_per_call_min")
     log(f"{'config':<14}{'ns/call':>9}{'added ns':>10}{'ratio':>7}")
     base = statistics.median(ns["untraced"])
     for config in names:
         med = statistics.median(ns[config])
         added = "" if config == "untraced" else f"{med - base:>+10.1f}{med / base:>7.2f}"
         log(f"{config:<14}{med:>9.1f}{added}")
-    remove_files(workdir, "tax.out", "tax.err")
 
 
 def fmt_run(r):
