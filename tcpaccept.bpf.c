@@ -42,7 +42,7 @@ const volatile bool want_queue = false;
  * it at syscall entry; this also covers accept() calls entered before
  * tcpaccept started. */
 const volatile bool use_task_regs = false;
-/* The way in this object was loaded for (enum way_in). The syscall exit
+/* The way in this object was loaded for (enum way). The syscall exit
  * programs are the tracepoint way's own, or else only catch up (below). */
 const volatile __u8 main_way = 0;
 /* Wake the reader only when this much data waits; otherwise it drains on
@@ -83,7 +83,7 @@ struct {
  * the listening fd (tracepoint way without use_task_regs). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
+	__uint(max_entries, THREAD_MAX_ENTRIES);
 	__type(key, __u32);
 	__type(value, __u64);
 } inflight SEC(".maps");
@@ -99,7 +99,7 @@ struct {
 /* -c: accepts per (PID, COMM, IP, LADDR, LPORT), counted in the kernel. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
+	__uint(max_entries, COUNT_MAX_ENTRIES);
 	__type(key, struct count_key);
 	__type(value, __u64);
 } counts SEC(".maps");
@@ -108,7 +108,7 @@ struct {
  * reset, as Prometheus counters want. Sized to --metrics-max-series. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, DEFAULT_MAX_SERIES);
 	__type(key, struct metric_key);
 	__type(value, __u64);
 } metric_totals SEC(".maps");
@@ -117,7 +117,7 @@ struct {
  * cumulative; -c -i prints the difference between two reads. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, DEFAULT_MAX_SERIES);
 	__type(key, struct listen_key);
 	__type(value, struct listen_stats);
 } listen_stats SEC(".maps");
@@ -127,7 +127,7 @@ struct {
  * (the listener closed first) age out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, HANDSHAKE_MAX_ENTRIES);
 	__type(key, __u64);
 	__type(value, __u64);
 } handshake_done SEC(".maps");
@@ -140,7 +140,7 @@ struct {
  * thread's entry first. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
+	__uint(max_entries, THREAD_MAX_ENTRIES);
 	__type(key, __u32);
 	__type(value, __u64);
 } catchup SEC(".maps");
@@ -393,7 +393,7 @@ static __always_inline void record_listen(struct sock *listener, struct sock *ch
  * port comes from the listener: a client's RST before accept() returns
  * makes the kernel clear the child's skc_num (inet_put_port()). */
 static __always_inline int emit(struct sock *listener, struct sock *child,
-				struct sock *flow, enum way_in way)
+				struct sock *flow, enum way way)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct event_head *h;
@@ -488,7 +488,7 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 /* inet_csk_accept() took @newsk off @listener's queue. For an MPTCP
  * connection both are TCP subflows: report the MPTCP socket, once. */
 static __always_inline int emit_accepted(struct sock *listener, struct sock *newsk,
-					 enum way_in way)
+					 enum way way)
 {
 	struct sock *msk = mptcp_of_subflow(newsk);
 

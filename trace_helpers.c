@@ -111,6 +111,11 @@ const char *tracefs_dir(void)
 	return NULL;
 }
 
+const char *bpf_strerror(int err)
+{
+	return err == ENOTSUPP_KERNEL ? "not supported by this kernel (ENOTSUPP)" : strerror(err);
+}
+
 int btf_func_params(const struct btf *btf, const char *func, int *btf_id)
 {
 	const struct btf_type *t;

@@ -24,6 +24,13 @@ int drop_capabilities(bool keep_bpf);
  * mounted; NULL (errno set) if that fails. */
 const char *tracefs_dir(void);
 
+/* The kernel-internal ENOTSUPP that bpf() can return, e.g. for fexit on
+ * arm64 kernels without ftrace direct calls (before 6.4). */
+#define ENOTSUPP_KERNEL 524
+
+/* strerror(), plus ENOTSUPP_KERNEL. */
+const char *bpf_strerror(int err);
+
 /* Number of parameters of kernel function @func in @btf, its BTF id in
  * *@btf_id; -ENOENT if the kernel has no such function. */
 int btf_func_params(const struct btf *btf, const char *func, int *btf_id);

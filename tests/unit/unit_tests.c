@@ -62,7 +62,7 @@ static void test_good_options(void)
 
 	CHECK(parse(&cfg, err, sizeof(err), ((const char *[]){ NULL })) == 0, "no options");
 	CHECK(cfg.pid == 0 && cfg.nports == 0 && cfg.family == 0 && !cfg.timestamp &&
-	      !cfg.wallclock && cfg.backend == BACKEND_AUTO && cfg.ring_kb == 1024 &&
+	      !cfg.wallclock && cfg.way == WAY_AUTO && cfg.ring_kb == 1024 &&
 	      !cfg.exit_now, "defaults");
 
 	CHECK(parse(&cfg, err, sizeof(err), ARGS("-t", "-T", "-p", "4194304", "-P", "80,65535,1", "-4")) == 0,
@@ -76,14 +76,14 @@ static void test_good_options(void)
 						 "--ring-kb=4", "--timestamp", "--time", "--verbose")) == 0,
 	      "good long options: %s", err);
 	CHECK(cfg.family == AF_INET6 && cfg.pid == 1 && cfg.nports == 1 && cfg.ports[0] == 443 &&
-	      cfg.backend == BACKEND_KPROBE && cfg.ring_kb == 4 && cfg.timestamp &&
+	      cfg.way == WAY_KPROBE && cfg.ring_kb == 4 && cfg.timestamp &&
 	      cfg.wallclock && cfg.verbose, "long options parsed");
 
-	for (int b = BACKEND_AUTO; b <= BACKEND_TRACEPOINT; b++) {
+	for (int b = WAY_AUTO; b <= WAY_TRACEPOINT; b++) {
 		char opt[64];
 
-		snprintf(opt, sizeof(opt), "--backend=%s", backend_name(b));
-		CHECK(parse(&cfg, err, sizeof(err), ARGS(opt)) == 0 && cfg.backend == (enum backend)b,
+		snprintf(opt, sizeof(opt), "--backend=%s", way_name(b));
+		CHECK(parse(&cfg, err, sizeof(err), ARGS(opt)) == 0 && cfg.way == (enum way)b,
 		      "%s", opt);
 	}
 
