@@ -7,7 +7,8 @@
 #include "log.h"
 #include "tcpaccept.h"
 #include "tcpaccept.skel.h"
-#include "trace_helpers.h"
+#include "blocked_threads.h"
+#include "tracefs.h"
 
 struct catchup_ctx {
 	struct tcpaccept_bpf *skel;

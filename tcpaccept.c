@@ -23,15 +23,17 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "args.h"
+#include "capabilities.h"
 #include "catchup.h"
 #include "clocks.h"
 #include "format.h"
+#include "kernel_probes.h"
 #include "log.h"
 #include "output.h"
 #include "tables.h"
 #include "tcpaccept.h"
 #include "tcpaccept.skel.h"
-#include "trace_helpers.h"
+#include "tracefs.h"
 #include "ways.h"
 
 #define POLL_TIMEOUT_MS 100

@@ -8,7 +8,8 @@
 #include "log.h"
 #include "tcpaccept.h"
 #include "tcpaccept.skel.h"
-#include "trace_helpers.h"
+#include "kernel_probes.h"
+#include "tracefs.h"
 #include "ways.h"
 
 /* Threads that may sit in inet_csk_accept() at once without the kretprobe
@@ -19,9 +20,8 @@
 
 static bool fexit_probe_way(const struct config *cfg, struct choice *c, char *why, size_t len)
 {
-	const char *step;
 	struct btf *btf;
-	int n, id, err;
+	int n, id;
 
 	/* A BTF file gives CO-RE the kernel's types, not the type ids
 	 * that an fexit program attaches by: those are the running
@@ -31,11 +31,8 @@ static bool fexit_probe_way(const struct config *cfg, struct choice *c, char *wh
 		return false;
 	}
 	/* Before reading 6 MB of BTF for the real probe below. */
-	err = fexit_refused();
-	if (err) {
-		snprintf(why, len, "failed to load a test fexit program: %s", strerror(-err));
+	if (!fexit_allowed(why, len))
 		return false;
-	}
 	btf = btf__load_vmlinux_btf();
 	if (!btf) {
 		snprintf(why, len, "failed to read the kernel BTF: %s", strerror(errno));
@@ -52,11 +49,8 @@ static bool fexit_probe_way(const struct config *cfg, struct choice *c, char *wh
 			 ACCEPT_FUNC, n);
 		return false;
 	}
-	err = fexit_probe(id, &step);
-	if (err) {
-		snprintf(why, len, "failed to %s a test fexit program: %s", step, bpf_strerror(-err));
+	if (!fexit_attachable(id, why, len))
 		return false;
-	}
 	c->fexit_params = n;
 	return true;
 }
@@ -92,7 +86,7 @@ static bool kprobe_probe_way(const struct config *cfg, struct choice *c, char *w
 {
 	(void)cfg;
 	(void)c;
-	return kprobe_probe(ACCEPT_FUNC, why, len) == 0;
+	return kretprobe_allowed(ACCEPT_FUNC, why, len);
 }
 
 static void kprobe_autoload(struct tcpaccept_bpf *skel, const struct choice *c)
