@@ -393,7 +393,7 @@ static __always_inline void record_listen(struct sock *listener, struct sock *ch
  * port comes from the listener: a client's RST before accept() returns
  * makes the kernel clear the child's skc_num (inet_put_port()). */
 static __always_inline int emit(struct sock *listener, struct sock *child,
-				struct sock *flow, enum way way)
+				struct sock *flow)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct event_head *h;
@@ -459,8 +459,8 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 	h->family = family;
 	h->lport = lport;
 	h->rport = bpf_ntohs(BPF_CORE_READ(child, __sk_common.skc_dport));
-	h->way_in = way;
 	h->proto = proto;
+	h->pad = 0;
 	current_comm(h->comm);
 	if (want_queue) {
 		struct event_queue *q = (struct event_queue *)(h + 1);
@@ -487,12 +487,11 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 
 /* inet_csk_accept() took @newsk off @listener's queue. For an MPTCP
  * connection both are TCP subflows: report the MPTCP socket, once. */
-static __always_inline int emit_accepted(struct sock *listener, struct sock *newsk,
-					 enum way way)
+static __always_inline int emit_accepted(struct sock *listener, struct sock *newsk)
 {
 	struct sock *msk = mptcp_of_subflow(newsk);
 
-	return emit(listener, msk ? msk : newsk, newsk, way);
+	return emit(listener, msk ? msk : newsk, newsk);
 }
 
 /* Linux 6.10 (92ef0fd55ac8) changed inet_csk_accept(sk, flags, err, kern) to
@@ -509,7 +508,7 @@ int BPF_PROG(fexit_accept_pre610, struct sock *sk, int flags, int *err,
 	seen_by_probe((__u32)pid_tgid);
 	if (!newsk || task_filtered_out(pid_tgid))
 		return 0;
-	return emit_accepted(sk, newsk, WAY_FEXIT);
+	return emit_accepted(sk, newsk);
 }
 
 SEC("fexit/inet_csk_accept")
@@ -521,7 +520,7 @@ int BPF_PROG(fexit_accept, struct sock *sk, struct proto_accept_arg *arg,
 	seen_by_probe((__u32)pid_tgid);
 	if (!newsk || task_filtered_out(pid_tgid))
 		return 0;
-	return emit_accepted(sk, newsk, WAY_FEXIT);
+	return emit_accepted(sk, newsk);
 }
 
 /* --- kprobe -------------------------------------------------------------- */
@@ -554,7 +553,7 @@ int BPF_KRETPROBE(kretprobe_accept, struct sock *newsk)
 	bpf_map_delete_elem(&inflight, &tid);
 	if (!newsk)
 		return 0;
-	return emit_accepted(listener, newsk, WAY_KPROBE);
+	return emit_accepted(listener, newsk);
 }
 
 /* --- syscall tracepoints -------------------------------------------------- */
@@ -669,7 +668,7 @@ static __always_inline int on_accept_exit(long ret)
 	child = sock_from_fd(&fds, ret);
 	if (!child)
 		return 0;
-	return emit(listener, child, NULL, WAY_TRACEPOINT);
+	return emit(listener, child, NULL);
 }
 
 SEC("tracepoint/syscalls/sys_enter_accept")
@@ -726,7 +725,7 @@ int tp_io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 	child = sock_from_fd(&fds, res);
 	if (!listener || !child)
 		return 0;
-	return emit(tcp_listener(listener), child, NULL, WAY_TRACEPOINT);
+	return emit(tcp_listener(listener), child, NULL);
 }
 
 /* -q: the moment a child socket completed its handshake and so joined the

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /* Types shared by tcpaccept.bpf.c (kernel side) and tcpaccept.c (user side). */
 #ifndef TCPACCEPT_H
 #define TCPACCEPT_H
@@ -57,8 +57,8 @@ struct event_head {
 	__u16 family;		/* AF_INET or AF_INET6 */
 	__u16 lport;		/* from the listening socket */
 	__u16 rport;
-	__u8 way_in;		/* enum way */
 	__u8 proto;		/* enum accept_proto */
+	__u8 pad;		/* zero */
 	char comm[TASK_COMM_LEN];
 };
 

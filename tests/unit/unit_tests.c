@@ -288,7 +288,7 @@ static size_t make_record(unsigned char *buf, int family, bool queue, const char
 {
 	struct event_head h = { .ts_ns = 42, .pid = 7, .tid = 8, .uid = 9, .netns = 10,
 				.family = (__u16)family, .lport = 80, .rport = 40000,
-				.way_in = WAY_TRACEPOINT, .comm = "srv" };
+				.comm = "srv" };
 	struct event_queue q = { .backlog_len = 3, .backlog_max = 128, .wait_ns = 1500 };
 	size_t n = 0, alen = family == AF_INET6 ? 16 : 4;
 
@@ -320,7 +320,7 @@ static void test_decode(void)
 	CHECK(!memcmp(e.raddr, want, 4), "IPv4 raddr");
 	CHECK(e.ts_ns == 42 && e.pid == 7 && e.tid == 8 && e.uid == 9 && e.netns == 10 &&
 	      e.family == AF_INET && e.lport == 80 && e.rport == 40000 &&
-	      e.way_in == WAY_TRACEPOINT && !strcmp(e.comm, "srv") && e.wait_ns == WAIT_UNKNOWN,
+	      !strcmp(e.comm, "srv") && e.wait_ns == WAIT_UNKNOWN,
 	      "IPv4 head fields");
 	CHECK(!event_decode(rec, n, true, &e), "IPv4 record without -q part refused under -q");
 	CHECK(!event_decode(rec, n - 1, false, &e) && !event_decode(rec, n + 8, false, &e),
