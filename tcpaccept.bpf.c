@@ -57,7 +57,7 @@ const volatile bool no_events = false;
 
 /* Events dropped because the ring buffer was full; read by tcpaccept.c. */
 __u64 lost = 0;
-/* Set by tcpaccept.c while the catchup map below is not empty, with the
+/* Set by catchup.c while the catchup map below is not empty, with the
  * number of its entries; tcpaccept.c watches it fall to 0 without a bpf()
  * call, which it may no longer be allowed to make. */
 bool catchup_active = false;
@@ -68,7 +68,7 @@ __u64 count_overflow = 0;
  * series cap). */
 __u64 metric_overflow = 0;
 __u64 listen_overflow = 0;
-/* Bumped by tcpaccept.c after each metrics write: listen_stats' peak
+/* Bumped by tables.c after each metrics write: listen_stats' peak
  * starts over in each interval. */
 __u32 metrics_epoch = 0;
 /* The value a new listen_stats entry starts from (too large for the stack). */
@@ -133,7 +133,7 @@ struct {
 } handshake_done SEC(".maps");
 
 /* Threads that were already inside accept() when tcpaccept attached, with
- * their listening fd, found by tcpaccept.c in /proc/PID/task/TID/syscall.
+ * their listening fd, found by catchup.c in /proc/PID/task/TID/syscall.
  * fexit and kretprobe never see those calls return (the function was
  * entered before the probe existed: bcc #2165), so the syscall exit
  * programs report them; a call that fexit or kretprobe did see removes its
