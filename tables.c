@@ -29,26 +29,21 @@ static int by_count_desc(const void *a, const void *b)
 	return x->key.pid < y->key.pid ? -1 : x->key.pid > y->key.pid;
 }
 
-int print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, struct fmt_state *fmt,
-		 bool with_time, bool skip_if_empty)
+/* Takes every count out of the map @fd (at most @max) into @rows.
+ * Lookup-and-delete in batches (5.6+): an accept counted meanwhile lands
+ * in the next table rather than being lost. The number of rows, or -errno. */
+static long take_counts(int fd, __u32 max, struct count_row *rows)
 {
-	int fd = bpf_map__fd(skel->maps.counts);
-	__u32 max = bpf_map__max_entries(skel->maps.counts), n = 0, batch;
 	struct count_key *keys = calloc(max, sizeof(*keys));
-	__u64 *values = calloc(max, sizeof(*values)), now = monotonic_ns();
-	struct count_row *rows = calloc(max, sizeof(*rows));
-	void *in = NULL, *out_batch = NULL;
-	size_t room;
-	char *buf;
-	__u32 token;
+	__u64 *values = calloc(max, sizeof(*values));
+	void *in = NULL, *out_batch;
+	__u32 n = 0, batch, token;
 	int err = 0;
 
-	if (!keys || !values || !rows) {
+	if (!keys || !values) {
 		err = -ENOMEM;
 		goto done;
 	}
-	/* Lookup-and-delete in batches (5.6+): an accept counted meanwhile
-	 * lands in the next table rather than being lost. */
 	out_batch = &token;
 	for (;;) {
 		batch = max - n;
@@ -71,9 +66,18 @@ int print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, struct fm
 		rows[i].key = keys[i];
 		rows[i].count = values[i];
 	}
-	if (!n && skip_if_empty)
-		goto done;
-	qsort(rows, n, sizeof(*rows), by_count_desc);
+done:
+	free(keys);
+	free(values);
+	return err ? err : (long)n;
+}
+
+static void print_count_table(const struct config *cfg, struct fmt_state *fmt,
+			      const struct count_row *rows, long n, __u64 now, bool with_time)
+{
+	size_t room;
+	char *buf;
+
 	if (with_time && !cfg->json) {
 		time_t t = time(NULL);
 		struct tm tm;
@@ -84,7 +88,7 @@ int print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, struct fm
 	}
 	buf = output_reserve(&room);
 	output_commit(fmt_count_header(fmt, buf, room));
-	for (__u32 i = 0; i < n; i++) {
+	for (long i = 0; i < n; i++) {
 		buf = output_reserve(&room);
 		output_commit(fmt_count_row(fmt, &rows[i].key, rows[i].count, now, buf, room));
 	}
@@ -94,11 +98,22 @@ int print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, struct fm
 		output_commit(1);
 	}
 	output_flush();
-done:
-	free(keys);
-	free(values);
+}
+
+int print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, struct fmt_state *fmt,
+		 bool with_time, bool skip_if_empty)
+{
+	__u32 max = bpf_map__max_entries(skel->maps.counts);
+	struct count_row *rows = calloc(max, sizeof(*rows));
+	__u64 now = monotonic_ns();
+	long n = rows ? take_counts(bpf_map__fd(skel->maps.counts), max, rows) : -ENOMEM;
+
+	if (n > 0 || (n == 0 && !skip_if_empty)) {
+		qsort(rows, (size_t)n, sizeof(*rows), by_count_desc);
+		print_count_table(cfg, fmt, rows, n, now, with_time);
+	}
 	free(rows);
-	return err;
+	return n < 0 ? (int)n : 0;
 }
 
 /* --- --metrics and -c -q: the cumulative kernel maps ------------------------ */

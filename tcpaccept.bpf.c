@@ -58,7 +58,7 @@ const volatile bool no_events = false;
 /* Events dropped because the ring buffer was full; read by tcpaccept.c. */
 __u64 lost = 0;
 /* Set by catchup.c while the catchup map below is not empty, with the
- * number of its entries; tcpaccept.c watches it fall to 0 without a bpf()
+ * number of its entries; catchup.c watches it fall to 0 without a bpf()
  * call, which it may no longer be allowed to make. */
 bool catchup_active = false;
 __u32 catchup_pending = 0;
