@@ -443,13 +443,26 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 	 * size is a constant on each path, as bpf_ringbuf_reserve() needs:
 	 * want_queue is read-only data the verifier knows. */
 	size = sizeof(*h) + (want_queue ? sizeof(struct event_queue) : 0);
-	if (family == AF_INET)
+	/* Each family reserves and writes its addresses in its own branch:
+	 * with one reserve call and a second test of the family (what clang
+	 * makes of a reserve in each branch of an if alone), the 5.10 and
+	 * 6.1 verifiers do not tie the record's size to the second test and
+	 * refuse the IPv6 write into an IPv4-sized record. */
+	if (family == AF_INET) {
 		h = bpf_ringbuf_reserve(&events, size + 2 * 4, 0);
-	else
+		if (!h)
+			goto lost;
+		addrs = (__u8 *)h + size;
+		BPF_CORE_READ_INTO((__u32 *)addrs, child, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)(addrs + 4), child, __sk_common.skc_daddr);
+	} else {
 		h = bpf_ringbuf_reserve(&events, size + 2 * 16, 0);
-	if (!h) {
-		__sync_fetch_and_add(&lost, 1);
-		return 0;
+		if (!h)
+			goto lost;
+		addrs = (__u8 *)h + size;
+		/* An IPv4 client of a dual-stack listener has ::ffff:a.b.c.d here. */
+		bpf_core_read(addrs, 16, &child->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(addrs + 16, 16, &child->__sk_common.skc_v6_daddr);
 	}
 	h->ts_ns = now;
 	h->pid = pid_tgid >> 32;
@@ -470,16 +483,10 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 		q->backlog_max = BPF_CORE_READ(listener, sk_max_ack_backlog);
 		q->wait_ns = wait_ns;
 	}
-	addrs = (__u8 *)h + size;
-	if (family == AF_INET) {
-		BPF_CORE_READ_INTO((__u32 *)addrs, child, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)(addrs + 4), child, __sk_common.skc_daddr);
-	} else {
-		/* An IPv4 client of a dual-stack listener has ::ffff:a.b.c.d here. */
-		bpf_core_read(addrs, 16, &child->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(addrs + 16, 16, &child->__sk_common.skc_v6_daddr);
-	}
 	bpf_ringbuf_submit(h, wakeup_flag());
+	return 0;
+lost:
+	__sync_fetch_and_add(&lost, 1);
 	return 0;
 }
 
