@@ -101,7 +101,10 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-USER_OBJS := $(addprefix $(OUTPUT)/,tcpaccept.o args.o format.o trace_helpers.o metrics.o)
+USER_OBJS := $(addprefix $(OUTPUT)/,tcpaccept.o ways.o catchup.o tables.o output.o log.o \
+	args.o format.o metrics.o capabilities.o kernel_probes.o tracefs.o blocked_threads.o)
+# The user-space objects that include the skeleton (tests/tests.mk too).
+SKEL_USERS := tcpaccept.o ways.o catchup.o tables.o
 UNIT_OBJS := $(addprefix $(OUTPUT)/,args.o format.o metrics.o)
 PEER := $(OUTPUT)/tcppeer
 
@@ -127,7 +130,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
-$(OUTPUT)/tcpaccept.o: $(OUTPUT)/tcpaccept.skel.h
+$(addprefix $(OUTPUT)/,$(SKEL_USERS)): $(OUTPUT)/tcpaccept.skel.h
 
 # --btf: this kernel's BTF cut down to the types tcpaccept reads (what
 # `bpftool gen min_core_btf` does for a kernel without sysfs BTF, from a

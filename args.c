@@ -44,6 +44,10 @@ static const char doc[] =
 "    tcpaccept -j -o /var/log/tcpaccept.jsonl   # reopened on SIGHUP\n"
 "\n";
 
+/* --backend's help, "Way into the kernel: auto (default), fexit, ...",
+ * written from FOR_EACH_WAY by parse_args(). */
+static char way_help[128];
+
 static const struct argp_option options[] = {
 	{ "timestamp", 't', NULL, 0, "Include a timestamp column, TIME(s): seconds since the first event", 0 },
 	{ "time", 'T', NULL, 0, "Include a time-of-day column, TIME (HH:MM:SS)", 0 },
@@ -62,7 +66,7 @@ static const struct argp_option options[] = {
 	{ "wide", 'w', NULL, 0, "Address columns wide enough for any IPv6 address", 0 },
 	{ "print-proto", OPT_PRINT_PROTO, NULL, 0, "Include a PROTO column: tcp or mptcp (what the accepted socket is)", 0 },
 	{ "btf", OPT_BTF, "PATH", 0, "Read the kernel's types from this BTF file, for kernels without /sys/kernel/btf/vmlinux", 0 },
-	{ "backend", OPT_BACKEND, "NAME", 0, "Way into the kernel: auto (default), fexit, kprobe or tracepoint", 0 },
+	{ "backend", OPT_BACKEND, "NAME", 0, way_help, 0 },
 	{ "ring-kb", OPT_RING_KB, "KB", 0, "Ring buffer size in KiB, a power of two from 4 to 1048576 (default 1024)", 0 },
 	{ "metrics", OPT_METRICS, "PATH", 0, "Write Prometheus metrics to PATH (atomically) every interval and at exit; alone, print no rows", 0 },
 	{ "metrics-max-series", OPT_MAX_SERIES, "N", 0, "Most label sets per metric, 1-1048576 (default 4096); accepts beyond are counted, not lost silently", 0 },
@@ -73,16 +77,27 @@ static const struct argp_option options[] = {
 	{},
 };
 
-static const char *const backend_names[] = {
-	[BACKEND_AUTO] = "auto",
-	[BACKEND_FEXIT] = "fexit",
-	[BACKEND_KPROBE] = "kprobe",
-	[BACKEND_TRACEPOINT] = "tracepoint",
+#define WAY_NAME(id, name) [id] = name,
+static const char *const way_names[NR_WAYS] = {
+	[WAY_AUTO] = "auto",
+	FOR_EACH_WAY(WAY_NAME)
 };
+#undef WAY_NAME
 
-const char *backend_name(enum backend backend)
+const char *way_name(enum way way)
 {
-	return backend_names[backend];
+	return way_names[way];
+}
+
+/* "fexit, kprobe or tracepoint", after @prefix. */
+static void way_list(char *buf, size_t size, const char *prefix)
+{
+	size_t len = (size_t)snprintf(buf, size, "%s", prefix);
+
+	for (int w = WAY_AUTO + 1; w < NR_WAYS && len < size; w++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s",
+					w == WAY_AUTO + 1 ? "" : w == NR_WAYS - 1 ? " or " : ", ",
+					way_names[w]);
 }
 
 static int usage_error(const char *fmt, const char *what)
@@ -137,15 +152,18 @@ static int parse_ports(const char *list, struct config *cfg)
 	}
 }
 
-static int parse_backend(const char *name, struct config *cfg)
+static int parse_way(const char *name, struct config *cfg)
 {
-	for (size_t i = 0; i < sizeof(backend_names) / sizeof(backend_names[0]); i++) {
-		if (!strcmp(name, backend_names[i])) {
-			cfg->backend = (enum backend)i;
+	char msg[160];
+
+	for (int w = WAY_AUTO; w < NR_WAYS; w++) {
+		if (!strcmp(name, way_names[w])) {
+			cfg->way = (enum way)w;
 			return 0;
 		}
 	}
-	return usage_error("unknown backend '%s': expected auto, fexit, kprobe or tracepoint", name);
+	way_list(msg, sizeof(msg), "unknown backend '%s': expected auto, ");
+	return usage_error(msg, name);
 }
 
 /* What follows from the options together. */
@@ -233,7 +251,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			return usage_error("%s", "-c/--count does not combine with -t, -T or -U");
 		return finish_config(cfg);
 	case OPT_BACKEND:
-		return parse_backend(arg, cfg);
+		return parse_way(arg, cfg);
 	case OPT_PRINT_PROTO:
 		cfg->print_proto = true;
 		return 0;
@@ -289,8 +307,9 @@ int parse_args(int argc, char **argv, struct config *cfg)
 	};
 	int err;
 
+	way_list(way_help, sizeof(way_help), "Way into the kernel: auto (default), ");
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->backend = BACKEND_AUTO;
+	cfg->way = WAY_AUTO;
 	cfg->ring_kb = DEFAULT_RING_KB;
 	cfg->max_series = DEFAULT_MAX_SERIES;
 	/* ARGP_NO_EXIT: return errors to the caller (and to unit tests)

@@ -6,19 +6,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <linux/types.h>
+#include "tcpaccept.h"
 
 #define EXIT_USAGE 64	/* sysexits.h EX_USAGE */
 #define MAX_PORTS 64
-#define DEFAULT_MAX_SERIES 4096
 #define DEFAULT_METRICS_INTERVAL 15
 #define PID_MAX_LIMIT 4194304	/* the kernel's upper bound for pid_max */
-
-enum backend {
-	BACKEND_AUTO,
-	BACKEND_FEXIT,
-	BACKEND_KPROBE,
-	BACKEND_TRACEPOINT,
-};
 
 struct config {
 	pid_t pid;			/* 0: any process */
@@ -40,7 +34,7 @@ struct config {
 	bool wide;			/* -w: columns wide enough for IPv6 */
 	bool print_proto;		/* --print-proto: PROTO column (tcp/mptcp) */
 	const char *btf_path;		/* --btf: kernel types from this file */
-	enum backend backend;
+	enum way way;			/* --backend: WAY_AUTO, or the one to use */
 	unsigned int ring_kb;		/* ring buffer size in KiB */
 	bool exit_now;			/* -h or -V was handled: exit 0 */
 	const char *metrics;		/* --metrics: Prometheus text file */
@@ -54,6 +48,8 @@ struct config {
  * if cfg->exit_now), or EXIT_USAGE after printing one line to stderr. */
 int parse_args(int argc, char **argv, struct config *cfg);
 
-const char *backend_name(enum backend backend);
+/* The way's name on the command line, in -v and in --metrics ("auto" for
+ * WAY_AUTO). */
+const char *way_name(enum way way);
 
 #endif /* TCPACCEPT_ARGS_H */

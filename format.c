@@ -195,7 +195,6 @@ bool event_decode(const void *data, size_t size, bool queue, struct event *e)
 	e->family = h.family;
 	e->lport = h.lport;
 	e->rport = h.rport;
-	e->way_in = h.way_in;
 	e->proto = h.proto;
 	memcpy(e->comm, h.comm, sizeof(e->comm));
 	if (queue) {

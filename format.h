@@ -22,7 +22,6 @@ struct event {
 	__u16 family;
 	__u16 lport;
 	__u16 rport;
-	__u8 way_in;
 	char comm[TASK_COMM_LEN];
 	__u8 proto;		/* enum accept_proto */
 	/* -q only */

@@ -154,7 +154,7 @@ static void format_health(FILE *f, const struct metrics_snapshot *s)
 		  "Events dropped because the ring buffer was full (rows only; counts and histograms are kept in the kernel).");
 	fprintf(f, "tcpaccept_lost_events_total %llu\n", (unsigned long long)s->lost);
 	help_type(f, "tcpaccept_count_overflow_total", "counter",
-		  "Accepts not counted by -c because its table (10240 keys) was full.");
+		  "Accepts not counted by -c because its table (" STR(COUNT_MAX_ENTRIES) " keys) was full.");
 	fprintf(f, "tcpaccept_count_overflow_total %llu\n", (unsigned long long)s->count_overflow);
 	help_type(f, "tcpaccept_series_overflow_total", "counter",
 		  "Accepts left out of a metric because it already had --metrics-max-series label sets.");

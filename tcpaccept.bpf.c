@@ -42,7 +42,7 @@ const volatile bool want_queue = false;
  * it at syscall entry; this also covers accept() calls entered before
  * tcpaccept started. */
 const volatile bool use_task_regs = false;
-/* The way in this object was loaded for (enum way_in). The syscall exit
+/* The way in this object was loaded for (enum way). The syscall exit
  * programs are the tracepoint way's own, or else only catch up (below). */
 const volatile __u8 main_way = 0;
 /* Wake the reader only when this much data waits; otherwise it drains on
@@ -57,8 +57,8 @@ const volatile bool no_events = false;
 
 /* Events dropped because the ring buffer was full; read by tcpaccept.c. */
 __u64 lost = 0;
-/* Set by tcpaccept.c while the catchup map below is not empty, with the
- * number of its entries; tcpaccept.c watches it fall to 0 without a bpf()
+/* Set by catchup.c while the catchup map below is not empty, with the
+ * number of its entries; catchup.c watches it fall to 0 without a bpf()
  * call, which it may no longer be allowed to make. */
 bool catchup_active = false;
 __u32 catchup_pending = 0;
@@ -68,7 +68,7 @@ __u64 count_overflow = 0;
  * series cap). */
 __u64 metric_overflow = 0;
 __u64 listen_overflow = 0;
-/* Bumped by tcpaccept.c after each metrics write: listen_stats' peak
+/* Bumped by tables.c after each metrics write: listen_stats' peak
  * starts over in each interval. */
 __u32 metrics_epoch = 0;
 /* The value a new listen_stats entry starts from (too large for the stack). */
@@ -83,7 +83,7 @@ struct {
  * the listening fd (tracepoint way without use_task_regs). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
+	__uint(max_entries, THREAD_MAX_ENTRIES);
 	__type(key, __u32);
 	__type(value, __u64);
 } inflight SEC(".maps");
@@ -99,7 +99,7 @@ struct {
 /* -c: accepts per (PID, COMM, IP, LADDR, LPORT), counted in the kernel. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
+	__uint(max_entries, COUNT_MAX_ENTRIES);
 	__type(key, struct count_key);
 	__type(value, __u64);
 } counts SEC(".maps");
@@ -108,7 +108,7 @@ struct {
  * reset, as Prometheus counters want. Sized to --metrics-max-series. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, DEFAULT_MAX_SERIES);
 	__type(key, struct metric_key);
 	__type(value, __u64);
 } metric_totals SEC(".maps");
@@ -117,7 +117,7 @@ struct {
  * cumulative; -c -i prints the difference between two reads. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, DEFAULT_MAX_SERIES);
 	__type(key, struct listen_key);
 	__type(value, struct listen_stats);
 } listen_stats SEC(".maps");
@@ -127,20 +127,20 @@ struct {
  * (the listener closed first) age out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, HANDSHAKE_MAX_ENTRIES);
 	__type(key, __u64);
 	__type(value, __u64);
 } handshake_done SEC(".maps");
 
 /* Threads that were already inside accept() when tcpaccept attached, with
- * their listening fd, found by tcpaccept.c in /proc/PID/task/TID/syscall.
+ * their listening fd, found by catchup.c in /proc/PID/task/TID/syscall.
  * fexit and kretprobe never see those calls return (the function was
  * entered before the probe existed: bcc #2165), so the syscall exit
  * programs report them; a call that fexit or kretprobe did see removes its
  * thread's entry first. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
+	__uint(max_entries, THREAD_MAX_ENTRIES);
 	__type(key, __u32);
 	__type(value, __u64);
 } catchup SEC(".maps");
@@ -393,7 +393,7 @@ static __always_inline void record_listen(struct sock *listener, struct sock *ch
  * port comes from the listener: a client's RST before accept() returns
  * makes the kernel clear the child's skc_num (inet_put_port()). */
 static __always_inline int emit(struct sock *listener, struct sock *child,
-				struct sock *flow, enum way_in way)
+				struct sock *flow)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct event_head *h;
@@ -443,10 +443,11 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 	 * size is a constant on each path, as bpf_ringbuf_reserve() needs:
 	 * want_queue is read-only data the verifier knows. */
 	size = sizeof(*h) + (want_queue ? sizeof(struct event_queue) : 0);
-	/* Each family reserves and fills its addresses on a path of its own:
-	 * the verifier of older kernels (5.10, 6.1) does not carry the family
-	 * test from the reserve to a second test further down, and then sees
-	 * 16-byte copies into a record sized for IPv4. */
+	/* Each family reserves and writes its addresses in its own branch:
+	 * with one reserve call and a second test of the family (what clang
+	 * makes of a reserve in each branch of an if alone), the 5.10 and
+	 * 6.1 verifiers do not tie the record's size to the second test and
+	 * refuse the IPv6 write into an IPv4-sized record. */
 	if (family == AF_INET) {
 		h = bpf_ringbuf_reserve(&events, size + 2 * 4, 0);
 		if (!h)
@@ -471,8 +472,8 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 	h->family = family;
 	h->lport = lport;
 	h->rport = bpf_ntohs(BPF_CORE_READ(child, __sk_common.skc_dport));
-	h->way_in = way;
 	h->proto = proto;
+	h->pad = 0;
 	current_comm(h->comm);
 	if (want_queue) {
 		struct event_queue *q = (struct event_queue *)(h + 1);
@@ -493,12 +494,11 @@ lost:
 
 /* inet_csk_accept() took @newsk off @listener's queue. For an MPTCP
  * connection both are TCP subflows: report the MPTCP socket, once. */
-static __always_inline int emit_accepted(struct sock *listener, struct sock *newsk,
-					 enum way_in way)
+static __always_inline int emit_accepted(struct sock *listener, struct sock *newsk)
 {
 	struct sock *msk = mptcp_of_subflow(newsk);
 
-	return emit(listener, msk ? msk : newsk, newsk, way);
+	return emit(listener, msk ? msk : newsk, newsk);
 }
 
 /* Linux 6.10 (92ef0fd55ac8) changed inet_csk_accept(sk, flags, err, kern) to
@@ -515,7 +515,7 @@ int BPF_PROG(fexit_accept_pre610, struct sock *sk, int flags, int *err,
 	seen_by_probe((__u32)pid_tgid);
 	if (!newsk || task_filtered_out(pid_tgid))
 		return 0;
-	return emit_accepted(sk, newsk, WAY_FEXIT);
+	return emit_accepted(sk, newsk);
 }
 
 SEC("fexit/inet_csk_accept")
@@ -527,7 +527,7 @@ int BPF_PROG(fexit_accept, struct sock *sk, struct proto_accept_arg *arg,
 	seen_by_probe((__u32)pid_tgid);
 	if (!newsk || task_filtered_out(pid_tgid))
 		return 0;
-	return emit_accepted(sk, newsk, WAY_FEXIT);
+	return emit_accepted(sk, newsk);
 }
 
 /* --- kprobe -------------------------------------------------------------- */
@@ -560,7 +560,7 @@ int BPF_KRETPROBE(kretprobe_accept, struct sock *newsk)
 	bpf_map_delete_elem(&inflight, &tid);
 	if (!newsk)
 		return 0;
-	return emit_accepted(listener, newsk, WAY_KPROBE);
+	return emit_accepted(listener, newsk);
 }
 
 /* --- syscall tracepoints -------------------------------------------------- */
@@ -675,7 +675,7 @@ static __always_inline int on_accept_exit(long ret)
 	child = sock_from_fd(&fds, ret);
 	if (!child)
 		return 0;
-	return emit(listener, child, NULL, WAY_TRACEPOINT);
+	return emit(listener, child, NULL);
 }
 
 SEC("tracepoint/syscalls/sys_enter_accept")
@@ -732,7 +732,7 @@ int tp_io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 	child = sock_from_fd(&fds, res);
 	if (!listener || !child)
 		return 0;
-	return emit(tcp_listener(listener), child, NULL, WAY_TRACEPOINT);
+	return emit(tcp_listener(listener), child, NULL);
 }
 
 /* -q: the moment a child socket completed its handshake and so joined the

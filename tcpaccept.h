@@ -1,16 +1,37 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /* Types shared by tcpaccept.bpf.c (kernel side) and tcpaccept.c (user side). */
 #ifndef TCPACCEPT_H
 #define TCPACCEPT_H
 
 #define TASK_COMM_LEN 16
 
-/* Which program produced an event (the way in). */
-enum way_in {
-	WAY_FEXIT = 1,
-	WAY_KPROBE = 2,
-	WAY_TRACEPOINT = 3,
+/* Map sizes: the kernel side declares them, the user side resizes the maps
+ * the options leave unused and names the limits in its messages. */
+#define THREAD_MAX_ENTRIES 10240	/* inflight, catchup: threads inside accept() */
+#define COUNT_MAX_ENTRIES 10240		/* -c: keys of the count table */
+#define HANDSHAKE_MAX_ENTRIES 65536	/* -q: children between handshake and accept */
+#define DEFAULT_MAX_SERIES 4096		/* --metrics-max-series */
+
+/* A number as a string literal, for messages: STR(COUNT_MAX_ENTRIES). */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The ways into the kernel, in the order that auto tries them: X(enum,
+ * name). ways.c says how each is probed, loaded and attached; adding one
+ * is an entry here, one there, and its BPF programs. */
+#define FOR_EACH_WAY(X)				\
+	X(WAY_FEXIT, "fexit")			\
+	X(WAY_KPROBE, "kprobe")			\
+	X(WAY_TRACEPOINT, "tracepoint")
+
+#define WAY_ENUM(id, name) id,
+/* WAY_AUTO is the command line's "try each in turn"; no program is it. */
+enum way {
+	WAY_AUTO,
+	FOR_EACH_WAY(WAY_ENUM)
+	NR_WAYS
 };
+#undef WAY_ENUM
 
 /* What the accepted socket is (what SO_PROTOCOL says of the accepted fd):
  * an MPTCP listener whose client fell back to plain TCP hands out a TCP
@@ -36,8 +57,8 @@ struct event_head {
 	__u16 family;		/* AF_INET or AF_INET6 */
 	__u16 lport;		/* from the listening socket */
 	__u16 rport;
-	__u8 way_in;		/* enum way_in */
 	__u8 proto;		/* enum accept_proto */
+	__u8 pad;		/* zero */
 	char comm[TASK_COMM_LEN];
 };
 

@@ -68,7 +68,7 @@ $(SAN_DIR) $(VG_DIR) $(FUZZ_DIR):
 
 # --- AddressSanitizer + UndefinedBehaviorSanitizer ---------------------------
 
-$(SAN_DIR)/tcpaccept.o: $(OUTPUT)/tcpaccept.skel.h
+$(addprefix $(SAN_DIR)/,$(SKEL_USERS)): $(OUTPUT)/tcpaccept.skel.h
 
 $(SAN_DIR)/%.o: %.c | $(SAN_DIR)
 	$(call msg,CC-SAN,$@)

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
  * The kernel types tcpaccept.bpf.c reads, and nothing else.
  *
@@ -130,14 +130,8 @@ struct mptcp_sock {
 };
 
 /* Linux 6.10 (92ef0fd55ac8) passes accept()'s flags/err/kern to
- * inet_csk_accept() in this struct; its presence tells the two
- * signatures apart. */
-struct proto_accept_arg {
-	int flags;
-	int err;
-	int is_empty;
-	bool kern;
-};
+ * inet_csk_accept() in this struct; fexit_accept only names it. */
+struct proto_accept_arg;
 
 struct inode {
 	unsigned short i_mode;
@@ -164,8 +158,6 @@ struct files_struct {
 
 struct task_struct {
 	unsigned int flags;
-	int pid;
-	int tgid;
 	struct files_struct *files;
 	struct task_struct *group_leader;
 	char comm[16];

@@ -44,7 +44,6 @@ static void add(struct seed *s, uint64_t ts_ns, int family, const char *raddr, u
 	e.family = (uint16_t)family;
 	e.rport = rport;
 	e.lport = lport;
-	e.way_in = WAY_TRACEPOINT;
 	e.uid = pid % 3 ? 0 : 65534;
 	e.netns = 4026531840u;
 	e.backlog_len = pid % 7;

@@ -62,7 +62,7 @@ static void test_good_options(void)
 
 	CHECK(parse(&cfg, err, sizeof(err), ((const char *[]){ NULL })) == 0, "no options");
 	CHECK(cfg.pid == 0 && cfg.nports == 0 && cfg.family == 0 && !cfg.timestamp &&
-	      !cfg.wallclock && cfg.backend == BACKEND_AUTO && cfg.ring_kb == 1024 &&
+	      !cfg.wallclock && cfg.way == WAY_AUTO && cfg.ring_kb == 1024 &&
 	      !cfg.exit_now, "defaults");
 
 	CHECK(parse(&cfg, err, sizeof(err), ARGS("-t", "-T", "-p", "4194304", "-P", "80,65535,1", "-4")) == 0,
@@ -76,14 +76,14 @@ static void test_good_options(void)
 						 "--ring-kb=4", "--timestamp", "--time", "--verbose")) == 0,
 	      "good long options: %s", err);
 	CHECK(cfg.family == AF_INET6 && cfg.pid == 1 && cfg.nports == 1 && cfg.ports[0] == 443 &&
-	      cfg.backend == BACKEND_KPROBE && cfg.ring_kb == 4 && cfg.timestamp &&
+	      cfg.way == WAY_KPROBE && cfg.ring_kb == 4 && cfg.timestamp &&
 	      cfg.wallclock && cfg.verbose, "long options parsed");
 
-	for (int b = BACKEND_AUTO; b <= BACKEND_TRACEPOINT; b++) {
+	for (int b = WAY_AUTO; b <= WAY_TRACEPOINT; b++) {
 		char opt[64];
 
-		snprintf(opt, sizeof(opt), "--backend=%s", backend_name(b));
-		CHECK(parse(&cfg, err, sizeof(err), ARGS(opt)) == 0 && cfg.backend == (enum backend)b,
+		snprintf(opt, sizeof(opt), "--backend=%s", way_name(b));
+		CHECK(parse(&cfg, err, sizeof(err), ARGS(opt)) == 0 && cfg.way == (enum way)b,
 		      "%s", opt);
 	}
 
@@ -288,7 +288,7 @@ static size_t make_record(unsigned char *buf, int family, bool queue, const char
 {
 	struct event_head h = { .ts_ns = 42, .pid = 7, .tid = 8, .uid = 9, .netns = 10,
 				.family = (__u16)family, .lport = 80, .rport = 40000,
-				.way_in = WAY_TRACEPOINT, .comm = "srv" };
+				.comm = "srv" };
 	struct event_queue q = { .backlog_len = 3, .backlog_max = 128, .wait_ns = 1500 };
 	size_t n = 0, alen = family == AF_INET6 ? 16 : 4;
 
@@ -320,7 +320,7 @@ static void test_decode(void)
 	CHECK(!memcmp(e.raddr, want, 4), "IPv4 raddr");
 	CHECK(e.ts_ns == 42 && e.pid == 7 && e.tid == 8 && e.uid == 9 && e.netns == 10 &&
 	      e.family == AF_INET && e.lport == 80 && e.rport == 40000 &&
-	      e.way_in == WAY_TRACEPOINT && !strcmp(e.comm, "srv") && e.wait_ns == WAIT_UNKNOWN,
+	      !strcmp(e.comm, "srv") && e.wait_ns == WAIT_UNKNOWN,
 	      "IPv4 head fields");
 	CHECK(!event_decode(rec, n, true, &e), "IPv4 record without -q part refused under -q");
 	CHECK(!event_decode(rec, n - 1, false, &e) && !event_decode(rec, n + 8, false, &e),

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/* The capabilities tracing needs, and giving up the rest. */
+#ifndef TCPACCEPT_CAPABILITIES_H
+#define TCPACCEPT_CAPABILITIES_H
+
+#include <stdbool.h>
+
+/* Root, or CAP_BPF and CAP_PERFMON in the effective set. */
+bool have_bpf_privileges(void);
+
+/* Gives up every capability for good (bounding set, ambient, permitted,
+ * effective; no_new_privs), but CAP_BPF (CAP_SYS_ADMIN before 5.8) if
+ * @keep_bpf. Returns 0 or -errno. */
+int drop_capabilities(bool keep_bpf);
+
+#endif /* TCPACCEPT_CAPABILITIES_H */

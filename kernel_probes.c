@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/perf_event.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "kernel_probes.h"
+#include "tracefs.h"
+
+const char *bpf_strerror(int err)
+{
+	return err == ENOTSUPP_KERNEL ? "not supported by this kernel (ENOTSUPP)" : strerror(err);
+}
+
+int btf_func_params(const struct btf *btf, const char *func, int *btf_id)
+{
+	const struct btf_type *t;
+	int id;
+
+	id = btf__find_by_name_kind(btf, func, BTF_KIND_FUNC);
+	if (id < 0)
+		return -ENOENT;
+	t = btf__type_by_id(btf, id);
+	t = btf__type_by_id(btf, t->type);
+	if (!t || !btf_is_func_proto(t))
+		return -EINVAL;
+	*btf_id = id;
+	return btf_vlen(t);
+}
+
+/* Loads an empty fexit program for BTF id @btf_id; its fd or -errno. */
+static int fexit_load(__u32 btf_id)
+{
+	/* r0 = 0; exit */
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts,
+		.expected_attach_type = BPF_TRACE_FEXIT,
+		.attach_btf_id = btf_id,
+	);
+	int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns,
+			       sizeof(insns) / sizeof(insns[0]), &opts);
+
+	return fd < 0 ? -errno : fd;
+}
+
+bool fexit_allowed(char *why, size_t len)
+{
+	/* BTF id 1 is no function: a kernel that takes fexit programs says
+	 * EINVAL, one that refuses them all (a security policy) EPERM. */
+	int fd = fexit_load(1);
+
+	if (fd >= 0)
+		close(fd);
+	if (fd == -EPERM || fd == -EACCES) {
+		snprintf(why, len, "failed to load a test fexit program: %s", strerror(-fd));
+		return false;
+	}
+	return true;
+}
+
+bool fexit_attachable(int btf_id, char *why, size_t len)
+{
+	const char *step = "load";
+	int prog_fd, link_fd, err;
+
+	prog_fd = fexit_load((__u32)btf_id);
+	if (prog_fd < 0) {
+		err = prog_fd;
+		goto refused;
+	}
+	/* Some kernels load fexit programs but cannot attach them (no BPF
+	 * trampoline for the architecture): try that too. */
+	step = "attach";
+	link_fd = bpf_raw_tracepoint_open(NULL, prog_fd);
+	err = link_fd < 0 ? -errno : 0;
+	if (link_fd >= 0)
+		close(link_fd);
+	close(prog_fd);
+	if (!err)
+		return true;
+refused:
+	snprintf(why, len, "failed to %s a test fexit program: %s", step, bpf_strerror(-err));
+	return false;
+}
+
+/* A kretprobe through the kprobe PMU (4.17+), the way libbpf makes them. */
+static int kprobe_pmu_retprobe(const char *func)
+{
+	struct perf_event_attr attr = { .size = sizeof(attr) };
+	char format[64];
+	int type, bit = 0;
+	FILE *f;
+
+	if (read_int_file("/sys/bus/event_source/devices/kprobe/type", &type))
+		return -ENODEV;
+	f = fopen("/sys/bus/event_source/devices/kprobe/format/retprobe", "re");
+	if (f) {
+		if (fscanf(f, "config:%d", &bit) != 1)
+			bit = 0;
+		fclose(f);
+	}
+	snprintf(format, sizeof(format), "%s", func);
+	attr.type = (__u32)type;
+	attr.config = 1ULL << bit;
+	attr.config1 = (__u64)(uintptr_t)format;	/* kprobe_func */
+	return perf_event_open(&attr);
+}
+
+bool kretprobe_allowed(const char *func, char *why, size_t len)
+{
+	char cmd[256];
+	int fd, err;
+
+	fd = kprobe_pmu_retprobe(func);
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	if (fd != -ENODEV) {
+		snprintf(why, len, "the kernel refused a kretprobe on %s: %s", func, strerror(-fd));
+		return false;
+	}
+	/* No kprobe PMU: try tracefs, as kretprobe_attach() will. */
+	if (!kprobe_events_exist()) {
+		snprintf(why, len, "the kernel has no kprobes (no kprobe PMU, no kprobe_events; CONFIG_KPROBES unset?)");
+		return false;
+	}
+	snprintf(cmd, sizeof(cmd), "r:%sprobe_%d/probe %s", KPROBE_GROUP_PREFIX, getpid(), func);
+	err = kprobe_events_write(cmd);
+	if (err) {
+		snprintf(why, len, "the kernel refused a kretprobe on %s: %s", func, strerror(-err));
+		return false;
+	}
+	snprintf(cmd, sizeof(cmd), "-:%sprobe_%d/probe", KPROBE_GROUP_PREFIX, getpid());
+	kprobe_events_write(cmd);
+	return true;
+}

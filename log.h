@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/* Messages to stderr, each after "tcpaccept: ". */
+#ifndef TCPACCEPT_LOG_H
+#define TCPACCEPT_LOG_H
+
+#include <stdbool.h>
+
+/* -v: say what was chosen and why, and what went wrong on the way. */
+extern bool verbose;
+
+__attribute__((format(printf, 1, 2)))
+void warn(const char *fmt, ...);
+
+#endif /* TCPACCEPT_LOG_H */

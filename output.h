@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/* Where rows and tables go (stdout, or the -o file), through one buffer
+ * that is written out whole lines at a time. */
+#ifndef TCPACCEPT_OUTPUT_H
+#define TCPACCEPT_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* -o: (re)opens @path for appending in place of stdout; 0 or -1 (said). */
+int output_open(const char *path);
+void output_close(void);
+
+/* The free end of the buffer, *@room bytes, as it is. */
+char *output_tail(size_t *room);
+/* The same, after writing out the buffer if less than a line
+ * (FMT_LINE_MAX) is free. */
+char *output_reserve(size_t *room);
+/* @n bytes were written at the tail. */
+void output_commit(size_t n);
+/* Appends @len bytes, writing out the buffer as it fills. */
+void output_append(const char *data, size_t len);
+
+/* Writes out the buffer. 0; -EPIPE once the reader went away
+ * (`tcpaccept | head -1`: it is done, so are we); -EIO once a write
+ * failed (said). Either way the buffer is emptied and tracing should stop. */
+int output_flush(void);
+bool output_closed(void);
+bool output_failed(void);
+/* Something else that the exit status reports failed (--metrics at exit). */
+void output_set_failed(void);
+
+#endif /* TCPACCEPT_OUTPUT_H */

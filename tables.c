@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "clocks.h"
+#include "log.h"
+#include "output.h"
+#include "tables.h"
+#include "tcpaccept.skel.h"
+#include "version.h"
+
+/* --- -c: count tables ------------------------------------------------------ */
+
+struct count_row {
+	struct count_key key;
+	__u64 count;
+};
+
+static int by_count_desc(const void *a, const void *b)
+{
+	const struct count_row *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return x->key.pid < y->key.pid ? -1 : x->key.pid > y->key.pid;
+}
+
+/* Takes every count out of the map @fd (at most @max) into @rows.
+ * Lookup-and-delete in batches (5.6+): an accept counted meanwhile lands
+ * in the next table rather than being lost. The number of rows, or -errno. */
+static long take_counts(int fd, __u32 max, struct count_row *rows)
+{
+	struct count_key *keys = calloc(max, sizeof(*keys));
+	__u64 *values = calloc(max, sizeof(*values));
+	void *in = NULL, *out_batch;
+	__u32 n = 0, batch, token;
+	int err = 0;
+
+	if (!keys || !values) {
+		err = -ENOMEM;
+		goto done;
+	}
+	out_batch = &token;
+	for (;;) {
+		batch = max - n;
+		err = bpf_map_lookup_and_delete_batch(fd, in, out_batch, keys + n, values + n,
+						      &batch, NULL);
+		n += batch;
+		if (err) {
+			err = errno == ENOENT ? 0 : -errno;
+			break;
+		}
+		in = out_batch;
+		if (n >= max)
+			break;
+	}
+	if (err) {
+		warn("failed to read the counts: %s\n", strerror(-err));
+		goto done;
+	}
+	for (__u32 i = 0; i < n; i++) {
+		rows[i].key = keys[i];
+		rows[i].count = values[i];
+	}
+done:
+	free(keys);
+	free(values);
+	return err ? err : (long)n;
+}
+
+static void print_count_table(const struct config *cfg, struct fmt_state *fmt,
+			      const struct count_row *rows, long n, __u64 now, bool with_time)
+{
+	size_t room;
+	char *buf;
+
+	if (with_time && !cfg->json) {
+		time_t t = time(NULL);
+		struct tm tm;
+
+		localtime_r(&t, &tm);
+		buf = output_tail(&room);
+		output_commit(strftime(buf, room, "%H:%M:%S\n", &tm));
+	}
+	buf = output_reserve(&room);
+	output_commit(fmt_count_header(fmt, buf, room));
+	for (long i = 0; i < n; i++) {
+		buf = output_reserve(&room);
+		output_commit(fmt_count_row(fmt, &rows[i].key, rows[i].count, now, buf, room));
+	}
+	buf = output_tail(&room);
+	if (with_time && !cfg->json && room > 0) {
+		*buf = '\n';
+		output_commit(1);
+	}
+	output_flush();
+}
+
+int print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, struct fmt_state *fmt,
+		 bool with_time, bool skip_if_empty)
+{
+	__u32 max = bpf_map__max_entries(skel->maps.counts);
+	struct count_row *rows = calloc(max, sizeof(*rows));
+	__u64 now = monotonic_ns();
+	long n = rows ? take_counts(bpf_map__fd(skel->maps.counts), max, rows) : -ENOMEM;
+
+	if (n > 0 || (n == 0 && !skip_if_empty)) {
+		qsort(rows, (size_t)n, sizeof(*rows), by_count_desc);
+		print_count_table(cfg, fmt, rows, n, now, with_time);
+	}
+	free(rows);
+	return n < 0 ? (int)n : 0;
+}
+
+/* --- --metrics and -c -q: the cumulative kernel maps ------------------------ */
+
+/* Every entry of the hash map @fd (keys of @key_size bytes) into @rows,
+ * each row the key followed at @value_off by the value; at most @max.
+ * Returns the count. */
+static long read_hash(int fd, size_t key_size, size_t value_off, size_t row_size,
+		      void *rows, size_t max)
+{
+	char key[64], next[64];
+	size_t n = 0;
+	void *prev = NULL;
+
+	while (n < max && bpf_map_get_next_key(fd, prev, next) == 0) {
+		char *row = (char *)rows + n * row_size;
+
+		memcpy(key, next, key_size);
+		prev = key;
+		memcpy(row, key, key_size);
+		/* Deleted meanwhile: skip it (these maps only grow). */
+		if (bpf_map_lookup_elem(fd, key, row + value_off) == 0)
+			n++;
+	}
+	return (long)n;
+}
+
+static int by_listen_key(const void *a, const void *b)
+{
+	return memcmp(&((const struct listen_series *)a)->key,
+		      &((const struct listen_series *)b)->key, sizeof(struct listen_key));
+}
+
+static long read_listeners(struct tcpaccept_bpf *skel, struct listen_series **out_rows)
+{
+	size_t max = bpf_map__max_entries(skel->maps.listen_stats);
+	struct listen_series *rows = calloc(max, sizeof(*rows));
+	long n;
+
+	*out_rows = rows;
+	if (!rows)
+		return -ENOMEM;
+	n = read_hash(bpf_map__fd(skel->maps.listen_stats), sizeof(struct listen_key),
+		      offsetof(struct listen_series, st), sizeof(*rows), rows, max);
+	qsort(rows, (size_t)n, sizeof(*rows), by_listen_key);
+	return n;
+}
+
+int write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, const char *way,
+		  double start)
+{
+	size_t max = bpf_map__max_entries(skel->maps.metric_totals), len = 0;
+	struct metric_series *totals = calloc(max, sizeof(*totals));
+	struct listen_series *listeners = NULL;
+	struct metrics_snapshot snap = {};
+	__u32 epoch = skel->bss->metrics_epoch;
+	char *text = NULL;
+	long n, nl;
+	FILE *f;
+	int err;
+
+	n = totals ? read_hash(bpf_map__fd(skel->maps.metric_totals), sizeof(struct metric_key),
+			       offsetof(struct metric_series, accepts), sizeof(*totals),
+			       totals, max) : -ENOMEM;
+	nl = read_listeners(skel, &listeners);
+	/* The next interval's peaks start from here. */
+	__atomic_store_n(&skel->bss->metrics_epoch, epoch + 1, __ATOMIC_RELAXED);
+	if (n < 0 || nl < 0) {
+		err = -ENOMEM;
+		goto done;
+	}
+	for (long i = 0; i < nl; i++)
+		listeners[i].peak_valid = listeners[i].st.peak_epoch == epoch;
+	snap.totals = totals;
+	snap.ntotals = (size_t)n;
+	snap.listeners = listeners;
+	snap.nlisteners = (size_t)nl;
+	snap.lost = __atomic_load_n(&skel->bss->lost, __ATOMIC_RELAXED);
+	snap.count_overflow = __atomic_load_n(&skel->bss->count_overflow, __ATOMIC_RELAXED);
+	snap.totals_overflow = __atomic_load_n(&skel->bss->metric_overflow, __ATOMIC_RELAXED);
+	snap.listen_overflow = __atomic_load_n(&skel->bss->listen_overflow, __ATOMIC_RELAXED);
+	snap.max_series = cfg->max_series;
+	snap.version = TCPACCEPT_VERSION;
+	snap.libbpf = TCPACCEPT_LIBBPF_VERSION;
+	snap.way = way;
+	snap.start = start;
+	snap.now = unix_now();
+	f = open_memstream(&text, &len);
+	if (!f) {
+		err = -errno;
+		goto done;
+	}
+	metrics_format(f, &snap);
+	err = fclose(f) ? -errno : 0;
+	if (!err)
+		err = metrics_write_file(cfg->metrics, text, len);
+done:
+	if (err)
+		warn("failed to write the metrics to '%s': %s\n", cfg->metrics, strerror(-err));
+	free(text);
+	free(totals);
+	free(listeners);
+	return err;
+}
+
+int print_hists(struct tcpaccept_bpf *skel, const struct config *cfg, struct hist_prev *prev)
+{
+	struct listen_series *rows = NULL;
+	long n = read_listeners(skel, &rows);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (n < 0 || !(f = open_memstream(&text, &len))) {
+		free(rows);
+		warn("failed to read the wait histograms: %s\n", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	for (long i = 0; i < n; i++) {
+		struct listen_series l = rows[i];
+		const struct listen_series *before = prev->rows ?
+			bsearch(&l, prev->rows, (size_t)prev->n, sizeof(l), by_listen_key) : NULL;
+
+		if (before)
+			listen_stats_sub(&l.st, &before->st);
+		if (!l.st.wait_count && !l.st.wait_unknown)
+			continue;
+		if (cfg->json)
+			hist_print_json(f, &l, unix_now());
+		else
+			hist_print(f, &l);
+	}
+	fclose(f);
+	output_append(text, len);
+	output_flush();
+	free(text);
+	free(prev->rows);
+	prev->rows = rows;
+	prev->n = n;
+	return 0;
+}

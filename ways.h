@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/* The ways into the kernel: one table (ways.c) says, per way, how it is
+ * probed, which BPF programs it loads, how it attaches, whether it keeps
+ * state in the inflight map and whether it misses threads already blocked
+ * in accept(). tcpaccept.c walks the table; it knows no way by name. */
+#ifndef TCPACCEPT_WAYS_H
+#define TCPACCEPT_WAYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include "args.h"
+#include "tcpaccept.h"
+
+#define ACCEPT_FUNC "inet_csk_accept"
+/* Room for one reason why a way in was passed over. */
+#define WHY_NOT_LEN 192
+
+struct tcpaccept_bpf;
+struct kretprobe;
+
+/* The way in that was chosen, what its probe found out, and why the ways
+ * tried before it were passed over. */
+struct choice {
+	enum way way;
+	int fexit_params;	/* fexit: inet_csk_accept's parameter count */
+	bool task_regs;		/* tracepoint: bpf_task_pt_regs() is there */
+	char why_not[NR_WAYS][WHY_NOT_LEN];
+};
+
+struct way_ops {
+	/* Whether this kernel allows the way: true, or false with the
+	 * reason in @why. May fill in @c's details for the steps below. */
+	bool (*probe)(const struct config *cfg, struct choice *c, char *why, size_t len);
+	/* Turns on its programs (all start off but the syscall exit ones). */
+	void (*autoload)(struct tcpaccept_bpf *skel, const struct choice *c);
+	/* Attaches its programs, exit before entry; 0 or -errno. */
+	int (*attach)(struct tcpaccept_bpf *skel, const struct choice *c, struct kretprobe *krp);
+	/* Its programs pass state from entry to return in the inflight map. */
+	bool (*uses_inflight)(const struct choice *c);
+	/* A thread blocked in accept() before it attached is never seen
+	 * returning: catch-up must report it (catchup.c). */
+	bool (*misses_blocked)(const struct choice *c);
+	/* Its own programs are the syscall exit tracepoints that catch-up
+	 * reports through; otherwise catch-up attaches them for a while. */
+	bool owns_syscall_exit;
+	/* -v: what follows "way in: NAME" (may print nothing). */
+	void (*describe)(const struct choice *c, FILE *f);
+};
+
+/* Indexed by enum way; WAY_AUTO's entry is empty. */
+extern const struct way_ops ways[NR_WAYS];
+
+#endif /* TCPACCEPT_WAYS_H */
