@@ -194,33 +194,47 @@ static __always_inline void current_comm(char comm[TASK_COMM_LEN])
 		bpf_get_current_comm(comm, TASK_COMM_LEN);
 }
 
+/* A key's counter in @map, created at 1 if absent; false if the map is
+ * full. */
+static __always_inline bool count_in(void *map, void *key)
+{
+	__u64 one = 1, *count;
+
+	count = bpf_map_lookup_elem(map, key);
+	if (count) {
+		__sync_fetch_and_add(count, 1);
+		return true;
+	}
+	if (bpf_map_update_elem(map, key, &one, BPF_NOEXIST) == 0)
+		return true;
+	/* Another CPU added the key meanwhile, or the map is full. */
+	count = bpf_map_lookup_elem(map, key);
+	if (!count)
+		return false;
+	__sync_fetch_and_add(count, 1);
+	return true;
+}
+
+static __always_inline void read_laddr(struct sock *child, __u16 family, __u8 laddr[16])
+{
+	if (family == AF_INET)
+		BPF_CORE_READ_INTO((__u32 *)laddr, child, __sk_common.skc_rcv_saddr);
+	else	/* ::ffff:a.b.c.d for an IPv4 client of a dual-stack listener */
+		bpf_core_read(laddr, 16, &child->__sk_common.skc_v6_rcv_saddr);
+}
+
 static __always_inline void count_accept(__u64 pid_tgid, struct sock *child,
 					 __u16 family, __u16 lport, __u8 proto)
 {
 	struct count_key key = {};
-	__u64 one = 1, *count;
 
 	key.pid = pid_tgid >> 32;
 	key.family = family;
 	key.lport = lport;
 	key.proto = proto;
-	if (family == AF_INET)
-		BPF_CORE_READ_INTO((__u32 *)key.laddr, child, __sk_common.skc_rcv_saddr);
-	else	/* ::ffff:a.b.c.d for an IPv4 client of a dual-stack listener */
-		bpf_core_read(key.laddr, 16, &child->__sk_common.skc_v6_rcv_saddr);
+	read_laddr(child, family, key.laddr);
 	current_comm(key.comm);
-	count = bpf_map_lookup_elem(&counts, &key);
-	if (count) {
-		__sync_fetch_and_add(count, 1);
-		return;
-	}
-	if (bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST) == 0)
-		return;
-	/* Another CPU added the key meanwhile, or the map is full. */
-	count = bpf_map_lookup_elem(&counts, &key);
-	if (count)
-		__sync_fetch_and_add(count, 1);
-	else
+	if (!count_in(&counts, &key))
 		__sync_fetch_and_add(&count_overflow, 1);
 }
 
@@ -296,35 +310,6 @@ static __always_inline __u32 log2_u64(__u64 v)
 	shift = (v > 0xf) << 2; v >>= shift; r |= shift;
 	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
 	return r | (__u32)(v >> 1);
-}
-
-/* A key's counter in @map, created at 1 if absent; false if the map is
- * full. */
-static __always_inline bool count_in(void *map, void *key)
-{
-	__u64 one = 1, *count;
-
-	count = bpf_map_lookup_elem(map, key);
-	if (count) {
-		__sync_fetch_and_add(count, 1);
-		return true;
-	}
-	if (bpf_map_update_elem(map, key, &one, BPF_NOEXIST) == 0)
-		return true;
-	/* Another CPU added the key meanwhile, or the map is full. */
-	count = bpf_map_lookup_elem(map, key);
-	if (!count)
-		return false;
-	__sync_fetch_and_add(count, 1);
-	return true;
-}
-
-static __always_inline void read_laddr(struct sock *child, __u16 family, __u8 laddr[16])
-{
-	if (family == AF_INET)
-		BPF_CORE_READ_INTO((__u32 *)laddr, child, __sk_common.skc_rcv_saddr);
-	else	/* ::ffff:a.b.c.d for an IPv4 client of a dual-stack listener */
-		bpf_core_read(laddr, 16, &child->__sk_common.skc_v6_rcv_saddr);
 }
 
 static __always_inline void record_total(struct sock *child, __u16 family, __u16 lport,
