@@ -295,7 +295,9 @@ size_t fmt_event(struct fmt_state *st, const struct event *e, char *buf,
 	*p++ = ' ';
 	p = put_str(p, laddr, strlen(laddr), (size_t)w);
 	*p++ = ' ';
-	p = put_uint(p, e->lport, 5);
+	/* Padded only where a column follows: no line ends in a blank,
+	 * so `grep ' 8080$'` finds the port. */
+	p = put_uint(p, e->lport, st->queue ? 5 : 0);
 	n = (size_t)(p - buf);
 	if (st->queue) {
 		char bl[24], wait[24];

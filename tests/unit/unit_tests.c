@@ -192,7 +192,7 @@ static void test_format(void)
 	make_event(&e, AF_INET, "10.1.2.3", 54321, "127.0.0.1", 80, "nginx", 0);
 	n = fmt_event(&st, &e, buf, sizeof(buf));
 	buf[n] = '\0';
-	CHECK(!strcmp(buf, "1234    nginx        4  10.1.2.3         54321 127.0.0.1        80   \n"),
+	CHECK(!strcmp(buf, "1234    nginx        4  10.1.2.3         54321 127.0.0.1        80\n"),
 	      "IPv4 row: '%s'", buf);
 
 	make_event(&e, AF_INET6, "2001:db8::1", 1, "fe80::1234:5678:9abc:def0", 65535,
@@ -205,7 +205,7 @@ static void test_format(void)
 	make_event(&e, AF_INET6, "::ffff:127.0.0.1", 40000, "::ffff:127.0.0.1", 8080, "srv", 0);
 	n = fmt_event(&st, &e, buf, sizeof(buf));
 	buf[n] = '\0';
-	CHECK(!strcmp(buf, "1234    srv          6  ::ffff:127.0.0.1 40000 ::ffff:127.0.0.1 8080 \n"),
+	CHECK(!strcmp(buf, "1234    srv          6  ::ffff:127.0.0.1 40000 ::ffff:127.0.0.1 8080\n"),
 	      "IPv4-mapped row: '%s'", buf);
 
 	/* -t: seconds since the first event. */
@@ -217,7 +217,7 @@ static void test_format(void)
 	make_event(&e, AF_INET, "1.2.3.4", 5, "5.6.7.8", 22, "sshd", 5000000000ULL);
 	n = fmt_event(&st, &e, buf, sizeof(buf));
 	buf[n] = '\0';
-	CHECK(!strcmp(buf, "0.000    1234    sshd         4  1.2.3.4          5     5.6.7.8          22   \n"),
+	CHECK(!strcmp(buf, "0.000    1234    sshd         4  1.2.3.4          5     5.6.7.8          22\n"),
 	      "-t first row: '%s'", buf);
 	e.ts_ns = 6250000000ULL;
 	n = fmt_event(&st, &e, buf, sizeof(buf));
@@ -277,7 +277,7 @@ static void test_escape(void)
 	make_event(&e, AF_INET, "1.2.3.4", 5, "5.6.7.8", 22, "\x1b[2J\n fake 1.2", 0);
 	n = fmt_event(&st, &e, buf, sizeof(buf));
 	buf[n] = '\0';
-	CHECK(!strcmp(buf, "1234    \\x1b[2J\\x0a  4  1.2.3.4          5     5.6.7.8          22   \n"),
+	CHECK(!strcmp(buf, "1234    \\x1b[2J\\x0a  4  1.2.3.4          5     5.6.7.8          22\n"),
 	      "hostile COMM row: '%s'", buf);
 	CHECK(strchr(buf, '\n') == buf + n - 1 && !strchr(buf, '\x1b'), "one line, no ESC");
 }
@@ -366,11 +366,11 @@ static void test_proto(void)
 	CHECK(!strcmp(buf, "PID     COMM         IP PROTO RADDR            RPORT LADDR            LPORT\n"),
 	      "--print-proto header: '%s'", buf);
 	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
-	CHECK(!strcmp(buf, "1234    go-api       4  mptcp 10.0.0.2         54321 127.0.0.1        80   \n"),
+	CHECK(!strcmp(buf, "1234    go-api       4  mptcp 10.0.0.2         54321 127.0.0.1        80\n"),
 	      "--print-proto MPTCP row: '%s'", buf);
 	e.proto = PROTO_TCP;
 	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
-	CHECK(!strcmp(buf, "1234    go-api       4  tcp   10.0.0.2         54321 127.0.0.1        80   \n"),
+	CHECK(!strcmp(buf, "1234    go-api       4  tcp   10.0.0.2         54321 127.0.0.1        80\n"),
 	      "--print-proto TCP row: '%s'", buf);
 	buf[fmt_count_header(&st, buf, sizeof(buf))] = '\0';
 	CHECK(!strcmp(buf, "PID     COMM         IP PROTO LADDR            LPORT ACCEPTS\n"),
@@ -587,6 +587,70 @@ static void test_metrics_write_file(void)
 	CHECK(system(path) == 0, "clean up");
 }
 
+/* False if any line of @text (@len bytes) ends in a blank. */
+static bool no_trailing_blank(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (text[i] == '\n' && i > 0 && (text[i - 1] == ' ' || text[i - 1] == '\t'))
+			return false;
+	return len == 0 || text[len - 1] == '\n';
+}
+
+/* Every column layout: header and rows (short ports, short addresses, the
+ * most padding), -c headers and rows, the -c -q histogram. */
+static void test_no_trailing_blank(void)
+{
+	struct count_key key = { .pid = 1, .family = AF_INET, .lport = 1, .comm = "a" };
+	struct listen_series l = {};
+	struct fmt_state st;
+	struct event e;
+	char buf[FMT_LINE_MAX], *text = NULL;
+	size_t n, len = 0;
+	FILE *f;
+
+	for (unsigned int opts = 0; opts < 64; opts++) {
+		for (int fam = 0; fam < 2; fam++) {
+			fmt_init(&st, opts & 1, opts & 2, 0);
+			st.print_uid = opts & 4;
+			st.queue = opts & 8;
+			st.wide = opts & 16;
+			st.print_proto = opts & 32;
+			n = fmt_header(&st, buf, sizeof(buf));
+			CHECK(no_trailing_blank(buf, n), "header, options %#x: '%.*s'", opts, (int)n, buf);
+			make_event(&e, fam ? AF_INET6 : AF_INET, fam ? "::1" : "1.2.3.4", 1,
+				   fam ? "::" : "0.0.0.0", 8, "x", 0);
+			e.wait_ns = opts & 8 ? WAIT_UNKNOWN : 1000;
+			n = fmt_event(&st, &e, buf, sizeof(buf));
+			CHECK(no_trailing_blank(buf, n), "row, options %#x: '%.*s'", opts, (int)n, buf);
+			if (opts & (1 | 2 | 4))
+				continue;	/* -c takes none of -t, -T, -U */
+			n = fmt_count_header(&st, buf, sizeof(buf));
+			CHECK(no_trailing_blank(buf, n), "-c header, options %#x: '%.*s'", opts, (int)n, buf);
+			key.family = e.family;
+			memcpy(key.laddr, e.laddr, sizeof(key.laddr));
+			n = fmt_count_row(&st, &key, 1, 0, buf, sizeof(buf));
+			CHECK(no_trailing_blank(buf, n), "-c row, options %#x: '%.*s'", opts, (int)n, buf);
+		}
+	}
+	/* The exact -q row: BL is padded (WAIT follows), WAIT(ms) is not. */
+	fmt_init(&st, false, false, 0);
+	st.queue = true;
+	make_event(&e, AF_INET, "1.2.3.4", 5, "5.6.7.8", 22, "sshd", 0);
+	e.backlog_max = 128;
+	e.wait_ns = WAIT_UNKNOWN;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    sshd         4  1.2.3.4          5     5.6.7.8          22    0/128       -\n"),
+	      "-q row: '%s'", buf);
+	l.key = (struct listen_key){ .family = AF_INET, .lport = 1 };
+	l.st.slots[0] = 1;
+	l.st.wait_count = 1;
+	f = open_memstream(&text, &len);
+	hist_print(f, &l);
+	fclose(f);
+	CHECK(no_trailing_blank(text, len), "histogram:\n%s", text);
+	free(text);
+}
+
 int main(void)
 {
 	test_good_options();
@@ -599,6 +663,7 @@ int main(void)
 	test_metrics_format();
 	test_hist_print();
 	test_metrics_write_file();
+	test_no_trailing_blank();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
