@@ -1,14 +1,17 @@
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 #
 #   make              build ./tcpaccept (one static binary); installs nothing
-#   sudo make run     install missing build packages, build, start tracing
-#   sudo make test    install what the tests need, build, run every test
+#   make run          install missing build packages, build, start tracing
+#   make test         install what the tests need, build, run every test
+#                     (run and test need root: as root, type them as they are;
+#                     as another user, sudo make run, sudo make test)
 #   make install      DESTDIR=... prefix=... (default /usr/local)
 #   make V=1          show the commands
 #   make ARCH=arm64   cross-build .output/arm64/tcpaccept (CROSS_COMPILE=aarch64-linux-gnu-);
-#                     sudo scripts/install-arm64-deps.sh installs what that needs
+#                     scripts/install-arm64-deps.sh, as root, installs what that needs
 #   make STATIC=0     build .output/dynamic/tcpaccept against the system's libbpf.so,
 #                     with the caller's CPPFLAGS, CFLAGS, LDFLAGS (dpkg-buildflags)
+#   make help         this list
 
 APP := tcpaccept
 CLANG ?= clang
@@ -112,7 +115,7 @@ PEER := $(OUTPUT)/tcppeer
 # Keep the BPF object (make would delete it as an intermediate): bpftool and
 # llvm-objdump read it when debugging.
 .SECONDARY: $(OUTPUT)/tcpaccept.bpf.o
-.PHONY: all clean install uninstall deps test-deps run test check unit e2e vm cross-arm64 bench bench-profile bench-vm
+.PHONY: all clean install uninstall deps test-deps run test check unit e2e vm cross-arm64 bench bench-profile bench-vm help
 
 all: $(BIN)
 
@@ -203,6 +206,11 @@ run: deps
 
 test: test-deps
 	$(Q)$(MAKE) --no-print-directory check
+
+# This file's opening comment, from its third line to the first that is not
+# a comment.
+help:
+	@sed -n '3,/^[^#]/s/^# \{0,3\}//p' $(firstword $(MAKEFILE_LIST))
 
 # The benchmark prints its figures (bench/README.md); not part of make test.
 bench: $(BIN)

@@ -101,7 +101,7 @@ fi
 
 if [ "$(id -u)" != 0 ]; then
 	[ $foreign_ok = yes ] || log "dpkg has no '$FOREIGN' architecture (needs: dpkg --add-architecture $FOREIGN)"
-	die "missing packages:${missing:- none} (run as root: sudo $0 ${1:-build})"
+	die "missing packages:${missing:- none}; installing them needs root: as root, run $0 ${1:-build} as it is; as another user, sudo $0 ${1:-build}"
 fi
 
 export DEBIAN_FRONTEND=noninteractive

@@ -26,7 +26,7 @@ done
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then
-	echo "install-deps: missing packages:$missing (run as root: sudo make ...)" >&2
+	echo "install-deps: missing packages:$missing; installing them needs root: as root, run the same make command again as it is; as another user, put sudo before it (sudo make test)" >&2
 	exit 1
 fi
 echo "install-deps: installing$missing" >&2
