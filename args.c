@@ -16,6 +16,9 @@
 #define OPT_BTF 1003
 #define OPT_METRICS 1004
 #define OPT_MAX_SERIES 1005
+/* parse_opt()'s error for an argument that is not an option: as after
+ * getopt's errors, parse_args() adds "Try --help". */
+#define ERR_TRY_HELP (EXIT_USAGE + 1)
 
 static const char doc[] =
 "Trace TCP accepts: one line for every successful accept() of a TCP socket\n"
@@ -184,8 +187,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case ARGP_KEY_INIT:
-		/* argp would follow getopt's own one-line complaint with a
-		 * "Try --help" line: keep usage errors to one line. */
+		/* argp would follow getopt's complaint with "Try --help or
+		 * --usage", and there is no --usage: parse_args() says it. */
 		state->err_stream = NULL;
 		return 0;
 	case 't':
@@ -292,7 +295,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		cfg->exit_now = true;
 		return 0;
 	case ARGP_KEY_ARG:
-		return usage_error("unexpected argument '%s'", arg);
+		usage_error("unexpected argument '%s'", arg);
+		return ERR_TRY_HELP;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -315,6 +319,12 @@ int parse_args(int argc, char **argv, struct config *cfg)
 	/* ARGP_NO_EXIT: return errors to the caller (and to unit tests)
 	 * instead of exiting; ARGP_NO_HELP: -h and -V are ours. */
 	err = argp_parse(&argp, argc, argv, ARGP_NO_EXIT | ARGP_NO_HELP, NULL, cfg);
+	/* EINVAL: getopt has said which option it did not know (or missed
+	 * an argument for). argp's own "Try" line is off (err_stream): it
+	 * offers --usage, which ARGP_NO_HELP removes. An error in a value
+	 * says what is expected itself. */
+	if (err == EINVAL || err == ERR_TRY_HELP)
+		fprintf(stderr, "Try 'tcpaccept --help' for more information.\n");
 	if (err)
 		return EXIT_USAGE;
 	return 0;

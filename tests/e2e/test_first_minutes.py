@@ -132,3 +132,20 @@ def test_no_line_ends_in_a_blank_and_grep_port_dollar_works():
         rows = parse_rows(out, **kw)
         check_rows(rows, accepts, ready["pid"])
         check_rows(rows, accepts6, ready6["pid"])
+
+
+# --- 5. unknown option: Try --help -----------------------------------------------
+
+def test_unknown_option_says_try_help(tmp_path):
+    for args, first in ((["--bogus"], "unrecognized option '--bogus'"),
+                        (["-Z"], "invalid option -- 'Z'"),
+                        (["-p"], "option requires an argument -- 'p'"),
+                        (["80"], "unexpected argument '80'")):
+        res, calls = no_bpf_calls(tmp_path, *args)
+        assert res.returncode == 64, (args, res)
+        assert res.stderr.decode() == f"tcpaccept: {first}\n{TRY_HELP}", args
+        assert res.stdout == b"" and calls == [], (args, calls)
+    # A bad value says what is wanted in its one line: no Try line.
+    res = run("-d", "0")
+    assert res.returncode == 64
+    assert res.stderr.decode() == "tcpaccept: invalid duration '0': expected 1-31536000 seconds\n"

@@ -54,6 +54,7 @@ static int parse(struct config *cfg, char *err, size_t errlen, const char **args
 }
 
 #define ARGS(...) ((const char *[]){ __VA_ARGS__, NULL })
+#define TRY_HELP "Try 'tcpaccept --help' for more information.\n"
 
 static void test_good_options(void)
 {
@@ -98,7 +99,7 @@ static void test_bad_options(void)
 {
 	static const struct {
 		const char *args[4];
-		const char *message;	/* what the one line must contain */
+		const char *message;	/* what the first line must contain */
 	} cases[] = {
 		{ { "--bogus" }, "unrecognized option '--bogus'" },
 		{ { "-x" }, "invalid option -- 'x'" },
@@ -149,8 +150,11 @@ static void test_bad_options(void)
 		CHECK(rc == EXIT_USAGE, "case %zu (%s): exit %d, want 64", i, cases[i].message, rc);
 		CHECK(strncmp(err, "tcpaccept: ", 11) == 0 && strstr(err, cases[i].message),
 		      "case %zu: message '%s' lacks '%s'", i, err, cases[i].message);
-		CHECK(strchr(err, '\n') == err + strlen(err) - 1,
-		      "case %zu: want exactly one line, got '%s'", i, err);
+		/* One line; a second, "Try --help", after a mistake in what the
+		 * command line names (getopt's errors, a stray argument). */
+		CHECK(strchr(err, '\n') == err + strlen(err) - 1 ||
+		      !strcmp(strchr(err, '\n'), "\n" TRY_HELP),
+		      "case %zu: want one line (or a Try line after it), got '%s'", i, err);
 	}
 
 	/* 65 ports: one over the limit. */
@@ -651,6 +655,28 @@ static void test_no_trailing_blank(void)
 	free(text);
 }
 
+static void test_try_help(void)
+{
+	static const char *const named[][2] = {
+		{ "--bogus", "tcpaccept: unrecognized option '--bogus'\n" },
+		{ "-x", "tcpaccept: invalid option -- 'x'\n" },
+		{ "-p", "tcpaccept: option requires an argument -- 'p'\n" },
+		{ "--json=1", "tcpaccept: option '--json' doesn't allow an argument\n" },
+		{ "80", "tcpaccept: unexpected argument '80'\n" },
+	};
+	struct config cfg;
+	char err[512], want[256];
+
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		snprintf(want, sizeof(want), "%s%s", named[i][1], TRY_HELP);
+		CHECK(parse(&cfg, err, sizeof(err), ARGS(named[i][0])) == EXIT_USAGE && !strcmp(err, want),
+		      "%s: '%s', want '%s'", named[i][0], err, want);
+	}
+	/* An error in a value says what is expected: no Try line. */
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("-p", "abc")) == EXIT_USAGE &&
+	      !strcmp(err, "tcpaccept: invalid PID 'abc': expected 1-4194304\n"), "-p abc: '%s'", err);
+}
+
 int main(void)
 {
 	test_good_options();
@@ -663,6 +689,7 @@ int main(void)
 	test_metrics_format();
 	test_hist_print();
 	test_metrics_write_file();
+	test_try_help();
 	test_no_trailing_blank();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
