@@ -114,6 +114,32 @@ static int open_cgroup(const char *path)
 	return fd;
 }
 
+/* -p: a PID that is not a process would trace nothing, silently; a thread
+ * ID neither, as the filter is on the thread group. */
+static int check_pid(pid_t pid)
+{
+	char path[32], line[128];
+	long tgid = 0;
+	FILE *f;
+
+	if (kill(pid, 0) && errno == ESRCH) {
+		warn("no process with PID %d\n", (int)pid);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;	/* no /proc: kill() said enough */
+	while (fgets(line, sizeof(line), f) && sscanf(line, "Tgid: %ld", &tgid) != 1)
+		;
+	fclose(f);
+	if (tgid > 0 && tgid != pid) {
+		warn("%d is a thread of process %ld: -p takes a process ID\n", (int)pid, tgid);
+		return -1;
+	}
+	return 0;
+}
+
 static void set_signals(const struct config *cfg)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -145,6 +171,8 @@ static int preflight(struct tracer *t)
 		     strerror(errno));
 		return -1;
 	}
+	if (cfg->pid && check_pid(cfg->pid))
+		return -1;
 	if (cfg->cgroup) {
 		t->cgroup_fd = open_cgroup(cfg->cgroup);
 		if (t->cgroup_fd < 0)

@@ -134,6 +134,40 @@ def test_no_line_ends_in_a_blank_and_grep_port_dollar_works():
         check_rows(rows, accepts6, ready6["pid"])
 
 
+# --- 4. -p of a process that is not there -----------------------------------------
+
+def test_pid_that_is_no_process_fails_before_loading(tmp_path):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    res, calls = no_bpf_calls(tmp_path, "-p", str(gone.pid), "-d", "1")
+    assert res.returncode == 1, res
+    assert res.stderr.decode() == f"tcpaccept: no process with PID {gone.pid}\n"
+    assert res.stdout == b"" and calls == [], calls
+
+
+def test_pid_of_a_thread_is_refused(tmp_path):
+    started, done = threading.Event(), threading.Event()
+    tid = []
+
+    def thread():
+        tid.append(threading.get_native_id())
+        started.set()
+        done.wait(30)
+
+    th = threading.Thread(target=thread)
+    th.start()
+    try:
+        started.wait(10)
+        res, calls = no_bpf_calls(tmp_path, "-p", str(tid[0]), "-d", "1")
+    finally:
+        done.set()
+        th.join()
+    assert res.returncode == 1, res
+    assert res.stderr.decode() == (f"tcpaccept: {tid[0]} is a thread of process {os.getpid()}: "
+                                   "-p takes a process ID\n")
+    assert calls == [], calls
+
+
 # --- 5. unknown option: Try --help -----------------------------------------------
 
 def test_unknown_option_says_try_help(tmp_path):
