@@ -25,6 +25,7 @@
 #include "args.h"
 #include "capabilities.h"
 #include "catchup.h"
+#include "cgroup.h"
 #include "clocks.h"
 #include "format.h"
 #include "kernel_probes.h"
@@ -107,7 +108,16 @@ static int open_cgroup(const char *path)
 		return -1;
 	}
 	if (fstatfs(fd, &st) || (unsigned long)st.f_type != CGROUP2_SUPER_MAGIC) {
-		warn("'%s' is not a cgroup v2 directory\n", path);
+		char where[512];
+
+		/* A hybrid host has v1 at /sys/fs/cgroup and v2 elsewhere. */
+		cgroup2_mounts(where, sizeof(where));
+		if (where[0])
+			warn("'%s' is not a cgroup v2 directory; cgroup v2 is mounted at %s on this host\n",
+			     path, where);
+		else
+			warn("'%s' is not a cgroup v2 directory; no cgroup v2 is mounted on this host (mount -t cgroup2 none DIR)\n",
+			     path);
 		close(fd);
 		return -1;
 	}

@@ -183,3 +183,51 @@ def test_unknown_option_says_try_help(tmp_path):
     res = run("-d", "0")
     assert res.returncode == 64
     assert res.stderr.decode() == "tcpaccept: invalid duration '0': expected 1-31536000 seconds\n"
+
+
+# --- 8. -C on a directory that is not cgroup v2 ---------------------------------------
+
+def cgroup2_mounts():
+    """The cgroup2 mount points /proc/self/mountinfo lists."""
+    points = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields, _, tail = line.partition(" - ")
+            if tail.split()[0] == "cgroup2":
+                points.append(fields.split()[4])
+    return points
+
+
+def not_cgroup2_dir():
+    """A cgroup v1 hierarchy where the host has one (a hybrid host, as this
+    one), else a plain directory."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields, _, tail = line.partition(" - ")
+            if tail.split()[0] == "cgroup":
+                return fields.split()[4]
+    return "/tmp"
+
+
+def test_not_cgroup2_says_where_cgroup2_is(tmp_path):
+    where = cgroup2_mounts()
+    assert where, "this test wants a host with cgroup v2 mounted somewhere"
+    path = not_cgroup2_dir()
+    res, calls = no_bpf_calls(tmp_path, "-C", path)
+    assert res.returncode == 1, res
+    assert res.stderr.decode() == (f"tcpaccept: '{path}' is not a cgroup v2 directory; cgroup v2 "
+                                   f"is mounted at {', '.join(where)} on this host\n")
+    assert calls == [], calls
+
+
+def test_not_cgroup2_says_none_is_mounted():
+    # A private mount namespace without any cgroup2 mount.
+    path = not_cgroup2_dir()
+    umounts = " && ".join(f"umount -l {p}" for p in cgroup2_mounts()) or "true"
+    res = subprocess.run(["unshare", "--mount", "sh", "-c",
+                          f"{umounts} && ! grep -q ' - cgroup2 ' /proc/self/mountinfo && "
+                          f'exec {TCPACCEPT} -C "$0"', path],
+                         capture_output=True, timeout=10)
+    assert res.returncode == 1, res
+    assert res.stderr.decode() == (f"tcpaccept: '{path}' is not a cgroup v2 directory; no cgroup v2 "
+                                   "is mounted on this host (mount -t cgroup2 none DIR)\n")
