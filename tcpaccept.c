@@ -455,6 +455,18 @@ static void print_tables(struct tracer *t, bool with_time, bool skip_if_empty)
 		print_hists(t->skel, &t->cfg, &t->hist_prev);
 }
 
+/* -c without -i prints nothing until the end: on a terminal, say so (as
+ * bcc's "Tracing... Hit Ctrl-C to end."); scripts reading stderr see no
+ * change. */
+static void say_counting(const struct config *cfg)
+{
+	if (cfg->duration)
+		warn("counting accepts for %u s (or until Ctrl-C), then printing the table (-i SECS: a table every SECS seconds)\n",
+		     cfg->duration);
+	else
+		warn("counting accepts until Ctrl-C, then printing the table (-i SECS: a table every SECS seconds)\n");
+}
+
 /* The header, the first --metrics file, then the ring buffer polled until
  * a signal, -d, or the output's end. -1 if reading the ring buffer failed. */
 static int run(struct tracer *t)
@@ -470,6 +482,8 @@ static int run(struct tracer *t)
 	if (cfg->rows)
 		print_header(t);
 	output_flush();
+	if (cfg->count && !cfg->interval && isatty(STDERR_FILENO))
+		say_counting(cfg);
 	now_ns = monotonic_ns();
 	if (cfg->duration)
 		deadline_ns = now_ns + cfg->duration * NSEC_PER_SEC;
