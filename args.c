@@ -30,6 +30,7 @@ static const char doc[] =
 "    tcpaccept -T          # include the time of day (HH:MM:SS)\n"
 "    tcpaccept -p 181      # only trace PID 181\n"
 "    tcpaccept -P 80,81    # only trace local ports 80 and 81\n"
+"    tcpaccept -P 8000-8099,443   # ports 8000 to 8099, and 443\n"
 "    tcpaccept -6          # only trace IPv6 accepts\n"
 "    tcpaccept -v          # say which way in was chosen, and why\n"
 "    tcpaccept -j          # JSON Lines, one object per accept\n"
@@ -55,7 +56,7 @@ static const struct argp_option options[] = {
 	{ "timestamp", 't', NULL, 0, "Include a timestamp column, TIME(s): seconds since the first event", 0 },
 	{ "time", 'T', NULL, 0, "Include a time-of-day column, TIME (HH:MM:SS)", 0 },
 	{ "pid", 'p', "PID", 0, "Trace this process ID only", 0 },
-	{ "port", 'P', "PORTS", 0, "Comma-separated list of local ports to trace (at most 64)", 0 },
+	{ "port", 'P', "PORTS", 0, "Trace these local ports only: a comma-separated list of ports and FIRST-LAST ranges (80,443,8000-8100)", 0 },
 	{ "ipv4", '4', NULL, 0, "Trace IPv4 only", 0 },
 	{ "ipv6", '6', NULL, 0, "Trace IPv6 only (includes IPv4-mapped clients of dual-stack listeners)", 0 },
 	{ "json", 'j', NULL, 0, "Print JSON Lines: one object per accept (or per count row)", 0 },
@@ -128,27 +129,45 @@ static int parse_ulong(const char *s, unsigned long min, unsigned long max,
 	return 0;
 }
 
+/* "invalid port list '80,90-80': <why>", @item (@len bytes) quoted in @why. */
+static int port_error(const char *list, const char *why, const char *item, size_t len)
+{
+	fprintf(stderr, "tcpaccept: invalid port list '%s': ", list);
+	fprintf(stderr, why, (int)len, item);
+	fputc('\n', stderr);
+	return EXIT_USAGE;
+}
+
+/* -P: comma-separated ports and FIRST-LAST ranges, into the port bitmap
+ * (any number: the kernel side tests one bit per port). */
 static int parse_ports(const char *list, struct config *cfg)
 {
+	static const char not_port[] = "'%.*s' is not a port 1-65535 or a range FIRST-LAST";
 	const char *p = list;
-	unsigned long port;
-	char item[16];
+	unsigned long first, last;
+	char item[16], *dash;
 
-	cfg->nports = 0;
+	cfg->filter_ports = true;
+	memset(cfg->port_bits, 0, sizeof(cfg->port_bits));
 	for (;;) {
 		size_t len = strcspn(p, ",");
 
 		if (len == 0)
 			return usage_error("invalid port list '%s': empty item", list);
 		if (len >= sizeof(item))
-			return usage_error("invalid port list '%s': expected ports 1-65535", list);
+			return port_error(list, not_port, p, len);
 		memcpy(item, p, len);
 		item[len] = '\0';
-		if (parse_ulong(item, 1, 65535, &port))
-			return usage_error("invalid port list '%s': expected ports 1-65535", list);
-		if (cfg->nports == MAX_PORTS)
-			return usage_error("invalid port list '%s': at most 64 ports", list);
-		cfg->ports[cfg->nports++] = (uint16_t)port;
+		dash = strchr(item, '-');
+		if (dash)
+			*dash = '\0';
+		if (parse_ulong(item, 1, 65535, &first) ||
+		    parse_ulong(dash ? dash + 1 : item, 1, 65535, &last))
+			return port_error(list, not_port, p, len);
+		if (first > last)
+			return port_error(list, "range '%.*s' ends before it starts", p, len);
+		for (unsigned long port = first; port <= last; port++)
+			cfg->port_bits[port >> 3] |= (uint8_t)(1u << (port & 7));
 		if (!p[len])
 			return 0;
 		p += len + 1;

@@ -10,14 +10,15 @@
 #include "tcpaccept.h"
 
 #define EXIT_USAGE 64	/* sysexits.h EX_USAGE */
-#define MAX_PORTS 64
+/* -P: one bit per port, as the kernel side's targ_port_bits. */
+#define PORT_BITS_BYTES (65536 / 8)
 #define DEFAULT_METRICS_INTERVAL 15
 #define PID_MAX_LIMIT 4194304	/* the kernel's upper bound for pid_max */
 
 struct config {
 	pid_t pid;			/* 0: any process */
-	uint16_t ports[MAX_PORTS];	/* local ports to trace */
-	int nports;			/* 0: any port */
+	bool filter_ports;		/* -P given: port_bits says which */
+	uint8_t port_bits[PORT_BITS_BYTES];	/* -P: local ports to trace */
 	int family;			/* 0, AF_INET or AF_INET6 */
 	bool timestamp;			/* -t: TIME(s) column */
 	bool wallclock;			/* -T: TIME column */
@@ -47,6 +48,13 @@ struct config {
 /* Fills @cfg from the command line. Returns 0 to go on tracing (or to exit 0
  * if cfg->exit_now), or EXIT_USAGE after printing one line to stderr. */
 int parse_args(int argc, char **argv, struct config *cfg);
+
+/* Whether -P selects local port @port (true without -P). */
+static inline bool port_selected(const struct config *cfg, unsigned int port)
+{
+	return !cfg->filter_ports ||
+	       (port < 65536 && (cfg->port_bits[port >> 3] & (1u << (port & 7))));
+}
 
 /* The way's name on the command line, in -v and in --metrics ("auto" for
  * WAY_AUTO). */

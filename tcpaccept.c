@@ -204,9 +204,8 @@ static void set_filters(struct tcpaccept_bpf *skel, const struct tracer *t)
 
 	ro->targ_tgid = (__u32)cfg->pid;
 	ro->targ_family = (__u16)cfg->family;
-	ro->filter_ports = cfg->nports > 0;
-	for (int i = 0; i < cfg->nports; i++)
-		ro->targ_port_bits[cfg->ports[i] >> 3] |= (__u8)(1 << (cfg->ports[i] & 7));
+	ro->filter_ports = cfg->filter_ports;
+	memcpy((void *)ro->targ_port_bits, cfg->port_bits, sizeof(ro->targ_port_bits));
 	ro->filter_uid = cfg->filter_uid;
 	ro->targ_uid = cfg->uid;
 	ro->filter_cgroup = t->cgroup_fd >= 0;

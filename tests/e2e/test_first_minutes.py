@@ -260,6 +260,38 @@ def test_count_says_nothing_when_not_on_a_terminal():
     assert term.proc.returncode == 0 and said == "", said
 
 
+# --- 7. -P ranges -------------------------------------------------------------------
+
+def test_port_ranges_and_lists():
+    # Three free ports a < b < c: -P a-b keeps a and b and drops c; the list
+    # also holds 200 other ports, more than the 64 there used to be room for.
+    ports = set()
+    while len(ports) < 3:
+        ports.add(free_port())
+    a, b, c = sorted(ports)
+    others = ",".join(str(p) for p in range(1100, 1300))
+    t = Tracer("-P", f"{others},{a}-{b},1-3")
+    (ra, acc_a), (rb, acc_b), (rc_, _) = (peer("--port", str(p), "--count", "2") for p in (a, b, c))
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    rows = parse_rows(out)
+    check_rows(rows, acc_a, ra["pid"])
+    check_rows(rows, acc_b, rb["pid"])
+    assert not [r for r in rows if r["pid"] == rc_["pid"]], out
+    assert {r["lport"] for r in rows} <= {a, b} | set(range(1100, 1300)) | set(range(a, b + 1))
+
+
+def test_bad_port_ranges_refused(tmp_path):
+    for arg, why in (("90-80", "range '90-80' ends before it starts"),
+                     ("0", "'0' is not a port 1-65535 or a range FIRST-LAST"),
+                     ("80-65536", "'80-65536' is not a port 1-65535 or a range FIRST-LAST"),
+                     ("80,", "empty item")):
+        res, calls = no_bpf_calls(tmp_path, "-P", arg)
+        assert res.returncode == 64, (arg, res)
+        assert res.stderr.decode() == f"tcpaccept: invalid port list '{arg}': {why}\n"
+        assert calls == [], calls
+
+
 # --- 8. -C on a directory that is not cgroup v2 ---------------------------------------
 
 def cgroup2_mounts():
