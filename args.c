@@ -16,6 +16,7 @@
 #define OPT_BTF 1003
 #define OPT_METRICS 1004
 #define OPT_MAX_SERIES 1005
+#define OPT_CLIENT_FAMILY 1006
 /* parse_opt()'s error for an argument that is not an option: as after
  * getopt's errors, parse_args() adds "Try --help". */
 #define ERR_TRY_HELP (EXIT_USAGE + 1)
@@ -31,7 +32,8 @@ static const char doc[] =
 "    tcpaccept -p 181      # only trace PID 181\n"
 "    tcpaccept -P 80,81    # only trace local ports 80 and 81\n"
 "    tcpaccept -P 8000-8099,443   # ports 8000 to 8099, and 443\n"
-"    tcpaccept -6          # only trace IPv6 accepts\n"
+"    tcpaccept -6          # only trace IPv6 sockets\n"
+"    tcpaccept --client-family=4   # IPv4 clients, of dual-stack listeners too\n"
 "    tcpaccept -v          # say which way in was chosen, and why\n"
 "    tcpaccept -j          # JSON Lines, one object per accept\n"
 "    tcpaccept -U -u 33    # show UIDs; only accepts by UID 33\n"
@@ -57,8 +59,9 @@ static const struct argp_option options[] = {
 	{ "time", 'T', NULL, 0, "Include a time-of-day column, TIME (HH:MM:SS)", 0 },
 	{ "pid", 'p', "PID", 0, "Trace this process ID only", 0 },
 	{ "port", 'P', "PORTS", 0, "Trace these local ports only: a comma-separated list of ports and FIRST-LAST ranges (80,443,8000-8100)", 0 },
-	{ "ipv4", '4', NULL, 0, "Trace IPv4 only", 0 },
-	{ "ipv6", '6', NULL, 0, "Trace IPv6 only (includes IPv4-mapped clients of dual-stack listeners)", 0 },
+	{ "ipv4", '4', NULL, 0, "Trace IPv4 sockets only (an IPv4 client of a dual-stack listener is an IPv6 socket: see --client-family)", 0 },
+	{ "ipv6", '6', NULL, 0, "Trace IPv6 sockets only (includes IPv4 clients of dual-stack listeners, ::ffff:a.b.c.d)", 0 },
+	{ "client-family", OPT_CLIENT_FAMILY, "4|6", 0, "Trace clients of this IP version only, whatever the socket's: 4 includes IPv4 clients of dual-stack listeners (::ffff:a.b.c.d), 6 leaves them out", 0 },
 	{ "json", 'j', NULL, 0, "Print JSON Lines: one object per accept (or per count row)", 0 },
 	{ "print-uid", 'U', NULL, 0, "Include a UID column", 0 },
 	{ "uid", 'u', "UID", 0, "Trace this user ID only", 0 },
@@ -266,7 +269,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'w':
 		cfg->wide = true;
 		return 0;
+	case OPT_CLIENT_FAMILY:
+		if (strcmp(arg, "4") && strcmp(arg, "6"))
+			return usage_error("invalid client family '%s': expected 4 or 6", arg);
+		cfg->client_family = arg[0] == '4' ? AF_INET : AF_INET6;
+		return 0;
 	case ARGP_KEY_END:
+		if (cfg->family == AF_INET && cfg->client_family == AF_INET6)
+			return usage_error("%s", "-4 and --client-family=6 select nothing: an IPv4 socket's client is IPv4");
 		if (cfg->interval && !cfg->count && !cfg->metrics)
 			return usage_error("%s", "-i/--interval needs -c/--count or --metrics");
 		if (cfg->count && (cfg->timestamp || cfg->wallclock || cfg->print_uid))

@@ -19,7 +19,8 @@ struct config {
 	pid_t pid;			/* 0: any process */
 	bool filter_ports;		/* -P given: port_bits says which */
 	uint8_t port_bits[PORT_BITS_BYTES];	/* -P: local ports to trace */
-	int family;			/* 0, AF_INET or AF_INET6 */
+	int family;			/* -4/-6: 0, AF_INET or AF_INET6 (the socket's) */
+	int client_family;		/* --client-family: 0, AF_INET or AF_INET6 */
 	bool timestamp;			/* -t: TIME(s) column */
 	bool wallclock;			/* -T: TIME column */
 	bool verbose;

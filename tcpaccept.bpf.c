@@ -26,7 +26,8 @@
 
 /* Filters, set by tcpaccept.c before load; 0/false means "any". */
 const volatile __u32 targ_tgid = 0;
-const volatile __u16 targ_family = 0;
+const volatile __u16 targ_family = 0;		/* -4/-6: the socket's */
+const volatile __u16 targ_client_family = 0;	/* --client-family */
 const volatile bool filter_ports = false;
 /* One bit per local port: 8 KiB that make the port filter O(1). */
 const volatile __u8 targ_port_bits[65536 / 8] = {};
@@ -172,6 +173,18 @@ static __always_inline bool task_filtered_out(__u64 pid_tgid)
 static __always_inline bool port_filtered_out(__u16 lport)
 {
 	return filter_ports && !(targ_port_bits[lport >> 3] & (1 << (lport & 7)));
+}
+
+/* The client's own family: an IPv4 client of a dual-stack listener is an
+ * AF_INET6 socket whose peer is ::ffff:a.b.c.d. */
+static __always_inline __u16 client_family(struct sock *child, __u16 family)
+{
+	__u32 a[4];
+
+	if (family == AF_INET)
+		return AF_INET;
+	bpf_core_read(a, sizeof(a), &child->__sk_common.skc_v6_daddr);
+	return !a[0] && !a[1] && a[2] == bpf_htonl(0xffff) ? AF_INET : AF_INET6;
 }
 
 static __always_inline __u64 wakeup_flag(void)
@@ -395,6 +408,8 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
 	if (targ_family && family != targ_family)
+		return 0;
+	if (targ_client_family && client_family(child, family) != targ_client_family)
 		return 0;
 	/* SCTP's one-to-one sockets (and any other stream protocol that
 	 * accept()s) are not TCP: not shown. */

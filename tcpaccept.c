@@ -206,6 +206,7 @@ static void set_filters(struct tcpaccept_bpf *skel, const struct tracer *t)
 	ro->targ_family = (__u16)cfg->family;
 	ro->filter_ports = cfg->filter_ports;
 	memcpy((void *)ro->targ_port_bits, cfg->port_bits, sizeof(ro->targ_port_bits));
+	ro->targ_client_family = (__u16)cfg->client_family;
 	ro->filter_uid = cfg->filter_uid;
 	ro->targ_uid = cfg->uid;
 	ro->filter_cgroup = t->cgroup_fd >= 0;

@@ -85,6 +85,64 @@ def test_install_deps_says_how_to_get_root():
                           "another user, put sudo before it (sudo make test)\n"), res.stderr
 
 
+# --- 2. -4 and dual-stack listeners: --client-family ------------------------------
+
+def test_client_family_and_dual_stack_listeners():
+    # A dual-stack listener (tcppeer --family mapped: bound to :: without
+    # V6ONLY) gets its IPv4 clients as IPv6 sockets, ::ffff:127.0.0.1.
+    ports = {fam: free_port() for fam in ("4", "6", "mapped")}
+    plist = ",".join(str(p) for p in ports.values())
+    tracers = {
+        "-4": Tracer("-4", "-P", plist),
+        "--client-family=4": Tracer("--client-family=4", "-P", plist),
+        "--client-family=6": Tracer("--client-family=6", "-P", plist),
+        "-6 --client-family=4": Tracer("-6", "--client-family=4", "-P", plist),
+    }
+    results = {fam: peer("--family", fam, "--port", str(port), "--count", "2")
+               for fam, port in ports.items()}
+    assert {a["raddr"] for a in results["mapped"][1]} == {"::ffff:127.0.0.1"}
+    kept = {"-4": {"4"}, "--client-family=4": {"4", "mapped"}, "--client-family=6": {"6"},
+            "-6 --client-family=4": {"mapped"}}
+    for name, t in tracers.items():
+        out, err, rc = t.stop()
+        assert rc == 0 and not LOST_RE.search(err), (name, err)
+        rows = parse_rows(out)
+        for fam, (ready, accepts) in results.items():
+            if fam in kept[name]:
+                check_rows(rows, accepts, ready["pid"])
+            else:
+                assert not [r for r in rows if r["pid"] == ready["pid"]], (name, fam, out)
+        assert len(rows) == 2 * len(kept[name]), (name, out)
+
+
+def test_client_family_counts_in_the_kernel():
+    mapped_port, v6_port = free_port(), free_port()
+    t = Tracer("-c", "--client-family=4", "-P", f"{mapped_port},{v6_port}", "-v",
+               ready_on_stderr=True)
+    mapped, _ = peer("--family", "mapped", "--port", str(mapped_port), "--count", "3",
+                     "--comm", "dual")
+    peer("--family", "6", "--port", str(v6_port), "--count", "2")
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    assert parse_count_table(out.splitlines()) == [
+        (mapped["pid"], "dual", 6, "::ffff:127.0.0.1", mapped_port, 3)], out
+
+
+def test_docs_say_what_minus_4_means():
+    help_text = run("--help").stdout.decode()
+    block = help_text.split("  -4, --ipv4")[1].split("\n  -6")[0]
+    assert "sockets only" in block and "dual-stack" in block and "--client-family" in block, block
+    with open(os.path.join(ROOT, "tcpaccept.8")) as f:
+        man = f.read()
+    section = man.split('.BR \\-4 ", " \\-\\-ipv4\n')[1].split(".TP")[0]
+    assert "dual\\-stack" in section and "client\\-family" in section, section
+    text = " ".join(readme().split())
+    assert "-4, --ipv4 Trace IPv4 sockets only, as bcc's -4: an IPv4 client of a dual-stack" in text
+    with open(os.path.join(ROOT, "tcpaccept_example.txt")) as f:
+        example = f.read()
+    assert "# ./tcpaccept --client-family=4\n" in example
+
+
 # --- 3. no trailing blanks --------------------------------------------------------
 
 def small_free_port():

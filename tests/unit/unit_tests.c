@@ -587,6 +587,8 @@ static void test_metrics_write_file(void)
 	CHECK(system(path) == 0, "clean up");
 }
 
+/* --- issue 16: what a new user meets first ----------------------------------- */
+
 static int count_ports(const struct config *cfg)
 {
 	int n = 0;
@@ -641,6 +643,61 @@ static void test_port_ranges(void)
 		CHECK(rc == EXIT_USAGE && !strncmp(err, "tcpaccept: invalid port list '", 30) &&
 		      strstr(err, bad[i][1]) && strchr(err, '\n') == err + strlen(err) - 1,
 		      "-P '%s': exit %d, '%s' (want one line with '%s')", bad[i][0], rc, err, bad[i][1]);
+	}
+}
+
+static void test_try_help(void)
+{
+	static const char *const named[][2] = {
+		{ "--bogus", "tcpaccept: unrecognized option '--bogus'\n" },
+		{ "-x", "tcpaccept: invalid option -- 'x'\n" },
+		{ "-p", "tcpaccept: option requires an argument -- 'p'\n" },
+		{ "--json=1", "tcpaccept: option '--json' doesn't allow an argument\n" },
+		{ "80", "tcpaccept: unexpected argument '80'\n" },
+	};
+	struct config cfg;
+	char err[512], want[256];
+
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		snprintf(want, sizeof(want), "%s%s", named[i][1], TRY_HELP);
+		CHECK(parse(&cfg, err, sizeof(err), ARGS(named[i][0])) == EXIT_USAGE && !strcmp(err, want),
+		      "%s: '%s', want '%s'", named[i][0], err, want);
+	}
+	/* An error in a value says what is expected: no Try line. */
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("-p", "abc")) == EXIT_USAGE &&
+	      !strcmp(err, "tcpaccept: invalid PID 'abc': expected 1-4194304\n"), "-p abc: '%s'", err);
+}
+
+static void test_client_family(void)
+{
+	static const char *const bad[][3] = {
+		{ "--client-family=5", NULL, "invalid client family '5': expected 4 or 6" },
+		{ "--client-family=", NULL, "invalid client family '': expected 4 or 6" },
+		{ "--client-family=ipv4", NULL, "invalid client family 'ipv4'" },
+		{ "--client-family=44", NULL, "invalid client family '44'" },
+		{ "-4", "--client-family=6", "-4 and --client-family=6 select nothing" },
+	};
+	struct config cfg;
+	char err[512];
+
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--client-family=4")) == 0 &&
+	      cfg.client_family == AF_INET && cfg.family == 0, "--client-family=4: %s", err);
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--client-family", "6")) == 0 &&
+	      cfg.client_family == AF_INET6 && cfg.family == 0, "--client-family 6: %s", err);
+	/* IPv4 clients that reach IPv6 sockets: the mapped ones only. */
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("-6", "--client-family=4")) == 0 &&
+	      cfg.client_family == AF_INET && cfg.family == AF_INET6, "-6 --client-family=4: %s", err);
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--client-family=4", "-4")) == 0 &&
+	      cfg.client_family == AF_INET && cfg.family == AF_INET, "-4 --client-family=4: %s", err);
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("-4")) == 0 && cfg.client_family == 0,
+	      "-4 alone leaves the client's family open");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = bad[i][1] ? parse(&cfg, err, sizeof(err), ARGS(bad[i][0], bad[i][1]))
+				   : parse(&cfg, err, sizeof(err), ARGS(bad[i][0]));
+
+		CHECK(rc == EXIT_USAGE && !strncmp(err, "tcpaccept: ", 11) && strstr(err, bad[i][2]) &&
+		      strchr(err, '\n') == err + strlen(err) - 1,
+		      "%s %s: exit %d, '%s'", bad[i][0], bad[i][1] ? bad[i][1] : "", rc, err);
 	}
 }
 
@@ -708,28 +765,6 @@ static void test_no_trailing_blank(void)
 	free(text);
 }
 
-static void test_try_help(void)
-{
-	static const char *const named[][2] = {
-		{ "--bogus", "tcpaccept: unrecognized option '--bogus'\n" },
-		{ "-x", "tcpaccept: invalid option -- 'x'\n" },
-		{ "-p", "tcpaccept: option requires an argument -- 'p'\n" },
-		{ "--json=1", "tcpaccept: option '--json' doesn't allow an argument\n" },
-		{ "80", "tcpaccept: unexpected argument '80'\n" },
-	};
-	struct config cfg;
-	char err[512], want[256];
-
-	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
-		snprintf(want, sizeof(want), "%s%s", named[i][1], TRY_HELP);
-		CHECK(parse(&cfg, err, sizeof(err), ARGS(named[i][0])) == EXIT_USAGE && !strcmp(err, want),
-		      "%s: '%s', want '%s'", named[i][0], err, want);
-	}
-	/* An error in a value says what is expected: no Try line. */
-	CHECK(parse(&cfg, err, sizeof(err), ARGS("-p", "abc")) == EXIT_USAGE &&
-	      !strcmp(err, "tcpaccept: invalid PID 'abc': expected 1-4194304\n"), "-p abc: '%s'", err);
-}
-
 int main(void)
 {
 	test_good_options();
@@ -744,6 +779,7 @@ int main(void)
 	test_metrics_write_file();
 	test_port_ranges();
 	test_try_help();
+	test_client_family();
 	test_no_trailing_blank();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
