@@ -191,17 +191,27 @@ def test_verbose_says_which_way_and_why():
 
 
 def test_forced_tracepoint():
-    rows, ready, accepts, _ = traced(["--backend=tracepoint"], "--count", "2")
+    rows, ready, accepts, _ = traced(["--way=tracepoint"], "--count", "2")
     check_rows(rows, accepts, ready["pid"])
 
 
+def test_backend_still_forces_the_way_in():
+    """--backend, --way's earlier name, is hidden from --help but still
+    accepted: existing scripts and units keep working."""
+    rows, ready, accepts, err = traced(["--backend", "tracepoint", "-v"], "--count", "2")
+    check_rows(rows, accepts, ready["pid"])
+    chosen = [line for line in err.splitlines() if line.startswith("tcpaccept: way in: ")]
+    assert len(chosen) == 1 and chosen[0].startswith("tcpaccept: way in: tracepoint"), err
+    assert chosen[0].endswith(" (forced by --way)"), chosen
+
+
 @pytest.mark.skipif(kprobes_on_host(), reason="the host has kprobes")
-@pytest.mark.parametrize("backend", ["fexit", "kprobe"])
-def test_forced_unavailable_backend_fails_clearly(backend):
-    res = subprocess.run([TCPACCEPT, f"--backend={backend}"], capture_output=True, timeout=30)
+@pytest.mark.parametrize("way", ["fexit", "kprobe"])
+def test_forced_unavailable_way_fails_clearly(way):
+    res = subprocess.run([TCPACCEPT, f"--way={way}"], capture_output=True, timeout=30)
     err = res.stderr.decode()
     assert res.returncode == 1, err
-    assert err.startswith(f"tcpaccept: the {backend} way in is not available: "), err
+    assert err.startswith(f"tcpaccept: the {way} way in is not available: "), err
     assert err.count("\n") == 1, err
 
 
@@ -211,8 +221,8 @@ BAD_COMMAND_LINES = [
     ["--bogus"], ["-x"], ["positional"], ["-p"], ["-p", "abc"], ["-p", "0"], ["-p", "-1"],
     ["-p", "4194305"], ["-p", "99999999999999999999999"], ["-P", ""], ["-P", "80,,81"],
     ["-P", "80,"], ["-P", "0"], ["-P", "65536"], ["-P", ",".join(["80"] * 65)], ["-4", "-6"],
-    ["--backend=bogus"], ["--backend"], ["--ring-kb=3"], ["--ring-kb=3000"], ["-t", "extra"],
-    ["-P", "http"],
+    ["--way=bogus"], ["--way"], ["--backend=bogus"], ["--backend"], ["--ring-kb=3"],
+    ["--ring-kb=3000"], ["-t", "extra"], ["-P", "http"],
 ]
 
 

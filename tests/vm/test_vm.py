@@ -64,7 +64,7 @@ class Case:
 
 
 def parse_log(text):
-    """Splits the guest's output into cases keyed by (backend, name)."""
+    """Splits the guest's output into cases keyed by (way, name)."""
     cases, case, section = {}, None, None
     for line in text.splitlines():
         if line.startswith("@@@ CASE "):
@@ -155,7 +155,7 @@ def run_vm(kernel, vmlinuz, log):
     return subprocess.run([os.path.join(HERE, "boot.sh"), "--kernel", vmlinuz, "--smp", smp,
                            "--arch", "arm64" if arch == "arm64" else "x86_64",
                            "--script", os.path.join(HERE, "guest.sh"), "--out", log,
-                           "--timeout", "600", "--env", "BACKENDS=" + " ".join(WAYS),
+                           "--timeout", "600", "--env", "WAYS=" + " ".join(WAYS),
                            "--env", "SCTP_MODULES=" + " ".join(map(os.path.basename, modules)),
                            "--env", "BTF_FILE=" + os.path.basename(btf),
                            tcpaccept, peer, *modules, btf],
@@ -335,7 +335,7 @@ def test_nothing_left_behind(kernel):
 
 @pytest.mark.parametrize("kernel", [k for k in KERNELS if not has_fexit(k)])
 def test_fexit_refused_where_unsupported(kernel):
-    """Where the kernel has no trampoline for the function, --backend=fexit
+    """Where the kernel has no trampoline for the function, --way=fexit
     fails with one clear line in every case, and auto passes it over."""
     uname, cases = boot(kernel)
     # (With --btf and sysfs BTF hidden, fexit is refused for that first:
