@@ -58,7 +58,7 @@ SAN_ENV := UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1:log
 # traced process (it stops the threads with ptrace itself), so these run
 # in a second pass with leak detection off, ASan and UBSan on. The leak
 # checks of those paths (usage errors) are valgrind's, in `make valgrind`.
-SAN_PTRACED := tests/e2e/test_host.py::test_bad_command_lines_refused_before_loading
+SAN_PTRACED := tests/e2e/test_lifecycle.py::test_bad_command_lines_refused_before_loading
 
 CHECKS += sanitize valgrind fuzz
 .PHONY: sanitize valgrind fuzz san-build vg-build fuzz-build
