@@ -5,6 +5,7 @@
 #   make test         install what the tests need, build, run every test
 #                     (run and test need root: as root, type them as they are;
 #                     as another user, sudo make run, sudo make test)
+#   make check        every test, nothing installed (each test target: tests/tests.mk)
 #   make install      DESTDIR=... prefix=... (default /usr/local)
 #   make V=1          show the commands
 #   make ARCH=arm64   cross-build .output/arm64/tcpaccept (CROSS_COMPILE=aarch64-linux-gnu-);
@@ -109,18 +110,16 @@ USER_OBJS := $(addprefix $(OUTPUT)/,tcpaccept.o ways.o catchup.o tables.o output
 	cgroup.o)
 # The user-space objects that include the skeleton (tests/tests.mk too).
 SKEL_USERS := tcpaccept.o ways.o catchup.o tables.o
-UNIT_OBJS := $(addprefix $(OUTPUT)/,args.o format.o metrics.o)
-PEER := $(OUTPUT)/tcppeer
 
 .DELETE_ON_ERROR:
 # Keep the BPF object (make would delete it as an intermediate): bpftool and
 # llvm-objdump read it when debugging.
 .SECONDARY: $(OUTPUT)/tcpaccept.bpf.o
-.PHONY: all clean install uninstall deps test-deps run test check unit e2e vm cross-arm64 bench bench-profile bench-vm help
+.PHONY: all clean install uninstall deps test-deps run test bench bench-profile bench-vm help
 
 all: $(BIN)
 
-$(OUTPUT) $(OUTPUT)/tests:
+$(OUTPUT):
 	$(Q)mkdir -p $@
 
 # BPF object: compiled against vmlinux/ (CO-RE), DWARF stripped, BTF kept.
@@ -136,13 +135,6 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 
 $(addprefix $(OUTPUT)/,$(SKEL_USERS)): $(OUTPUT)/tcpaccept.skel.h
 
-# --btf: this kernel's BTF cut down to the types tcpaccept reads (what
-# `bpftool gen min_core_btf` does for a kernel without sysfs BTF, from a
-# BTFHub-style file); the host e2e tests load it with sysfs BTF hidden.
-$(OUTPUT)/tcpaccept.min.btf: $(OUTPUT)/tcpaccept.bpf.o
-	$(call msg,MIN-BTF,$@)
-	$(Q)$(BPFTOOL) gen min_core_btf /sys/kernel/btf/vmlinux $@ $<
-
 $(OUTPUT)/%.o: %.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
@@ -153,44 +145,9 @@ $(BIN): $(USER_OBJS)
 
 -include $(USER_OBJS:.o=.d)
 
-# --- tests ------------------------------------------------------------------
-
-$(OUTPUT)/tests/unit_tests: tests/unit/unit_tests.c $(UNIT_OBJS) | $(OUTPUT)/tests
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@
-
-$(PEER): tests/peer/tcppeer.c | $(OUTPUT)
-	$(call msg,CC,$@)
-	$(Q)$(CC) -g -O2 -Wall -Wextra -Werror -static -pthread $< -o $@
-
-# tests/tests.mk adds the sanitizer, valgrind and fuzzing checks to CHECKS,
-# tests/package.mk the dynamic build's and the Debian package's;
-# the VM matrix comes last, so a run ends with its table and pytest's count.
-CHECKS := unit
-# What the host e2e suite (tests/e2e) reads besides the tcpaccept under test:
-# every run of it (e2e, sanitize, dynamic) builds them first.
-E2E_NEEDS := $(PEER) $(OUTPUT)/tcpaccept.min.btf
--include tests/tests.mk
--include tests/package.mk
-CHECKS += e2e vm
-
-unit: $(OUTPUT)/tests/unit_tests
-	$(Q)$<
-
-e2e: $(BIN) $(E2E_NEEDS)
-	$(Q)$(PYTEST) -v tests/e2e
-
-# The VM tests boot x86_64 and arm64 kernels: the arm64 binaries come from a
-# cross build (make ARCH=arm64) into .output/arm64.
-vm: $(BIN) $(PEER) cross-arm64
-	$(Q)$(PYTEST) -v tests/vm
-
-cross-arm64:
-	$(Q)$(MAKE) --no-print-directory ARCH=arm64 all .output/arm64/tcppeer
-
-# Every test, nothing installed: what `make test` runs after the set-up.
-check:
-	$(Q)$(MAKE) --no-print-directory $(CHECKS)
+# Every test rule (unit, e2e, vm, sanitize, valgrind, fuzz, dynamic, package,
+# check) is in tests/tests.mk.
+include tests/tests.mk
 
 # --- set-up, run, test --------------------------------------------------------
 

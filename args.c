@@ -10,7 +10,7 @@
 #include "version.h"
 
 #define DEFAULT_RING_KB 1024
-#define OPT_BACKEND 1000
+#define OPT_WAY 1000
 #define OPT_RING_KB 1001
 #define OPT_PRINT_PROTO 1002
 #define OPT_BTF 1003
@@ -43,14 +43,14 @@ static const char doc[] =
 "    tcpaccept --print-proto   # show whether each accept is TCP or MPTCP\n"
 "    tcpaccept --btf=/boot/vmlinux.btf   # a kernel without /sys/kernel/btf\n"
 "    tcpaccept -d 10       # trace for 10 seconds\n"
-"    tcpaccept --backend=tracepoint   # force the syscall tracepoints\n"
+"    tcpaccept --way=tracepoint   # force the syscall tracepoints\n"
 "    tcpaccept --metrics=/var/lib/prometheus/node-exporter/tcpaccept.prom\n"
 "                          # Prometheus metrics for node_exporter, every 15 s\n"
 "    tcpaccept -c -q       # counts, then a wait histogram per port\n"
 "    tcpaccept -j -o /var/log/tcpaccept.jsonl   # reopened on SIGHUP\n"
 "\n";
 
-/* --backend's help, "Way into the kernel: auto (default), fexit, ...",
+/* --way's help, "Way into the kernel: auto (default), fexit, ...",
  * written from FOR_EACH_WAY by parse_args(). */
 static char way_help[128];
 
@@ -73,7 +73,9 @@ static const struct argp_option options[] = {
 	{ "wide", 'w', NULL, 0, "Address columns wide enough for any IPv6 address", 0 },
 	{ "print-proto", OPT_PRINT_PROTO, NULL, 0, "Include a PROTO column: tcp or mptcp (what the accepted socket is)", 0 },
 	{ "btf", OPT_BTF, "PATH", 0, "Read the kernel's types from this BTF file, for kernels without /sys/kernel/btf/vmlinux", 0 },
-	{ "backend", OPT_BACKEND, "NAME", 0, way_help, 0 },
+	{ "way", OPT_WAY, "NAME", 0, way_help, 0 },
+	/* --way's earlier name: still accepted for existing scripts, not shown. */
+	{ "backend", 0, NULL, OPTION_ALIAS | OPTION_HIDDEN, NULL, 0 },
 	{ "ring-kb", OPT_RING_KB, "KB", 0, "Ring buffer size in KiB, a power of two from 4 to 1048576 (default 1024)", 0 },
 	{ "metrics", OPT_METRICS, "PATH", 0, "Write Prometheus metrics to PATH (atomically) every interval and at exit; alone, print no rows", 0 },
 	{ "metrics-max-series", OPT_MAX_SERIES, "N", 0, "Most label sets per metric, 1-1048576 (default 4096); accepts beyond are counted, not lost silently", 0 },
@@ -187,7 +189,7 @@ static int parse_way(const char *name, struct config *cfg)
 			return 0;
 		}
 	}
-	way_list(msg, sizeof(msg), "unknown backend '%s': expected auto, ");
+	way_list(msg, sizeof(msg), "unknown way in '%s': expected auto, ");
 	return usage_error(msg, name);
 }
 
@@ -282,7 +284,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (cfg->count && (cfg->timestamp || cfg->wallclock || cfg->print_uid))
 			return usage_error("%s", "-c/--count does not combine with -t, -T or -U");
 		return finish_config(cfg);
-	case OPT_BACKEND:
+	case OPT_WAY:
 		return parse_way(arg, cfg);
 	case OPT_PRINT_PROTO:
 		cfg->print_proto = true;

@@ -36,7 +36,7 @@ struct config {
 	bool wide;			/* -w: columns wide enough for IPv6 */
 	bool print_proto;		/* --print-proto: PROTO column (tcp/mptcp) */
 	const char *btf_path;		/* --btf: kernel types from this file */
-	enum way way;			/* --backend: WAY_AUTO, or the one to use */
+	enum way way;			/* --way: WAY_AUTO, or the one to use */
 	unsigned int ring_kb;		/* ring buffer size in KiB */
 	bool exit_now;			/* -h or -V was handled: exit 0 */
 	const char *metrics;		/* --metrics: Prometheus text file */

@@ -331,7 +331,7 @@ fail:
 }
 
 /* The first way in (in FOR_EACH_WAY's order) that this kernel allows and
- * that starts, or the one --backend names. */
+ * that starts, or the one --way names. */
 static int choose_and_start(struct tracer *t)
 {
 	struct choice *c = &t->choice;
@@ -368,7 +368,7 @@ static void say_choice(const struct tracer *t)
 	warn("way in: %s", way_name(c->way));
 	ways[c->way].describe(c, stderr);
 	if (t->cfg.way != WAY_AUTO)
-		fprintf(stderr, " (forced by --backend)");
+		fprintf(stderr, " (forced by --way)");
 	fputc('\n', stderr);
 	for (int w = WAY_AUTO + 1; w < (int)c->way && t->cfg.way == WAY_AUTO; w++)
 		warn("passed over %s: %s\n", way_name((enum way)w), c->why_not[w]);

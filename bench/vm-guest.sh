@@ -31,7 +31,7 @@ for way in $WAYS; do
 		print) args="" ;;
 		esac
 		# shellcheck disable=SC2086 # $args is a word list
-		tcpaccept --backend="$way" -v $args >$W/out 2>$W/err &
+		tcpaccept --way="$way" -v $args >$W/out 2>$W/err &
 		tracer=$!
 		i=0
 		until grep -q '^tcpaccept: way in: ' $W/err; do

@@ -1,13 +1,29 @@
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 #
-# Reliability and security checks, included by the Makefile (`make check`,
-# `make test`). Each is also a target of its own:
+# Every test rule, included by the Makefile. `make check` runs them all in
+# the order of CHECKS (nothing is installed); `make test` (as root) first
+# installs the packages they need (scripts/install-deps.sh test), then runs
+# `make check`. Each is also a target of its own:
 #
+#   make unit       tests/unit: option parsing, row formatting, metrics (C)
+#   make e2e        tests/e2e: the real binary on this host's kernel (pytest)
+#   make vm         tests/vm: every way in, in Debian's kernels under qemu
 #   make sanitize   the host end-to-end tests against an ASan+UBSan build
 #   make valgrind   tcpaccept under valgrind memcheck while tcppeer connects
 #   make fuzz       libFuzzer on the row formatter, bounded
+#   make dynamic    the host end-to-end tests against make STATIC=0, built
+#                   with dpkg-buildflags' flags, all hardening on, as
+#                   debian/rules builds it
+#   make package    tests/package: make install; the .deb built in a copy of
+#                   the tree, lintian, hardening-check, installed with apt,
+#                   one traced accept, purged; the mirror logic; no URL in code
+#
+# pytest runs from the top of the tree: tests/ is a Python package, and the
+# tests import what they share from tests/lib.
 #
 # Builds (nothing of this is installed):
+#   $(PEER)                    the test peer, static (tests/peer)
+#   $(OUTPUT)/tcpaccept.min.btf  --btf's test file
 #   $(OUTPUT)/san/tcpaccept    clang -fsanitize=address,undefined; libbpf,
 #                              libelf and libz static, glibc dynamic (ASan
 #                              needs it)
@@ -15,10 +31,63 @@
 #                              valgrind can replace malloc (it cannot in a
 #                              fully static binary, and then finds no leaks)
 #   $(OUTPUT)/fuzz/fuzz_format libFuzzer + ASan + UBSan, clang
+#   $(OUTPUT)/distro/tcpaccept the distro build (make dynamic)
 #
 # Packages (Debian) on top of the build ones: valgrind, libclang-rt-14-dev
 # (the sanitizer runtimes and libFuzzer of clang 14; only recommended by
-# clang, so not installed with --no-install-recommends).
+# clang, so not installed with --no-install-recommends); dpkg-dev,
+# debhelper, build-essential (dpkg-buildpackage), lintian, devscripts
+# (hardening-check).
+
+# The VM matrix comes last, so a run ends with its table and pytest's count.
+CHECKS := unit sanitize valgrind fuzz dynamic package e2e vm
+.PHONY: check unit e2e vm cross-arm64
+
+PEER := $(OUTPUT)/tcppeer
+UNIT_OBJS := $(addprefix $(OUTPUT)/,args.o format.o metrics.o)
+# What the host e2e suite (tests/e2e) reads besides the tcpaccept under test:
+# every run of it (e2e, sanitize, dynamic) builds them first.
+E2E_NEEDS := $(PEER) $(OUTPUT)/tcpaccept.min.btf
+
+# Every test, nothing installed: what `make test` runs after the set-up.
+check:
+	$(Q)$(MAKE) --no-print-directory $(CHECKS)
+
+# --- unit, host end to end, VM -------------------------------------------------
+
+$(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/tests/unit_tests: tests/unit/unit_tests.c $(UNIT_OBJS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+$(PEER): tests/peer/tcppeer.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -g -O2 -Wall -Wextra -Werror -static -pthread $< -o $@
+
+# --btf: this kernel's BTF cut down to the types tcpaccept reads (what
+# `bpftool gen min_core_btf` does for a kernel without sysfs BTF, from a
+# BTFHub-style file); the host e2e tests load it with sysfs BTF hidden.
+$(OUTPUT)/tcpaccept.min.btf: $(OUTPUT)/tcpaccept.bpf.o
+	$(call msg,MIN-BTF,$@)
+	$(Q)$(BPFTOOL) gen min_core_btf /sys/kernel/btf/vmlinux $@ $<
+
+unit: $(OUTPUT)/tests/unit_tests
+	$(Q)$<
+
+e2e: $(BIN) $(E2E_NEEDS)
+	$(Q)$(PYTEST) -v tests/e2e
+
+# The VM tests boot x86_64 and arm64 kernels: the arm64 binaries come from a
+# cross build (make ARCH=arm64) into .output/arm64.
+vm: $(BIN) $(PEER) cross-arm64
+	$(Q)$(PYTEST) -v tests/vm
+
+cross-arm64:
+	$(Q)$(MAKE) --no-print-directory ARCH=arm64 all .output/arm64/tcppeer
+
+# --- sanitizers, valgrind, libFuzzer -------------------------------------------
 
 SAN_DIR := $(OUTPUT)/san
 VG_DIR := $(OUTPUT)/vg
@@ -58,9 +127,8 @@ SAN_ENV := UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1:log
 # traced process (it stops the threads with ptrace itself), so these run
 # in a second pass with leak detection off, ASan and UBSan on. The leak
 # checks of those paths (usage errors) are valgrind's, in `make valgrind`.
-SAN_PTRACED := tests/e2e/test_host.py::test_bad_command_lines_refused_before_loading
+SAN_PTRACED := tests/e2e/test_lifecycle.py::test_bad_command_lines_refused_before_loading
 
-CHECKS += sanitize valgrind fuzz
 .PHONY: sanitize valgrind fuzz san-build vg-build fuzz-build
 
 $(SAN_DIR) $(VG_DIR) $(FUZZ_DIR):
@@ -128,3 +196,27 @@ fuzz: $(FUZZ_APP) $(FUZZ_SEEDS)
 	$(Q)$(FUZZ_SEEDS) $(FUZZ_DIR)/corpus
 	$(Q)$(FUZZ_APP) $(FUZZ_ARGS) -print_final_stats=1 \
 		-artifact_prefix=$(FUZZ_DIR)/artifacts/ $(FUZZ_DIR)/corpus
+
+# --- the distro build and the Debian package ------------------------------------
+
+# Not .output/dynamic, where a plain make STATIC=0 puts objects built with
+# other flags (make does not track flags).
+DYN_DIR := $(OUTPUT)/distro
+DYN_APP := $(DYN_DIR)/tcpaccept
+# What debian/rules gets from dh; the package test checks the same flags on
+# the .deb's binary with hardening-check.
+DYN_BUILDFLAGS := DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --export=sh
+
+.PHONY: dynamic package dyn-build
+
+# A sub-make: the flags come from dpkg-buildflags at run time, and
+# STATIC=0 has its own objects.
+dyn-build:
+	$(Q)eval "$$($(DYN_BUILDFLAGS))" && \
+		$(MAKE) --no-print-directory STATIC=0 OUTPUT=$(DYN_DIR) BIN=$(DYN_APP) all
+
+dynamic: dyn-build $(E2E_NEEDS)
+	$(Q)TCPACCEPT=$(abspath $(DYN_APP)) $(PYTEST) -v tests/e2e
+
+package: $(PEER)
+	$(Q)$(PYTEST) -v tests/package

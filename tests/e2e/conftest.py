@@ -1,13 +1,10 @@
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.dirname(__file__))
-
-from harness import PEER, STARTED, TCPACCEPT  # noqa: E402
+from tests.lib import PEER, TCPACCEPT
+from tests.lib.host import STARTED
 
 
 @pytest.fixture(scope="session", autouse=True)

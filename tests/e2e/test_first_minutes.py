@@ -15,8 +15,9 @@ import subprocess
 import threading
 import time
 
-from harness import ROOT, STARTED, TCPACCEPT, Tracer, die_with_pytest, free_port, peer
-from tcpaccept_testlib import LOST_RE, check_rows, parse_count_table, parse_rows
+from tests.lib import ROOT, TCPACCEPT
+from tests.lib.checks import LOST_RE, check_rows, parse_count_table, parse_rows
+from tests.lib.host import STARTED, Tracer, die_with_pytest, free_port, peer
 
 TRY_HELP = "Try 'tcpaccept --help' for more information.\n"
 

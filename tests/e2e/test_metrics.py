@@ -15,9 +15,10 @@ import urllib.request
 
 import pytest
 
-from harness import ROOT, STARTED, Tracer, die_with_pytest, free_port, peer
-from tcpaccept_testlib import (LOST_RE, check_rows, header, one, parse_json_lines, parse_prom,
-                               parse_rows, series)
+from tests.lib import ROOT
+from tests.lib.checks import (LOST_RE, check_rows, header, one, parse_json_lines, parse_prom,
+                              parse_rows, series)
+from tests.lib.host import STARTED, Tracer, die_with_pytest, free_port, peer
 
 APP = "tcpaccept"
 HOLD_MS = 40            # tcppeer --hold: each accept waits 40 ms and a little

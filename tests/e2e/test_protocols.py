@@ -15,12 +15,12 @@ import subprocess
 
 import pytest
 
-from harness import PEER, ROOT, TCPACCEPT, Tracer, WaitingPeer, free_port, peer
-from tcpaccept_testlib import (LOST_RE, check_json, check_rows, parse_json_lines, parse_peer,
-                               parse_rows)
+from tests.lib import MIN_BTF, PEER, TCPACCEPT
+from tests.lib.checks import (LOST_RE, check_json, check_rows, parse_json_lines, parse_peer,
+                              parse_rows)
+from tests.lib.host import Tracer, WaitingPeer, free_port, peer
 
 NETNS = os.stat("/proc/self/ns/net").st_ino
-MIN_BTF = os.path.join(ROOT, ".output", "tcpaccept.min.btf")
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -25,10 +25,10 @@ from collections import Counter
 
 import pytest
 
-from harness import (TCPACCEPT, Tracer, WaitingPeer, assert_loaded, assert_unloaded,
-                     free_port, peer)
-from tcpaccept_testlib import (check_rows, expected_keys, parse_rows, peer_comm_bytes, row_key,
-                               tcpaccept_escape)
+from tests.lib import TCPACCEPT
+from tests.lib.checks import (check_rows, expected_keys, parse_rows, peer_comm_bytes, row_key,
+                              tcpaccept_escape)
+from tests.lib.host import Tracer, WaitingPeer, assert_loaded, assert_unloaded, free_port, peer
 
 # Set by `make valgrind`: the build valgrind can check (not fully static).
 VG_APP = os.environ.get("TCPACCEPT_VALGRIND")

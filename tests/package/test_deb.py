@@ -13,10 +13,10 @@ import subprocess
 
 import pytest
 
-from harness import Tracer, peer
-from tcpaccept_testlib import check_rows, parse_rows
+from tests.lib import ROOT, tree_files
+from tests.lib.checks import check_rows, parse_rows
+from tests.lib.host import Tracer, peer
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PKG = "tcpaccept"
 APT = ["apt-get", "-y", "-q", "-o", "DPkg::Lock::Timeout=600"]
 APT_ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -43,25 +43,6 @@ def run(cmd, cwd=None, env=None, timeout=600):
     res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     print(f"$ {' '.join(cmd)}\n{res.stdout}{res.stderr}")
     return res
-
-
-def tree_files(root):
-    """The files that make up the tree: git's list (tracked, and new ones not
-    ignored) in a clone, else everything but build output."""
-    res = subprocess.run(["git", "-C", root, "ls-files", "-z", "--cached", "--others",
-                          "--exclude-standard"], capture_output=True)
-    if res.returncode == 0:
-        names = [n for n in res.stdout.decode().split("\0") if n]
-        return sorted(n for n in names if os.path.lexists(os.path.join(root, n)))
-    skip = {".git", ".output", "__pycache__", ".pytest_cache"}
-    out = []
-    for d, dirs, files in os.walk(root):
-        dirs[:] = [x for x in dirs if x not in skip]
-        for f in files:
-            rel = os.path.relpath(os.path.join(d, f), root)
-            if rel != "tcpaccept":
-                out.append(rel)
-    return sorted(out)
 
 
 def copy_tree(dest):

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from test_deb import ROOT, tree_files
+from tests.lib import ROOT, tree_files
 
 LIB = os.path.join(ROOT, "scripts", "debian-mirror.sh")
 KERNELS = os.path.join(ROOT, "tests", "vm", "kernels.sh")

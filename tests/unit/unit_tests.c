@@ -74,7 +74,7 @@ static void test_good_options(void)
 	      port_selected(&cfg, 1) && !port_selected(&cfg, 81) && !port_selected(&cfg, 0),
 	      "port list parsed");
 
-	CHECK(parse(&cfg, err, sizeof(err), ARGS("--ipv6", "--pid=1", "--port=443", "--backend=kprobe",
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--ipv6", "--pid=1", "--port=443", "--way=kprobe",
 						 "--ring-kb=4", "--timestamp", "--time", "--verbose")) == 0,
 	      "good long options: %s", err);
 	CHECK(cfg.family == AF_INET6 && cfg.pid == 1 && port_selected(&cfg, 443) &&
@@ -82,13 +82,19 @@ static void test_good_options(void)
 	      cfg.way == WAY_KPROBE && cfg.ring_kb == 4 && cfg.timestamp &&
 	      cfg.wallclock && cfg.verbose, "long options parsed");
 
-	for (int b = WAY_AUTO; b <= WAY_TRACEPOINT; b++) {
+	/* --backend: --way's earlier name, hidden from --help, still accepted. */
+	for (int b = WAY_AUTO; b < NR_WAYS; b++) {
 		char opt[64];
 
+		snprintf(opt, sizeof(opt), "--way=%s", way_name(b));
+		CHECK(parse(&cfg, err, sizeof(err), ARGS(opt)) == 0 && cfg.way == (enum way)b,
+		      "%s", opt);
 		snprintf(opt, sizeof(opt), "--backend=%s", way_name(b));
 		CHECK(parse(&cfg, err, sizeof(err), ARGS(opt)) == 0 && cfg.way == (enum way)b,
 		      "%s", opt);
 	}
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--backend", "tracepoint")) == 0 &&
+	      cfg.way == WAY_TRACEPOINT, "--backend tracepoint: %s", err);
 
 	/* 64 ports, some repeated. */
 	char ports[64 * 6] = "";
@@ -130,8 +136,10 @@ static void test_bad_options(void)
 		{ { "-P", "18446744073709551696" }, "invalid port list '18446744073709551696'" },
 		{ { "-4", "-6" }, "-4 and -6 are exclusive" },
 		{ { "-6", "--ipv4" }, "-4 and -6 are exclusive" },
-		{ { "--backend=bogus" }, "unknown backend 'bogus'" },
-		{ { "--backend=" }, "unknown backend ''" },
+		{ { "--way=bogus" }, "unknown way in 'bogus': expected auto, fexit, " },
+		{ { "--way=" }, "unknown way in ''" },
+		{ { "--way" }, "option '--way' requires an argument" },
+		{ { "--backend=bogus" }, "unknown way in 'bogus'" },
 		{ { "--backend" }, "option '--backend' requires an argument" },
 		{ { "--ring-kb=3" }, "invalid ring buffer size '3'" },
 		{ { "--ring-kb=4096000" }, "invalid ring buffer size '4096000'" },

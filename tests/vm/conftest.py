@@ -1,10 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
-import os
 import sys
 
 import pytest
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 # (kernel, way in) -> "pass"/"fail", for the matrix printed at the end.
 MATRIX = {}
@@ -30,7 +27,7 @@ def pytest_runtest_makereport(item, call):
 def pytest_terminal_summary(terminalreporter):
     if not MATRIX:
         return
-    retried = getattr(sys.modules.get("test_vm"), "RETRIED", set())
+    retried = getattr(sys.modules.get("tests.vm.test_vm"), "RETRIED", set())
     terminalreporter.write_sep("=", "kernel matrix (Debian kernels under qemu)")
     for (kernel, way), result in sorted(MATRIX.items()):
         note = " (its VM hung once and was booted again)" if kernel in retried else ""

@@ -1,10 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 # Runs inside a test VM (busybox sh): traces connections made by tcppeer with
-# every way in listed in $BACKENDS and prints everything between @@@ markers;
+# every way in listed in $WAYS and prints everything between @@@ markers;
 # tests/vm/test_vm.py checks it on the host, field by field.
 #
-# A case:   @@@ CASE <backend> <name>
+# A case:   @@@ CASE <way> <name>
 #           @@@ TRACER-OUT / @@@ TRACER-ERR / @@@ TRACER-RC <rc>
 #           @@@ PEER <label>   (once per tcppeer run, its stdout follows)
 #           @@@ END
@@ -113,9 +113,9 @@ sysctl_restore() {
 	echo "$SYSCTL_OLD" >/proc/sys/$SYSCTL_NAME || echo "@@@ NOTE cannot restore $SYSCTL_NAME"
 }
 
-for b in $BACKENDS; do
-	echo "@@@ CASE $b fields"
-	tracer_start --backend="$b" -v
+for way in $WAYS; do
+	echo "@@@ CASE $way fields"
+	tracer_start --way="$way" -v
 	echo "@@@ CAPEFF $(sed -n 's/^CapEff:[[:space:]]*//p' /proc/$TRACER/status)"
 	peer ipv4 --family 4 --count 3
 	peer ipv6-accept4 --family 6 --count 3 --accept4
@@ -125,37 +125,37 @@ for b in $BACKENDS; do
 	tracer_stop
 	echo "@@@ END"
 
-	echo "@@@ CASE $b blocked-before-start"
+	echo "@@@ CASE $way blocked-before-start"
 	peer_blocked_start --count 1 --comm early-bird
-	tracer_start --backend="$b" -v
+	tracer_start --way="$way" -v
 	peer_blocked_finish blocked
 	tracer_stop
 	echo "@@@ END"
 
-	echo "@@@ CASE $b json-queue-io_uring"
-	tracer_start --backend="$b" -v -j -q
+	echo "@@@ CASE $way json-queue-io_uring"
+	tracer_start --way="$way" -v -j -q
 	peer hostile --count 2 --rst --delay-accept 100 --comm '\x1b[2J\n fake 1.2.3.4'
 	peer io_uring --io-uring --count 2 --comm uring-srv
 	peer nobody --uid 65534 --count 1 --family 6
 	tracer_stop
 	echo "@@@ END"
 
-	echo "@@@ CASE $b count"
-	tracer_start --backend="$b" -v -c
+	echo "@@@ CASE $way count"
+	tracer_start --way="$way" -v -c
 	peer busy --count 7 --comm busy
 	peer quiet --count 2 --family 6 --rst --comm quiet
 	tracer_stop
 	echo "@@@ END"
 
-	echo "@@@ CASE $b uid-filter"
-	tracer_start --backend="$b" -v -U -u 65534
+	echo "@@@ CASE $way uid-filter"
+	tracer_start --way="$way" -v -U -u 65534
 	peer root --count 2
 	peer nobody --count 3 --uid 65534
 	tracer_stop
 	echo "@@@ END"
 
-	echo "@@@ CASE $b cgroup-filter"
-	tracer_start --backend="$b" -v -C /sys/fs/cgroup/traced
+	echo "@@@ CASE $way cgroup-filter"
+	tracer_start --way="$way" -v -C /sys/fs/cgroup/traced
 	peer outside --count 2 --comm outside
 	sh -c 'echo $$ > /sys/fs/cgroup/traced/cgroup.procs && exec tcppeer --count 2 --comm inside' \
 		>$W/peer 2>$W/peer.err
@@ -164,16 +164,16 @@ for b in $BACKENDS; do
 	tracer_stop
 	echo "@@@ END"
 
-	echo "@@@ CASE $b columns"
-	tracer_start --backend="$b" -v -T -t -U -w -q
+	echo "@@@ CASE $way columns"
+	tracer_start --way="$way" -v -T -t -U -w -q
 	peer ipv6 --family 6 --count 2
 	tracer_stop
 	echo "@@@ END"
 
 	# -c -q's histograms and --metrics' together: a known wait of 100 ms
 	# and a little, in the 65536-131071 us bucket.
-	echo "@@@ CASE $b histogram"
-	tracer_start --backend="$b" -v -c -q -j --metrics=$W/m.prom -i 1
+	echo "@@@ CASE $way histogram"
+	tracer_start --way="$way" -v -c -q -j --metrics=$W/m.prom -i 1
 	peer slow --count 4 --hold 100 --connect-interval 250 --comm slow
 	tracer_stop
 	echo "@@@ METRICS"
@@ -181,8 +181,8 @@ for b in $BACKENDS; do
 	echo "@@@ END"
 
 	# -d ends the tracer by itself, after -i's tables.
-	echo "@@@ CASE $b interval-duration"
-	tracer_start --backend="$b" -v -c -i 1 -d 3
+	echo "@@@ CASE $way interval-duration"
+	tracer_start --way="$way" -v -c -i 1 -d 3
 	peer first --count 4 --comm first
 	wait $TRACER
 	rc=$?
@@ -193,16 +193,16 @@ for b in $BACKENDS; do
 	echo "@@@ TRACER-RC $rc"
 	echo "@@@ END"
 
-	echo "@@@ CASE $b many-blocked-threads"
-	tracer_start --backend="$b" -v
+	echo "@@@ CASE $way many-blocked-threads"
+	tracer_start --way="$way" -v
 	peer_blocked_start --threads 64 --count 64 --comm crowd
 	peer_blocked_finish crowd
 	tracer_stop
 	echo "@@@ END"
 
 	# MPTCP (the peers fail where the kernel has none: 5.10).
-	echo "@@@ CASE $b mptcp"
-	tracer_start --backend="$b" -v -j -q
+	echo "@@@ CASE $way mptcp"
+	tracer_start --way="$way" -v -j -q
 	peer mptcp-ipv4 --proto mptcp --count 3
 	peer mptcp-ipv6 --proto mptcp --family 6 --count 2 --accept4
 	peer mptcp-mapped --proto mptcp --family mapped --count 2
@@ -212,28 +212,28 @@ for b in $BACKENDS; do
 	tracer_stop
 	echo "@@@ END"
 
-	echo "@@@ CASE $b mptcp-columns"
-	tracer_start --backend="$b" -v --print-proto -P 7001
+	echo "@@@ CASE $way mptcp-columns"
+	tracer_start --way="$way" -v --print-proto -P 7001
 	peer mptcp-mixed --proto mptcp --client-proto mixed --count 4 --port 7001
 	peer mptcp-other-port --proto mptcp --count 2 --port 7002
 	tracer_stop
 	echo "@@@ END"
 
-	echo "@@@ CASE $b mptcp-blocked"
+	echo "@@@ CASE $way mptcp-blocked"
 	peer_blocked_start --proto mptcp --count 1 --comm early-mptcp
-	tracer_start --backend="$b" -v --print-proto
+	tracer_start --way="$way" -v --print-proto
 	peer_blocked_finish blocked
 	tracer_stop
 	echo "@@@ END"
 
-	echo "@@@ CASE $b mptcp-count"
-	tracer_start --backend="$b" -v -c -j
+	echo "@@@ CASE $way mptcp-count"
+	tracer_start --way="$way" -v -c -j
 	peer mixed --proto mptcp --client-proto mixed --count 6 --comm mixed
 	tracer_stop
 	echo "@@@ END"
 
-	echo "@@@ CASE $b fastopen-syncookies"
-	tracer_start --backend="$b" -v -j -q
+	echo "@@@ CASE $way fastopen-syncookies"
+	tracer_start --way="$way" -v -j -q
 	sysctl_set net/ipv4/tcp_fastopen 3
 	peer tfo-ipv4 --fastopen --count 5 --stats
 	peer tfo-ipv6 --fastopen --family 6 --count 5 --stats
@@ -246,8 +246,8 @@ for b in $BACKENDS; do
 	tracer_stop
 	echo "@@@ END"
 
-	echo "@@@ CASE $b sctp-unix"
-	tracer_start --backend="$b" -v -j
+	echo "@@@ CASE $way sctp-unix"
+	tracer_start --way="$way" -v -j
 	peer sctp-ipv4 --proto sctp --count 3
 	peer sctp-ipv6 --proto sctp --family 6 --count 2 --accept4
 	peer unix --unix --count 2
@@ -256,9 +256,9 @@ for b in $BACKENDS; do
 	echo "@@@ END"
 
 	# --btf with the kernel's BTF hidden, as on a kernel without it.
-	echo "@@@ CASE $b btf-file"
+	echo "@@@ CASE $way btf-file"
 	mount -t tmpfs none /sys/kernel/btf || echo "@@@ NOTE cannot hide /sys/kernel/btf"
-	tracer_start --backend="$b" -v -j --btf=/bin/$BTF_FILE
+	tracer_start --way="$way" -v -j --btf=/bin/$BTF_FILE
 	peer ipv4 --count 2
 	peer mptcp-ipv6 --proto mptcp --family 6 --count 2
 	tracer_stop

@@ -13,18 +13,18 @@ import tempfile
 
 import pytest
 
-from tcpaccept_testlib import (LOST_RE, check_json, check_rows, one, parse_count_table,
-                               parse_json_lines, parse_peer, parse_prom, parse_rows, series)
+from tests.lib import OUTPUT, PEER, PEER_NAME, TCPACCEPT
+from tests.lib.checks import (LOST_RE, check_json, check_rows, one, parse_count_table,
+                              parse_json_lines, parse_peer, parse_prom, parse_rows, series)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+# What `make ARCH=arm64` builds.
+ARM64_OUTPUT = os.path.join(OUTPUT, "arm64")
 # The static binaries for each architecture: x86_64 from `make`, arm64 from
 # `make ARCH=arm64` (TCPACCEPT=path tests another x86_64 build).
 BINARIES = {
-    "amd64": (os.environ.get("TCPACCEPT") or os.path.join(ROOT, "tcpaccept"),
-              os.path.join(ROOT, ".output", "tcppeer")),
-    "arm64": (os.path.join(ROOT, ".output", "arm64", "tcpaccept"),
-              os.path.join(ROOT, ".output", "arm64", "tcppeer")),
+    "amd64": (TCPACCEPT, PEER),
+    "arm64": (os.path.join(ARM64_OUTPUT, "tcpaccept"), os.path.join(ARM64_OUTPUT, PEER_NAME)),
 }
 
 # Debian's kernels: name -> (suite, architecture, series).
@@ -64,7 +64,7 @@ class Case:
 
 
 def parse_log(text):
-    """Splits the guest's output into cases keyed by (backend, name)."""
+    """Splits the guest's output into cases keyed by (way, name)."""
     cases, case, section = {}, None, None
     for line in text.splitlines():
         if line.startswith("@@@ CASE "):
@@ -125,9 +125,8 @@ def min_btf(kernel, vmlinuz):
     """A --btf file for @kernel: its BTF, taken from its image, cut down
     by `bpftool gen min_core_btf` to what tcpaccept's BPF object reads."""
     arch = KERNELS[kernel][1]
-    obj = os.path.join(ROOT, ".output", *(("arm64",) if arch == "arm64" else ()),
-                       "tcpaccept.bpf.o")
-    out_dir = os.path.join(ROOT, ".output", "vm", kernel)
+    obj = os.path.join(ARM64_OUTPUT if arch == "arm64" else OUTPUT, "tcpaccept.bpf.o")
+    out_dir = os.path.join(OUTPUT, "vm", kernel)
     os.makedirs(out_dir, exist_ok=True)
     full, out = os.path.join(out_dir, "vmlinux.btf"), os.path.join(out_dir, "tcpaccept.min.btf")
     subprocess.run(["/usr/bin/python3", os.path.join(HERE, "extract_btf.py"), vmlinuz, full],
@@ -155,7 +154,7 @@ def run_vm(kernel, vmlinuz, log):
     return subprocess.run([os.path.join(HERE, "boot.sh"), "--kernel", vmlinuz, "--smp", smp,
                            "--arch", "arm64" if arch == "arm64" else "x86_64",
                            "--script", os.path.join(HERE, "guest.sh"), "--out", log,
-                           "--timeout", "600", "--env", "BACKENDS=" + " ".join(WAYS),
+                           "--timeout", "600", "--env", "WAYS=" + " ".join(WAYS),
                            "--env", "SCTP_MODULES=" + " ".join(map(os.path.basename, modules)),
                            "--env", "BTF_FILE=" + os.path.basename(btf),
                            tcpaccept, peer, *modules, btf],
@@ -335,7 +334,7 @@ def test_nothing_left_behind(kernel):
 
 @pytest.mark.parametrize("kernel", [k for k in KERNELS if not has_fexit(k)])
 def test_fexit_refused_where_unsupported(kernel):
-    """Where the kernel has no trampoline for the function, --backend=fexit
+    """Where the kernel has no trampoline for the function, --way=fexit
     fails with one clear line in every case, and auto passes it over."""
     uname, cases = boot(kernel)
     # (With --btf and sysfs BTF hidden, fexit is refused for that first:

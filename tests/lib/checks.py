@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
-"""Checks shared by the host and VM end-to-end tests.
+"""What tcpaccept's output must say: the checks of the host, VM and package
+tests.
 
 The ground truth is what tests/peer/tcppeer prints about the connections it
 accepted (READY/ACCEPT/DONE lines); the tracer's rows are compared with it

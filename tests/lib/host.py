@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
-"""What the host end-to-end tests share: running the real tcpaccept and the
-test peer, and checking which BPF objects a tracer holds and leaves."""
+"""Running things on this host: the real tcpaccept and the test peer, and
+which BPF objects a tracer holds and leaves (the host and package tests)."""
 import ctypes
 import json
 import os
@@ -12,12 +12,8 @@ import subprocess
 import threading
 import time
 
-from tcpaccept_testlib import LOST_RE, parse_peer, parse_rows
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-# TCPACCEPT=path runs the tests against another build (make sanitize).
-TCPACCEPT = os.environ.get("TCPACCEPT") or os.path.join(ROOT, "tcpaccept")
-PEER = os.path.join(ROOT, ".output", "tcppeer")
+from tests.lib import PEER, ROOT, TCPACCEPT
+from tests.lib.checks import LOST_RE, parse_peer, parse_rows
 
 
 def bpf_program_names():

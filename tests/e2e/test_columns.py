@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+"""End to end on this host: the optional columns (-t, -T, -U, -w, -q),
+each value checked."""
+import re
+import time
+
+from tests.lib.checks import check_rows, header
+from tests.lib.host import traced
+
+
+def test_timestamp_column():
+    rows, ready, accepts, _ = traced(["-t"], "--count", "3", "--delay-accept", "200",
+                                     timestamp=True)
+    check_rows(rows, accepts, ready["pid"])
+    ts = [float(r["ts"]) for r in rows if r["pid"] == ready["pid"]]
+    assert ts[0] == 0.0 if rows[0]["pid"] == ready["pid"] else True
+    assert ts == sorted(ts) and ts[-1] - ts[0] >= 0.35, ts
+
+
+def test_time_columns_both():
+    before = time.time()
+    rows, ready, accepts, _ = traced(["-T", "-t"], "--count", "2", wallclock=True,
+                                     timestamp=True)
+    after = time.time()
+    check_rows(rows, accepts, ready["pid"])
+    allowed = {time.strftime("%H:%M:%S", time.localtime(s))
+               for s in range(int(before) - 1, int(after) + 2)}
+    for r in rows:
+        assert r["time"] in allowed, (r["time"], allowed)
+
+
+def test_time_column_alone():
+    rows, ready, accepts, _ = traced(["-T"], "--count", "1", wallclock=True)
+    check_rows(rows, accepts, ready["pid"])
+
+
+def test_uid_column_shows_root():
+    rows, ready, accepts, _ = traced(["-U"], "--count", "2", uid=True)
+    check_rows(rows, accepts, ready["pid"])
+    assert {r["uid"] for r in rows if r["pid"] == ready["pid"]} == {0}
+
+
+def test_wide_columns():
+    rows, ready, accepts, _ = traced(["-w", "-U", "-q"], "--family", "6", "--count", "2",
+                                     wide=True, uid=True, queue=True)
+    check_rows(rows, accepts, ready["pid"])
+    def starts(line):
+        return [m.start() for m in re.finditer(r"\S+", line)]
+
+    head = header(uid=True, queue=True, wide=True)
+    for r in rows:
+        # Columns stay aligned: each value starts under its heading.
+        assert starts(r["line"]) == starts(head), (head, r["line"])
+
+
+def test_queue_wait_and_backlog():
+    # Three clients connect (--rst: all of them before the first accept);
+    # the server sleeps 300 ms before each accept: the k-th accept waited
+    # about k * 300 ms, and leaves 3 - k in the queue.
+    with open("/proc/sys/net/core/somaxconn") as f:
+        backlog_max = min(4096, int(f.read()))
+    rows, ready, accepts, _ = traced(["-q"], "--count", "3", "--rst", "--delay-accept", "300",
+                                     queue=True)
+    check_rows(rows, accepts, ready["pid"])
+    mine = [r for r in rows if r["pid"] == ready["pid"]]
+    assert [r["bl"] for r in mine] == [f"{n}/{backlog_max}" for n in (2, 1, 0)], mine
+    for k, r in enumerate(mine, 1):
+        wait = float(r["wait"])
+        assert k * 300 <= wait <= k * 300 + 500, (k, wait)
+
+
+def test_queue_backlog_drains_one_per_accept():
+    rows, ready, accepts, _ = traced(["-q"], "--count", "6", "--delay-accept", "50",
+                                     "--rst", queue=True)
+    check_rows(rows, accepts, ready["pid"])
+    mine = [r for r in rows if r["pid"] == ready["pid"]]
+    lens = [int(r["bl"].split("/")[0]) for r in mine]
+    assert lens == [5, 4, 3, 2, 1, 0], lens
+
+
+def test_queue_backlog_grows_while_server_sleeps():
+    # Clients arrive every 40 ms, the server takes one every 150 ms: the
+    # queue it leaves behind after each accept builds up.
+    rows, ready, accepts, _ = traced(["-q"], "--count", "8", "--connect-interval", "40",
+                                     "--delay-accept", "150", queue=True)
+    check_rows(rows, accepts, ready["pid"])
+    mine = [r for r in rows if r["pid"] == ready["pid"]]
+    lens = [int(r["bl"].split("/")[0]) for r in mine]
+    # The clients are done after ~280 ms, the server after ~1200 ms: the
+    # queue grows to its peak first.
+    peak = lens.index(max(lens))
+    assert lens[:peak + 1] == sorted(lens[:peak + 1]) and max(lens) >= 3, lens
+    waits = [float(r["wait"]) for r in mine]
+    assert waits[:peak + 1] == sorted(waits[:peak + 1]) and waits[peak] > 150, waits
