@@ -46,8 +46,10 @@ CHECKS := unit sanitize valgrind fuzz dynamic package e2e vm
 PEER := $(OUTPUT)/tcppeer
 UNIT_OBJS := $(addprefix $(OUTPUT)/,args.o format.o metrics.o)
 # What the host e2e suite (tests/e2e) reads besides the tcpaccept under test:
-# every run of it (e2e, sanitize, dynamic) builds them first.
-E2E_NEEDS := $(PEER) $(OUTPUT)/tcpaccept.min.btf
+# every run of it (e2e, sanitize, dynamic) builds them first. The release
+# binary too: the systemd unit's system-call test straces the binary the
+# unit runs, whichever build is under test.
+E2E_NEEDS := $(BIN) $(PEER) $(OUTPUT)/tcpaccept.min.btf
 
 # Every test, nothing installed: what `make test` runs after the set-up.
 check:

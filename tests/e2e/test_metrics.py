@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from tests.lib import ROOT
+from tests.lib import ROOT, TCPACCEPT
 from tests.lib.checks import (LOST_RE, check_rows, header, one, parse_json_lines, parse_prom,
                               parse_rows, series)
 from tests.lib.host import STARTED, Tracer, die_with_pytest, free_port, peer
@@ -157,7 +157,7 @@ def test_metrics_beside_json_rows(tmp_path):
 
 
 def test_metrics_path_that_cannot_be_written_fails_at_once(tmp_path):
-    res = subprocess.run([os.path.join(ROOT, APP), f"--metrics={tmp_path}/no/such/dir/m.prom"],
+    res = subprocess.run([TCPACCEPT, f"--metrics={tmp_path}/no/such/dir/m.prom"],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 1 and res.stdout == "", res
     assert res.stderr == (f"tcpaccept: failed to write the metrics to '{tmp_path}/no/such/dir/"
