@@ -177,9 +177,9 @@ static __always_inline bool port_filtered_out(__u16 lport)
 
 	if (!filter_ports)
 		return false;
-	/* The port comes out of a byte swap, whose result the 5.10 verifier
-	 * leaves unbounded: bound the index again (the barrier keeps clang
-	 * from dropping the mask). */
+	/* The port comes out of a byte swap, whose result the 5.10 and 6.1
+	 * verifiers leave unbounded: bound the index again (the barrier
+	 * keeps clang from dropping the mask). */
 	barrier_var(i);
 	i &= 0xffff;
 	return !(targ_port_bits[i >> 3] & (1 << (i & 7)));
