@@ -56,6 +56,8 @@ const volatile bool want_listen_stats = false;
 const volatile bool no_events = false;
 /* Rows that show the time (-t, -T, -j): the event's clock read. */
 const volatile bool want_time = false;
+/* Rows that show the UID or the network namespace (-U, -j): read them. */
+const volatile bool want_ids = false;
 
 /* Events dropped because the ring buffer was full; read by tcpaccept.c. */
 __u64 lost = 0;
@@ -487,8 +489,12 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 	h->ts_ns = now;
 	h->pid = pid_tgid >> 32;
 	h->tid = (__u32)pid_tgid;
-	h->uid = (__u32)bpf_get_current_uid_gid();
-	h->netns = BPF_CORE_READ(child, __sk_common.skc_net.net, ns.inum);
+	h->uid = 0;
+	h->netns = 0;
+	if (want_ids) {
+		h->uid = (__u32)bpf_get_current_uid_gid();
+		h->netns = BPF_CORE_READ(child, __sk_common.skc_net.net, ns.inum);
+	}
 	h->family = family;
 	h->lport = lport;
 	h->rport = bpf_ntohs(BPF_CORE_READ(child, __sk_common.skc_dport));
