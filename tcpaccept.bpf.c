@@ -55,6 +55,10 @@ const volatile bool want_metrics = false;
 const volatile bool want_listen_stats = false;
 /* --metrics without rows: send no events. */
 const volatile bool no_events = false;
+/* Rows that show the time (-t, -T, -j): the event's clock read. */
+const volatile bool want_time = false;
+/* Rows that show the UID or the network namespace (-U, -j): read them. */
+const volatile bool want_ids = false;
 
 /* Events dropped because the ring buffer was full; read by tcpaccept.c. */
 __u64 lost = 0;
@@ -172,7 +176,16 @@ static __always_inline bool task_filtered_out(__u64 pid_tgid)
 
 static __always_inline bool port_filtered_out(__u16 lport)
 {
-	return filter_ports && !(targ_port_bits[lport >> 3] & (1 << (lport & 7)));
+	__u32 i = lport;
+
+	if (!filter_ports)
+		return false;
+	/* The port comes out of a byte swap, whose result the 5.10 and 6.1
+	 * verifiers leave unbounded: bound the index again (the barrier
+	 * keeps clang from dropping the mask). */
+	barrier_var(i);
+	i &= 0xffff;
+	return !(targ_port_bits[i >> 3] & (1 << (i & 7)));
 }
 
 /* The client's own family: an IPv4 client of a dual-stack listener is an
@@ -187,24 +200,36 @@ static __always_inline __u16 client_family(struct sock *child, __u16 family)
 	return !a[0] && !a[1] && a[2] == bpf_htonl(0xffff) ? AF_INET : AF_INET6;
 }
 
-static __always_inline __u64 wakeup_flag(void)
+/* The flag for submitting a record of @len bytes (with the ring's 8-byte
+ * header), just reserved: wake the reader when this record takes the unread
+ * data past wakeup_bytes, once, not for every record after it (each wakeup
+ * queues an irq_work, an interrupt); from twice that on, always, in case
+ * another CPU's record hid the crossing. */
+static __always_inline __u64 wakeup_flag(__u32 len)
 {
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	if (avail >= wakeup_bytes && (avail < wakeup_bytes + len || avail >= 2 * wakeup_bytes))
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
 }
 
 /* The name to show for the current task. An io_uring accept may run in an
  * io-wq worker thread ("iou-wrk-1234", 5.12+), whose process is the one
- * that asked for it: show that process's name. */
-static __always_inline void current_comm(char comm[TASK_COMM_LEN])
+ * that asked for it: show that process's name. A syscall's task is never
+ * such a worker (@maybe_worker false): one helper call, no task read. */
+static __always_inline void current_comm(char comm[TASK_COMM_LEN], bool maybe_worker)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task;
 
-	if (BPF_CORE_READ(task, flags) & PF_IO_WORKER)
-		BPF_CORE_READ_STR_INTO(comm, task, group_leader, comm);
-	else
-		bpf_get_current_comm(comm, TASK_COMM_LEN);
+	if (maybe_worker) {
+		task = (struct task_struct *)bpf_get_current_task();
+		if (BPF_CORE_READ(task, flags) & PF_IO_WORKER) {
+			BPF_CORE_READ_STR_INTO(comm, task, group_leader, comm);
+			return;
+		}
+	}
+	bpf_get_current_comm(comm, TASK_COMM_LEN);
 }
 
 /* A key's counter in @map, created at 1 if absent; false if the map is
@@ -237,7 +262,7 @@ static __always_inline void read_laddr(struct sock *child, __u16 family, __u8 la
 }
 
 static __always_inline void count_accept(__u64 pid_tgid, struct sock *child,
-					 __u16 family, __u16 lport, __u8 proto)
+					 __u16 family, __u16 lport, __u8 proto, bool maybe_worker)
 {
 	struct count_key key = {};
 
@@ -246,7 +271,7 @@ static __always_inline void count_accept(__u64 pid_tgid, struct sock *child,
 	key.lport = lport;
 	key.proto = proto;
 	read_laddr(child, family, key.laddr);
-	current_comm(key.comm);
+	current_comm(key.comm, maybe_worker);
 	if (!count_in(&counts, &key))
 		__sync_fetch_and_add(&count_overflow, 1);
 }
@@ -326,7 +351,7 @@ static __always_inline __u32 log2_u64(__u64 v)
 }
 
 static __always_inline void record_total(struct sock *child, __u16 family, __u16 lport,
-					 __u8 proto)
+					 __u8 proto, bool maybe_worker)
 {
 	struct metric_key key = {};
 
@@ -334,7 +359,7 @@ static __always_inline void record_total(struct sock *child, __u16 family, __u16
 	key.lport = lport;
 	key.proto = proto;
 	read_laddr(child, family, key.laddr);
-	current_comm(key.comm);
+	current_comm(key.comm, maybe_worker);
 	if (!count_in(&metric_totals, &key))
 		__sync_fetch_and_add(&metric_overflow, 1);
 }
@@ -384,14 +409,26 @@ static __always_inline void record_listen(struct sock *listener, struct sock *ch
 	}
 }
 
+/* Only -q's backlog and --metrics' listen stats read the listener: the
+ * tracepoint way spares its fd lookup otherwise. */
+static __always_inline bool need_listener(void)
+{
+	return want_queue || want_listen_stats;
+}
+
+/* The local port of @child, a socket accept() hands out. */
+static __always_inline __u16 local_port(struct sock *child)
+{
+	return bpf_ntohs(BPF_CORE_READ((struct inet_sock *)child, inet_sport));
+}
+
 /* Report the accept of @child from @listener by the current task. @child is
  * the socket accept() hands out (TCP or MPTCP), @flow the TCP socket that
  * did its handshake (NULL: @child's own, or its MPTCP first subflow), and
- * @listener a TCP listener (an MPTCP one's listening subflow). The local
- * port comes from the listener: a client's RST before accept() returns
- * makes the kernel clear the child's skc_num (inet_put_port()). */
+ * @listener a TCP listener (an MPTCP one's listening subflow), NULL unless
+ * need_listener(). @maybe_worker: see current_comm(). */
 static __always_inline int emit(struct sock *listener, struct sock *child,
-				struct sock *flow)
+				struct sock *flow, bool maybe_worker)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct event_head *h;
@@ -401,7 +438,7 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 	__u8 proto;
 	__u32 size;
 
-	lport = BPF_CORE_READ(listener, __sk_common.skc_num);
+	lport = local_port(child);
 	if (port_filtered_out(lport))
 		return 0;
 	family = BPF_CORE_READ(child, __sk_common.skc_family);
@@ -420,8 +457,8 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 		proto = PROTO_MPTCP;
 	else
 		return 0;
-	/* The clock only where it is used: -c alone stays as cheap as it was. */
-	if (want_queue || want_listen_stats || !(count_mode || no_events))
+	/* The clock only where it is used. */
+	if (want_queue || want_listen_stats || want_time)
 		now = bpf_ktime_get_ns();
 	else
 		now = 0;
@@ -431,11 +468,11 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 		wait_ns = queue_wait(flow, now);
 	}
 	if (want_metrics)
-		record_total(child, family, lport, proto);
+		record_total(child, family, lport, proto, maybe_worker);
 	if (want_listen_stats)
 		record_listen(listener, child, family, lport, wait_ns);
 	if (count_mode)
-		count_accept(pid_tgid, child, family, lport, proto);
+		count_accept(pid_tgid, child, family, lport, proto, maybe_worker);
 	if (count_mode || no_events)
 		return 0;
 
@@ -467,14 +504,18 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 	h->ts_ns = now;
 	h->pid = pid_tgid >> 32;
 	h->tid = (__u32)pid_tgid;
-	h->uid = (__u32)bpf_get_current_uid_gid();
-	h->netns = BPF_CORE_READ(child, __sk_common.skc_net.net, ns.inum);
+	h->uid = 0;
+	h->netns = 0;
+	if (want_ids) {
+		h->uid = (__u32)bpf_get_current_uid_gid();
+		h->netns = BPF_CORE_READ(child, __sk_common.skc_net.net, ns.inum);
+	}
 	h->family = family;
 	h->lport = lport;
 	h->rport = bpf_ntohs(BPF_CORE_READ(child, __sk_common.skc_dport));
 	h->proto = proto;
 	h->pad = 0;
-	current_comm(h->comm);
+	current_comm(h->comm, maybe_worker);
 	if (want_queue) {
 		struct event_queue *q = (struct event_queue *)(h + 1);
 
@@ -483,7 +524,7 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 		q->backlog_max = BPF_CORE_READ(listener, sk_max_ack_backlog);
 		q->wait_ns = wait_ns;
 	}
-	bpf_ringbuf_submit(h, wakeup_flag());
+	bpf_ringbuf_submit(h, wakeup_flag(size + (family == AF_INET ? 2 * 4 : 2 * 16) + 8));
 	return 0;
 lost:
 	__sync_fetch_and_add(&lost, 1);
@@ -498,7 +539,7 @@ static __always_inline int emit_accepted(struct sock *listener, struct sock *new
 {
 	struct sock *msk = mptcp_of_subflow(newsk);
 
-	return emit(listener, msk ? msk : newsk, newsk);
+	return emit(listener, msk ? msk : newsk, newsk, true);
 }
 
 /* Linux 6.10 (92ef0fd55ac8) changed inet_csk_accept(sk, flags, err, kern) to
@@ -643,8 +684,11 @@ static __always_inline int on_accept_exit(long ret)
 
 		if (ret < 0 || task_filtered_out(pid_tgid))
 			return 0;
-		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-		listen_fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		listen_fd = -1;
+		if (need_listener()) {
+			regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+			listen_fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		}
 	} else {
 		/* Take the thread's entry first, filtered out or not, so that
 		 * none is left behind. */
@@ -665,17 +709,17 @@ static __always_inline int on_accept_exit(long ret)
 			return 0;
 	}
 	current_fds(&fds);
-	listener = sock_from_fd(&fds, listen_fd);
-	if (!listener)
-		return 0;
-	listener = tcp_listener(listener);
-	/* -P: the listener tells; spare the second fd lookup. */
-	if (filter_ports && port_filtered_out(BPF_CORE_READ(listener, __sk_common.skc_num)))
-		return 0;
+	listener = NULL;
+	if (need_listener()) {
+		listener = sock_from_fd(&fds, listen_fd);
+		if (!listener)
+			return 0;
+		listener = tcp_listener(listener);
+	}
 	child = sock_from_fd(&fds, ret);
 	if (!child)
 		return 0;
-	return emit(listener, child, NULL);
+	return emit(listener, child, NULL, false);
 }
 
 SEC("tracepoint/syscalls/sys_enter_accept")
@@ -726,13 +770,19 @@ int tp_io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 		return 0;
 	if (task_filtered_out(pid_tgid))
 		return 0;
-	sock = BPF_CORE_READ(req, file, private_data);
-	listener = BPF_CORE_READ(sock, sk);
+	listener = NULL;
+	if (need_listener()) {
+		sock = BPF_CORE_READ(req, file, private_data);
+		listener = BPF_CORE_READ(sock, sk);
+		if (!listener)
+			return 0;
+		listener = tcp_listener(listener);
+	}
 	current_fds(&fds);
 	child = sock_from_fd(&fds, res);
-	if (!listener || !child)
+	if (!child)
 		return 0;
-	return emit(tcp_listener(listener), child, NULL);
+	return emit(listener, child, NULL, true);
 }
 
 /* -q: the moment a child socket completed its handshake and so joined the

@@ -217,6 +217,8 @@ static void set_filters(struct tcpaccept_bpf *skel, const struct tracer *t)
 	ro->want_metrics = cfg->metrics != NULL;
 	ro->want_listen_stats = cfg->metrics || (cfg->count && cfg->queue);
 	ro->no_events = !cfg->rows;
+	ro->want_time = cfg->rows && (cfg->timestamp || cfg->wallclock || cfg->json);
+	ro->want_ids = cfg->rows && (cfg->print_uid || cfg->json);
 	/* Wake the reader early only when a quarter of the ring is used,
 	 * so a flood costs a few wakeups a second, not one per accept. */
 	ro->wakeup_bytes = cfg->ring_kb * 1024 / 4;

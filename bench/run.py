@@ -33,6 +33,8 @@ TCPACCEPT = TCPACCEPT_BUILT	# a private copy once main() starts
 FLOOD = os.path.join(ROOT, ".output", "bench", "flood")
 ACCEPTLOOP = os.path.join(ROOT, ".output", "bench", "acceptloop")
 SYSCALLTAX = os.path.join(ROOT, ".output", "bench", "syscalltax")
+# The start-up floor: a minimal CO-RE loader (bench/floorload.c, `make bench`).
+FLOORLOAD = os.path.join(ROOT, ".output", "bench", "floorload")
 BT_SCRIPT = os.path.join(HERE, "tcpaccept.bt")
 BPFTRACE = shutil.which("bpftrace") or "/usr/bin/bpftrace"
 
@@ -252,8 +254,8 @@ FLOOR_PID = "4194304"
 
 
 # "resolve only": tcpaccept filtering on the other family (-6 on IPv4
-# traffic, -4 on IPv6): it finds both sockets from their fds, reads the
-# child's family and stops. Any tool on these tracepoints that names the
+# traffic, -4 on IPv6): it finds the accepted socket from its fd, reads its
+# local port and family and stops. Any tool on these tracepoints that names the
 # accepted socket does at least this much in the accepting thread: it is the
 # true limit for -c, which adds only a hash-map increment.
 def tracer_cmd(config, family=4):
@@ -352,8 +354,9 @@ def bpf_run_ns(pid):
 # The kernel side's own cost, per configuration: an IPv4 RST flood with
 # kernel.bpf_stats_enabled=1 (which itself adds two clock reads per run, so
 # these runs are not part of the rate rounds). "resolve only" is
-# tcpaccept -6 on IPv4 traffic: it finds both sockets from their fds, reads
-# the family and stops, the least any tool on these tracepoints must do.
+# tcpaccept -6 on IPv4 traffic: it finds the accepted socket from its fd,
+# reads its port and family and stops, the least any tool on these
+# tracepoints must do.
 # The tcpaccept configurations of the two passes below, by cost.
 PASS_CONFIGS = ["floor", "resolve only", "tcpaccept -c", "tcpaccept"]
 
@@ -370,25 +373,38 @@ def bpf_stats_pass(configs, args, workdir):
     if not shutil.which("bpftool"):
         log("\nBPF run time per accept: not measured (no bpftool)")
         return
-    log(f"\nBPF run time per accept (kernel.bpf_stats_enabled=1, rst ip4, {args.seconds:g} s each): "
-        "run_time_ns / run_cnt of the syscall exit program")
+    log(f"\nBPF run time per accept (kernel.bpf_stats_enabled=1, rst ip4, {args.seconds:g} s each, "
+        f"{args.stats_rounds} rounds in rotated order): run_time_ns / run_cnt of the syscall exit program")
     with open("/proc/sys/kernel/bpf_stats_enabled") as f:
         before = f.read().strip()
     try:
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write("1")
-        for config in [c for c in PASS_CONFIGS if c in configs]:
-            tracer = Tracer(config, tracer_cmd(config, 4), workdir, "bpfstats")
-            tracer.start()
-            try:
-                flood = run_flood("rst", 4, args.seconds, args.clients["rst"], os.path.join(workdir, "bpfstats.truth"))
-                time.sleep(0.3)
-                runs = bpf_run_ns(tracer.proc.pid)
-            finally:
-                tracer.stop()
-            exit_prog = {k: v for k, v in runs.items() if k.startswith("tp_exit_accept")}
-            desc = ", ".join(f"{k} {ns:.0f} ns x {n:,}" for k, (ns, n) in sorted(exit_prog.items())) or "no run counted"
-            log(f"  {config:<13} {desc}  (flood {float(flood['rate']):,.0f}/s)")
+        names = [c for c in PASS_CONFIGS if c in configs]
+        got = {c: [] for c in names}
+        for rnd in range(args.stats_rounds):
+            for config in names[rnd % len(names):] + names[:rnd % len(names)]:
+                tracer = Tracer(config, tracer_cmd(config, 4), workdir, "bpfstats")
+                tracer.start()
+                try:
+                    flood = run_flood("rst", 4, args.seconds, args.clients["rst"], os.path.join(workdir, "bpfstats.truth"))
+                    time.sleep(0.3)
+                    runs = bpf_run_ns(tracer.proc.pid)
+                finally:
+                    tracer.stop()
+                exit_prog = {k: v for k, v in runs.items() if k.startswith("tp_exit_accept")}
+                desc = ", ".join(f"{k} {ns:.0f} ns x {n:,}" for k, (ns, n) in sorted(exit_prog.items())) or "no run counted"
+                log(f"  round {rnd} {config:<13} {desc}  (flood {float(flood['rate']):,.0f}/s)")
+                if "tp_exit_accept4" in exit_prog:
+                    got[config].append(exit_prog["tp_exit_accept4"][0])
+        floor = statistics.median(got["floor"]) if got.get("floor") else None
+        log(f"  {'config':<13} {'ns/accept':>9} {'min-max':>11} {'x floor':>8}   (tp_exit_accept4, median over rounds)")
+        for config in names:
+            if not got[config]:
+                continue
+            med = statistics.median(got[config])
+            ratio = f"{med / floor:8.2f}" if floor else f"{'-':>8}"
+            log(f"  {config:<13} {med:9.0f} {min(got[config]):5.0f}-{max(got[config]):<5.0f} {ratio}")
         remove_files(workdir, "bpfstats.out", "bpfstats.err", "bpfstats.truth")
     finally:
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
@@ -509,6 +525,27 @@ def measure_startup(name, cmd, reps):
     }
 
 
+def startup_beside_floor(reps):
+    """tcpaccept and the floor loader started alternately, @reps times each,
+    so that both see the same machine; what measure_startup() gives for each."""
+    runs = {"tcpaccept": [], "floor loader": []}
+    for _ in range(reps):
+        runs["tcpaccept"].append(measure_startup("tcpaccept", [TCPACCEPT], 1))
+        runs["floor loader"].append(measure_startup("floor loader", [FLOORLOAD], 1))
+    out = {}
+    for name, rs in runs.items():
+        out[name] = {
+            "header_ms": statistics.median(r["header_ms"] for r in rs),
+            "header_ms_all": [r["header_ms"] for r in rs],
+            "rss": int(statistics.median(r["rss"] for r in rs)),
+            "hwm": max(r["hwm"] for r in rs),
+        }
+    ratios = [t["header_ms"] / f["header_ms"] for t, f in zip(runs["tcpaccept"], runs["floor loader"])]
+    out["ratio"] = statistics.median(ratios)
+    out["ratio_range"] = (min(ratios), max(ratios))
+    return out
+
+
 def sizes(workdir):
     out = {"tcpaccept": os.path.getsize(TCPACCEPT)}
     stripped = os.path.join(workdir, "tcpaccept.stripped")
@@ -536,6 +573,8 @@ def main():
     ap.add_argument("--no-bpftrace", action="store_true")
     ap.add_argument("--startup-reps", type=int, default=5)
     ap.add_argument("--no-bpf-stats", action="store_true", help="skip the BPF run time pass")
+    ap.add_argument("--stats-rounds", type=int, default=3,
+                    help="rounds of the BPF run time pass, each configuration once per round (default 3)")
     ap.add_argument("--loop-rounds", type=int, default=9,
                     help="rounds of the in-thread cost pass (bench/acceptloop; default 9, 0 skips it)")
     ap.add_argument("--tax-rounds", type=int, default=5,
@@ -586,9 +625,14 @@ def main():
 
         # --- start-up and idle memory --------------------------------------
         log("\n== start-up (exec -> header line on stdout, a pipe) and idle RSS ==")
-        startup = {"tcpaccept": measure_startup("tcpaccept", [TCPACCEPT], args.startup_reps)}
-        log(f"  tcpaccept: {startup['tcpaccept']['header_ms']:.1f} ms median of "
-            f"{[round(x, 1) for x in startup['tcpaccept']['header_ms_all']]}, idle VmRSS {startup['tcpaccept']['rss']:,} KiB")
+        if not os.access(FLOORLOAD, os.X_OK):
+            raise RuntimeError(f"{FLOORLOAD} is missing: run make bench")
+        startup = startup_beside_floor(args.startup_reps)
+        for name in ("tcpaccept", "floor loader"):
+            log(f"  {name + ':':<13} {startup[name]['header_ms']:.1f} ms median of "
+                f"{[round(x, 1) for x in startup[name]['header_ms_all']]}, idle VmRSS {startup[name]['rss']:,} KiB")
+        log(f"  tcpaccept / floor loader, run by run (alternating): median {startup['ratio']:.2f}, "
+            f"range {startup['ratio_range'][0]:.2f}-{startup['ratio_range'][1]:.2f}")
         if use_bt:
             startup["bpftrace"] = measure_startup("bpftrace", [BPFTRACE, BT_SCRIPT], max(1, args.startup_reps // 2 + 1))
             b = startup["bpftrace"]
@@ -676,7 +720,8 @@ def main():
             bpf_stats_pass(configs, args, workdir)
         log("")
         t = startup["tcpaccept"]
-        log(f"exec->attached: tcpaccept {t['header_ms']:.1f} ms", )
+        log(f"exec->attached: tcpaccept {t['header_ms']:.1f} ms, floor loader {startup['floor loader']['header_ms']:.1f} ms "
+            f"(ratio {startup['ratio']:.2f}, {startup['ratio_range'][0]:.2f}-{startup['ratio_range'][1]:.2f})")
         if use_bt:
             b = startup["bpftrace"]
             log(f"                bpftrace  {b['header_ms']:.0f} ms (header); {b['attaching_ms']:.0f} ms to 'Attaching N probes'")

@@ -107,6 +107,14 @@ struct sock {
 	__u32 sk_max_ack_backlog;
 };
 
+/* The local port, network order: set when the child is cloned from the
+ * listener and kept when a RST closes it before accept() returns, which
+ * clears skc_num (inet_put_port()). An MPTCP socket copies its subflow's
+ * (mptcp_copy_inaddrs()). */
+struct inet_sock {
+	__be16 inet_sport;
+};
+
 /* MPTCP (Linux 5.6+, CONFIG_MPTCP; absent from kernels built without it,
  * so every use is guarded by bpf_core_field_exists). A connection is
  * accepted on the MPTCP listener's first subflow: inet_csk_accept()

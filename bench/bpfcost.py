@@ -1,0 +1,94 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+"""BPF run time per accept of several tracer command lines, side by side:
+each round runs every configuration once, in a rotated order, under an IPv4
+RST flood (bench/flood.c) with kernel.bpf_stats_enabled=1 (restored after),
+and reads run_time_ns / run_cnt of the program that ran most (the syscall
+exit program on the tracepoint way) from /proc/TRACER/fdinfo. Prints the
+median over rounds, the spread, and the ratio to the first configuration
+(give the floor first). Run from the source tree as root, after make and
+bench/run.sh built .output/bench/flood:
+
+  bench/bpfcost.py [--rounds N] [--seconds S] 'LABEL=CMD ARGS' ...
+  bench/bpfcost.py floor='./tcpaccept -p 4194304' print='./tcpaccept' count='./tcpaccept -c'
+
+Each CMD gets -v and is started before the flood; the flood starts once
+the tracer reported its way in. Output to /dev/null. Figures:
+bench/README.md."""
+import argparse, os, shlex, statistics, subprocess, sys
+
+FLOOD = ".output/bench/flood"
+
+
+def prog_stats(pid):
+    res = {}
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                info = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if "prog_id" in info and "run_cnt" in info:
+            res[int(info["prog_id"])] = (int(info["run_time_ns"]), int(info["run_cnt"]))
+    return res
+
+
+def one_run(cmd, seconds, clients):
+    p = subprocess.Popen(cmd + ["-v"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        buf = b""
+        while b"way in" not in buf:
+            chunk = p.stderr.read1(65536)
+            if not chunk:
+                raise RuntimeError(f"{cmd}: exited before attaching: {buf.decode(errors='replace')}")
+            buf += chunk
+        before = prog_stats(p.pid)
+        out = subprocess.run([FLOOD, "-m", "rst", "-4", "-d", str(seconds), "-c", str(clients)],
+                             stdout=subprocess.PIPE, text=True, check=True).stdout
+        after = prog_stats(p.pid)
+    finally:
+        p.send_signal(2)
+        err = p.communicate()[1].decode(errors="replace")
+    if "lost" in err and "lost 0" not in err:
+        print(f"  warning: {cmd}: {err.strip()}", file=sys.stderr)
+    accepts = int(dict(kv.split("=", 1) for kv in out.split())["accepts"])
+    delta = {k: (v[0] - before.get(k, (0, 0))[0], v[1] - before.get(k, (0, 0))[1]) for k, v in after.items()}
+    best = max(delta, key=lambda k: delta[k][1])
+    ns, n = delta[best]
+    return ns / max(n, 1), n, accepts
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=2)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("configs", nargs="+", metavar="LABEL=CMD")
+    args = ap.parse_args()
+    configs = [(c.split("=", 1)[0], shlex.split(c.split("=", 1)[1])) for c in args.configs]
+    names = [n for n, _ in configs]
+    got = {n: [] for n in names}
+    with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+        prev = f.read().strip()
+    try:
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write("1")
+        for rnd in range(args.rounds):
+            order = configs[rnd % len(configs):] + configs[:rnd % len(configs)]
+            for name, cmd in order:
+                ns, n, accepts = one_run(cmd, args.seconds, args.clients)
+                got[name].append(ns)
+                print(f"  round {rnd} {name:<20} {ns:6.0f} ns x {n:,} runs ({accepts:,} accepts)",
+                      file=sys.stderr)
+    finally:
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write(prev)
+    floor = statistics.median(got[names[0]])
+    print(f"{'config':<20} {'ns/accept':>9} {'min-max':>11} {'x ' + names[0]:>10}")
+    for name in names:
+        med = statistics.median(got[name])
+        print(f"{name:<20} {med:9.0f} {min(got[name]):5.0f}-{max(got[name]):<5.0f} {med / floor:10.2f}")
+
+
+if __name__ == "__main__":
+    main()
