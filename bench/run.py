@@ -526,12 +526,16 @@ def measure_startup(name, cmd, reps):
 
 
 def startup_beside_floor(reps):
-    """tcpaccept and the floor loader started alternately, @reps times each,
-    so that both see the same machine; what measure_startup() gives for each."""
-    runs = {"tcpaccept": [], "floor loader": []}
+    """tcpaccept, the floor loader and the floor loader relocating
+    tcpaccept's kernel types (floorload --types) started in turn, @reps times
+    each, so that all see the same machine; what measure_startup() gives for
+    each, and each one's ratio to the floor run by run."""
+    cmds = {"tcpaccept": [TCPACCEPT], "floor loader": [FLOORLOAD],
+            "floor, tcpaccept's types": [FLOORLOAD, "--types"]}
+    runs = {name: [] for name in cmds}
     for _ in range(reps):
-        runs["tcpaccept"].append(measure_startup("tcpaccept", [TCPACCEPT], 1))
-        runs["floor loader"].append(measure_startup("floor loader", [FLOORLOAD], 1))
+        for name, cmd in cmds.items():
+            runs[name].append(measure_startup(name, cmd, 1))
     out = {}
     for name, rs in runs.items():
         out[name] = {
@@ -540,9 +544,13 @@ def startup_beside_floor(reps):
             "rss": int(statistics.median(r["rss"] for r in rs)),
             "hwm": max(r["hwm"] for r in rs),
         }
-    ratios = [t["header_ms"] / f["header_ms"] for t, f in zip(runs["tcpaccept"], runs["floor loader"])]
-    out["ratio"] = statistics.median(ratios)
-    out["ratio_range"] = (min(ratios), max(ratios))
+
+    def ratios(a, b):
+        rs = [x["header_ms"] / y["header_ms"] for x, y in zip(runs[a], runs[b])]
+        return statistics.median(rs), (min(rs), max(rs))
+    out["ratio"], out["ratio_range"] = ratios("tcpaccept", "floor loader")
+    out["types_ratio"], out["types_ratio_range"] = ratios("floor, tcpaccept's types", "floor loader")
+    out["vs_types"], out["vs_types_range"] = ratios("tcpaccept", "floor, tcpaccept's types")
     return out
 
 
@@ -628,11 +636,15 @@ def main():
         if not os.access(FLOORLOAD, os.X_OK):
             raise RuntimeError(f"{FLOORLOAD} is missing: run make bench")
         startup = startup_beside_floor(args.startup_reps)
-        for name in ("tcpaccept", "floor loader"):
-            log(f"  {name + ':':<13} {startup[name]['header_ms']:.1f} ms median of "
+        for name in ("tcpaccept", "floor loader", "floor, tcpaccept's types"):
+            log(f"  {name + ':':<26} {startup[name]['header_ms']:.1f} ms median of "
                 f"{[round(x, 1) for x in startup[name]['header_ms_all']]}, idle VmRSS {startup[name]['rss']:,} KiB")
-        log(f"  tcpaccept / floor loader, run by run (alternating): median {startup['ratio']:.2f}, "
+        log(f"  tcpaccept / floor loader, run by run (in turn): median {startup['ratio']:.2f}, "
             f"range {startup['ratio_range'][0]:.2f}-{startup['ratio_range'][1]:.2f}")
+        log(f"  floor with tcpaccept's types / floor loader: median {startup['types_ratio']:.2f}, "
+            f"range {startup['types_ratio_range'][0]:.2f}-{startup['types_ratio_range'][1]:.2f}")
+        log(f"  tcpaccept / floor with tcpaccept's types: median {startup['vs_types']:.2f}, "
+            f"range {startup['vs_types_range'][0]:.2f}-{startup['vs_types_range'][1]:.2f}")
         if use_bt:
             startup["bpftrace"] = measure_startup("bpftrace", [BPFTRACE, BT_SCRIPT], max(1, args.startup_reps // 2 + 1))
             b = startup["bpftrace"]
@@ -720,8 +732,11 @@ def main():
             bpf_stats_pass(configs, args, workdir)
         log("")
         t = startup["tcpaccept"]
+        typed_ms = startup["floor, tcpaccept's types"]["header_ms"]
         log(f"exec->attached: tcpaccept {t['header_ms']:.1f} ms, floor loader {startup['floor loader']['header_ms']:.1f} ms "
-            f"(ratio {startup['ratio']:.2f}, {startup['ratio_range'][0]:.2f}-{startup['ratio_range'][1]:.2f})")
+            f"(ratio {startup['ratio']:.2f}, {startup['ratio_range'][0]:.2f}-{startup['ratio_range'][1]:.2f}); "
+            f"floor with tcpaccept's types {typed_ms:.1f} ms "
+            f"(tcpaccept / it {startup['vs_types']:.2f})")
         if use_bt:
             b = startup["bpftrace"]
             log(f"                bpftrace  {b['header_ms']:.0f} ms (header); {b['attaching_ms']:.0f} ms to 'Attaching N probes'")
