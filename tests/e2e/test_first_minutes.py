@@ -6,11 +6,9 @@ not there, "Try --help", -c on a terminal, -P ranges, -C on cgroup v1."""
 import errno
 import os
 import pty
-import random
 import re
 import select
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -154,28 +152,12 @@ def test_docs_say_what_minus_4_means():
 
 # --- 3. no trailing blanks --------------------------------------------------------
 
-def small_free_port():
-    """A free port below 10000: LPORT is then shorter than its column."""
-    for _ in range(1000):
-        port = random.randrange(2000, 10000)
-        try:
-            for family, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
-                with socket.socket(family) as s:
-                    if family == socket.AF_INET6:
-                        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                    s.bind((addr, port))
-        except OSError:
-            continue
-        return port
-    raise AssertionError("no free port below 10000")
-
-
 COLUMN_LAYOUTS = [[], ["-t", "-T", "-U"], ["--print-proto"], ["-w"], ["-q"], ["-q", "-w"]]
 TABLE_LAYOUTS = [["-c"], ["-c", "--print-proto", "-w"], ["-c", "-q"], ["-c", "-i", "1"]]
 
 
 def test_no_line_ends_in_a_blank_and_grep_port_dollar_works():
-    port = small_free_port()
+    port = free_port(below=10000)   # LPORT shorter than its column
     tracers = [Tracer(*opts, "-P", str(port)) for opts in COLUMN_LAYOUTS]
     tables = [Tracer(*opts, "-P", str(port), "-v", ready_on_stderr=True) for opts in TABLE_LAYOUTS]
     ready, accepts = peer("--port", str(port), "--count", "3")

@@ -156,11 +156,14 @@ def traced(tracer_args, *peer_args, **columns):
     return parse_rows(out, **columns), ready, accepts, err
 
 
-def free_port():
-    """A port below the ephemeral range that nothing is bound to: no
-    connect() elsewhere on the host can take it before tcppeer binds it."""
+def free_port(below=None):
+    """A port below the ephemeral range (or below @below) that nothing is
+    bound to: no connect() elsewhere on the host can take it before tcppeer
+    binds it."""
     with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
         low = int(f.read().split()[0])
+    if below is not None:
+        low = min(low, below)
     for _ in range(1000):
         port = random.randrange(max(low - 12000, 1024), low)
         try:
@@ -172,7 +175,7 @@ def free_port():
         except OSError:
             continue
         return port
-    raise AssertionError("no free port below the ephemeral range")
+    raise AssertionError(f"no free port below {low}")
 
 
 # --- BPF objects -----------------------------------------------------------------
