@@ -193,9 +193,15 @@ static int parse_way(const char *name, struct config *cfg)
 	return usage_error(msg, name);
 }
 
-/* What follows from the options together. */
+/* The options together: what does not combine, and what follows. */
 static int finish_config(struct config *cfg)
 {
+	if (cfg->family == AF_INET && cfg->client_family == AF_INET6)
+		return usage_error("%s", "-4 and --client-family=6 select nothing: an IPv4 socket's client is IPv4");
+	if (cfg->interval && !cfg->count && !cfg->metrics)
+		return usage_error("%s", "-i/--interval needs -c/--count or --metrics");
+	if (cfg->count && (cfg->timestamp || cfg->wallclock || cfg->print_uid))
+		return usage_error("%s", "-c/--count does not combine with -t, -T or -U");
 	/* --metrics alone prints nothing; an option about rows asks for them. */
 	cfg->rows = !cfg->count && (!cfg->metrics || cfg->json || cfg->output || cfg->timestamp ||
 				    cfg->wallclock || cfg->print_uid || cfg->queue || cfg->wide);
@@ -204,10 +210,53 @@ static int finish_config(struct config *cfg)
 	return 0;
 }
 
+/* The options that take a number, each range-checked into its field;
+ * ARGP_ERR_UNKNOWN for any other key. */
+static int parse_number(int key, const char *arg, struct config *cfg)
+{
+	unsigned long v;
+
+	switch (key) {
+	case 'p':
+		if (parse_ulong(arg, 1, PID_MAX_LIMIT, &v))
+			return usage_error("invalid PID '%s': expected 1-4194304", arg);
+		cfg->pid = (pid_t)v;
+		return 0;
+	case 'u':
+		/* (uid_t)-1 means "no user" to the kernel: not a valid filter. */
+		if (parse_ulong(arg, 0, UINT32_MAX - 1, &v))
+			return usage_error("invalid UID '%s': expected 0-4294967294", arg);
+		cfg->filter_uid = true;
+		cfg->uid = (uint32_t)v;
+		return 0;
+	case 'i':
+		if (parse_ulong(arg, 1, 86400, &v))
+			return usage_error("invalid interval '%s': expected 1-86400 seconds", arg);
+		cfg->interval = (unsigned int)v;
+		return 0;
+	case 'd':
+		if (parse_ulong(arg, 1, 31536000, &v))
+			return usage_error("invalid duration '%s': expected 1-31536000 seconds", arg);
+		cfg->duration = (unsigned int)v;
+		return 0;
+	case OPT_RING_KB:
+		if (parse_ulong(arg, 4, 1048576, &v) || (v & (v - 1)))
+			return usage_error("invalid ring buffer size '%s' KiB: expected a power of two from 4 to 1048576", arg);
+		cfg->ring_kb = (unsigned int)v;
+		return 0;
+	case OPT_MAX_SERIES:
+		if (parse_ulong(arg, 1, 1048576, &v))
+			return usage_error("invalid series cap '%s': expected 1-1048576", arg);
+		cfg->max_series = (unsigned int)v;
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct config *cfg = state->input;
-	unsigned long v;
 
 	switch (key) {
 	case ARGP_KEY_INIT:
@@ -220,11 +269,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		return 0;
 	case 'T':
 		cfg->wallclock = true;
-		return 0;
-	case 'p':
-		if (parse_ulong(arg, 1, PID_MAX_LIMIT, &v))
-			return usage_error("invalid PID '%s': expected 1-4194304", arg);
-		cfg->pid = (pid_t)v;
 		return 0;
 	case 'P':
 		return parse_ports(arg, cfg);
@@ -240,13 +284,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'U':
 		cfg->print_uid = true;
 		return 0;
-	case 'u':
-		/* (uid_t)-1 means "no user" to the kernel: not a valid filter. */
-		if (parse_ulong(arg, 0, UINT32_MAX - 1, &v))
-			return usage_error("invalid UID '%s': expected 0-4294967294", arg);
-		cfg->filter_uid = true;
-		cfg->uid = (uint32_t)v;
-		return 0;
 	case 'C':
 		if (!*arg)
 			return usage_error("%s", "invalid cgroup '': expected a cgroup v2 directory");
@@ -254,16 +291,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		return 0;
 	case 'c':
 		cfg->count = true;
-		return 0;
-	case 'i':
-		if (parse_ulong(arg, 1, 86400, &v))
-			return usage_error("invalid interval '%s': expected 1-86400 seconds", arg);
-		cfg->interval = (unsigned int)v;
-		return 0;
-	case 'd':
-		if (parse_ulong(arg, 1, 31536000, &v))
-			return usage_error("invalid duration '%s': expected 1-31536000 seconds", arg);
-		cfg->duration = (unsigned int)v;
 		return 0;
 	case 'q':
 		cfg->queue = true;
@@ -277,12 +304,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		cfg->client_family = arg[0] == '4' ? AF_INET : AF_INET6;
 		return 0;
 	case ARGP_KEY_END:
-		if (cfg->family == AF_INET && cfg->client_family == AF_INET6)
-			return usage_error("%s", "-4 and --client-family=6 select nothing: an IPv4 socket's client is IPv4");
-		if (cfg->interval && !cfg->count && !cfg->metrics)
-			return usage_error("%s", "-i/--interval needs -c/--count or --metrics");
-		if (cfg->count && (cfg->timestamp || cfg->wallclock || cfg->print_uid))
-			return usage_error("%s", "-c/--count does not combine with -t, -T or -U");
 		return finish_config(cfg);
 	case OPT_WAY:
 		return parse_way(arg, cfg);
@@ -294,20 +315,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			return usage_error("%s", "invalid BTF file '': expected a path");
 		cfg->btf_path = arg;
 		return 0;
-	case OPT_RING_KB:
-		if (parse_ulong(arg, 4, 1048576, &v) || (v & (v - 1)))
-			return usage_error("invalid ring buffer size '%s' KiB: expected a power of two from 4 to 1048576", arg);
-		cfg->ring_kb = (unsigned int)v;
-		return 0;
 	case OPT_METRICS:
 		if (!*arg)
 			return usage_error("%s", "invalid metrics path '': expected a file name");
 		cfg->metrics = arg;
-		return 0;
-	case OPT_MAX_SERIES:
-		if (parse_ulong(arg, 1, 1048576, &v))
-			return usage_error("invalid series cap '%s': expected 1-1048576", arg);
-		cfg->max_series = (unsigned int)v;
 		return 0;
 	case 'o':
 		if (!*arg)
@@ -329,7 +340,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		usage_error("unexpected argument '%s'", arg);
 		return ERR_TRY_HELP;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return parse_number(key, arg, cfg);
 	}
 }
 
