@@ -170,6 +170,16 @@ for way in $WAYS; do
 	tracer_stop
 	echo "@@@ END"
 
+	# -6 keeps IPv6 sockets, --client-family=4 their IPv4 clients: only
+	# the dual-stack listener's IPv4 clients are left.
+	echo "@@@ CASE $way client-family"
+	tracer_start --way="$way" -v -6 --client-family=4
+	peer ipv4 --family 4 --count 2
+	peer ipv6 --family 6 --count 2
+	peer mapped --family mapped --count 3
+	tracer_stop
+	echo "@@@ END"
+
 	# -c -q's histograms and --metrics' together: a known wait of 100 ms
 	# and a little, in the 65536-131071 us bucket.
 	echo "@@@ CASE $way histogram"

@@ -256,6 +256,23 @@ def test_many_threads_blocked(kernel, way):
     check_rows(parse_rows(case.out), accepts, ready["pid"])
 
 
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_family_filters(kernel, way):
+    """-6 --client-family=4: an IPv4 socket fails -6, an IPv6 client fails
+    --client-family=4; the IPv4 clients of a dual-stack listener pass both."""
+    uname, case = get_case(kernel, way, "client-family")
+    rows = parse_rows(case.out)
+    p = peers(case)
+    ready, accepts, _ = p["mapped"]
+    assert len(accepts) == 3
+    check_rows(rows, accepts, ready["pid"])
+    for label in ("ipv4", "ipv6"):
+        ready, accepts, _ = p[label]
+        assert len(accepts) == 2, label
+        assert not [r for r in rows if r["pid"] == ready["pid"]], f"{uname} {way}: {label} shown"
+    assert len(rows) == 3, f"{uname} {way}: unexpected rows:\n{case.out}"
+
+
 @pytest.mark.parametrize("kernel", list(KERNELS), ids=kernel_ids())
 def test_auto_picks_the_best_way(kernel):
     uname, case = get_case(kernel, "auto", "choice")
