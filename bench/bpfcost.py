@@ -10,7 +10,7 @@ median over rounds, the spread, and the ratio to the first configuration
 bench/run.sh built .output/bench/flood:
 
   bench/bpfcost.py [--rounds N] [--seconds S] 'LABEL=CMD ARGS' ...
-  bench/bpfcost.py floor='./tcpaccept -p 4194304' print='./tcpaccept' count='./tcpaccept -c'
+  bench/bpfcost.py floor="./tcpaccept -p $$" print='./tcpaccept' count='./tcpaccept -c'
 
 Each CMD gets -v and is started before the flood; the flood starts once
 the tracer reported its way in. Output to /dev/null. Figures:

@@ -246,11 +246,12 @@ def has_count_mode():
 
 
 # "floor": the syscall tracepoints attached, with a program that rejects
-# every accept at its first instruction (a PID above the kernel's limit).
-# Any syscall tracepoint sends every syscall of every task through the
-# kernel's slow path: that cost, not tcpaccept's work, is the floor for the
-# tracepoint way in (measured: within the noise of untraced).
-FLOOR_PID = "4194304"
+# every accept at its first instruction (-p of this script, which never
+# accepts; -p refuses a PID that is no process). Any syscall tracepoint
+# sends every syscall of every task through the kernel's slow path: that
+# cost, not tcpaccept's work, is the floor for the tracepoint way in
+# (measured: within the noise of untraced).
+FLOOR_PID = str(os.getpid())
 
 
 # "resolve only": tcpaccept filtering on the other family (-6 on IPv4

@@ -2,15 +2,15 @@
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 # Runs inside a bench VM (busybox sh, booted by bench/vm.sh through
 # tests/vm/boot.sh): for every way in listed in $WAYS and three
-# configurations (floor: tcpaccept -p of a PID that never runs, so its
-# programs return at once; count: -c; print), the tax on getppid() (bench/
+# configurations (floor: tcpaccept -p of this shell, which never accepts,
+# so its programs return at once; count: -c; print), the tax on getppid() (bench/
 # syscalltax) and the BPF run time per accept of bench/acceptloop, read from
 # the tracer's /proc/PID/fdinfo with kernel.bpf_stats_enabled=1.
 #
 # Output lines: @@@ TAX <way> <config> <ns per call>
 #               @@@ BPF <way> <config> <run_time_ns> <run_cnt> <accepts>
 set -u
-FLOOR_PID=4194304
+FLOOR_PID=$$
 W=/tmp/bench
 mkdir -p $W
 
