@@ -329,31 +329,31 @@ size_t fmt_count_row(struct fmt_state *st, const struct count_key *key,
 		     __u64 count, __u64 now_ns, char *buf, size_t size)
 {
 	char laddr[INET6_ADDRSTRLEN];
-	int ip = key->family == AF_INET6 ? 6 : 4;
+	int ip = key->labels.family == AF_INET6 ? 6 : 4;
 
-	fmt_addr(laddr, sizeof(laddr), key->family, key->laddr);
+	fmt_addr(laddr, sizeof(laddr), key->labels.family, key->labels.laddr);
 	if (st->json) {
 		char comm[6 * TASK_COMM_LEN + 1], ts[32];
 
 		fmt_unix_time(ts, sizeof(ts), st, now_ns);
-		json_escape(comm, sizeof(comm), key->comm, sizeof(key->comm));
+		json_escape(comm, sizeof(comm), key->labels.comm, sizeof(key->labels.comm));
 		return clamp(snprintf(buf, size,
 				      "{\"ts\":%s,\"pid\":%u,\"comm\":\"%s\",\"ip\":%d,"
 				      "\"proto\":\"%s\",\"laddr\":\"%s\",\"lport\":%u,"
 				      "\"accepts\":%llu}\n",
-				      ts, key->pid, comm, ip, proto_name(key->proto), laddr,
-				      key->lport, (unsigned long long)count), size);
+				      ts, key->pid, comm, ip, proto_name(key->labels.proto), laddr,
+				      key->labels.lport, (unsigned long long)count), size);
 	} else {
 		char comm[4 * TASK_COMM_LEN + 1];
 
-		escape_comm(comm, sizeof(comm), key->comm, sizeof(key->comm));
+		escape_comm(comm, sizeof(comm), key->labels.comm, sizeof(key->labels.comm));
 		if (st->print_proto)
 			return clamp(snprintf(buf, size, "%-7u %-12.12s %-2d %-5s %-*s %-5u %llu\n",
-					      key->pid, comm, ip, proto_name(key->proto),
-					      ADDR_WIDTH(st), laddr, key->lport,
+					      key->pid, comm, ip, proto_name(key->labels.proto),
+					      ADDR_WIDTH(st), laddr, key->labels.lport,
 					      (unsigned long long)count), size);
 		return clamp(snprintf(buf, size, "%-7u %-12.12s %-2d %-*s %-5u %llu\n", key->pid,
-				      comm, ip, ADDR_WIDTH(st), laddr, key->lport,
+				      comm, ip, ADDR_WIDTH(st), laddr, key->labels.lport,
 				      (unsigned long long)count), size);
 	}
 }

@@ -85,7 +85,7 @@ static void format_totals(FILE *f, const struct metrics_snapshot *s)
 	help_type(f, "tcpaccept_accepts_total", "counter",
 		  "Successful TCP accept()s since tcpaccept started, by task name, IP version, local address and port.");
 	for (size_t i = 0; i < s->ntotals; i++) {
-		const struct metric_key *k = &s->totals[i].key;
+		const struct accept_labels *k = &s->totals[i].key;
 		char comm[4 * TASK_COMM_LEN + 1], label[2 * sizeof(comm) + 1], addr[64];
 
 		escape_comm(comm, sizeof(comm), k->comm, sizeof(k->comm));

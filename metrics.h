@@ -12,7 +12,7 @@
 #include "tcpaccept.h"
 
 struct metric_series {
-	struct metric_key key;
+	struct accept_labels key;
 	__u64 accepts;
 };
 

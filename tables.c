@@ -175,7 +175,7 @@ int write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, const ch
 	FILE *f;
 	int err;
 
-	n = totals ? read_hash(bpf_map__fd(skel->maps.metric_totals), sizeof(struct metric_key),
+	n = totals ? read_hash(bpf_map__fd(skel->maps.metric_totals), sizeof(struct accept_labels),
 			       offsetof(struct metric_series, accepts), sizeof(*totals),
 			       totals, max) : -ENOMEM;
 	nl = read_listeners(skel, &listeners);

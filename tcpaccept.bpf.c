@@ -114,7 +114,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, DEFAULT_MAX_SERIES);
-	__type(key, struct metric_key);
+	__type(key, struct accept_labels);
 	__type(value, __u64);
 } metric_totals SEC(".maps");
 
@@ -261,21 +261,6 @@ static __always_inline void read_laddr(struct sock *child, __u16 family, __u8 la
 		bpf_core_read(laddr, 16, &child->__sk_common.skc_v6_rcv_saddr);
 }
 
-static __always_inline void count_accept(__u64 pid_tgid, struct sock *child,
-					 __u16 family, __u16 lport, __u8 proto, bool maybe_worker)
-{
-	struct count_key key = {};
-
-	key.pid = pid_tgid >> 32;
-	key.family = family;
-	key.lport = lport;
-	key.proto = proto;
-	read_laddr(child, family, key.laddr);
-	current_comm(key.comm, maybe_worker);
-	if (!count_in(&counts, &key))
-		__sync_fetch_and_add(&count_overflow, 1);
-}
-
 /* --- MPTCP ----------------------------------------------------------------- */
 
 /* The MPTCP socket that accept() hands out for @sk, a child that
@@ -350,18 +335,23 @@ static __always_inline __u32 log2_u64(__u64 v)
 	return r | (__u32)(v >> 1);
 }
 
-static __always_inline void record_total(struct sock *child, __u16 family, __u16 lport,
-					 __u8 proto, bool maybe_worker)
+/* -c and --metrics: the accept counted by its labels (read once for both),
+ * -c's with the PID too. */
+static __always_inline void count_labels(__u64 pid_tgid, struct sock *child, __u16 family,
+					 __u16 lport, __u8 proto, bool maybe_worker)
 {
-	struct metric_key key = {};
+	struct count_key key = {};
 
-	key.family = family;
-	key.lport = lport;
-	key.proto = proto;
-	read_laddr(child, family, key.laddr);
-	current_comm(key.comm, maybe_worker);
-	if (!count_in(&metric_totals, &key))
+	key.pid = pid_tgid >> 32;
+	key.labels.family = family;
+	key.labels.lport = lport;
+	key.labels.proto = proto;
+	read_laddr(child, family, key.labels.laddr);
+	current_comm(key.labels.comm, maybe_worker);
+	if (want_metrics && !count_in(&metric_totals, &key.labels))
 		__sync_fetch_and_add(&metric_overflow, 1);
+	if (count_mode && !count_in(&counts, &key))
+		__sync_fetch_and_add(&count_overflow, 1);
 }
 
 /* The listener's entry: the wait in its histogram, its backlog. */
@@ -467,12 +457,10 @@ static __always_inline int emit(struct sock *listener, struct sock *child,
 			flow = proto == PROTO_MPTCP ? mptcp_first(child) : child;
 		wait_ns = queue_wait(flow, now);
 	}
-	if (want_metrics)
-		record_total(child, family, lport, proto, maybe_worker);
+	if (want_metrics || count_mode)
+		count_labels(pid_tgid, child, family, lport, proto, maybe_worker);
 	if (want_listen_stats)
 		record_listen(listener, child, family, lport, wait_ns);
-	if (count_mode)
-		count_accept(pid_tgid, child, family, lport, proto, maybe_worker);
 	if (count_mode || no_events)
 		return 0;
 

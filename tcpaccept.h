@@ -71,9 +71,9 @@ struct event_queue {
 
 #define WAIT_UNKNOWN (~0ULL)
 
-/* -c: what accepts are counted by. */
-struct count_key {
-	__u32 pid;
+/* Who accepted, on which local address: what --metrics counts accepts by
+ * (no PID: bounded labels), and -c with the PID. */
+struct accept_labels {
 	__u16 family;
 	__u16 lport;
 	__u8 laddr[16];
@@ -82,14 +82,10 @@ struct count_key {
 	__u8 pad[3];
 };
 
-/* --metrics: accepts since start per label set (no PID: bounded labels). */
-struct metric_key {
-	__u16 family;
-	__u16 lport;
-	__u8 laddr[16];
-	char comm[TASK_COMM_LEN];
-	__u8 proto;		/* enum accept_proto */
-	__u8 pad[3];
+/* -c: what accepts are counted by. */
+struct count_key {
+	__u32 pid;
+	struct accept_labels labels;
 };
 
 /* --metrics and -c -q: one entry per local address and port. */

@@ -501,11 +501,11 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	REQUIRE(buf && key, "out of memory");
 	memset(key, 0, sizeof(*key));
 	key->pid = e->pid;
-	key->family = e->family;
-	key->lport = e->lport;
-	key->proto = e->proto;
-	memcpy(key->laddr, e->laddr, sizeof(key->laddr));
-	memcpy(key->comm, e->comm, sizeof(key->comm));
+	key->labels.family = e->family;
+	key->labels.lport = e->lport;
+	key->labels.proto = e->proto;
+	memcpy(key->labels.laddr, e->laddr, sizeof(key->labels.laddr));
+	memcpy(key->labels.comm, e->comm, sizeof(key->labels.comm));
 	check_line(buf, fmt_count_row(st, key, count, e->ts_ns, buf, FMT_LINE_MAX), row, "a -c row");
 	free(buf);
 	free(key);

@@ -355,8 +355,8 @@ static void test_proto(void)
 {
 	struct event e = { .pid = 1234, .family = AF_INET, .lport = 80, .rport = 54321,
 			   .comm = "go-api", .proto = PROTO_MPTCP, .wait_ns = WAIT_UNKNOWN };
-	struct count_key key = { .pid = 1234, .family = AF_INET, .lport = 80, .comm = "go-api",
-				 .proto = PROTO_MPTCP };
+	struct count_key key = { .pid = 1234, .labels = { .family = AF_INET, .lport = 80,
+						       .comm = "go-api", .proto = PROTO_MPTCP } };
 	struct config cfg;
 	struct fmt_state st;
 	char buf[FMT_LINE_MAX], err[512];
@@ -367,7 +367,7 @@ static void test_proto(void)
 	      cfg.print_proto, "-c --print-proto");
 	inet_pton(AF_INET, "127.0.0.1", e.laddr);
 	inet_pton(AF_INET, "10.0.0.2", e.raddr);
-	memcpy(key.laddr, e.laddr, 4);
+	memcpy(key.labels.laddr, e.laddr, 4);
 	fmt_init(&st, false, false, 0);
 	st.print_proto = true;
 	buf[fmt_header(&st, buf, sizeof(buf))] = '\0';
@@ -722,7 +722,7 @@ static bool no_trailing_blank(const char *text, size_t len)
  * most padding), -c headers and rows, the -c -q histogram. */
 static void test_no_trailing_blank(void)
 {
-	struct count_key key = { .pid = 1, .family = AF_INET, .lport = 1, .comm = "a" };
+	struct count_key key = { .pid = 1, .labels = { .family = AF_INET, .lport = 1, .comm = "a" } };
 	struct listen_series l = {};
 	struct fmt_state st;
 	struct event e;
@@ -748,8 +748,8 @@ static void test_no_trailing_blank(void)
 				continue;	/* -c takes none of -t, -T, -U */
 			n = fmt_count_header(&st, buf, sizeof(buf));
 			CHECK(no_trailing_blank(buf, n), "-c header, options %#x: '%.*s'", opts, (int)n, buf);
-			key.family = e.family;
-			memcpy(key.laddr, e.laddr, sizeof(key.laddr));
+			key.labels.family = e.family;
+			memcpy(key.labels.laddr, e.laddr, sizeof(key.labels.laddr));
 			n = fmt_count_row(&st, &key, 1, 0, buf, sizeof(buf));
 			CHECK(no_trailing_blank(buf, n), "-c row, options %#x: '%.*s'", opts, (int)n, buf);
 		}
