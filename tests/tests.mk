@@ -60,9 +60,11 @@ check:
 $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/tests/unit_tests: tests/unit/unit_tests.c $(UNIT_OBJS) | $(OUTPUT)/tests
+# Every tests/unit/*.c: each TEST() registers itself (tests/unit/unit.h).
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+$(OUTPUT)/tests/unit_tests: $(UNIT_SRCS) tests/unit/unit.h $(UNIT_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(UNIT_SRCS) $(UNIT_OBJS) -o $@
 
 $(PEER): tests/peer/tcppeer.c | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -75,8 +77,9 @@ $(OUTPUT)/tcpaccept.min.btf: $(OUTPUT)/tcpaccept.bpf.o
 	$(call msg,MIN-BTF,$@)
 	$(Q)$(BPFTOOL) gen min_core_btf /sys/kernel/btf/vmlinux $@ $<
 
+# make unit UNIT=format_  runs the tests whose names start so.
 unit: $(OUTPUT)/tests/unit_tests
-	$(Q)$<
+	$(Q)$< $(UNIT)
 
 e2e: $(BIN) $(E2E_NEEDS)
 	$(Q)$(PYTEST) -v tests/e2e

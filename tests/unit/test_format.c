@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/* Unit tests: decoding records and formatting rows and -c tables (format.c). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "unit.h"
+
+TEST(format)
+{
+	struct fmt_state st;
+	struct event e;
+	char buf[FMT_LINE_MAX];
+	size_t n;
+
+	fmt_init(&st, false, false, 0);
+	n = fmt_header(&st, buf, sizeof(buf));
+	buf[n] = '\0';
+	CHECK(!strcmp(buf, "PID     COMM         IP RADDR            RPORT LADDR            LPORT\n"),
+	      "header: '%s'", buf);
+
+	make_event(&e, AF_INET, "10.1.2.3", 54321, "127.0.0.1", 80, "nginx", 0);
+	n = fmt_event(&st, &e, buf, sizeof(buf));
+	buf[n] = '\0';
+	CHECK(!strcmp(buf, "1234    nginx        4  10.1.2.3         54321 127.0.0.1        80\n"),
+	      "IPv4 row: '%s'", buf);
+
+	make_event(&e, AF_INET6, "2001:db8::1", 1, "fe80::1234:5678:9abc:def0", 65535,
+		   "a-very-long-name", 0);
+	n = fmt_event(&st, &e, buf, sizeof(buf));
+	buf[n] = '\0';
+	CHECK(!strcmp(buf, "1234    a-very-long- 6  2001:db8::1      1     fe80::1234:5678:9abc:def0 65535\n"),
+	      "IPv6 row: '%s'", buf);
+
+	make_event(&e, AF_INET6, "::ffff:127.0.0.1", 40000, "::ffff:127.0.0.1", 8080, "srv", 0);
+	n = fmt_event(&st, &e, buf, sizeof(buf));
+	buf[n] = '\0';
+	CHECK(!strcmp(buf, "1234    srv          6  ::ffff:127.0.0.1 40000 ::ffff:127.0.0.1 8080\n"),
+	      "IPv4-mapped row: '%s'", buf);
+
+	/* -t: seconds since the first event. */
+	fmt_init(&st, false, true, 0);
+	n = fmt_header(&st, buf, sizeof(buf));
+	buf[n] = '\0';
+	CHECK(!strcmp(buf, "TIME(s)  PID     COMM         IP RADDR            RPORT LADDR            LPORT\n"),
+	      "-t header: '%s'", buf);
+	make_event(&e, AF_INET, "1.2.3.4", 5, "5.6.7.8", 22, "sshd", 5000000000ULL);
+	n = fmt_event(&st, &e, buf, sizeof(buf));
+	buf[n] = '\0';
+	CHECK(!strcmp(buf, "0.000    1234    sshd         4  1.2.3.4          5     5.6.7.8          22\n"),
+	      "-t first row: '%s'", buf);
+	e.ts_ns = 6250000000ULL;
+	n = fmt_event(&st, &e, buf, sizeof(buf));
+	buf[n] = '\0';
+	CHECK(!strncmp(buf, "1.250    1234    sshd ", 21), "-t later row: '%s'", buf);
+
+	/* -T (and both): local time of the event, TIME before TIME(s). */
+	setenv("TZ", "UTC", 1);
+	tzset();
+	fmt_init(&st, true, true, 1700000000LL * 1000000000LL - 5000000000LL);
+	n = fmt_header(&st, buf, sizeof(buf));
+	buf[n] = '\0';
+	CHECK(!strcmp(buf, "TIME     TIME(s)  PID     COMM         IP RADDR            RPORT LADDR            LPORT\n"),
+	      "-T -t header: '%s'", buf);
+	e.ts_ns = 5000000000ULL;
+	n = fmt_event(&st, &e, buf, sizeof(buf));
+	buf[n] = '\0';
+	CHECK(!strncmp(buf, "22:13:20 0.000    1234    sshd ", 31), "-T -t row: '%s'", buf);
+	e.ts_ns = 5000000000ULL + 61500000000ULL;
+	n = fmt_event(&st, &e, buf, sizeof(buf));
+	buf[n] = '\0';
+	CHECK(!strncmp(buf, "22:14:21 61.500   1234    sshd ", 31), "-T -t row a minute on: '%s'", buf);
+
+	fmt_init(&st, true, false, 1700000000LL * 1000000000LL);
+	n = fmt_header(&st, buf, sizeof(buf));
+	buf[n] = '\0';
+	CHECK(!strcmp(buf, "TIME     PID     COMM         IP RADDR            RPORT LADDR            LPORT\n"),
+	      "-T header: '%s'", buf);
+	e.ts_ns = 0;
+	n = fmt_event(&st, &e, buf, sizeof(buf));
+	buf[n] = '\0';
+	CHECK(!strncmp(buf, "22:13:20 1234    sshd ", 22), "-T row: '%s'", buf);
+}
+
+TEST(escape)
+{
+	struct fmt_state st;
+	struct event e;
+	char out[4 * TASK_COMM_LEN + 1], buf[FMT_LINE_MAX];
+	size_t n;
+
+	n = escape_comm(out, sizeof(out), "\x1b[2J\n fake 1.2", 16);
+	CHECK(!strcmp(out, "\\x1b[2J\\x0a fake 1.2") && n == strlen(out), "escape: '%s'", out);
+	escape_comm(out, sizeof(out), "back\\slash\x7f\xff", 16);
+	CHECK(!strcmp(out, "back\\x5cslash\\x7f\\xff"), "escape backslash/DEL/high: '%s'", out);
+	/* Not NUL-terminated within len: stops at len. */
+	escape_comm(out, sizeof(out), "0123456789abcdefXYZ", 16);
+	CHECK(!strcmp(out, "0123456789abcdef"), "escape stops at len: '%s'", out);
+	/* Worst case: 15 escaped bytes fit. */
+	n = escape_comm(out, sizeof(out), "\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01", 16);
+	CHECK(n == 60, "15 escaped bytes: %zu", n);
+	/* Too small an output buffer truncates on a whole escape. */
+	escape_comm(out, 7, "\x01\x02", 16);
+	CHECK(!strcmp(out, "\\x01"), "truncated escape: '%s'", out);
+
+	fmt_init(&st, false, false, 0);
+	make_event(&e, AF_INET, "1.2.3.4", 5, "5.6.7.8", 22, "\x1b[2J\n fake 1.2", 0);
+	n = fmt_event(&st, &e, buf, sizeof(buf));
+	buf[n] = '\0';
+	CHECK(!strcmp(buf, "1234    \\x1b[2J\\x0a  4  1.2.3.4          5     5.6.7.8          22\n"),
+	      "hostile COMM row: '%s'", buf);
+	CHECK(strchr(buf, '\n') == buf + n - 1 && !strchr(buf, '\x1b'), "one line, no ESC");
+}
+
+
+static size_t make_record(unsigned char *buf, int family, bool queue, const char *laddr,
+			  const char *raddr)
+{
+	struct event_head h = { .ts_ns = 42, .pid = 7, .tid = 8, .uid = 9, .netns = 10,
+				.family = (__u16)family, .lport = 80, .rport = 40000,
+				.comm = "srv" };
+	struct event_queue q = { .backlog_len = 3, .backlog_max = 128, .wait_ns = 1500 };
+	size_t n = 0, alen = family == AF_INET6 ? 16 : 4;
+
+	memcpy(buf, &h, sizeof(h));
+	n += sizeof(h);
+	if (queue) {
+		memcpy(buf + n, &q, sizeof(q));
+		n += sizeof(q);
+	}
+	inet_pton(family == AF_INET6 ? AF_INET6 : AF_INET, laddr, buf + n);
+	inet_pton(family == AF_INET6 ? AF_INET6 : AF_INET, raddr, buf + n + alen);
+	return n + 2 * alen;
+}
+
+TEST(decode)
+{
+	unsigned char rec[128], want[16];
+	struct event e;
+	size_t n;
+
+	/* IPv4 without -q: 56 bytes, one cache line with the ring's header. */
+	n = make_record(rec, AF_INET, false, "127.0.0.1", "10.0.0.2");
+	CHECK(n == 56, "IPv4 record is 56 bytes: %zu", n);
+	CHECK(event_decode(rec, n, false, &e), "IPv4 record decodes");
+	inet_pton(AF_INET, "127.0.0.1", want);
+	CHECK(!memcmp(e.laddr, want, 4) && !memcmp(e.laddr + 4, "\0\0\0\0\0\0\0\0\0\0\0\0", 12),
+	      "IPv4 laddr, rest zero");
+	inet_pton(AF_INET, "10.0.0.2", want);
+	CHECK(!memcmp(e.raddr, want, 4), "IPv4 raddr");
+	CHECK(e.ts_ns == 42 && e.pid == 7 && e.tid == 8 && e.uid == 9 && e.netns == 10 &&
+	      e.family == AF_INET && e.lport == 80 && e.rport == 40000 &&
+	      !strcmp(e.comm, "srv") && e.wait_ns == WAIT_UNKNOWN,
+	      "IPv4 head fields");
+	CHECK(!event_decode(rec, n, true, &e), "IPv4 record without -q part refused under -q");
+	CHECK(!event_decode(rec, n - 1, false, &e) && !event_decode(rec, n + 8, false, &e),
+	      "IPv4 record of the wrong size refused");
+
+	n = make_record(rec, AF_INET6, true, "::1", "2001:db8::7");
+	CHECK(n == 96, "IPv6 record with -q is 96 bytes: %zu", n);
+	CHECK(event_decode(rec, n, true, &e), "IPv6 -q record decodes");
+	inet_pton(AF_INET6, "::1", want);
+	CHECK(!memcmp(e.laddr, want, 16), "IPv6 laddr");
+	inet_pton(AF_INET6, "2001:db8::7", want);
+	CHECK(!memcmp(e.raddr, want, 16), "IPv6 raddr");
+	CHECK(e.backlog_len == 3 && e.backlog_max == 128 && e.wait_ns == 1500, "-q fields");
+	CHECK(!event_decode(rec, n, false, &e), "IPv6 -q record refused without -q");
+
+	n = make_record(rec, AF_INET, false, "1.2.3.4", "5.6.7.8");
+	rec[offsetof(struct event_head, family)] = 1;	/* AF_UNIX */
+	CHECK(!event_decode(rec, n, false, &e), "unknown family refused");
+	CHECK(!event_decode(rec, 10, false, &e), "short record refused");
+}
+
+
+TEST(proto)
+{
+	struct event e = { .pid = 1234, .family = AF_INET, .lport = 80, .rport = 54321,
+			   .comm = "go-api", .proto = PROTO_MPTCP, .wait_ns = WAIT_UNKNOWN };
+	struct count_key key = { .pid = 1234, .labels = { .family = AF_INET, .lport = 80,
+						       .comm = "go-api", .proto = PROTO_MPTCP } };
+	struct config cfg;
+	struct fmt_state st;
+	char buf[FMT_LINE_MAX], err[512];
+
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--print-proto", "--btf=/tmp/x.btf")) == 0 &&
+	      cfg.print_proto && !strcmp(cfg.btf_path, "/tmp/x.btf"), "--print-proto --btf");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("-c", "--print-proto")) == 0 && cfg.count &&
+	      cfg.print_proto, "-c --print-proto");
+	inet_pton(AF_INET, "127.0.0.1", e.laddr);
+	inet_pton(AF_INET, "10.0.0.2", e.raddr);
+	memcpy(key.labels.laddr, e.laddr, 4);
+	fmt_init(&st, false, false, 0);
+	st.print_proto = true;
+	buf[fmt_header(&st, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "PID     COMM         IP PROTO RADDR            RPORT LADDR            LPORT\n"),
+	      "--print-proto header: '%s'", buf);
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    go-api       4  mptcp 10.0.0.2         54321 127.0.0.1        80\n"),
+	      "--print-proto MPTCP row: '%s'", buf);
+	e.proto = PROTO_TCP;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    go-api       4  tcp   10.0.0.2         54321 127.0.0.1        80\n"),
+	      "--print-proto TCP row: '%s'", buf);
+	buf[fmt_count_header(&st, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "PID     COMM         IP PROTO LADDR            LPORT ACCEPTS\n"),
+	      "-c --print-proto header: '%s'", buf);
+	buf[fmt_count_row(&st, &key, 3, 0, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    go-api       4  mptcp 127.0.0.1        80    3\n"),
+	      "-c --print-proto row: '%s'", buf);
+	st.json = true;
+	buf[fmt_count_row(&st, &key, 3, 0, buf, sizeof(buf))] = '\0';
+	CHECK(strstr(buf, ",\"ip\":4,\"proto\":\"mptcp\",\"laddr\":\"127.0.0.1\","),
+	      "-c -j proto: '%s'", buf);
+	e.proto = PROTO_MPTCP;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(strstr(buf, ",\"ip\":4,\"proto\":\"mptcp\",\"raddr\":\"10.0.0.2\","),
+	      "-j proto: '%s'", buf);
+}
+
+static bool no_trailing_blank(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (text[i] == '\n' && i > 0 && (text[i - 1] == ' ' || text[i - 1] == '\t'))
+			return false;
+	return len == 0 || text[len - 1] == '\n';
+}
+
+/* Every column layout: header and rows (short ports, short addresses, the
+ * most padding), -c headers and rows, the -c -q histogram. */
+
+TEST(no_trailing_blank)
+{
+	struct count_key key = { .pid = 1, .labels = { .family = AF_INET, .lport = 1, .comm = "a" } };
+	struct listen_series l = {};
+	struct fmt_state st;
+	struct event e;
+	char buf[FMT_LINE_MAX], *text = NULL;
+	size_t n, len = 0;
+	FILE *f;
+
+	for (unsigned int opts = 0; opts < 64; opts++) {
+		for (int fam = 0; fam < 2; fam++) {
+			fmt_init(&st, opts & 1, opts & 2, 0);
+			st.print_uid = opts & 4;
+			st.queue = opts & 8;
+			st.wide = opts & 16;
+			st.print_proto = opts & 32;
+			n = fmt_header(&st, buf, sizeof(buf));
+			CHECK(no_trailing_blank(buf, n), "header, options %#x: '%.*s'", opts, (int)n, buf);
+			make_event(&e, fam ? AF_INET6 : AF_INET, fam ? "::1" : "1.2.3.4", 1,
+				   fam ? "::" : "0.0.0.0", 8, "x", 0);
+			e.wait_ns = opts & 8 ? WAIT_UNKNOWN : 1000;
+			n = fmt_event(&st, &e, buf, sizeof(buf));
+			CHECK(no_trailing_blank(buf, n), "row, options %#x: '%.*s'", opts, (int)n, buf);
+			if (opts & (1 | 2 | 4))
+				continue;	/* -c takes none of -t, -T, -U */
+			n = fmt_count_header(&st, buf, sizeof(buf));
+			CHECK(no_trailing_blank(buf, n), "-c header, options %#x: '%.*s'", opts, (int)n, buf);
+			key.labels.family = e.family;
+			memcpy(key.labels.laddr, e.laddr, sizeof(key.labels.laddr));
+			n = fmt_count_row(&st, &key, 1, 0, buf, sizeof(buf));
+			CHECK(no_trailing_blank(buf, n), "-c row, options %#x: '%.*s'", opts, (int)n, buf);
+		}
+	}
+	/* The exact -q row: BL is padded (WAIT follows), WAIT(ms) is not. */
+	fmt_init(&st, false, false, 0);
+	st.queue = true;
+	make_event(&e, AF_INET, "1.2.3.4", 5, "5.6.7.8", 22, "sshd", 0);
+	e.backlog_max = 128;
+	e.wait_ns = WAIT_UNKNOWN;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    sshd         4  1.2.3.4          5     5.6.7.8          22    0/128       -\n"),
+	      "-q row: '%s'", buf);
+	l.key = (struct listen_key){ .family = AF_INET, .lport = 1 };
+	l.st.slots[0] = 1;
+	l.st.wait_count = 1;
+	f = open_memstream(&text, &len);
+	hist_print(f, &l);
+	fclose(f);
+	CHECK(no_trailing_blank(text, len), "histogram:\n%s", text);
+	free(text);
+}
+
