@@ -19,8 +19,11 @@ import pytest
 
 from tests.lib import TCPACCEPT
 from tests.lib.checks import check_rows, header, parse_rows
-from tests.lib.host import (STARTED, Tracer, assert_loaded, assert_unloaded, bpf_objects,
-                            die_with_pytest, free_port, peer, traced)
+from tests.lib.host import (STARTED, Tracer, assert_loaded, assert_unloaded, bpf_calls,
+                            bpf_objects, die_with_pytest, free_port, no_bpf_calls, peer,
+                            run_tcpaccept as run, traced)
+
+TRY_HELP = "Try 'tcpaccept --help' for more information.\n"
 
 
 # --- how it ends ------------------------------------------------------------
@@ -136,11 +139,8 @@ BAD_COMMAND_LINES = [
 
 def test_bad_command_lines_refused_before_loading(tmp_path):
     # strace proves no bpf() call was made at all, let alone a load.
-    trace = tmp_path / "strace"
     for args in BAD_COMMAND_LINES:
-        res = subprocess.run(["strace", "-f", "-qq", "-e", "trace=bpf,perf_event_open",
-                              "-o", str(trace), TCPACCEPT, *args],
-                             capture_output=True, timeout=10)
+        res, calls = bpf_calls(tmp_path, *args)
         err = res.stderr.decode()
         assert res.returncode == 64, (args, res.returncode, err)
         # One line; after a wrong option name or a stray argument, a "Try" line.
@@ -148,7 +148,6 @@ def test_bad_command_lines_refused_before_loading(tmp_path):
         assert err.startswith("tcpaccept: ") and (
             len(lines) == 1 or lines[1:] == ["Try 'tcpaccept --help' for more information.\n"]), (args, err)
         assert res.stdout == b"", args
-        calls = [l for l in trace.read_text().splitlines() if "bpf(" in l or "perf_event_open(" in l]
         assert calls == [], (args, calls)
     assert len(BAD_COMMAND_LINES) >= 20
 
@@ -208,3 +207,20 @@ def test_count_mode_keeps_only_cap_bpf():
     cap_bpf = f"{1 << 39:016x}"
     assert caps["CapEff"] == caps["CapPrm"] == caps["CapBnd"] == cap_bpf, caps
     assert f"{ready['pid']:<7} tcppeer-srv  4  127.0.0.1        {ready['port']:<5} 2" in out, out
+
+
+# --- unknown option: Try --help ---------------------------------------------------
+
+def test_unknown_option_says_try_help(tmp_path):
+    for args, first in ((["--bogus"], "unrecognized option '--bogus'"),
+                        (["-Z"], "invalid option -- 'Z'"),
+                        (["-p"], "option requires an argument -- 'p'"),
+                        (["80"], "unexpected argument '80'")):
+        res, calls = no_bpf_calls(tmp_path, *args)
+        assert res.returncode == 64, (args, res)
+        assert res.stderr.decode() == f"tcpaccept: {first}\n{TRY_HELP}", args
+        assert res.stdout == b"" and calls == [], (args, calls)
+    # A bad value says what is wanted in its one line: no Try line.
+    res = run("-d", "0")
+    assert res.returncode == 64
+    assert res.stderr.decode() == "tcpaccept: invalid duration '0': expected 1-31536000 seconds\n"
