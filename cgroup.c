@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/vfs.h>
 #include "cgroup.h"
+#include "log.h"
+
+#define CGROUP2_SUPER_MAGIC 0x63677270
 
 /* mountinfo writes ' ', '\t', '\n' and '\\' in a path as \ooo. */
 static void unescape(char *s)
@@ -46,4 +53,28 @@ void cgroup2_mounts(char *buf, size_t size)
 		}
 	}
 	fclose(f);
+}
+
+int cgroup_open(const char *path)
+{
+	struct statfs st;
+	char where[512];
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		warn("failed to open cgroup '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (fstatfs(fd, &st) == 0 && (unsigned long)st.f_type == CGROUP2_SUPER_MAGIC)
+		return fd;
+	close(fd);
+	/* A hybrid host has v1 at /sys/fs/cgroup and v2 elsewhere. */
+	cgroup2_mounts(where, sizeof(where));
+	if (where[0])
+		warn("'%s' is not a cgroup v2 directory; cgroup v2 is mounted at %s on this host\n",
+		     path, where);
+	else
+		warn("'%s' is not a cgroup v2 directory; no cgroup v2 is mounted on this host (mount -t cgroup2 none DIR)\n",
+		     path);
+	return -1;
 }

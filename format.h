@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
-/* Turning events into text: pure code, no BPF, unit-tested and fuzzed. */
+/* Turning events into text: pure code, no BPF, unit-tested and fuzzed.
+ * One column table prints the header, the rows and the -c tables; one
+ * table of JSON keys prints -j's rows and -c -j's. */
 #ifndef TCPACCEPT_FORMAT_H
 #define TCPACCEPT_FORMAT_H
 
@@ -9,7 +11,7 @@
 #include <linux/types.h>
 #include "tcpaccept.h"
 
-/* One accept, decoded from the kernel side's record (tcpaccept.h).
+/* One event, decoded from the kernel side's record (tcpaccept.h).
  * Addresses in network byte order, an IPv4 address in the first 4 bytes. */
 struct event {
 	__u64 ts_ns;
@@ -24,6 +26,7 @@ struct event {
 	__u16 rport;
 	char comm[TASK_COMM_LEN];
 	__u8 proto;		/* enum accept_proto */
+	__u8 kind;		/* enum event_kind */
 	/* -q only */
 	__u32 backlog_len;
 	__u32 backlog_max;
@@ -32,7 +35,7 @@ struct event {
 
 /* Decodes the @size-byte record at @data, sent with (@queue) or without -q,
  * into @e. False if it is not a well-formed record. */
-bool event_decode(const void *data, size_t size, bool queue, struct event *e);
+bool fmt_decode(const void *data, size_t size, bool queue, struct event *e);
 
 /* The longest line fmt_event() or fmt_count_row() writes, newline
  * included (a JSON line with a 15-byte name of \u00XX escapes is ~340). */
@@ -66,22 +69,27 @@ size_t fmt_event(struct fmt_state *st, const struct event *e, char *buf,
 /* -c tables: a header and one row per key; @now_ns is CLOCK_MONOTONIC. */
 size_t fmt_count_header(const struct fmt_state *st, char *buf, size_t size);
 size_t fmt_count_row(struct fmt_state *st, const struct count_key *key,
-		     __u64 count, __u64 now_ns, char *buf, size_t size);
+		     const struct count_value *counts, __u64 now_ns, char *buf, size_t size);
 
 /* Copies @comm (at most @len bytes, up to a NUL) to @out as the inside of a
  * JSON string (RFC 8259): '"', '\\' and every byte below 0x20 or above
  * 0x7e as \u00XX, so the result is ASCII and valid whatever the bytes.
  * size >= 6 * len + 1 always suffices. */
-size_t json_escape(char *out, size_t size, const char *comm, size_t len);
+size_t fmt_json_escape(char *out, size_t size, const char *comm, size_t len);
 
 /* Copies the NUL-terminated prefix of @comm (at most @len bytes) to @out,
  * every byte outside printable ASCII and the backslash as \xHH, so that a
- * task name can neither break a line nor drive a terminal. Returns the
- * length (out is NUL-terminated; size >= 4 * len + 1 always suffices). */
-size_t escape_comm(char *out, size_t size, const char *comm, size_t len);
+ * task name can neither break a line nor drive a terminal (--metrics'
+ * labels). Returns the length (out is NUL-terminated; size >= 4 * len + 1
+ * always suffices). Out of room, it stops before a whole escape. */
+size_t fmt_escape_comm(char *out, size_t size, const char *comm, size_t len);
+
+/* The same, and a space as \x20 too: the COMM column, where a name with
+ * spaces would otherwise read as more columns. */
+size_t fmt_escape_column(char *out, size_t size, const char *comm, size_t len);
 
 /* "tcp" or "mptcp": what the accepted socket is (enum accept_proto). */
-const char *proto_name(unsigned int proto);
+const char *fmt_proto_name(unsigned int proto);
 
 /* Writes @addr of @family (AF_INET/AF_INET6) in inet_ntop form. */
 void fmt_addr(char *out, size_t size, int family, const __u8 addr[16]);

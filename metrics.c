@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "format.h"
+#include "log.h"
 #include "metrics.h"
 
 size_t metrics_escape_label(char *out, size_t size, const char *src, size_t len)
@@ -88,12 +89,12 @@ static void format_totals(FILE *f, const struct metrics_snapshot *s)
 		const struct accept_labels *k = &s->totals[i].key;
 		char comm[4 * TASK_COMM_LEN + 1], label[2 * sizeof(comm) + 1], addr[64];
 
-		escape_comm(comm, sizeof(comm), k->comm, sizeof(k->comm));
+		fmt_escape_comm(comm, sizeof(comm), k->comm, sizeof(k->comm));
 		metrics_escape_label(label, sizeof(label), comm, sizeof(comm));
 		fmt_addr(addr, sizeof(addr), k->family, k->laddr);
 		fprintf(f, "tcpaccept_accepts_total{comm=\"%s\",ip=\"%d\",laddr=\"%s\",lport=\"%u\",proto=\"%s\"} %llu\n",
-			label, k->family == AF_INET6 ? 6 : 4, addr, k->lport, proto_name(k->proto),
-			(unsigned long long)s->totals[i].accepts);
+			label, k->family == AF_INET6 ? 6 : 4, addr, k->lport, fmt_proto_name(k->proto),
+			(unsigned long long)s->totals[i].counts.events[EVENT_ACCEPT]);
 	}
 }
 

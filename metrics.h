@@ -13,7 +13,7 @@
 
 struct metric_series {
 	struct accept_labels key;
-	__u64 accepts;
+	struct count_value counts;
 };
 
 struct listen_series {

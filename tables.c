@@ -17,15 +17,16 @@
 
 struct count_row {
 	struct count_key key;
-	__u64 count;
+	struct count_value counts;
+	__u64 total;		/* of every kind: what the table is sorted by */
 };
 
 static int by_count_desc(const void *a, const void *b)
 {
 	const struct count_row *x = a, *y = b;
 
-	if (x->count != y->count)
-		return x->count < y->count ? 1 : -1;
+	if (x->total != y->total)
+		return x->total < y->total ? 1 : -1;
 	return x->key.pid < y->key.pid ? -1 : x->key.pid > y->key.pid;
 }
 
@@ -35,7 +36,7 @@ static int by_count_desc(const void *a, const void *b)
 static long take_counts(int fd, __u32 max, struct count_row *rows)
 {
 	struct count_key *keys = calloc(max, sizeof(*keys));
-	__u64 *values = calloc(max, sizeof(*values));
+	struct count_value *values = calloc(max, sizeof(*values));
 	void *in = NULL, *out_batch;
 	__u32 n = 0, batch, token;
 	int err = 0;
@@ -64,7 +65,10 @@ static long take_counts(int fd, __u32 max, struct count_row *rows)
 	}
 	for (__u32 i = 0; i < n; i++) {
 		rows[i].key = keys[i];
-		rows[i].count = values[i];
+		rows[i].counts = values[i];
+		rows[i].total = 0;
+		for (int k = 0; k < NR_EVENT_KINDS; k++)
+			rows[i].total += values[i].events[k];
 	}
 done:
 	free(keys);
@@ -90,7 +94,7 @@ static void print_count_table(const struct config *cfg, struct fmt_state *fmt,
 	output_commit(fmt_count_header(fmt, buf, room));
 	for (long i = 0; i < n; i++) {
 		buf = output_reserve(&room);
-		output_commit(fmt_count_row(fmt, &rows[i].key, rows[i].count, now, buf, room));
+		output_commit(fmt_count_row(fmt, &rows[i].key, &rows[i].counts, now, buf, room));
 	}
 	buf = output_tail(&room);
 	if (with_time && !cfg->json && room > 0) {
@@ -176,7 +180,7 @@ int write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, const ch
 	int err;
 
 	n = totals ? read_hash(bpf_map__fd(skel->maps.metric_totals), sizeof(struct accept_labels),
-			       offsetof(struct metric_series, accepts), sizeof(*totals),
+			       offsetof(struct metric_series, counts), sizeof(*totals),
 			       totals, max) : -ENOMEM;
 	nl = read_listeners(skel, &listeners);
 	/* The next interval's peaks start from here. */

@@ -26,8 +26,8 @@ from collections import Counter
 import pytest
 
 from tests.lib import TCPACCEPT
-from tests.lib.checks import (check_rows, expected_keys, parse_rows, peer_comm_bytes, row_key,
-                              tcpaccept_escape)
+from tests.lib.checks import (check_rows, comm_column, expected_keys, parse_rows,
+                              peer_comm_bytes, row_key)
 from tests.lib.host import Tracer, WaitingPeer, assert_loaded, assert_unloaded, free_port, peer
 
 # Set by `make valgrind`: the build valgrind can check (not fully static).
@@ -210,12 +210,15 @@ def test_failing_stdout_exits_1_with_one_line():
 
 HOSTILE_NAMES = [
     # Clear the screen, break the line and fake a row (cut to 15 bytes by
-    # the kernel, to 12 characters of its escaped text by tcpaccept).
-    (r"\x1b[2J\n fake 1.2.3.4", r"\x1b[2J\x0a "),
+    # the kernel, to the whole escapes that fit in 12 characters by
+    # tcpaccept: the space's \x20 does not).
+    (r"\x1b[2J\n fake 1.2.3.4", r"\x1b[2J\x0a"),
     # A backslash, DEL, a byte above 0x7f, tab, CR and a quote.
     (r"\\\x7f\xff\t\r\x22", r"\x5c\x7f\xff"),
-    # Cut in the middle of an escape.
-    (r"a\x01b\x08c\x9bd", "a\\x01b\\x08c\\"),
+    # The cut falls before the escape that would not fit, never inside it.
+    (r"a\x01b\x08c\x9bd", "a\\x01b\\x08c"),
+    # Spaces would forge columns: awk '{print $4}' must not find a fake RADDR.
+    ("x 4 1.2.3.4 9", r"x\x204\x201."),
 ]
 
 
@@ -243,13 +246,16 @@ def test_hostile_task_name_is_one_escaped_row(name, shown):
     lines = out.splitlines()
     assert len(lines) == 1 + 3, f"want the header and 3 rows:\n{out}"
     rows = parse_rows(out)
-    comm = tcpaccept_escape(raw_name)[:12]
+    comm = comm_column(raw_name)
     assert comm == shown, (comm, shown)
     for r in rows:
         assert r["pid"] == ready["pid"], r
         # The COMM column by position: after "%-7u " (PIDs have at most 7 digits).
         assert r["line"][8:21] == shown.ljust(12) + " ", r["line"]
-    want = Counter(row_key(a["pid"], comm.rstrip(" "), a["ip"], a["raddr"], a["rport"],
+        # The shell's way: awk's fields are the columns, whatever the name.
+        fields = r["line"].split()
+        assert len(fields) == 7 and fields[3] == r["raddr"], r["line"]
+    want = Counter(row_key(a["pid"], comm, a["ip"], a["raddr"], a["rport"],
                            a["laddr"], a["lport"]) for a in accepts)
     got = Counter(row_key(r["pid"], r["comm"], r["ip"], r["raddr"], r["rport"],
                           r["laddr"], r["lport"]) for r in rows)

@@ -9,7 +9,8 @@
  * between columns (a wide value may widen its column, never run into the
  * next); a JSON line must be one valid JSON object with the event's values.
  * A task name may only appear escaped: never a raw byte outside printable
- * ASCII, never a raw '"' or '\' in JSON. escape_comm() and json_escape()
+ * ASCII, never a raw '"' or '\' in JSON, never a raw space in the COMM
+ * column. fmt_escape_comm(), fmt_escape_column() and fmt_json_escape()
  * must never write past their buffer, must NUL-terminate, and must cut only
  * between whole escapes, and only when the next one does not fit.
  *
@@ -61,11 +62,12 @@ static const char *ref_proto(unsigned int proto)
 
 /* --- task names ------------------------------------------------------------ */
 
-enum esc_kind { ESC_TEXT, ESC_JSON };
+enum esc_kind { ESC_TEXT, ESC_COLUMN, ESC_JSON };
 
-/* A task name escaped byte by byte, as the columns (\xHH for bytes outside
- * 0x20..0x7e and '\') or JSON (\u00XX for those and '"') show it. ends[k]
- * is the length of the first k escapes. */
+/* A task name escaped byte by byte, as --metrics' labels (\xHH for bytes
+ * outside 0x20..0x7e and '\'), the COMM column (those and ' ') or JSON
+ * (\u00XX for those and '"') show it. ends[k] is the length of the first
+ * k escapes. */
 struct ref_name {
 	char text[6 * TASK_COMM_LEN + 1];
 	size_t ends[TASK_COMM_LEN + 1];
@@ -81,12 +83,13 @@ static void ref_escape(const char *comm, size_t len, enum esc_kind kind, struct 
 	r->ends[0] = 0;
 	for (size_t i = 0; i < len && i < TASK_COMM_LEN && comm[i]; i++) {
 		unsigned char c = (unsigned char)comm[i];
-		bool plain = c >= 0x20 && c <= 0x7e && c != '\\' && (kind == ESC_TEXT || c != '"');
+		bool plain = c >= 0x20 && c <= 0x7e && c != '\\' && (kind != ESC_JSON || c != '"') &&
+			     (kind != ESC_COLUMN || c != ' ');
 
 		if (plain)
 			r->text[n++] = (char)c;
 		else
-			n += (size_t)sprintf(r->text + n, kind == ESC_TEXT ? "\\x%02x" : "\\u%04x", c);
+			n += (size_t)sprintf(r->text + n, kind == ESC_JSON ? "\\u%04x" : "\\x%02x", c);
 		r->raw[r->units] = c;
 		r->ends[++r->units] = n;
 	}
@@ -96,7 +99,8 @@ static void ref_escape(const char *comm, size_t len, enum esc_kind kind, struct 
 
 static void check_escape(enum esc_kind kind, const char *comm, size_t len, size_t size)
 {
-	const char *what = kind == ESC_TEXT ? "escape_comm" : "json_escape";
+	const char *what = kind == ESC_TEXT ? "fmt_escape_comm" :
+			   kind == ESC_COLUMN ? "fmt_escape_column" : "fmt_json_escape";
 	struct ref_name ref;
 	/* Exactly @size bytes, so that ASan sees a write past them. */
 	char *out = malloc(size);
@@ -104,7 +108,9 @@ static void check_escape(enum esc_kind kind, const char *comm, size_t len, size_
 
 	REQUIRE(out || !size, "out of memory");
 	ref_escape(comm, len, kind, &ref);
-	n = kind == ESC_TEXT ? escape_comm(out, size, comm, len) : json_escape(out, size, comm, len);
+	n = kind == ESC_TEXT ? fmt_escape_comm(out, size, comm, len) :
+	    kind == ESC_COLUMN ? fmt_escape_column(out, size, comm, len) :
+	    fmt_json_escape(out, size, comm, len);
 	if (!size) {
 		REQUIRE(n == 0, "%s() into 0 bytes returned %zu", what, n);
 		free(out);
@@ -122,6 +128,19 @@ static void check_escape(enum esc_kind kind, const char *comm, size_t len, size_
 	REQUIRE(k == ref.units || ref.ends[k + 1] + 1 > size,
 		"%s() stopped at %zu of \"%s\" with %zu bytes of room", what, n, ref.text, size);
 	free(out);
+}
+
+/* The COMM column: the name escaped as the column escapes it, its whole
+ * escapes that fit in 12 characters. */
+static void ref_comm_column(const char *comm, char *out, size_t size)
+{
+	struct ref_name name;
+	size_t k = 0;
+
+	ref_escape(comm, TASK_COMM_LEN, ESC_COLUMN, &name);
+	while (k < name.units && name.ends[k + 1] <= 12)
+		k++;
+	snprintf(out, size, "%.*s", (int)name.ends[k], name.text);
 }
 
 /* --- lines ------------------------------------------------------------------- */
@@ -461,9 +480,8 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 	}
 	snprintf(want, sizeof(want), "%u", e->pid);
 	expect_column(row, &pos, "PID", want, 7, false);
-	/* COMM: the first 12 characters of the escaped name. */
-	ref_escape(e->comm, sizeof(e->comm), ESC_TEXT, &name);
-	snprintf(want, sizeof(want), "%.12s", name.text);
+	/* COMM: the escaped name, cut to 12 characters between whole escapes. */
+	ref_comm_column(e->comm, want, sizeof(want));
 	expect_column(row, &pos, "COMM", want, 12, false);
 	expect_column(row, &pos, "IP", family == AF_INET6 ? "6" : "4", 2, false);
 	if (o->proto)
@@ -506,7 +524,8 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	key->labels.proto = e->proto;
 	memcpy(key->labels.laddr, e->laddr, sizeof(key->labels.laddr));
 	memcpy(key->labels.comm, e->comm, sizeof(key->labels.comm));
-	check_line(buf, fmt_count_row(st, key, count, e->ts_ns, buf, FMT_LINE_MAX), row, "a -c row");
+	check_line(buf, fmt_count_row(st, key, &(struct count_value){ .events = { count } }, e->ts_ns,
+				 buf, FMT_LINE_MAX), row, "a -c row");
 	free(buf);
 	free(key);
 	ref_addr(family, e->laddr, laddr, sizeof(laddr));
@@ -530,8 +549,7 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	}
 	snprintf(want, sizeof(want), "%u", e->pid);
 	expect_column(row, &pos, "PID", want, 7, false);
-	ref_escape(e->comm, sizeof(e->comm), ESC_TEXT, &name);
-	snprintf(want, sizeof(want), "%.12s", name.text);
+	ref_comm_column(e->comm, want, sizeof(want));
 	expect_column(row, &pos, "COMM", want, 12, false);
 	expect_column(row, &pos, "IP", family == AF_INET6 ? "6" : "4", 2, false);
 	if (o->proto)
@@ -558,17 +576,18 @@ static void check_decode(const uint8_t *data, size_t size, bool queue)
 		memcpy(rec, data, size);
 	if (size >= sizeof(h)) {
 		memcpy(&h, rec, sizeof(h));
-		if (h.family == AF_INET || h.family == AF_INET6)
-			want = sizeof(h) + (queue ? sizeof(struct event_queue) : 0) +
+		if ((h.family == AF_INET || h.family == AF_INET6) && h.kind < NR_EVENT_KINDS)
+			want = sizeof(h) +
+			       (queue && h.kind == EVENT_ACCEPT ? sizeof(struct event_queue) : 0) +
 			       (h.family == AF_INET ? 8 : 32);
 	}
-	if (event_decode(rec, size, queue, &e)) {
+	if (fmt_decode(rec, size, queue, &e)) {
 		size_t alen = h.family == AF_INET ? 4 : 16;
 		const unsigned char *addrs = rec + size - 2 * alen;
 
 		REQUIRE(want && size == want, "decoded a record of %zu bytes", size);
 		REQUIRE(e.pid == h.pid && e.tid == h.tid && e.lport == h.lport && e.rport == h.rport &&
-			e.family == h.family && !memcmp(e.comm, h.comm, sizeof(e.comm)),
+			e.family == h.family && e.kind == h.kind && !memcmp(e.comm, h.comm, sizeof(e.comm)),
 			"decoded head differs");
 		REQUIRE(!memcmp(e.laddr, addrs, alen) && !memcmp(e.raddr, addrs + alen, alen),
 			"decoded addresses differ");
@@ -630,6 +649,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			first_ts = e->ts_ns;
 
 		check_escape(ESC_TEXT, e->comm, esc_len, esc_size);
+		check_escape(ESC_COLUMN, e->comm, esc_len, esc_size);
 		check_escape(ESC_JSON, e->comm, esc_len, esc_size);
 		check_event(&st, e, &o, first_ts, off);
 		if (o.counts)

@@ -118,8 +118,21 @@ def peer_comm_bytes(escaped):
 
 
 def tcpaccept_escape(raw):
-    """What tcpaccept's column output makes of task name bytes."""
-    return "".join(chr(b) if 0x20 <= b < 0x7f and b != 0x5c else f"\\x{b:02x}" for b in raw)
+    """What tcpaccept's COMM column makes of task name bytes: \\xHH for
+    every byte outside printable ASCII, the backslash and the space."""
+    return "".join(chr(b) if 0x20 < b < 0x7f and b != 0x5c else f"\\x{b:02x}" for b in raw)
+
+
+def comm_column(raw):
+    """The COMM column of a task name: its escapes, as many whole ones as
+    fit in 12 characters."""
+    text = ""
+    for b in raw:
+        unit = tcpaccept_escape(bytes([b]))
+        if len(text) + len(unit) > 12:
+            break
+        text += unit
+    return text
 
 
 def row_key(pid, comm, ip, raddr, rport, laddr, lport, proto=None):
@@ -128,7 +141,7 @@ def row_key(pid, comm, ip, raddr, rport, laddr, lport, proto=None):
 
 def expected_keys(accepts, with_proto=False):
     """What tcpaccept must print for tcppeer's accepts (COMM cut to 12)."""
-    return [row_key(a["pid"], tcpaccept_escape(peer_comm_bytes(a["comm"]))[:12].rstrip(" "),
+    return [row_key(a["pid"], comm_column(peer_comm_bytes(a["comm"])),
                     a["ip"], a["raddr"], a["rport"], a["laddr"], a["lport"],
                     a["proto"] if with_proto else None) for a in accepts]
 

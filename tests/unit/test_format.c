@@ -94,18 +94,18 @@ TEST(escape)
 	char out[4 * TASK_COMM_LEN + 1], buf[FMT_LINE_MAX];
 	size_t n;
 
-	n = escape_comm(out, sizeof(out), "\x1b[2J\n fake 1.2", 16);
+	n = fmt_escape_comm(out, sizeof(out), "\x1b[2J\n fake 1.2", 16);
 	CHECK(!strcmp(out, "\\x1b[2J\\x0a fake 1.2") && n == strlen(out), "escape: '%s'", out);
-	escape_comm(out, sizeof(out), "back\\slash\x7f\xff", 16);
+	fmt_escape_comm(out, sizeof(out), "back\\slash\x7f\xff", 16);
 	CHECK(!strcmp(out, "back\\x5cslash\\x7f\\xff"), "escape backslash/DEL/high: '%s'", out);
 	/* Not NUL-terminated within len: stops at len. */
-	escape_comm(out, sizeof(out), "0123456789abcdefXYZ", 16);
+	fmt_escape_comm(out, sizeof(out), "0123456789abcdefXYZ", 16);
 	CHECK(!strcmp(out, "0123456789abcdef"), "escape stops at len: '%s'", out);
 	/* Worst case: 15 escaped bytes fit. */
-	n = escape_comm(out, sizeof(out), "\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01", 16);
+	n = fmt_escape_comm(out, sizeof(out), "\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01", 16);
 	CHECK(n == 60, "15 escaped bytes: %zu", n);
 	/* Too small an output buffer truncates on a whole escape. */
-	escape_comm(out, 7, "\x01\x02", 16);
+	fmt_escape_comm(out, 7, "\x01\x02", 16);
 	CHECK(!strcmp(out, "\\x01"), "truncated escape: '%s'", out);
 
 	fmt_init(&st, false, false, 0);
@@ -147,7 +147,7 @@ TEST(decode)
 	/* IPv4 without -q: 56 bytes, one cache line with the ring's header. */
 	n = make_record(rec, AF_INET, false, "127.0.0.1", "10.0.0.2");
 	CHECK(n == 56, "IPv4 record is 56 bytes: %zu", n);
-	CHECK(event_decode(rec, n, false, &e), "IPv4 record decodes");
+	CHECK(fmt_decode(rec, n, false, &e), "IPv4 record decodes");
 	inet_pton(AF_INET, "127.0.0.1", want);
 	CHECK(!memcmp(e.laddr, want, 4) && !memcmp(e.laddr + 4, "\0\0\0\0\0\0\0\0\0\0\0\0", 12),
 	      "IPv4 laddr, rest zero");
@@ -157,24 +157,24 @@ TEST(decode)
 	      e.family == AF_INET && e.lport == 80 && e.rport == 40000 &&
 	      !strcmp(e.comm, "srv") && e.wait_ns == WAIT_UNKNOWN,
 	      "IPv4 head fields");
-	CHECK(!event_decode(rec, n, true, &e), "IPv4 record without -q part refused under -q");
-	CHECK(!event_decode(rec, n - 1, false, &e) && !event_decode(rec, n + 8, false, &e),
+	CHECK(!fmt_decode(rec, n, true, &e), "IPv4 record without -q part refused under -q");
+	CHECK(!fmt_decode(rec, n - 1, false, &e) && !fmt_decode(rec, n + 8, false, &e),
 	      "IPv4 record of the wrong size refused");
 
 	n = make_record(rec, AF_INET6, true, "::1", "2001:db8::7");
 	CHECK(n == 96, "IPv6 record with -q is 96 bytes: %zu", n);
-	CHECK(event_decode(rec, n, true, &e), "IPv6 -q record decodes");
+	CHECK(fmt_decode(rec, n, true, &e), "IPv6 -q record decodes");
 	inet_pton(AF_INET6, "::1", want);
 	CHECK(!memcmp(e.laddr, want, 16), "IPv6 laddr");
 	inet_pton(AF_INET6, "2001:db8::7", want);
 	CHECK(!memcmp(e.raddr, want, 16), "IPv6 raddr");
 	CHECK(e.backlog_len == 3 && e.backlog_max == 128 && e.wait_ns == 1500, "-q fields");
-	CHECK(!event_decode(rec, n, false, &e), "IPv6 -q record refused without -q");
+	CHECK(!fmt_decode(rec, n, false, &e), "IPv6 -q record refused without -q");
 
 	n = make_record(rec, AF_INET, false, "1.2.3.4", "5.6.7.8");
 	rec[offsetof(struct event_head, family)] = 1;	/* AF_UNIX */
-	CHECK(!event_decode(rec, n, false, &e), "unknown family refused");
-	CHECK(!event_decode(rec, 10, false, &e), "short record refused");
+	CHECK(!fmt_decode(rec, n, false, &e), "unknown family refused");
+	CHECK(!fmt_decode(rec, 10, false, &e), "short record refused");
 }
 
 
@@ -210,11 +210,11 @@ TEST(proto)
 	buf[fmt_count_header(&st, buf, sizeof(buf))] = '\0';
 	CHECK(!strcmp(buf, "PID     COMM         IP PROTO LADDR            LPORT ACCEPTS\n"),
 	      "-c --print-proto header: '%s'", buf);
-	buf[fmt_count_row(&st, &key, 3, 0, buf, sizeof(buf))] = '\0';
+	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 3 } }, 0, buf, sizeof(buf))] = '\0';
 	CHECK(!strcmp(buf, "1234    go-api       4  mptcp 127.0.0.1        80    3\n"),
 	      "-c --print-proto row: '%s'", buf);
 	st.json = true;
-	buf[fmt_count_row(&st, &key, 3, 0, buf, sizeof(buf))] = '\0';
+	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 3 } }, 0, buf, sizeof(buf))] = '\0';
 	CHECK(strstr(buf, ",\"ip\":4,\"proto\":\"mptcp\",\"laddr\":\"127.0.0.1\","),
 	      "-c -j proto: '%s'", buf);
 	e.proto = PROTO_MPTCP;
@@ -264,7 +264,7 @@ TEST(no_trailing_blank)
 			CHECK(no_trailing_blank(buf, n), "-c header, options %#x: '%.*s'", opts, (int)n, buf);
 			key.labels.family = e.family;
 			memcpy(key.labels.laddr, e.laddr, sizeof(key.labels.laddr));
-			n = fmt_count_row(&st, &key, 1, 0, buf, sizeof(buf));
+			n = fmt_count_row(&st, &key, &(struct count_value){ .events = { 1 } }, 0, buf, sizeof(buf));
 			CHECK(no_trailing_blank(buf, n), "-c row, options %#x: '%.*s'", opts, (int)n, buf);
 		}
 	}
@@ -287,3 +287,35 @@ TEST(no_trailing_blank)
 	free(text);
 }
 
+
+/* A name cannot forge columns: a space is \x20 in the COMM column (not in
+ * -c's metrics labels, which are quoted), and the cut at 12 characters
+ * falls between whole escapes. */
+TEST(column_comm_cannot_forge_columns)
+{
+	struct fmt_state st;
+	struct event e;
+	char buf[FMT_LINE_MAX], out[4 * TASK_COMM_LEN + 1];
+	struct count_key key = { .pid = 1234, .labels = { .family = AF_INET, .lport = 22,
+						       .comm = "x 4 1.2.3.4 9" } };
+
+	fmt_init(&st, false, false, 0);
+	make_event(&e, AF_INET, "1.2.3.4", 5, "5.6.7.8", 22, "x 4 1.2.3.4 9", 0);
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    x\\x204\\x201. 4  1.2.3.4          5     5.6.7.8          22\n"),
+	      "spaces escaped: '%s'", buf);
+	make_event(&e, AF_INET, "1.2.3.4", 5, "5.6.7.8", 22, "\x1b]0;pwn\x07", 0);
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    \\x1b]0;pwn   4  1.2.3.4          5     5.6.7.8          22\n"),
+	      "cut before a whole escape: '%s'", buf);
+	inet_pton(AF_INET, "5.6.7.8", key.labels.laddr);
+	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 2 } }, 0, buf,
+			  sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    x\\x204\\x201. 4  5.6.7.8          22    2\n"),
+	      "-c row: '%s'", buf);
+	/* --metrics' labels and JSON keep the space: they are quoted. */
+	fmt_escape_comm(out, sizeof(out), "a b", 16);
+	CHECK(!strcmp(out, "a b"), "label escape keeps the space: '%s'", out);
+	fmt_escape_column(out, sizeof(out), "a b\\", 16);
+	CHECK(!strcmp(out, "a\\x20b\\x5c"), "column escape: '%s'", out);
+}

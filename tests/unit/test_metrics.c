@@ -39,13 +39,13 @@ TEST(metrics_format)
 	inet_pton(AF_INET, "127.0.0.1", totals[0].key.laddr);
 	totals[0].key.lport = 8080;
 	memcpy(totals[0].key.comm, "a\"b\\c\nd\x1b", 9);
-	totals[0].accepts = 42;
+	totals[0].counts.events[EVENT_ACCEPT] = 42;
 	totals[1].key.family = AF_INET6;
 	inet_pton(AF_INET6, "::1", totals[1].key.laddr);
 	totals[1].key.lport = 443;
 	memcpy(totals[1].key.comm, "nginx", 5);
 	totals[1].key.proto = PROTO_MPTCP;
-	totals[1].accepts = 3;
+	totals[1].counts.events[EVENT_ACCEPT] = 3;
 	l.key = (struct listen_key){ .family = AF_INET, .lport = 8080 };
 	inet_pton(AF_INET, "127.0.0.1", l.key.laddr);
 	l.st.slots[0] = 1;		/* 0-1 us */
