@@ -18,7 +18,7 @@
 #define OPT_MAX_SERIES 1005
 #define OPT_CLIENT_FAMILY 1006
 /* parse_opt()'s error for an argument that is not an option: as after
- * getopt's errors, parse_args() adds "Try --help". */
+ * getopt's errors, args_parse() adds "Try --help". */
 #define ERR_TRY_HELP (EXIT_USAGE + 1)
 
 static const char doc[] =
@@ -51,7 +51,7 @@ static const char doc[] =
 "\n";
 
 /* --way's help, "Way into the kernel: auto (default), fexit, ...",
- * written from FOR_EACH_WAY by parse_args(). */
+ * written from FOR_EACH_WAY by args_parse(). */
 static char way_help[128];
 
 static const struct argp_option options[] = {
@@ -93,7 +93,7 @@ static const char *const way_names[NR_WAYS] = {
 };
 #undef WAY_NAME
 
-const char *way_name(enum way way)
+const char *args_way_name(enum way way)
 {
 	return way_names[way];
 }
@@ -261,7 +261,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		/* argp would follow getopt's complaint with "Try --help or
-		 * --usage", and there is no --usage: parse_args() says it. */
+		 * --usage", and there is no --usage: args_parse() says it. */
 		state->err_stream = NULL;
 		return 0;
 	case 't':
@@ -344,7 +344,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	}
 }
 
-int parse_args(int argc, char **argv, struct config *cfg)
+int args_parse(int argc, char **argv, struct config *cfg)
 {
 	static const struct argp argp = {
 		.options = options,

@@ -10,8 +10,6 @@
 #include "tcpaccept.h"
 
 #define EXIT_USAGE 64	/* sysexits.h EX_USAGE */
-/* -P: one bit per port, as the kernel side's targ_port_bits. */
-#define PORT_BITS_BYTES (65536 / 8)
 #define DEFAULT_METRICS_INTERVAL 15
 #define PID_MAX_LIMIT 4194304	/* the kernel's upper bound for pid_max */
 
@@ -48,17 +46,10 @@ struct config {
 
 /* Fills @cfg from the command line. Returns 0 to go on tracing (or to exit 0
  * if cfg->exit_now), or EXIT_USAGE after printing one line to stderr. */
-int parse_args(int argc, char **argv, struct config *cfg);
-
-/* Whether -P selects local port @port (true without -P). */
-static inline bool port_selected(const struct config *cfg, unsigned int port)
-{
-	return !cfg->filter_ports ||
-	       (port < 65536 && (cfg->port_bits[port >> 3] & (1u << (port & 7))));
-}
+int args_parse(int argc, char **argv, struct config *cfg);
 
 /* The way's name on the command line, in -v and in --metrics ("auto" for
  * WAY_AUTO). */
-const char *way_name(enum way way);
+const char *args_way_name(enum way way);
 
 #endif /* TCPACCEPT_ARGS_H */

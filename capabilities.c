@@ -15,7 +15,7 @@
 #define CAP_BPF 39
 #endif
 
-bool have_bpf_privileges(void)
+bool caps_have_bpf(void)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = {};
@@ -29,7 +29,7 @@ bool have_bpf_privileges(void)
 	return (eff & (1ULL << CAP_BPF)) && (eff & (1ULL << CAP_PERFMON));
 }
 
-int drop_capabilities(bool keep_bpf)
+int caps_drop(bool keep_bpf)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = {};

@@ -6,11 +6,11 @@
 #include <stdbool.h>
 
 /* Root, or CAP_BPF and CAP_PERFMON in the effective set. */
-bool have_bpf_privileges(void);
+bool caps_have_bpf(void);
 
 /* Gives up every capability for good (bounding set, ambient, permitted,
  * effective; no_new_privs), but CAP_BPF (CAP_SYS_ADMIN before 5.8) if
  * @keep_bpf. Returns 0 or -errno. */
-int drop_capabilities(bool keep_bpf);
+int caps_drop(bool keep_bpf);
 
 #endif /* TCPACCEPT_CAPABILITIES_H */

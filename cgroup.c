@@ -30,7 +30,7 @@ static void unescape(char *s)
 
 /* A mountinfo line: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] -
  * FSTYPE SOURCE SUPER_OPTIONS (proc(5)). */
-void cgroup2_mounts(char *buf, size_t size)
+void cgroup_v2_mounts(char *buf, size_t size)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[4096], point[4096], fstype[64];
@@ -69,7 +69,7 @@ int cgroup_open(const char *path)
 		return fd;
 	close(fd);
 	/* A hybrid host has v1 at /sys/fs/cgroup and v2 elsewhere. */
-	cgroup2_mounts(where, sizeof(where));
+	cgroup_v2_mounts(where, sizeof(where));
 	if (where[0])
 		warn("'%s' is not a cgroup v2 directory; cgroup v2 is mounted at %s on this host\n",
 		     path, where);

@@ -8,7 +8,7 @@
 /* The mount points of every cgroup2 file system this process sees
  * (/proc/self/mountinfo), ", "-separated, into @buf: "" if there is none
  * or mountinfo cannot be read. */
-void cgroup2_mounts(char *buf, size_t size);
+void cgroup_v2_mounts(char *buf, size_t size);
 
 /* -C: @path opened as a cgroup v2 directory; -1 (said, naming where
  * cgroup v2 is mounted if @path is not one) if it cannot be. */

@@ -52,11 +52,6 @@ size_t metrics_escape_label(char *out, size_t size, const char *src, size_t len)
 	return n;
 }
 
-double wait_slot_le(unsigned int slot)
-{
-	return (double)(1ULL << (slot + 1)) / 1e6;
-}
-
 /* "le" exactly: 2^(slot+1) microseconds as decimal seconds. */
 static void fmt_le(char *out, size_t size, unsigned int slot)
 {
@@ -210,7 +205,7 @@ static void slot_range(unsigned int slot, unsigned long long *low, unsigned long
 	*high = (1ULL << (slot + 1)) - 1;
 }
 
-void hist_print(FILE *f, const struct listen_series *l)
+void metrics_hist_print(FILE *f, const struct listen_series *l)
 {
 	const int width = 40;
 	int last = last_slot(&l->st);
@@ -242,7 +237,7 @@ void hist_print(FILE *f, const struct listen_series *l)
 	}
 }
 
-void hist_print_json(FILE *f, const struct listen_series *l, double ts)
+void metrics_hist_json(FILE *f, const struct listen_series *l, double ts)
 {
 	int last = last_slot(&l->st);
 	unsigned long long low, high;
@@ -266,7 +261,7 @@ void hist_print_json(FILE *f, const struct listen_series *l, double ts)
 	fputs("]}\n", f);
 }
 
-void listen_stats_sub(struct listen_stats *after, const struct listen_stats *before)
+void metrics_stats_sub(struct listen_stats *after, const struct listen_stats *before)
 {
 	for (int i = 0; i < WAIT_SLOTS; i++)
 		after->slots[i] -= before->slots[i];

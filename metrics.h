@@ -50,16 +50,13 @@ void metrics_format(FILE *f, const struct metrics_snapshot *s);
  * always suffices. */
 size_t metrics_escape_label(char *out, size_t size, const char *src, size_t len);
 
-/* The upper bound, in seconds, of wait slot @slot (Prometheus' "le"). */
-double wait_slot_le(unsigned int slot);
-
 /* -c -q: a listener's histogram, bcc's print_log2_hist style, in usecs. */
-void hist_print(FILE *f, const struct listen_series *l);
+void metrics_hist_print(FILE *f, const struct listen_series *l);
 /* -c -q -j: the same as one JSON line; @ts is Unix time. */
-void hist_print_json(FILE *f, const struct listen_series *l, double ts);
+void metrics_hist_json(FILE *f, const struct listen_series *l, double ts);
 
 /* @after - @before, slot by slot (-c -i prints each interval's part). */
-void listen_stats_sub(struct listen_stats *after, const struct listen_stats *before);
+void metrics_stats_sub(struct listen_stats *after, const struct listen_stats *before);
 
 /* Writes @len bytes to @path so that a reader sees either the old file or
  * the new one, whole: a temporary file in the same directory, fsync,

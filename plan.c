@@ -140,7 +140,7 @@ int plan_attach(const struct plan *p, struct tcpaccept_bpf *skel, char *why, siz
 				continue;
 		}
 		err = prog && slot ? -errno : -ENOENT;
-		snprintf(why, len, "failed to attach %s: %s", pp->what, bpf_strerror(-err));
+		snprintf(why, len, "failed to attach %s: %s", pp->what, kernel_strerror(-err));
 		return err;
 	}
 	return 0;

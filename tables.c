@@ -104,7 +104,7 @@ static void print_count_table(const struct config *cfg, struct fmt_state *fmt,
 	output_flush();
 }
 
-int print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, struct fmt_state *fmt,
+int tables_print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, struct fmt_state *fmt,
 		 bool with_time, bool skip_if_empty)
 {
 	__u32 max = bpf_map__max_entries(skel->maps.counts);
@@ -166,7 +166,7 @@ static long read_listeners(struct tcpaccept_bpf *skel, struct listen_series **ou
 	return n;
 }
 
-int write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, const char *way,
+int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, const char *way,
 		  double start)
 {
 	size_t max = bpf_map__max_entries(skel->maps.metric_totals), len = 0;
@@ -223,7 +223,7 @@ done:
 	return err;
 }
 
-int print_hists(struct tcpaccept_bpf *skel, const struct config *cfg, struct hist_prev *prev)
+int tables_print_hists(struct tcpaccept_bpf *skel, const struct config *cfg, struct hist_prev *prev)
 {
 	struct listen_series *rows = NULL;
 	long n = read_listeners(skel, &rows);
@@ -242,13 +242,13 @@ int print_hists(struct tcpaccept_bpf *skel, const struct config *cfg, struct his
 			bsearch(&l, prev->rows, (size_t)prev->n, sizeof(l), by_listen_key) : NULL;
 
 		if (before)
-			listen_stats_sub(&l.st, &before->st);
+			metrics_stats_sub(&l.st, &before->st);
 		if (!l.st.wait_count && !l.st.wait_unknown)
 			continue;
 		if (cfg->json)
-			hist_print_json(f, &l, unix_now());
+			metrics_hist_json(f, &l, unix_now());
 		else
-			hist_print(f, &l);
+			metrics_hist_print(f, &l);
 	}
 	fclose(f);
 	output_append(text, len);

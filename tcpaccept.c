@@ -109,7 +109,7 @@ static int preflight(struct tracer *t)
 {
 	const struct config *cfg = &t->cfg;
 
-	if (!have_bpf_privileges()) {
+	if (!caps_have_bpf()) {
 		warn("needs root, or the CAP_BPF and CAP_PERFMON capabilities\n");
 		return -1;
 	}
@@ -158,7 +158,7 @@ static int start_way(struct tracer *t)
 	if (!err)
 		err = tcpaccept_bpf__load(skel);
 	if (err) {
-		snprintf(why, len, "failed to load the BPF programs: %s", bpf_strerror(-err));
+		snprintf(why, len, "failed to load the BPF programs: %s", kernel_strerror(-err));
 		goto fail;
 	}
 	if (t->cgroup_fd >= 0 && (err = set_cgroup(skel, t->cgroup_fd))) {
@@ -170,7 +170,7 @@ static int start_way(struct tracer *t)
 		goto fail;
 	err = ways[c->way].attach(skel, c);
 	if (err) {
-		snprintf(why, len, "failed to attach the BPF programs: %s", bpf_strerror(-err));
+		snprintf(why, len, "failed to attach the BPF programs: %s", kernel_strerror(-err));
 		goto fail;
 	}
 	t->skel = skel;
@@ -200,13 +200,13 @@ static int choose_and_start(struct tracer *t)
 	}
 	c->way = WAY_AUTO;	/* none is attached */
 	if (forced != WAY_AUTO) {
-		warn("the %s way in is not available: %s\n", way_name(forced), c->why_not[forced]);
+		warn("the %s way in is not available: %s\n", args_way_name(forced), c->why_not[forced]);
 		return -1;
 	}
 	/* "no way in is available: fexit: ...; kprobe: ...; tracepoint: ..." */
 	for (int w = WAY_AUTO + 1; w < NR_WAYS; w++)
 		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s %s: %s",
-					w == WAY_AUTO + 1 ? ":" : ";", way_name((enum way)w),
+					w == WAY_AUTO + 1 ? ":" : ";", args_way_name((enum way)w),
 					c->why_not[w]);
 	warn("no way in is available%s\n", msg);
 	return -1;
@@ -217,13 +217,13 @@ static void say_choice(const struct tracer *t)
 {
 	const struct choice *c = &t->choice;
 
-	warn("way in: %s", way_name(c->way));
+	warn("way in: %s", args_way_name(c->way));
 	ways[c->way].describe(c, stderr);
 	if (t->cfg.way != WAY_AUTO)
 		fprintf(stderr, " (forced by --way)");
 	fputc('\n', stderr);
 	for (int w = WAY_AUTO + 1; w < (int)c->way && t->cfg.way == WAY_AUTO; w++)
-		warn("passed over %s: %s\n", way_name((enum way)w), c->why_not[w]);
+		warn("passed over %s: %s\n", args_way_name((enum way)w), c->why_not[w]);
 }
 
 /* From attached programs to tracing: the reader, catch-up, capabilities
@@ -239,7 +239,7 @@ static int begin_tracing(struct tracer *t)
 	catchup_start(&t->catchup, t->skel, &t->choice, cfg->pid);
 	/* From here on tracing only reads memory-mapped maps and closes fds,
 	 * but for the counts the plan reads with bpf(). */
-	err = drop_capabilities(t->plan.keep_bpf);
+	err = caps_drop(t->plan.keep_bpf);
 	if (err) {
 		warn("failed to drop capabilities: %s\n", strerror(-err));
 		return -1;
@@ -257,14 +257,14 @@ static int begin_tracing(struct tracer *t)
 
 static void print_tables(struct tracer *t, bool with_time, bool skip_if_empty)
 {
-	print_counts(t->skel, &t->cfg, &t->rows.fmt, with_time, skip_if_empty);
+	tables_print_counts(t->skel, &t->cfg, &t->rows.fmt, with_time, skip_if_empty);
 	if (t->cfg.queue)
-		print_hists(t->skel, &t->cfg, &t->hist_prev);
+		tables_print_hists(t->skel, &t->cfg, &t->hist_prev);
 }
 
 static int write_metrics_now(struct tracer *t)
 {
-	return write_metrics(t->skel, &t->cfg, way_name(t->choice.way), t->start_time);
+	return tables_write_metrics(t->skel, &t->cfg, args_way_name(t->choice.way), t->start_time);
 }
 
 /* -c without -i prints nothing until the end: on a terminal, say so (as
@@ -398,7 +398,7 @@ int main(int argc, char **argv)
 	int err, status = 1;
 
 	argv[0] = "tcpaccept";	/* getopt's messages name the program so */
-	err = parse_args(argc, argv, &t.cfg);
+	err = args_parse(argc, argv, &t.cfg);
 	if (err)
 		return err;
 	if (t.cfg.exit_now)

@@ -31,14 +31,14 @@ static bool fexit_probe_way(const struct config *cfg, struct choice *c, char *wh
 		return false;
 	}
 	/* Before reading 6 MB of BTF for the real probe below. */
-	if (!fexit_allowed(why, len))
+	if (!kernel_fexit_allowed(why, len))
 		return false;
 	btf = btf__load_vmlinux_btf();
 	if (!btf) {
 		snprintf(why, len, "failed to read the kernel BTF: %s", strerror(errno));
 		return false;
 	}
-	n = btf_func_params(btf, ACCEPT_FUNC, &id);
+	n = kernel_btf_func_params(btf, ACCEPT_FUNC, &id);
 	btf__free(btf);
 	if (n < 0) {
 		snprintf(why, len, "the kernel BTF has no %s()", ACCEPT_FUNC);
@@ -49,7 +49,7 @@ static bool fexit_probe_way(const struct config *cfg, struct choice *c, char *wh
 			 ACCEPT_FUNC, n);
 		return false;
 	}
-	if (!fexit_attachable(id, why, len))
+	if (!kernel_fexit_attachable(id, why, len))
 		return false;
 	c->fexit_params = n;
 	return true;
@@ -85,7 +85,7 @@ static bool kprobe_probe_way(const struct config *cfg, struct choice *c, char *w
 {
 	(void)cfg;
 	(void)c;
-	return kretprobe_allowed(ACCEPT_FUNC, why, len);
+	return kernel_kretprobe_allowed(ACCEPT_FUNC, why, len);
 }
 
 static void kprobe_autoload(struct tcpaccept_bpf *skel, const struct choice *c)
@@ -102,7 +102,7 @@ static int kprobe_attach(struct tcpaccept_bpf *skel, struct choice *c)
 
 	/* Return probe first: a call caught only at entry would leave
 	 * a stale inflight entry behind. */
-	err = kretprobe_attach(skel->progs.kretprobe_accept, ACCEPT_FUNC,
+	err = tracefs_kretprobe_attach(skel->progs.kretprobe_accept, ACCEPT_FUNC,
 			       KRETPROBE_MAXACTIVE, &c->kretprobe);
 	if (err) {
 		if (verbose)
@@ -120,7 +120,7 @@ static int kprobe_attach(struct tcpaccept_bpf *skel, struct choice *c)
 
 static void kprobe_detach(struct choice *c)
 {
-	kretprobe_detach(&c->kretprobe);
+	tracefs_kretprobe_detach(&c->kretprobe);
 }
 
 /* --- accept/accept4 syscall tracepoints ------------------------------------ */
@@ -216,7 +216,7 @@ const struct way_ops ways[NR_WAYS] = {
 	},
 	[WAY_KPROBE] = {
 		/* Entries of tcpaccept processes that were killed. */
-		.preflight = kretprobe_remove_stale,
+		.preflight = tracefs_kretprobe_remove_stale,
 		.probe = kprobe_probe_way,
 		.autoload = kprobe_autoload,
 		.attach = kprobe_attach,

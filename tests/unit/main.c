@@ -25,7 +25,7 @@ int parse(struct config *cfg, char *err, size_t errlen, const char **args)
 	fflush(stderr);
 	saved = dup(STDERR_FILENO);
 	dup2(fileno(tmp), STDERR_FILENO);
-	rc = parse_args(argc, argv, cfg);
+	rc = args_parse(argc, argv, cfg);
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);

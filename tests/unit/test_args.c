@@ -11,6 +11,13 @@
 #include <unistd.h>
 #include "unit.h"
 
+/* Whether -P selects local port @port (true without -P). */
+static bool port_selected(const struct config *cfg, unsigned int port)
+{
+	return !cfg->filter_ports ||
+	       (port < 65536 && (cfg->port_bits[port >> 3] & (1u << (port & 7))));
+}
+
 TEST(good_options)
 {
 	struct config cfg;
@@ -41,10 +48,10 @@ TEST(good_options)
 	for (int b = WAY_AUTO; b < NR_WAYS; b++) {
 		char opt[64];
 
-		snprintf(opt, sizeof(opt), "--way=%s", way_name(b));
+		snprintf(opt, sizeof(opt), "--way=%s", args_way_name(b));
 		CHECK(parse(&cfg, err, sizeof(err), ARGS(opt)) == 0 && cfg.way == (enum way)b,
 		      "%s", opt);
-		snprintf(opt, sizeof(opt), "--backend=%s", way_name(b));
+		snprintf(opt, sizeof(opt), "--backend=%s", args_way_name(b));
 		CHECK(parse(&cfg, err, sizeof(err), ARGS(opt)) == 0 && cfg.way == (enum way)b,
 		      "%s", opt);
 	}

@@ -281,7 +281,7 @@ TEST(no_trailing_blank)
 	l.st.slots[0] = 1;
 	l.st.wait_count = 1;
 	f = open_memstream(&text, &len);
-	hist_print(f, &l);
+	metrics_hist_print(f, &l);
 	fclose(f);
 	CHECK(no_trailing_blank(text, len), "histogram:\n%s", text);
 	free(text);

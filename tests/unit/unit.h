@@ -38,7 +38,7 @@ struct unit_test {
 		{ #name, test_##name };                                        \
 	static void test_##name(void)
 
-/* Runs parse_args() on a NULL-terminated argument list, capturing what it
+/* Runs args_parse() on a NULL-terminated argument list, capturing what it
  * writes to stderr in @err. */
 int parse(struct config *cfg, char *err, size_t errlen, const char **args);
 

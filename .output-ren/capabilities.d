@@ -1,0 +1,2 @@
+.output-ren/capabilities.o: capabilities.c capabilities.h
+capabilities.h:

@@ -1,0 +1,3 @@
+.output-ren/cgroup.o: cgroup.c cgroup.h log.h
+cgroup.h:
+log.h:

@@ -1,0 +1,3 @@
+.output-ren/kernel_probes.o: kernel_probes.c kernel_probes.h tracefs.h
+kernel_probes.h:
+tracefs.h:

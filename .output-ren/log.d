@@ -1,0 +1,2 @@
+.output-ren/log.o: log.c log.h
+log.h:

@@ -1,0 +1,3 @@
+.output-ren/process.o: process.c log.h process.h
+log.h:
+process.h:

@@ -1,0 +1,2 @@
+.output-ren/tracefs.o: tracefs.c tracefs.h
+tracefs.h:
