@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -64,28 +65,97 @@ size_t fmt_escape_column(char *out, size_t size, const char *comm, size_t len)
 	return escape_bytes(out, size, comm, len, "\\x", "\\ ");
 }
 
-/* Appenders for the column rows, by hand rather than with snprintf(), which
- * costs most of what a row costs in user space (bench/README.md). Each
- * writes at @p and returns the new end; the callers give FMT_LINE_MAX
- * bytes, more than the longest row. */
-static char *put_str(char *p, const char *s, size_t len)
+/* Lines are written by hand rather than with snprintf(), which costs most
+ * of what a row costs in user space (bench/README.md), through a writer
+ * that never passes its end. */
+struct out {
+	char *p, *end;
+};
+
+static inline void out_str(struct out *o, const char *s, size_t len)
 {
-	memcpy(p, s, len);
-	return p + len;
+	if (len > (size_t)(o->end - o->p))
+		len = (size_t)(o->end - o->p);
+	memcpy(o->p, s, len);
+	o->p += len;
 }
 
-static char *put_uint(char *p, unsigned int v)
+static inline void out_char(struct out *o, char c)
 {
-	char digits[10];
-	size_t n = 0;
+	if (o->p < o->end)
+		*o->p++ = c;
+}
+
+/* The decimal digits of @v, at the end of @digits; where they start. */
+static char *digits_of(unsigned long long v, char digits[20])
+{
+	char *d = digits + 20;
 
 	do {
-		digits[n++] = (char)('0' + v % 10);
+		*--d = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	while (n)
-		*p++ = digits[--n];
-	return p;
+	return d;
+}
+
+static size_t digit_count(unsigned long long v)
+{
+	size_t n = 1;
+
+	for (; v >= 10000; v /= 10000)
+		n += 4;
+	return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
+/* @v in decimal, written in place from its last digit back. */
+static void out_uint(struct out *o, unsigned long long v)
+{
+	size_t n = digit_count(v);
+	char *d;
+
+	if (n > (size_t)(o->end - o->p)) {
+		char digits[20];
+
+		d = digits_of(v, digits);
+		out_str(o, d, (size_t)(digits + 20 - d));
+		return;
+	}
+	d = o->p + n;
+	do {
+		*--d = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	o->p += n;
+}
+
+/* Blanks after a value that began at @start, to @width. */
+static void out_pad(struct out *o, const char *start, size_t width)
+{
+	size_t len = (size_t)(o->p - start), room = (size_t)(o->end - o->p);
+
+	if (len >= width)
+		return;
+	width -= len;
+	if (width > room)
+		width = room;
+	memset(o->p, ' ', width);
+	o->p += width;
+}
+
+/* snprintf()'s output, where a value is not worth doing by hand. The
+ * writer's end leaves room for the NUL. */
+__attribute__((format(printf, 2, 3)))
+static void out_printf(struct out *o, const char *fmt, ...)
+{
+	size_t room = (size_t)(o->end - o->p);
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(o->p, room + 1, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->p += (size_t)n < room ? (size_t)n : room;
 }
 
 const char *fmt_proto_name(unsigned int proto)
@@ -100,7 +170,13 @@ void fmt_addr(char *out, size_t size, int family, const __u8 addr[16])
 		char *p = out;
 
 		for (int i = 0; i < 4; i++) {
-			p = put_uint(p, addr[i]);
+			unsigned int b = addr[i];
+
+			if (b >= 100)
+				*p++ = (char)('0' + b / 100);
+			if (b >= 10)
+				*p++ = (char)('0' + b / 10 % 10);
+			*p++ = (char)('0' + b % 10);
 			*p++ = i < 3 ? '.' : '\0';
 		}
 		return;
@@ -123,24 +199,6 @@ static const char *event_hms(struct fmt_state *st, __u64 ts_ns)
 		st->hms_sec = sec;
 	}
 	return st->hms_text;
-}
-
-static size_t clamp(int n, size_t size)
-{
-	if (n < 0)
-		return 0;
-	return (size_t)n < size ? (size_t)n : size - 1;
-}
-
-/* Unix time of a CLOCK_MONOTONIC timestamp, as seconds.microseconds. */
-static int fmt_unix_time(char *out, size_t size, const struct fmt_state *st, __u64 ts_ns)
-{
-	__s64 real = (__s64)ts_ns + st->mono_to_real_ns;
-
-	if (real < 0)
-		real = 0;
-	return snprintf(out, size, "%lld.%06lld", (long long)(real / 1000000000),
-			(long long)(real % 1000000000 / 1000));
 }
 
 /* --- records ------------------------------------------------------------------- */
@@ -197,19 +255,17 @@ struct cell {
 	const struct count_value *counts;	/* -c rows only */
 };
 
-/* Which lines show a column or key, */
-enum { ROWS = 1, COUNTS = 2 };
-/* and the option it needs (0: none). */
+/* Which lines show a column or key (FMT_ROWS, FMT_COUNTS: format.h), and
+ * the option it needs (0: none). */
 enum { F_WALLCLOCK = 1, F_TIMESTAMP = 2, F_UID = 4, F_PROTO = 8, F_QUEUE = 16 };
 
 static unsigned int options_of(const struct fmt_state *st)
 {
 	return (st->wallclock ? F_WALLCLOCK : 0) | (st->timestamp ? F_TIMESTAMP : 0) |
 	       (st->print_uid ? F_UID : 0) | (st->print_proto ? F_PROTO : 0) |
-	       (st->queue ? F_QUEUE : 0);
+	       (st->queue ? F_QUEUE : 0) | (st->wide ? 0x100 : 0) | (st->json ? 0x200 : 0);
 }
 
-#define ADDR_WIDTH(st) ((st)->wide ? 39 : 16)
 /* A column's width: its own, the address width, or its title's. */
 #define W_ADDR 0xff
 #define W_TITLE 0
@@ -217,23 +273,22 @@ static unsigned int options_of(const struct fmt_state *st)
 struct column {
 	const char *title;
 	unsigned char width;
-	unsigned char lines;	/* ROWS, COUNTS */
+	unsigned char lines;	/* FMT_ROWS, FMT_COUNTS */
 	unsigned char needs;	/* F_* */
 	unsigned char kind;	/* put_count: enum event_kind */
-	/* Writes the value at @p (at most the width where it is cut, COMM);
-	 * returns the end. */
-	char *(*put)(char *p, const struct cell *c, const struct column *col);
+	/* Writes the value (COMM cuts it to the width). */
+	void (*put)(struct out *o, const struct cell *c, const struct column *col);
 };
 
-static char *put_time(char *p, const struct cell *c, const struct column *col)
+static void put_time(struct out *o, const struct cell *c, const struct column *col)
 {
 	const char *hms = event_hms(c->st, c->e->ts_ns);
 
 	(void)col;
-	return put_str(p, hms, strlen(hms));
+	out_str(o, hms, strlen(hms));
 }
 
-static char *put_elapsed(char *p, const struct cell *c, const struct column *col)
+static void put_elapsed(struct out *o, const struct cell *c, const struct column *col)
 {
 	struct fmt_state *st = c->st;
 
@@ -243,198 +298,151 @@ static char *put_elapsed(char *p, const struct cell *c, const struct column *col
 		st->have_first = true;
 	}
 	/* bcc prints "%-9.3f", which runs into PID from 10000 s on. */
-	return p + clamp(snprintf(p, 32, "%.3f",
-				  (double)(__s64)(c->e->ts_ns - st->first_ts_ns) / 1e9), 32);
+	out_printf(o, "%.3f", (double)(__s64)(c->e->ts_ns - st->first_ts_ns) / 1e9);
 }
 
-static char *put_uid(char *p, const struct cell *c, const struct column *col)
+static void put_uid(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
-	return put_uint(p, c->e->uid);
+	out_uint(o, c->e->uid);
 }
 
-static char *put_pid(char *p, const struct cell *c, const struct column *col)
+static void put_pid(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
-	return put_uint(p, c->e->pid);
+	out_uint(o, c->e->pid);
 }
 
 /* The escaped name, cut to the column between two whole escapes. */
-static char *put_comm(char *p, const struct cell *c, const struct column *col)
+static void put_comm(struct out *o, const struct cell *c, const struct column *col)
 {
 	char comm[4 * TASK_COMM_LEN + 1];
 	size_t n = fmt_escape_column(comm, (size_t)col->width + 1, c->e->comm, sizeof(c->e->comm));
 
-	return put_str(p, comm, n);
+	out_str(o, comm, n);
 }
 
-static char *put_ip(char *p, const struct cell *c, const struct column *col)
+static void put_ip(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
-	*p = c->e->family == AF_INET6 ? '6' : '4';
-	return p + 1;
+	out_char(o, c->e->family == AF_INET6 ? '6' : '4');
 }
 
-static char *put_proto(char *p, const struct cell *c, const struct column *col)
+static void put_proto(struct out *o, const struct cell *c, const struct column *col)
 {
 	const char *proto = fmt_proto_name(c->e->proto);
 
 	(void)col;
-	return put_str(p, proto, strlen(proto));
+	out_str(o, proto, strlen(proto));
 }
 
-static char *put_addr(char *p, int family, const __u8 addr[16])
+static void put_addr(struct out *o, int family, const __u8 addr[16])
 {
 	char text[INET6_ADDRSTRLEN];
 
 	fmt_addr(text, sizeof(text), family, addr);
-	return put_str(p, text, strlen(text));
+	out_str(o, text, strlen(text));
 }
 
-static char *put_raddr(char *p, const struct cell *c, const struct column *col)
+static void put_raddr(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
-	return put_addr(p, c->e->family, c->e->raddr);
+	put_addr(o, c->e->family, c->e->raddr);
 }
 
-static char *put_laddr(char *p, const struct cell *c, const struct column *col)
+static void put_laddr(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
-	return put_addr(p, c->e->family, c->e->laddr);
+	put_addr(o, c->e->family, c->e->laddr);
 }
 
-static char *put_rport(char *p, const struct cell *c, const struct column *col)
+static void put_rport(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
-	return put_uint(p, c->e->rport);
+	out_uint(o, c->e->rport);
 }
 
-static char *put_lport(char *p, const struct cell *c, const struct column *col)
+static void put_lport(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
-	return put_uint(p, c->e->lport);
+	out_uint(o, c->e->lport);
 }
 
-static char *put_backlog(char *p, const struct cell *c, const struct column *col)
+static void put_backlog(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
-	p = put_uint(p, c->e->backlog_len);
-	*p++ = '/';
-	return put_uint(p, c->e->backlog_max);
+	out_uint(o, c->e->backlog_len);
+	out_char(o, '/');
+	out_uint(o, c->e->backlog_max);
 }
 
-static char *put_wait(char *p, const struct cell *c, const struct column *col)
+static void put_wait(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
 	if (c->e->wait_ns == WAIT_UNKNOWN)
-		return put_str(p, "-", 1);
-	return p + clamp(snprintf(p, 32, "%.3f", (double)c->e->wait_ns / 1e6), 32);
+		out_char(o, '-');
+	else
+		out_printf(o, "%.3f", (double)c->e->wait_ns / 1e6);
 }
 
-static char *put_count(char *p, const struct cell *c, const struct column *col)
+static void put_count(struct out *o, const struct cell *c, const struct column *col)
 {
-	return p + clamp(snprintf(p, 24, "%llu",
-				  (unsigned long long)c->counts->events[col->kind]), 24);
+	out_uint(o, c->counts->events[col->kind]);
 }
 
-#define KIND_COLUMN(id, name, column, key) { column, W_TITLE, COUNTS, 0, id, put_count },
+#define KIND_COLUMN(id, name, column, key) { column, W_TITLE, FMT_COUNTS, 0, id, put_count },
 
-/* The columns, in order; a line shows those of its kind whose option is
+/* The columns, in order; a line shows those of its lines whose option is
  * given. bcc's columns are PID to LPORT. */
 static const struct column columns[] = {
-	{ "TIME", 8, ROWS, F_WALLCLOCK, 0, put_time },
-	{ "TIME(s)", 8, ROWS, F_TIMESTAMP, 0, put_elapsed },
-	{ "UID", 6, ROWS, F_UID, 0, put_uid },
-	{ "PID", 7, ROWS | COUNTS, 0, 0, put_pid },
-	{ "COMM", 12, ROWS | COUNTS, 0, 0, put_comm },
-	{ "IP", 2, ROWS | COUNTS, 0, 0, put_ip },
-	{ "PROTO", 5, ROWS | COUNTS, F_PROTO, 0, put_proto },
-	{ "RADDR", W_ADDR, ROWS, 0, 0, put_raddr },
-	{ "RPORT", 5, ROWS, 0, 0, put_rport },
-	{ "LADDR", W_ADDR, ROWS | COUNTS, 0, 0, put_laddr },
-	{ "LPORT", 5, ROWS | COUNTS, 0, 0, put_lport },
-	{ "BL", 11, ROWS, F_QUEUE, 0, put_backlog },
-	{ "WAIT(ms)", W_TITLE, ROWS, F_QUEUE, 0, put_wait },
+	{ "TIME", 8, FMT_ROWS, F_WALLCLOCK, 0, put_time },
+	{ "TIME(s)", 8, FMT_ROWS, F_TIMESTAMP, 0, put_elapsed },
+	{ "UID", 6, FMT_ROWS, F_UID, 0, put_uid },
+	{ "PID", 7, FMT_ROWS | FMT_COUNTS, 0, 0, put_pid },
+	{ "COMM", 12, FMT_ROWS | FMT_COUNTS, 0, 0, put_comm },
+	{ "IP", 2, FMT_ROWS | FMT_COUNTS, 0, 0, put_ip },
+	{ "PROTO", 5, FMT_ROWS | FMT_COUNTS, F_PROTO, 0, put_proto },
+	{ "RADDR", W_ADDR, FMT_ROWS, 0, 0, put_raddr },
+	{ "RPORT", 5, FMT_ROWS, 0, 0, put_rport },
+	{ "LADDR", W_ADDR, FMT_ROWS | FMT_COUNTS, 0, 0, put_laddr },
+	{ "LPORT", 5, FMT_ROWS | FMT_COUNTS, 0, 0, put_lport },
+	{ "BL", 11, FMT_ROWS, F_QUEUE, 0, put_backlog },
+	{ "WAIT(ms)", W_TITLE, FMT_ROWS, F_QUEUE, 0, put_wait },
 	FOR_EACH_KIND(KIND_COLUMN)
 };
 
-#define NR_COLUMNS (sizeof(columns) / sizeof(columns[0]))
-
-static size_t width_of(const struct column *col, const struct fmt_state *st)
-{
-	if (col->width == W_ADDR)
-		return (size_t)ADDR_WIDTH(st);
-	if (col->width == W_TITLE)
-		return strlen(col->title);
-	return col->width;
-}
-
-static bool shown(const struct column *col, unsigned int lines, unsigned int options)
-{
-	return (col->lines & lines) && (col->needs & ~options) == 0;
-}
-
-/* The index of the last column @lines show: it alone is not padded, so no
- * line ends in a blank (`grep ' 8080$'` finds the port's rows). */
-static size_t last_shown(unsigned int lines, unsigned int options)
-{
-	size_t last = 0;
-
-	for (size_t i = 0; i < NR_COLUMNS; i++)
-		if (shown(&columns[i], lines, options))
-			last = i;
-	return last;
-}
-
-/* The titles (@c NULL) or the values of @c, padded to the widths, one
- * blank between columns, and the newline. */
-static size_t put_line(const struct fmt_state *st, unsigned int lines, const struct cell *c,
-		       char *buf)
-{
-	unsigned int options = options_of(st);
-	size_t last = last_shown(lines, options);
-	char *p = buf, *start;
-
-	for (size_t i = 0; i <= last; i++) {
-		const struct column *col = &columns[i];
-		size_t width;
-
-		if (!shown(col, lines, options))
-			continue;
-		start = p;
-		p = c ? col->put(p, c, col) : put_str(p, col->title, strlen(col->title));
-		if (i == last)
-			break;
-		for (width = width_of(col, st); (size_t)(p - start) < width; )
-			*p++ = ' ';
-		*p++ = ' ';
-	}
-	*p++ = '\n';
-	return (size_t)(p - buf);
-}
+_Static_assert(sizeof(columns) / sizeof(columns[0]) <= FMT_MAX_FIELDS, "FMT_MAX_FIELDS");
 
 /* JSON: "key":value pairs, in this order. */
 struct json_key {
-	const char *key;
-	unsigned char lines;	/* ROWS, COUNTS */
+	const char *key;	/* with its quotes and colon */
+	unsigned char lines;	/* FMT_ROWS, FMT_COUNTS */
 	unsigned char needs;	/* F_QUEUE */
 	unsigned char kind;	/* json_count: enum event_kind */
-	/* Writes the value; returns its length (snprintf's). */
-	int (*put)(char *buf, size_t size, const struct cell *c, const struct json_key *k);
+	void (*put)(struct out *o, const struct cell *c, const struct json_key *k);
 };
 
-static int json_ts(char *buf, size_t size, const struct cell *c, const struct json_key *k)
+/* Unix time of the event's CLOCK_MONOTONIC timestamp, seconds.micros. */
+static void json_ts(struct out *o, const struct cell *c, const struct json_key *k)
 {
+	__s64 real = (__s64)c->e->ts_ns + c->st->mono_to_real_ns;
+	char digits[20], *d;
+
 	(void)k;
-	return fmt_unix_time(buf, size, c->st, c->e->ts_ns);
+	if (real < 0)
+		real = 0;
+	out_uint(o, (unsigned long long)real / 1000000000);
+	out_char(o, '.');
+	d = digits_of((unsigned long long)real % 1000000000 / 1000 + 1000000, digits);
+	out_str(o, d + 1, 6);	/* the six digits after the leading 1 */
 }
 
 #define JSON_UINT(name, field)								\
-	static int json_##name(char *buf, size_t size, const struct cell *c,		\
-			       const struct json_key *k)				\
+	static void json_##name(struct out *o, const struct cell *c,			\
+				const struct json_key *k)				\
 	{										\
 		(void)k;								\
-		return snprintf(buf, size, "%u", (unsigned int)c->e->field);		\
+		out_uint(o, c->e->field);						\
 	}
 JSON_UINT(pid, pid)
 JSON_UINT(tid, tid)
@@ -445,123 +453,205 @@ JSON_UINT(netns, netns)
 JSON_UINT(backlog, backlog_len)
 JSON_UINT(backlog_max, backlog_max)
 
-static int json_comm(char *buf, size_t size, const struct cell *c, const struct json_key *k)
+static void json_string(struct out *o, const char *s)
+{
+	out_char(o, '"');
+	out_str(o, s, strlen(s));
+	out_char(o, '"');
+}
+
+static void json_comm(struct out *o, const struct cell *c, const struct json_key *k)
 {
 	char comm[6 * TASK_COMM_LEN + 1];
 
 	(void)k;
 	fmt_json_escape(comm, sizeof(comm), c->e->comm, sizeof(c->e->comm));
-	return snprintf(buf, size, "\"%s\"", comm);
+	json_string(o, comm);
 }
 
-static int json_ip(char *buf, size_t size, const struct cell *c, const struct json_key *k)
+static void json_ip(struct out *o, const struct cell *c, const struct json_key *k)
 {
 	(void)k;
-	return snprintf(buf, size, "%d", c->e->family == AF_INET6 ? 6 : 4);
+	out_char(o, c->e->family == AF_INET6 ? '6' : '4');
 }
 
-static int json_proto(char *buf, size_t size, const struct cell *c, const struct json_key *k)
+static void json_proto(struct out *o, const struct cell *c, const struct json_key *k)
 {
 	(void)k;
-	return snprintf(buf, size, "\"%s\"", fmt_proto_name(c->e->proto));
+	json_string(o, fmt_proto_name(c->e->proto));
 }
 
-static int json_addr(char *buf, size_t size, int family, const __u8 addr[16])
+static void json_addr(struct out *o, int family, const __u8 addr[16])
 {
 	char text[INET6_ADDRSTRLEN];
 
 	fmt_addr(text, sizeof(text), family, addr);
-	return snprintf(buf, size, "\"%s\"", text);
+	json_string(o, text);
 }
 
-static int json_raddr(char *buf, size_t size, const struct cell *c, const struct json_key *k)
+static void json_raddr(struct out *o, const struct cell *c, const struct json_key *k)
 {
 	(void)k;
-	return json_addr(buf, size, c->e->family, c->e->raddr);
+	json_addr(o, c->e->family, c->e->raddr);
 }
 
-static int json_laddr(char *buf, size_t size, const struct cell *c, const struct json_key *k)
+static void json_laddr(struct out *o, const struct cell *c, const struct json_key *k)
 {
 	(void)k;
-	return json_addr(buf, size, c->e->family, c->e->laddr);
+	json_addr(o, c->e->family, c->e->laddr);
 }
 
-static int json_wait(char *buf, size_t size, const struct cell *c, const struct json_key *k)
+static void json_wait(struct out *o, const struct cell *c, const struct json_key *k)
 {
 	(void)k;
 	if (c->e->wait_ns == WAIT_UNKNOWN)
-		return snprintf(buf, size, "null");
-	return snprintf(buf, size, "%.3f", (double)c->e->wait_ns / 1e6);
+		out_str(o, "null", 4);
+	else
+		out_printf(o, "%.3f", (double)c->e->wait_ns / 1e6);
 }
 
-static int json_count(char *buf, size_t size, const struct cell *c, const struct json_key *k)
+static void json_count(struct out *o, const struct cell *c, const struct json_key *k)
 {
-	return snprintf(buf, size, "%llu", (unsigned long long)c->counts->events[k->kind]);
+	out_uint(o, c->counts->events[k->kind]);
 }
 
-#define KIND_KEY(id, name, column, key) { key, COUNTS, 0, id, json_count },
+#define KIND_KEY(id, name, column, key) { "\"" key "\":", FMT_COUNTS, 0, id, json_count },
 
 static const struct json_key json_keys[] = {
-	{ "ts", ROWS | COUNTS, 0, 0, json_ts },
-	{ "pid", ROWS | COUNTS, 0, 0, json_pid },
-	{ "tid", ROWS, 0, 0, json_tid },
-	{ "comm", ROWS | COUNTS, 0, 0, json_comm },
-	{ "uid", ROWS, 0, 0, json_uid },
-	{ "ip", ROWS | COUNTS, 0, 0, json_ip },
-	{ "proto", ROWS | COUNTS, 0, 0, json_proto },
-	{ "raddr", ROWS, 0, 0, json_raddr },
-	{ "rport", ROWS, 0, 0, json_rport },
-	{ "laddr", ROWS | COUNTS, 0, 0, json_laddr },
-	{ "lport", ROWS | COUNTS, 0, 0, json_lport },
-	{ "netns", ROWS, 0, 0, json_netns },
-	{ "backlog", ROWS, F_QUEUE, 0, json_backlog },
-	{ "backlog_max", ROWS, F_QUEUE, 0, json_backlog_max },
-	{ "wait_ms", ROWS, F_QUEUE, 0, json_wait },
+	{ "\"ts\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_ts },
+	{ "\"pid\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_pid },
+	{ "\"tid\":", FMT_ROWS, 0, 0, json_tid },
+	{ "\"comm\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_comm },
+	{ "\"uid\":", FMT_ROWS, 0, 0, json_uid },
+	{ "\"ip\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_ip },
+	{ "\"proto\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_proto },
+	{ "\"raddr\":", FMT_ROWS, 0, 0, json_raddr },
+	{ "\"rport\":", FMT_ROWS, 0, 0, json_rport },
+	{ "\"laddr\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_laddr },
+	{ "\"lport\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_lport },
+	{ "\"netns\":", FMT_ROWS, 0, 0, json_netns },
+	{ "\"backlog\":", FMT_ROWS, F_QUEUE, 0, json_backlog },
+	{ "\"backlog_max\":", FMT_ROWS, F_QUEUE, 0, json_backlog_max },
+	{ "\"wait_ms\":", FMT_ROWS, F_QUEUE, 0, json_wait },
 	FOR_EACH_KIND(KIND_KEY)
 };
 
-static size_t put_json(const struct cell *c, unsigned int lines, char *buf, size_t size)
+_Static_assert(sizeof(json_keys) / sizeof(json_keys[0]) <= FMT_MAX_FIELDS, "FMT_MAX_FIELDS");
+
+/* --- layouts: what a line of its kind shows under the options ------------------- */
+
+static size_t width_of(const struct column *col, const struct fmt_state *st)
 {
-	unsigned int options = options_of(c->st);
-	size_t n = 0;
+	if (col->width == W_ADDR)
+		return st->wide ? 39 : 16;
+	if (col->width == W_TITLE)
+		return strlen(col->title);
+	return col->width;
+}
 
-	for (size_t i = 0; i < sizeof(json_keys) / sizeof(json_keys[0]); i++) {
-		const struct json_key *k = &json_keys[i];
+/* The columns (or JSON keys) @lines show under @st's options. */
+static void layout_make(struct fmt_layout *l, const struct fmt_state *st, unsigned int lines)
+{
+	unsigned int options = options_of(st);
 
-		if (!(k->lines & lines) || (k->needs & ~options))
-			continue;
-		n += clamp(snprintf(buf + n, size - n, "%s\"%s\":", n ? "," : "{", k->key), size - n);
-		n += clamp(k->put(buf + n, size - n, c, k), size - n);
+	l->key = options | lines << 16;
+	l->n = 0;
+	for (size_t i = 0; !st->json && i < sizeof(columns) / sizeof(columns[0]); i++)
+		if ((columns[i].lines & lines) && !(columns[i].needs & ~options)) {
+			l->fields[l->n] = (unsigned char)i;
+			l->widths[l->n++] = (unsigned char)width_of(&columns[i], st);
+		}
+	for (size_t i = 0; st->json && i < sizeof(json_keys) / sizeof(json_keys[0]); i++)
+		if ((json_keys[i].lines & lines) && !(json_keys[i].needs & ~options))
+			l->fields[l->n++] = (unsigned char)i;
+}
+
+/* The layout for @lines, made again only when the options changed. */
+static const struct fmt_layout *layout_of(struct fmt_state *st, unsigned int lines)
+{
+	struct fmt_layout *l = &st->layouts[lines == FMT_COUNTS];
+
+	if (l->key != (options_of(st) | lines << 16))
+		layout_make(l, st, lines);
+	return l;
+}
+
+/* The titles (@c NULL) or the values of @c, padded to the widths, one
+ * blank between columns, and the newline. Only the last column is not
+ * padded: no line ends in a blank (`grep ' 8080$'` finds the port). */
+static void put_columns(struct out *o, const struct fmt_layout *l, const struct cell *c)
+{
+	for (unsigned int i = 0; i < l->n; i++) {
+		const struct column *col = &columns[l->fields[i]];
+		char *start = o->p;
+
+		if (c)
+			col->put(o, c, col);
+		else
+			out_str(o, col->title, strlen(col->title));
+		if (i + 1 == l->n)
+			break;
+		out_pad(o, start, l->widths[i]);
+		out_char(o, ' ');
 	}
-	n += clamp(snprintf(buf + n, size - n, "}\n"), size - n);
-	return n;
+	out_char(o, '\n');
+}
+
+static void put_json(struct out *o, const struct fmt_layout *l, const struct cell *c)
+{
+	for (unsigned int i = 0; i < l->n; i++) {
+		const struct json_key *k = &json_keys[l->fields[i]];
+
+		out_char(o, i ? ',' : '{');
+		out_str(o, k->key, strlen(k->key));
+		k->put(o, c, k);
+	}
+	out_str(o, "}\n", 2);
 }
 
 /* --- lines ----------------------------------------------------------------------- */
 
+/* The line of @c (the header if NULL) into @buf; its length. */
+static size_t put_line(const struct fmt_layout *l, const struct cell *c, bool json, char *buf,
+		       size_t size)
+{
+	/* One byte kept for out_printf()'s NUL. */
+	struct out o = { buf, buf + size - 1 };
+
+	if (size < FMT_LINE_MAX)
+		return 0;
+	if (json)
+		put_json(&o, l, c);
+	else
+		put_columns(&o, l, c);
+	return (size_t)(o.p - buf);
+}
+
 size_t fmt_header(const struct fmt_state *st, char *buf, size_t size)
 {
-	if (st->json || size < FMT_LINE_MAX)
+	struct fmt_layout l;
+
+	if (st->json)
 		return 0;
-	return put_line(st, ROWS, NULL, buf);
+	layout_make(&l, st, FMT_ROWS);
+	return put_line(&l, NULL, false, buf, size);
 }
 
 size_t fmt_event(struct fmt_state *st, const struct event *e, char *buf, size_t size)
 {
 	struct cell c = { st, e, NULL };
 
-	if (size < FMT_LINE_MAX)
-		return 0;
-	if (st->json)
-		return put_json(&c, ROWS, buf, size);
-	return put_line(st, ROWS, &c, buf);
+	return put_line(layout_of(st, FMT_ROWS), &c, st->json, buf, size);
 }
 
 size_t fmt_count_header(const struct fmt_state *st, char *buf, size_t size)
 {
-	if (st->json || size < FMT_LINE_MAX)
+	struct fmt_layout l;
+
+	if (st->json)
 		return 0;
-	return put_line(st, COUNTS, NULL, buf);
+	layout_make(&l, st, FMT_COUNTS);
+	return put_line(&l, NULL, false, buf, size);
 }
 
 size_t fmt_count_row(struct fmt_state *st, const struct count_key *key,
@@ -576,11 +666,7 @@ size_t fmt_count_row(struct fmt_state *st, const struct count_key *key,
 	};
 	struct cell c = { st, &e, counts };
 
-	if (size < FMT_LINE_MAX)
-		return 0;
 	memcpy(e.laddr, key->labels.laddr, sizeof(e.laddr));
 	memcpy(e.comm, key->labels.comm, sizeof(e.comm));
-	if (st->json)
-		return put_json(&c, COUNTS, buf, size);
-	return put_line(st, COUNTS, &c, buf);
+	return put_line(layout_of(st, FMT_COUNTS), &c, st->json, buf, size);
 }

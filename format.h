@@ -41,6 +41,19 @@ bool fmt_decode(const void *data, size_t size, bool queue, struct event *e);
  * included (a JSON line with a 15-byte name of \u00XX escapes is ~340). */
 #define FMT_LINE_MAX 512
 
+/* Which lines show a column or JSON key: rows, -c tables. */
+enum { FMT_ROWS = 1, FMT_COUNTS = 2 };
+#define FMT_MAX_FIELDS 32
+
+/* What a line of one kind shows under the options: the indexes of its
+ * columns (or JSON keys) in format.c's tables, and the widths. */
+struct fmt_layout {
+	unsigned int key;	/* the options and lines it was made for; 0: none */
+	unsigned int n;
+	unsigned char fields[FMT_MAX_FIELDS];
+	unsigned char widths[FMT_MAX_FIELDS];
+};
+
 struct fmt_state {
 	bool wallclock;		/* -T: TIME column */
 	bool timestamp;		/* -t: TIME(s) column */
@@ -54,6 +67,7 @@ struct fmt_state {
 	bool have_first;
 	time_t hms_sec;		/* cache: the second hms_text shows */
 	char hms_text[16];
+	struct fmt_layout layouts[2];	/* cache: rows, -c rows */
 };
 
 void fmt_init(struct fmt_state *st, bool wallclock, bool timestamp,
