@@ -30,7 +30,7 @@ static bool fexit_probe_way(const struct config *cfg, struct choice *c, char *wh
 		snprintf(why, len, "it needs the kernel's own BTF (/sys/kernel/btf/vmlinux), which --btf cannot stand in for");
 		return false;
 	}
-	/* Before reading 6 MB of BTF for the real probe below. */
+	/* Before reading the whole kernel BTF for the real probe below. */
 	if (!kernel_fexit_allowed(why, len))
 		return false;
 	btf = btf__load_vmlinux_btf();
