@@ -134,7 +134,20 @@ BAD_COMMAND_LINES = [
     ["-P", "80,"], ["-P", "0"], ["-P", "65536"], ["-P", "90-80"], ["-4", "-6"],
     ["--way=bogus"], ["--way"], ["--backend=bogus"], ["--backend"], ["--ring-kb=3"],
     ["--ring-kb=3000"], ["-t", "extra"], ["-P", "http"],
+    # One value each: given twice is refused, never "the last one wins".
+    ["-p", "1", "-p", "2"], ["-o", "/tmp/a", "--output=/tmp/b"], ["--way=auto", "--backend=tracepoint"],
 ]
+
+
+def test_repeated_option_with_one_value_refused(tmp_path):
+    for args, name in ((["-p", "1", "-p", "1"], "-p/--pid"),
+                       (["-d", "1", "--duration=2"], "-d/--duration"),
+                       (["--btf=/a", "--btf=/b"], "--btf"),
+                       (["-o", str(tmp_path / "a"), "-o", str(tmp_path / "b")], "-o/--output")):
+        res, calls = no_bpf_calls(tmp_path, *args)
+        assert res.returncode == 64 and res.stdout == b"" and calls == [], (args, res)
+        assert res.stderr.decode() == f"tcpaccept: {name} given more than once: it takes one value\n", args
+    assert not os.path.exists(tmp_path / "a") and not os.path.exists(tmp_path / "b")
 
 
 def test_bad_command_lines_refused_before_loading(tmp_path):
