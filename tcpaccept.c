@@ -93,10 +93,8 @@ static void set_signals(const struct config *cfg)
 
 static int check_btf(const struct config *cfg)
 {
-	if (cfg->btf_path && access(cfg->btf_path, R_OK)) {
-		warn("failed to read the BTF file '%s': %s\n", cfg->btf_path, strerror(errno));
+	if (cfg->btf_path && kernel_btf_check(cfg->btf_path))
 		return -1;
-	}
 	if (!cfg->btf_path && access("/sys/kernel/btf/vmlinux", R_OK)) {
 		warn("the kernel has no BTF (/sys/kernel/btf/vmlinux: %s); it needs CONFIG_DEBUG_INFO_BTF=y, or --btf=PATH with a BTF file for this kernel\n",
 		     strerror(errno));
@@ -158,7 +156,11 @@ static int start_way(struct tracer *t)
 	if (!err)
 		err = tcpaccept_bpf__load(skel);
 	if (err) {
-		snprintf(why, len, "failed to load the BPF programs: %s", kernel_strerror(-err));
+		/* CO-RE relocated against --btf's types: name the file. */
+		snprintf(why, len, "failed to load the BPF programs%s%s%s: %s",
+			 t->cfg.btf_path ? " with the kernel types of --btf '" : "",
+			 t->cfg.btf_path ? t->cfg.btf_path : "", t->cfg.btf_path ? "'" : "",
+			 kernel_strerror(-err));
 		goto fail;
 	}
 	if (t->cgroup_fd >= 0 && (err = set_cgroup(skel, t->cgroup_fd))) {
