@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <linux/types.h>
+#include "capabilities.h"
 #include "format.h"
 #include "log.h"
 #include "output.h"
@@ -14,19 +18,153 @@ static struct output {
 	int fd;
 	bool closed;		/* the reader went away (EPIPE) */
 	bool failed;
-} out = { .fd = STDOUT_FILENO };
+	/* -o: its directory, opened once at start, the file's name in it,
+	 * and the path as given (for messages). */
+	int dirfd;
+	char name[NAME_MAX + 1];
+	const char *path;
+} out = { .fd = STDOUT_FILENO, .dirfd = -1 };
+
+/* --- -o: opening the file, at start and on SIGHUP --------------------------- */
+
+/* What fs.protected_regular (=2) refuses: in a sticky directory that others
+ * may write to, a file that neither we nor the directory's owner own, which
+ * anyone could have put there for us to fill. */
+static bool foreign_in_sticky(const struct stat *dir, const struct stat *file)
+{
+	return (dir->st_mode & S_ISVTX) && (dir->st_mode & (S_IWOTH | S_IWGRP)) &&
+	       file->st_uid != geteuid() && file->st_uid != dir->st_uid;
+}
+
+/* Why the file just opened as @fd must not be written (NULL: it may), in
+ * @why. */
+static const char *refusal(int fd, char *why, size_t len)
+{
+	struct stat st, dir;
+
+	if (fstat(fd, &st) || fstat(out.dirfd, &dir))
+		snprintf(why, len, "failed to stat it: %s", strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		snprintf(why, len, "it is not a regular file");
+	else if (st.st_nlink != 1)
+		snprintf(why, len, "it has %lu hard links: another name could be any file",
+			 (unsigned long)st.st_nlink);
+	else if (foreign_in_sticky(&dir, &st))
+		snprintf(why, len, "it belongs to uid %u, in a sticky directory others can write to (what fs.protected_regular refuses)",
+			 (unsigned)st.st_uid);
+	else
+		return NULL;
+	return why;
+}
+
+/* Opens out.name in out.dirfd for appending, or says why not: never
+ * through a symbolic link, never anything but a regular file with one
+ * link. O_NONBLOCK: a FIFO without a reader fails at once (ENXIO) instead
+ * of blocking open(); one with a reader is refused after fstat(). */
+static int open_checked(void)
+{
+	char why[192];
+	struct stat st;
+	int fd = openat(out.dirfd, out.name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+			O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0644), err = errno;
+
+	/* O_NOFOLLOW says ELOOP, a FIFO without a reader ENXIO; in a sticky
+	 * directory the kernel may say EACCES first for another's symlink. */
+	if (fd < 0 && fstatat(out.dirfd, out.name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISREG(st.st_mode))
+		snprintf(why, sizeof(why), "%s", S_ISLNK(st.st_mode) ?
+			 "it is a symbolic link (-o never follows one)" :
+			 "it is not a regular file");
+	else if (fd < 0) {
+		warn("failed to open '%s': %s\n", out.path, strerror(err));
+		return -1;
+	}
+	if (fd < 0 || refusal(fd, why, sizeof(why))) {
+		warn("refused -o '%s': %s\n", out.path, why);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fcntl(fd, F_SETFL, O_APPEND);	/* blocking writes again */
+	return fd;
+}
+
+/* out.dirfd and out.name from @path: the directory is looked up once, so
+ * a later SIGHUP opens the file where it was at start. */
+static int open_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+	/* "x" is in ".", "/x" in "/", "a/b/x" in "a/b". */
+	size_t dir_len = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
+	char dir[PATH_MAX] = ".";
+
+	if (!*name || !strcmp(name, ".") || !strcmp(name, "..")) {
+		warn("failed to open '%s': %s\n", path, strerror(EISDIR));
+		return -1;
+	}
+	if (strlen(name) > NAME_MAX || dir_len >= sizeof(dir)) {
+		warn("failed to open '%s': %s\n", path, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	if (dir_len)
+		snprintf(dir, sizeof(dir), "%.*s", (int)dir_len, path);
+	out.dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (out.dirfd < 0) {
+		warn("failed to open the directory of '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	snprintf(out.name, sizeof(out.name), "%s", name);
+	out.path = path;
+	return 0;
+}
+
+/* Run without capabilities: 0 if @arg (the file, or with NULL its
+ * directory) is writable, else errno. A SIGHUP needs both: logrotate
+ * renames the file, then tcpaccept creates it again (or opens the one
+ * logrotate's `create` made). */
+static int writable(void *arg)
+{
+	int r = arg ? faccessat(out.dirfd, out.name, W_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW)
+		    : faccessat(out.dirfd, ".", W_OK | X_OK, AT_EACCESS);
+
+	return r ? errno : 0;
+}
+
+/* Once tracing, tcpaccept has no capabilities (caps_drop()): a
+ * directory or file that only CAP_DAC_OVERRIDE lets it write is refused at
+ * start, not found out at the first rotation. @file: the file, else its
+ * directory. */
+static int check_reopenable(bool file)
+{
+	int r = caps_without(writable, file ? out.name : NULL);
+
+	if (r > 0)
+		warn("refused -o '%s': once tracing, without capabilities, uid %u could not %s on SIGHUP (log rotation): %s\n",
+		     out.path, (unsigned)geteuid(),
+		     file ? "write the file" : "create the file in its directory", strerror(r));
+	else if (r < 0)
+		warn("failed to check -o '%s' without capabilities: %s\n", out.path, strerror(-r));
+	return r ? -1 : 0;
+}
 
 /* Lines are only ever written whole, so a rotation between two writes
  * puts each in exactly one file. */
 int output_open(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	bool first = out.dirfd < 0;
+	int fd;
 
-	if (fd < 0) {
-		warn("failed to open '%s': %s\n", path, strerror(errno));
+	if (first && (open_dir(path) || check_reopenable(false)))
 		return -1;
+	fd = open_checked();
+	if (fd >= 0 && first && check_reopenable(true)) {
+		close(fd);
+		fd = -1;
 	}
-	output_close();
+	if (fd < 0)
+		return -1;
+	if (out.fd != STDOUT_FILENO)
+		close(out.fd);
 	out.fd = fd;
 	return 0;
 }
@@ -36,6 +174,9 @@ void output_close(void)
 	if (out.fd != STDOUT_FILENO)
 		close(out.fd);
 	out.fd = STDOUT_FILENO;
+	if (out.dirfd >= 0)
+		close(out.dirfd);
+	out.dirfd = -1;
 }
 
 char *output_tail(size_t *room)

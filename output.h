@@ -7,8 +7,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* -o: (re)opens @path for appending in place of stdout; 0 or -1 (said). */
+/* -o: opens @path for appending in place of stdout; 0 or -1 (said). Only
+ * a regular file with one link, never through a symbolic link, not another
+ * user's in a sticky directory, and only where tcpaccept could create it
+ * again without its capabilities. Later calls (SIGHUP) open the file of
+ * that name in the directory found at the first, with the same checks;
+ * if they fail, the file open so far stays. */
 int output_open(const char *path);
+/* Back to stdout; the -o directory closed. */
 void output_close(void);
 
 /* The free end of the buffer, *@room bytes, as it is. */
