@@ -2,15 +2,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <linux/types.h>
 #include "capabilities.h"
+#include "clocks.h"
 #include "format.h"
 #include "log.h"
 #include "output.h"
+
+enum { FD_REGULAR = 1, FD_OTHER };
 
 static struct output {
 	char buf[64 * 1024];
@@ -23,6 +29,12 @@ static struct output {
 	int dirfd;
 	char name[NAME_MAX + 1];
 	const char *path;
+	int kind;		/* fd: 0 not known yet, FD_REGULAR, FD_OTHER */
+	volatile sig_atomic_t stopping;	/* SIGINT/SIGTERM came: output_stop() */
+	__u64 stop_deadline_ns;	/* then, the end of the grace */
+	__u64 unwritten;	/* rows (lines) that could not be written */
+	__u64 unwritten_reported;
+	const char *unwritten_why;
 } out = { .fd = STDOUT_FILENO, .dirfd = -1 };
 
 /* --- -o: opening the file, at start and on SIGHUP --------------------------- */
@@ -166,6 +178,7 @@ int output_open(const char *path)
 	if (out.fd != STDOUT_FILENO)
 		close(out.fd);
 	out.fd = fd;
+	out.kind = 0;
 	return 0;
 }
 
@@ -174,6 +187,7 @@ void output_close(void)
 	if (out.fd != STDOUT_FILENO)
 		close(out.fd);
 	out.fd = STDOUT_FILENO;
+	out.kind = 0;
 	if (out.dirfd >= 0)
 		close(out.dirfd);
 	out.dirfd = -1;
@@ -211,24 +225,106 @@ void output_append(const char *data, size_t len)
 	}
 }
 
+/* --- writing out ---------------------------------------------------------- */
+
+/* After SIGINT or SIGTERM the output gets this long to take what is
+ * buffered; then what it did not take is dropped (and counted), so that
+ * tracing ends and detaches whatever the reader does. */
+#define STOP_GRACE_MS 500
+
+static void on_alarm(int sig)
+{
+	(void)sig;	/* only there to interrupt a blocked write() */
+}
+
+void output_stop(void)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+	struct itimerval grace = { .it_value = { .tv_usec = STOP_GRACE_MS * 1000 } };
+
+	out.stopping = 1;
+	/* A write() that blocks from here on, even one entered just before
+	 * out.stopping was set, returns EINTR when the grace ends. */
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &grace, NULL);
+}
+
+/* Whether out.fd is a regular file (-o, or stdout redirected to one). */
+static bool fd_regular(void)
+{
+	struct stat st;
+
+	if (!out.kind)
+		out.kind = fstat(out.fd, &st) == 0 && S_ISREG(st.st_mode) ? FD_REGULAR : FD_OTHER;
+	return out.kind == FD_REGULAR;
+}
+
+/* Once stopping: whether out.fd takes more within the grace (a pipe then
+ * takes PIPE_BUF bytes without blocking). */
+static bool writable_in_grace(void)
+{
+	struct pollfd p = { .fd = out.fd, .events = POLLOUT };
+	__u64 now = monotonic_ns();
+	long left;
+
+	if (!out.stop_deadline_ns)
+		out.stop_deadline_ns = now + STOP_GRACE_MS * 1000000ULL;
+	left = now < out.stop_deadline_ns ? (long)((out.stop_deadline_ns - now) / 1000000) : 0;
+	return poll(&p, 1, (int)left) == 1;
+}
+
+/* Lines out.buf[@from, out.len) will never be written: counted as rows
+ * that could not be written (@why), as lost events are. */
+static void drop_unwritten(size_t from, const char *why)
+{
+	for (size_t i = from; i < out.len; i++)
+		out.unwritten += out.buf[i] == '\n';
+	out.unwritten_why = why;
+}
+
 int output_flush(void)
 {
 	size_t done = 0;
 
 	while (done < out.len && !out.closed && !out.failed) {
-		ssize_t n = write(out.fd, out.buf + done, out.len - done);
+		size_t len = out.len - done;
+		ssize_t n;
 
+		if (out.stopping) {
+			if (!writable_in_grace()) {
+				drop_unwritten(done, "the output took no more after the signal");
+				break;
+			}
+			if (!fd_regular() && len > PIPE_BUF)
+				len = PIPE_BUF;
+		}
+		n = write(out.fd, out.buf + done, len);
 		if (n >= 0) {
 			done += (size_t)n;
 		} else if (errno == EPIPE) {
 			out.closed = true;
-		} else if (errno != EINTR) {
+		} else if (errno != EINTR && errno != EAGAIN) {
 			warn("failed to write output: %s\n", strerror(errno));
 			out.failed = true;
 		}
 	}
 	out.len = 0;
 	return out.closed ? -EPIPE : out.failed ? -EIO : 0;
+}
+
+void output_report_unwritten(bool at_exit)
+{
+	if (out.unwritten != out.unwritten_reported)
+		warn("could not write %llu rows (%s)\n",
+		     (unsigned long long)(out.unwritten - out.unwritten_reported), out.unwritten_why);
+	out.unwritten_reported = out.unwritten;
+	if (at_exit && out.unwritten)
+		warn("could not write %llu rows in total\n", (unsigned long long)out.unwritten);
+}
+
+__u64 output_unwritten(void)
+{
+	return out.unwritten;
 }
 
 bool output_closed(void)

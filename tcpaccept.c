@@ -67,6 +67,7 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	exiting = 1;
+	output_stop();	/* a write() that blocks cannot hold up the end */
 }
 
 static void on_sighup(int sig)
@@ -329,6 +330,7 @@ static bool after_poll(struct tracer *t, struct deadlines *d, time_t *last_secon
 	if (time(NULL) != *last_second) {
 		*last_second = time(NULL);
 		rows_report_lost(&t->rows, false);
+		output_report_unwritten(false);
 		catchup_check(&t->catchup, t->skel);
 	}
 	now = monotonic_ns();
@@ -380,6 +382,7 @@ static int finish(struct tracer *t)
 		rows_drain(&t->rows);
 	output_flush();
 	rows_report_lost(&t->rows, true);
+	output_report_unwritten(true);
 	return output_failed() ? 1 : 0;
 }
 

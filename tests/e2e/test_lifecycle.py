@@ -11,6 +11,8 @@ other test_*.py files here do the same for each kind of accept and each
 option.
 """
 import os
+import platform
+import re
 import signal
 import subprocess
 import time
@@ -26,6 +28,13 @@ from tests.lib.host import (STARTED, Tracer, assert_loaded, assert_unloaded, bpf
 TRY_HELP = "Try 'tcpaccept --help' for more information.\n"
 
 
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, f"{what} (waited {timeout}s)"
+        time.sleep(0.05)
+
+
 # --- how it ends ------------------------------------------------------------
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -37,6 +46,56 @@ def test_signal_exits_zero_and_detaches(sig):
     out, err, rc = t.stop(sig)
     assert rc == 0 and err == "", (rc, err)
     check_rows(parse_rows(out), accepts, ready["pid"])
+    assert_unloaded(objs)
+
+
+# The number of write() in /proc/PID/syscall while a thread is in it.
+WRITE_SYSCALL = {"x86_64": 1, "aarch64": 64}[platform.machine()]
+
+
+def blocked_in_write(pid):
+    with open(f"/proc/{pid}/syscall") as f:
+        return f.read().split()[0] == str(WRITE_SYSCALL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_ends_tracing_while_a_write_blocks(sig):
+    """`tcpaccept | sleep 20` under load: the reader never reads, the pipe
+    fills and tcpaccept blocks in write(). A signal still ends it: what the
+    pipe did not take is counted as rows not written, and it detaches."""
+    port = free_port()
+    rfd, wfd = os.pipe()
+    proc = subprocess.Popen([TCPACCEPT, "-v", "-P", str(port)], stdout=wfd,
+                            stderr=subprocess.PIPE, preexec_fn=die_with_pytest)
+    STARTED.append(proc)
+    os.close(wfd)
+    err = b""
+    while b"tcpaccept: way in: " not in err:
+        line = proc.stderr.readline()
+        assert line, f"tcpaccept exited before attaching: {err.decode()}"
+        err += line
+    objs = bpf_objects(proc.pid)
+    # A pipe holds 64 KiB and tcpaccept's buffer as much: 4000 rows fill both.
+    ready, accepts = peer("--port", str(port), "--count", "4000", "--rst")
+    wait_for(lambda: blocked_in_write(proc.pid), 30, "tcpaccept never blocked in write()")
+    proc.send_signal(sig)
+    try:
+        rc = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"tcpaccept still running 30 s after {sig!r} in a blocked write")
+    err = (err + proc.stderr.read()).decode()
+    with os.fdopen(rfd, "rb") as r:
+        taken = r.read()
+    assert rc == 0, err
+    # Reported as lost events are: steps (once a second), then the total.
+    steps = re.findall(r"^tcpaccept: could not write (\d+) rows \(the output took no more "
+                       r"after the signal\)$", err, re.M)
+    total = re.findall(r"^tcpaccept: could not write (\d+) rows in total\n\Z", err, re.M)
+    assert steps and total and sum(map(int, steps)) == int(total[0]), err
+    # Every row is either whole in the pipe or counted (a cut one counted).
+    whole = taken.count(b"\n")
+    assert whole > 1 and whole + int(total[0]) == 1 + len(accepts) == 4001, (whole, total)
     assert_unloaded(objs)
 
 
