@@ -149,6 +149,9 @@ static void format_health(FILE *f, const struct metrics_snapshot *s)
 	help_type(f, "tcpaccept_lost_events_total", "counter",
 		  "Events dropped because the ring buffer was full (rows only; counts and histograms are kept in the kernel).");
 	fprintf(f, "tcpaccept_lost_events_total %llu\n", (unsigned long long)s->lost);
+	help_type(f, "tcpaccept_unwritten_rows_total", "counter",
+		  "Rows that could not be written to the output (its disk full) and were dropped.");
+	fprintf(f, "tcpaccept_unwritten_rows_total %llu\n", (unsigned long long)s->unwritten);
 	help_type(f, "tcpaccept_count_overflow_total", "counter",
 		  "Accepts not counted by -c because its table (" STR(COUNT_MAX_ENTRIES) " keys) was full.");
 	fprintf(f, "tcpaccept_count_overflow_total %llu\n", (unsigned long long)s->count_overflow);

@@ -29,6 +29,7 @@ struct metrics_snapshot {
 	const struct listen_series *listeners;
 	size_t nlisteners;
 	__u64 lost;		/* events the ring buffer had no room for */
+	__u64 unwritten;	/* rows the output did not take (disk full) */
 	__u64 count_overflow;	/* -c's table was full */
 	__u64 totals_overflow;	/* accepts beyond the series cap */
 	__u64 listen_overflow;

@@ -34,7 +34,7 @@ static struct output {
 	__u64 stop_deadline_ns;	/* then, the end of the grace */
 	__u64 unwritten;	/* rows (lines) that could not be written */
 	__u64 unwritten_reported;
-	const char *unwritten_why;
+	int unwritten_err;	/* why the last were not: errno, 0 the stop */
 } out = { .fd = STDOUT_FILENO, .dirfd = -1 };
 
 /* --- -o: opening the file, at start and on SIGHUP --------------------------- */
@@ -211,16 +211,25 @@ void output_commit(size_t n)
 	out.len += n;
 }
 
+/* The buffer is only written out at the end of a line, so that what a
+ * failed write leaves can be cut back to whole lines. */
 void output_append(const char *data, size_t len)
 {
 	while (len && !out.closed && !out.failed) {
-		size_t room = sizeof(out.buf) - out.len, n = len < room ? len : room;
+		size_t room = sizeof(out.buf) - out.len, n = len;
 
+		if (len > room) {
+			const char *nl = memrchr(data, '\n', room);
+
+			/* The whole lines that fit; a line longer than the
+			 * buffer, cut. */
+			n = nl ? (size_t)(nl - data) + 1 : out.len ? 0 : room;
+		}
 		memcpy(out.buf + out.len, data, n);
 		out.len += n;
 		data += n;
 		len -= n;
-		if (out.len == sizeof(out.buf))
+		if (len)
 			output_flush();
 	}
 }
@@ -274,12 +283,36 @@ static bool writable_in_grace(void)
 }
 
 /* Lines out.buf[@from, out.len) will never be written: counted as rows
- * that could not be written (@why), as lost events are. */
-static void drop_unwritten(size_t from, const char *why)
+ * that could not be written, because of @err (0: the stop), as lost events
+ * are. */
+static void drop_unwritten(size_t from, int err)
 {
 	for (size_t i = from; i < out.len; i++)
 		out.unwritten += out.buf[i] == '\n';
-	out.unwritten_why = why;
+	out.unwritten_err = err;
+}
+
+/* A write to the regular file failed after the first @done bytes of the
+ * buffer: the part of a line among them is cut off the file again, so it
+ * holds whole lines only. Returns where the unwritten lines start. */
+static size_t cut_to_whole_lines(size_t done)
+{
+	const char *nl = done ? memrchr(out.buf, '\n', done) : NULL;
+	size_t keep = nl ? (size_t)(nl - out.buf) + 1 : 0;
+	struct stat st;
+
+	/* O_APPEND: those bytes are the file's last (-o is ours alone). */
+	if (keep < done && (fstat(out.fd, &st) || st.st_size < (off_t)(done - keep) ||
+			    ftruncate(out.fd, st.st_size - (off_t)(done - keep))))
+		warn("failed to cut a partly written row off the output: %s\n", strerror(errno));
+	return keep;
+}
+
+/* The disk or quota is full: a regular file takes rows again once there
+ * is room, so tracing goes on (a device like /dev/full never will). */
+static bool out_of_space(int err)
+{
+	return (err == ENOSPC || err == EDQUOT) && fd_regular();
 }
 
 int output_flush(void)
@@ -292,7 +325,7 @@ int output_flush(void)
 
 		if (out.stopping) {
 			if (!writable_in_grace()) {
-				drop_unwritten(done, "the output took no more after the signal");
+				drop_unwritten(done, 0);
 				break;
 			}
 			if (!fd_regular() && len > PIPE_BUF)
@@ -303,7 +336,17 @@ int output_flush(void)
 			done += (size_t)n;
 		} else if (errno == EPIPE) {
 			out.closed = true;
-		} else if (errno != EINTR && errno != EAGAIN) {
+		} else if (out_of_space(errno)) {
+			int err = errno;
+
+			drop_unwritten(cut_to_whole_lines(done), err);
+			break;
+		} else if (errno == EAGAIN) {
+			/* An O_NONBLOCK stdout: wait as a blocking one would. */
+			struct pollfd p = { .fd = out.fd, .events = POLLOUT };
+
+			poll(&p, 1, -1);
+		} else if (errno != EINTR) {
 			warn("failed to write output: %s\n", strerror(errno));
 			out.failed = true;
 		}
@@ -316,7 +359,9 @@ void output_report_unwritten(bool at_exit)
 {
 	if (out.unwritten != out.unwritten_reported)
 		warn("could not write %llu rows (%s)\n",
-		     (unsigned long long)(out.unwritten - out.unwritten_reported), out.unwritten_why);
+		     (unsigned long long)(out.unwritten - out.unwritten_reported),
+		     out.unwritten_err ? strerror(out.unwritten_err) :
+		     "the output took no more after the signal");
 	out.unwritten_reported = out.unwritten;
 	if (at_exit && out.unwritten)
 		warn("could not write %llu rows in total\n", (unsigned long long)out.unwritten);

@@ -196,6 +196,7 @@ int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, c
 	snap.listeners = listeners;
 	snap.nlisteners = (size_t)nl;
 	snap.lost = __atomic_load_n(&skel->bss->lost, __ATOMIC_RELAXED);
+	snap.unwritten = output_unwritten();
 	snap.count_overflow = __atomic_load_n(&skel->bss->count_overflow, __ATOMIC_RELAXED);
 	snap.totals_overflow = __atomic_load_n(&skel->bss->metric_overflow, __ATOMIC_RELAXED);
 	snap.listen_overflow = __atomic_load_n(&skel->bss->listen_overflow, __ATOMIC_RELAXED);

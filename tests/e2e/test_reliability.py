@@ -16,6 +16,7 @@
 Events are filtered in the kernel by the peer's port or PID, so a flood
 made by something else on the host cannot fill our ring buffer.
 """
+import errno
 import os
 import re
 import signal
@@ -26,8 +27,8 @@ from collections import Counter
 import pytest
 
 from tests.lib import TCPACCEPT
-from tests.lib.checks import (check_rows, comm_column, expected_keys, parse_rows,
-                              peer_comm_bytes, row_key)
+from tests.lib.checks import (LOST_RE, check_rows, comm_column, expected_keys, header, one,
+                              parse_prom, parse_rows, peer_comm_bytes, row_key)
 from tests.lib.host import Tracer, WaitingPeer, assert_loaded, assert_unloaded, free_port, peer
 
 # Set by `make valgrind`: the build valgrind can check (not fully static).
@@ -204,6 +205,80 @@ def test_failing_stdout_exits_1_with_one_line():
     err = err.decode()
     assert proc.returncode == 1, (proc.returncode, err)
     assert err == "tcpaccept: failed to write output: No space left on device\n", err
+
+
+# --- out of disk space ------------------------------------------------------------
+
+UNWRITTEN_LINE = re.compile(r"^tcpaccept: could not write (\d+) rows \(No space left on "
+                            r"device\)$")
+UNWRITTEN_TOTAL = re.compile(r"^tcpaccept: could not write (\d+) rows in total$")
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 64 KiB tmpfs of the test's own."""
+    d = tmp_path / "small"
+    d.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tcpaccept-test", d],
+                   check=True, timeout=30)
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", d], check=True, timeout=30)
+
+
+def fill(path):
+    """Writes zeros to @path until the file system is full."""
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError as e:
+            assert e.errno == errno.ENOSPC, e
+        # The last page taken in part: full means no byte fits.
+        try:
+            while True:
+                f.write(b"\0")
+        except OSError as e:
+            assert e.errno == errno.ENOSPC, e
+
+
+def test_out_of_disk_keeps_whole_rows_counts_the_rest_and_resumes(small_fs):
+    """-o on a full file system: no half row stays in the file; the rows
+    that did not fit are counted, as lost events are; tracing goes on, and
+    writing resumes once there is room."""
+    log, filler = small_fs / "rows", small_fs / "filler"
+    prom = small_fs.parent / "tcpaccept.prom"
+    port = free_port()
+    t = Tracer("-v", "-P", str(port), "-o", str(log), f"--metrics={prom}", ready_on_stderr=True)
+    t.wait_for(lambda o, e: log.read_text().startswith(header()), 10, "no header")
+    fill(filler)
+    os.truncate(filler, os.path.getsize(filler) - 4096)   # room for some rows, not all
+    ready1, accepts1 = peer("--port", str(port), "--count", "400")
+    t.wait_for(lambda o, e: "rows (No space left on device)" in e, 10, "no 'could not write'")
+    os.unlink(filler)
+    ready2, accepts2 = peer("--port", str(port), "--count", "20", "--comm", "after-space")
+    t.wait_for(lambda o, e: log.read_text().count("after-space") == 20, 10,
+               "no rows written once there was room")
+    out, err, rc = t.stop()
+    assert rc == 0 and out == "", (rc, err)
+    text = log.read_text()
+    assert text.endswith("\n"), text[-200:]
+    rows = parse_rows(text)     # every line a whole row
+    rows1 = [r for r in rows if r["pid"] == ready1["pid"]]
+    assert len(rows) == len(rows1) + 20, "rows of another process on the port"
+    check_rows([r for r in rows if r["pid"] == ready2["pid"]], accepts2, ready2["pid"])
+    got = Counter(row_key(r["pid"], r["comm"], r["ip"], r["raddr"], r["rport"],
+                          r["laddr"], r["lport"]) for r in rows1)
+    assert not got - Counter(expected_keys(accepts1)), "rows that are no accept (or cut)"
+    # Every accept is in the file or counted.
+    lines = [l for l in err.splitlines() if l.startswith("tcpaccept: could not write")]
+    steps = [int(UNWRITTEN_LINE.match(l).group(1)) for l in lines[:-1]]
+    total = int(UNWRITTEN_TOTAL.match(lines[-1]).group(1))
+    assert steps and sum(steps) == total, lines
+    assert 0 < len(rows1) and len(rows1) + total == 400, (len(rows1), total)
+    assert one(parse_prom(prom.read_text()), "tcpaccept_unwritten_rows_total") == total
+    assert not LOST_RE.search(err), err
 
 
 # --- hostile task names ---------------------------------------------------------
