@@ -64,4 +64,10 @@ void metrics_stats_sub(struct listen_stats *after, const struct listen_stats *be
  * rename. Returns 0 or -errno. */
 int metrics_write_file(const char *path, const char *data, size_t len);
 
+/* At start: removes the temporary files of @path that writes cut short
+ * left (tcpaccept killed between mkostemp() and rename()): its name
+ * pattern only, regular files of ours with one link, not one a running
+ * tcpaccept is writing (locked). */
+void metrics_remove_stale(const char *path);
+
 #endif /* TCPACCEPT_METRICS_H */

@@ -28,6 +28,7 @@
 #include "clocks.h"
 #include "kernel_probes.h"
 #include "log.h"
+#include "metrics.h"
 #include "output.h"
 #include "plan.h"
 #include "process.h"
@@ -120,6 +121,8 @@ static int preflight(struct tracer *t)
 		return -1;
 	if (cfg->output && output_open(cfg->output))
 		return -1;
+	if (cfg->metrics)
+		metrics_remove_stale(cfg->metrics);
 	ways_preflight();
 	set_signals(cfg);
 	return 0;

@@ -3,6 +3,7 @@
 back through prometheus-node-exporter's textfile collector and through a
 Prometheus server's query API; atomic writes; -c -q's histograms; -o with
 logrotate. Every server listens on 127.0.0.1 only and is stopped here."""
+import fcntl
 import json
 import os
 import re
@@ -162,6 +163,43 @@ def test_metrics_path_that_cannot_be_written_fails_at_once(tmp_path):
     assert res.returncode == 1 and res.stdout == "", res
     assert res.stderr == (f"tcpaccept: failed to write the metrics to '{tmp_path}/no/such/dir/"
                           "m.prom': No such file or directory\n"), res.stderr
+
+
+def process_children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(c) for c in f.read().split()]
+
+
+def test_temporary_files_a_killed_run_left_are_removed_at_start(tmp_path):
+    """A tcpaccept SIGKILLed in the middle of a metrics write (held in
+    fsync() by strace) leaves PATH.tmp.XXXXXX; the next start removes it,
+    and only what is that: other names, another user's file and a file a
+    live writer holds stay."""
+    path = tmp_path / "tcpaccept.prom"
+    proc = subprocess.Popen(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync",
+                             "-e", "inject=fsync:delay_enter=60s", TCPACCEPT, f"--metrics={path}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=die_with_pytest)
+    STARTED.append(proc)
+    left = wait_until(lambda: [p for p in tmp_path.iterdir() if p.name.startswith(
+        "tcpaccept.prom.tmp.")], 30, "no temporary file")
+    [victim] = process_children(proc.pid)
+    os.kill(victim, signal.SIGKILL)
+    proc.kill()     # strace would sit out its delay
+    proc.wait(30)
+    assert [p.name for p in tmp_path.iterdir()] == [left[0].name], "not the killed run's file"
+    assert re.fullmatch(r"tcpaccept\.prom\.tmp\.[A-Za-z0-9]{6}", left[0].name), left
+    keep = ["tcpaccept.prom.tmp.abc", "tcpaccept.prom.tmp.abcdefg", "other.prom.tmp.abcdef",
+            "tcpaccept.prom.tmp.nobody", "tcpaccept.prom.tmp.locked"]
+    for name in keep:
+        (tmp_path / name).write_text("x")
+    os.chown(tmp_path / "tcpaccept.prom.tmp.nobody", 65534, 65534)
+    with open(tmp_path / "tcpaccept.prom.tmp.locked") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        res = subprocess.run([TCPACCEPT, f"--metrics={path}", "-d", "1"], capture_output=True,
+                             timeout=30)
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep + ["tcpaccept.prom"])
 
 
 def test_output_file_columns_reopened_on_sighup(tmp_path):
