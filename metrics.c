@@ -14,6 +14,7 @@
 #include "format.h"
 #include "log.h"
 #include "metrics.h"
+#include "series.h"
 
 size_t metrics_escape_label(char *out, size_t size, const char *src, size_t len)
 {
@@ -164,6 +165,12 @@ static void format_health(FILE *f, const struct metrics_snapshot *s)
 		(unsigned long long)s->totals_overflow);
 	fprintf(f, "tcpaccept_series_overflow_total{metric=\"tcpaccept_accept_wait_seconds\"} %llu\n",
 		(unsigned long long)s->listen_overflow);
+	help_type(f, "tcpaccept_series_evicted_total", "counter",
+		  "Label sets removed from a full metric to make room: idle for " STR(SERIES_IDLE_WRITES) " writes while accepts were left out.");
+	fprintf(f, "tcpaccept_series_evicted_total{metric=\"tcpaccept_accepts_total\"} %llu\n",
+		(unsigned long long)s->totals_evicted);
+	fprintf(f, "tcpaccept_series_evicted_total{metric=\"tcpaccept_accept_wait_seconds\"} %llu\n",
+		(unsigned long long)s->listen_evicted);
 	help_type(f, "tcpaccept_max_series", "gauge", "The cap on label sets per metric (--metrics-max-series).");
 	fprintf(f, "tcpaccept_max_series %u\n", s->max_series);
 	metrics_escape_label(version, sizeof(version), s->version, strlen(s->version));
@@ -269,6 +276,10 @@ void metrics_hist_json(FILE *f, const struct listen_series *l, double ts)
 
 void metrics_stats_sub(struct listen_stats *after, const struct listen_stats *before)
 {
+	/* Fewer than before: the series was given back and made again
+	 * (series.c), everything in it is new. */
+	if (after->wait_count < before->wait_count || after->wait_unknown < before->wait_unknown)
+		return;
 	for (int i = 0; i < WAIT_SLOTS; i++)
 		after->slots[i] -= before->slots[i];
 	after->wait_sum_ns -= before->wait_sum_ns;

@@ -33,6 +33,8 @@ struct metrics_snapshot {
 	__u64 count_overflow;	/* -c's table was full */
 	__u64 totals_overflow;	/* accepts beyond the series cap */
 	__u64 listen_overflow;
+	__u64 totals_evicted;	/* series given back to make room (series.c) */
+	__u64 listen_evicted;
 	unsigned int max_series;
 	const char *version;
 	const char *libbpf;
@@ -56,7 +58,8 @@ void metrics_hist_print(FILE *f, const struct listen_series *l);
 /* -c -q -j: the same as one JSON line; @ts is Unix time. */
 void metrics_hist_json(FILE *f, const struct listen_series *l, double ts);
 
-/* @after - @before, slot by slot (-c -i prints each interval's part). */
+/* @after - @before, slot by slot (-c -i prints each interval's part);
+ * @after as it is if it counts less than @before (a series made anew). */
 void metrics_stats_sub(struct listen_stats *after, const struct listen_stats *before);
 
 /* Writes @len bytes to @path so that a reader sees either the old file or

@@ -141,6 +141,74 @@ def test_metrics_series_cap_counts_what_it_drops(tmp_path):
     assert one(s, "tcpaccept_max_series") == 1
 
 
+# Run as nobody: one listener per port on its own 127.1.0.x, a task name
+# of its own for each accept: as many label sets as ports, for both metrics.
+JUNK_SERIES = r"""
+import socket, sys
+for i, port in enumerate(map(int, sys.argv[1:])):
+    with open("/proc/thread-self/comm", "w") as f:
+        f.write(f"junk{i:03d}")
+    addr = f"127.1.0.{i + 1}"
+    with socket.create_server((addr, port)) as srv:
+        with socket.create_connection((addr, port)) as cli:
+            srv.accept()[0].close()
+"""
+MAX_SERIES = 16
+JUNK = 24
+
+
+def metrics_writes(path):
+    """Each new write of the metrics file, parsed (by its timestamp)."""
+    last = None
+
+    def new_write():
+        s = parse_prom(read_file(path))
+        return s if s and one(s, "tcpaccept_metrics_timestamp_seconds") != last else None
+    while True:
+        s = wait_until(new_write, 30, "no new metrics write")
+        last = one(s, "tcpaccept_metrics_timestamp_seconds")
+        yield s
+
+
+def test_junk_series_cannot_keep_a_real_listener_out(tmp_path):
+    """Another user fills --metrics-max-series with junk label sets, then
+    stops; a real service that starts later gets its series within a few
+    writes: idle series give their place back while the metric turns
+    accepts away (series.c), counted in tcpaccept_series_evicted_total."""
+    path = tmp_path / "tcpaccept.prom"
+    junk_ports = [free_port() for _ in range(JUNK)]
+    real = free_port()
+    t = metrics_tracer(path, f"--metrics-max-series={MAX_SERIES}",
+                       "-P", ",".join(map(str, junk_ports + [real])))
+    subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                    "/usr/bin/python3", "-c", JUNK_SERIES, *map(str, junk_ports)],
+                   check=True, timeout=60)
+    writes = metrics_writes(path)
+    for s in writes:
+        kept = series(s, "tcpaccept_accepts_total")
+        refused = one(s, "tcpaccept_series_overflow_total", metric="tcpaccept_accepts_total")
+        if len(kept) == MAX_SERIES and sum(kept.values()) + refused == JUNK:
+            break
+    assert all(dict(lb)["comm"].startswith("junk") for lb in kept), kept
+    # The real service accepts once a write until it shows; the bound is
+    # in writes (each one SERIES_IDLE_WRITES and the pressure count), not
+    # in seconds.
+    made = 0
+    for waited, s in enumerate(writes):
+        if series(s, "tcpaccept_accepts_total", comm="realsvc"):
+            break
+        assert waited < 3 + 4, f"no series for the real service after {waited} writes"
+        peer("--port", str(real), "--count", "1", "--comm", "realsvc")
+        made += 1
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    s = parse_prom(read_file(path))
+    got = one(s, "tcpaccept_accepts_total", comm="realsvc", lport=real)
+    assert 1 <= got <= made and series(s, "tcpaccept_accept_wait_seconds_count", lport=real)
+    for metric in ("tcpaccept_accepts_total", "tcpaccept_accept_wait_seconds"):
+        assert one(s, "tcpaccept_series_evicted_total", metric=metric) == MAX_SERIES, metric
+
+
 def test_metrics_beside_json_rows(tmp_path):
     """--metrics with -j: every row on stdout, and the same accepts counted
     in the file."""
@@ -360,7 +428,7 @@ def test_reader_never_sees_a_partial_file(tmp_path):
             reads += 1
             # Whole: the first metric's HELP, every family's TYPE, the last line.
             assert text.startswith("# HELP tcpaccept_accepts_total "), text[:200]
-            assert text.count("\n# TYPE ") == 14, text
+            assert text.count("\n# TYPE ") == 15, text
             assert re.search(r"\ntcpaccept_metrics_timestamp_seconds \d+\.\d{3}\n\Z", text), text[-200:]
             if reads % 100 == 0:
                 parse_prom(text)
