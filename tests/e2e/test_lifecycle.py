@@ -115,27 +115,29 @@ def test_closed_pipe_exits_quietly():
 
 
 def test_output_to_pipe_is_flushed_per_batch():
-    # An interactive `tcpaccept | grep` sees a row within a poll period,
-    # not when a stdio buffer fills.
-    t = Tracer()
-    ready, accepts = peer("--count", "1")
-    sent = time.monotonic()
-    t.wait_for(lambda out, err: out.count(b"\n") >= 2, 5, "no row")
-    latency = time.monotonic() - sent
+    # An interactive `tcpaccept | grep` sees a row while tracing goes on,
+    # not when a stdio buffer fills: one row alone (-P: nothing else) fills
+    # no buffer, so it arrives only if the batch is written out.
+    port = free_port()
+    t = Tracer("-P", str(port))
+    ready, accepts = peer("--port", str(port), "--count", "1")
+    t.wait_for(lambda out, err: out.count(b"\n") >= 2, 30, "the row not written while tracing")
+    assert t.proc.poll() is None
     out, err, rc = t.stop()
     assert rc == 0, err
     check_rows(parse_rows(out), accepts, ready["pid"])
-    assert latency < 1.0, f"row arrived after {latency:.2f}s"
 
 
 def test_duration_exits_by_itself():
     start = time.monotonic()
     # A port nobody listens on: no row may show up.
     res = subprocess.run([TCPACCEPT, "-d", "2", "-P", str(free_port())], capture_output=True,
-                         timeout=15)
+                         timeout=30)
     elapsed = time.monotonic() - start
     assert res.returncode == 0 and res.stderr == b"", res
-    assert 1.9 < elapsed < 4, elapsed
+    # Not before its 2 s (which start after this clock did); how much
+    # later is the machine's business.
+    assert elapsed >= 2, elapsed
     assert res.stdout.decode().splitlines() == [header()]
 
 
@@ -147,15 +149,26 @@ def kprobes_on_host():
             os.path.exists("/sys/kernel/debug/tracing/kprobe_events"))
 
 
+WAYS = ["fexit", "kprobe", "tracepoint"]     # auto's order
+
+
 def test_verbose_says_which_way_and_why():
-    t = Tracer("-v")
+    """One "way in" line; every way before it in auto's order passed over
+    with its reason, none after it; and the way chosen traces."""
+    port = free_port()
+    t = Tracer("-v", "-P", str(port))
+    ready, accepts = peer("--port", str(port), "--count", "2")
     out, err, rc = t.stop()
     assert rc == 0, err
-    chosen = [line for line in err.splitlines() if line.startswith("tcpaccept: way in: ")]
-    assert len(chosen) == 1, err
+    chosen = re.findall(r"^tcpaccept: way in: (\w+)", err, re.M)
+    assert len(chosen) == 1 and chosen[0] in WAYS, err
+    passed = re.findall(r"^tcpaccept: passed over (\w+): (.+)$", err, re.M)
+    assert [w for w, _ in passed] == WAYS[:WAYS.index(chosen[0])], err
+    assert all(len(why) > 10 for _, why in passed), passed
+    check_rows(parse_rows(out), accepts, ready["pid"])
     if not kprobes_on_host():
         # This host (lockdown, no kprobes): tracepoints are the only way in.
-        assert chosen[0].startswith("tcpaccept: way in: tracepoint"), chosen
+        assert chosen == ["tracepoint"], chosen
         assert "tcpaccept: passed over fexit: " in err, err
         assert "tcpaccept: passed over kprobe: the kernel has no kprobes" in err, err
 

@@ -19,7 +19,7 @@ import pytest
 from tests.lib import ROOT, TCPACCEPT
 from tests.lib.checks import (LOST_RE, check_rows, header, one, parse_json_lines, parse_prom,
                               parse_rows, series)
-from tests.lib.host import STARTED, Tracer, die_with_pytest, free_port, peer
+from tests.lib.host import STARTED, Tracer, WaitingPeer, die_with_pytest, free_port, peer
 
 APP = "tcpaccept"
 HOLD_MS = 80            # tcppeer --hold: each accept waits 80 ms and a little
@@ -27,17 +27,26 @@ HOLD_MS = 80            # tcppeer --hold: each accept waits 80 ms and a little
 # 51 ms of scheduling delay before the bucket is wrong
 SLOW_LE = 0.131072
 FAST_LE = 0.065536
-def own_peer(*args):
-    """tcppeer on a port no other run of this file had: two runs on one
-    ephemeral port would add up in one series."""
+def own_port():
+    """A port no other run of this file had: two runs on one port would add
+    up in one series."""
     port = free_port()
     while port in USED_PORTS:
         port = free_port()
     USED_PORTS.add(port)
-    return peer("--port", str(port), *args)
+    return port
+
+
+def own_peer(*args):
+    return peer("--port", str(own_port()), *args)
 
 
 USED_PORTS = set()
+
+
+def whole_json_lines(text):
+    """The JSON lines of a file or pipe still being written: its whole lines."""
+    return parse_json_lines(text[:text.rfind("\n") + 1])
 
 
 def read_file(path):
@@ -276,7 +285,7 @@ def test_output_file_columns_reopened_on_sighup(tmp_path):
     log = tmp_path / "rows.txt"
     t = Tracer("-v", "-o", str(log), ready_on_stderr=True)
     first, acc1 = own_peer("--count", "3")
-    time.sleep(0.3)
+    wait_until(lambda: read_file(log).count(f"\n{first['pid']} ") == 3, 10, "rows not written")
     os.rename(log, tmp_path / "rows.txt.1")
     t.proc.send_signal(signal.SIGHUP)
     wait_until(lambda: log.exists(), 10, "not reopened")
@@ -409,19 +418,17 @@ def test_reader_never_sees_a_partial_file(tmp_path):
     wait_until(lambda: read_file(path), 10, "no metrics file")
     ports = []
 
-    def traffic():
-        # Ten listeners or more make a file of several pages; six seconds
-        # of flood see it rewritten six times.
-        end = time.monotonic() + 6
-        while time.monotonic() < end or len(ports) < 10:
-            # A port of its own each: an ephemeral one may come again.
-            port = free_port()
-            if port not in ports:
-                peer("--port", str(port), "--count", "300", "--rst")
-                ports.append(port)
-    th = threading.Thread(target=traffic)
-    th.start()
     reads, contents = 0, set()
+
+    def traffic():
+        # Ten listeners or more make a file of several pages; the flood
+        # goes on until the reader has seen it rewritten five times.
+        while len(contents) < 5 or len(ports) < 10:
+            port = own_port()
+            peer("--port", str(port), "--count", "300", "--rst")
+            ports.append(port)
+    th = threading.Thread(target=traffic, daemon=True)
+    th.start()
     try:
         while th.is_alive() or reads < 3000:
             text = read_file(path)
@@ -480,18 +487,33 @@ def test_count_queue_prints_a_histogram_per_port():
     assert row["pid"] == ready["pid"] and row["accepts"] == 6, row
 
 
-def test_count_queue_interval_histograms_hold_each_interval():
+def test_count_queue_interval_histograms_hold_each_interval(tmp_path):
     port = free_port()
-    t = Tracer("-v", "-c", "-q", "-j", "-i", "1", "-P", str(port), ready_on_stderr=True)
+    # --metrics at the same -i: its file's writes count the intervals.
+    prom = tmp_path / "m.prom"
+    t = Tracer("-v", "-c", "-q", "-j", "-i", "1", "-P", str(port), f"--metrics={prom}",
+               ready_on_stderr=True)
+
+    def counted(out):
+        return sum(h["count"] for h in whole_json_lines(out.decode()) if "buckets" in h)
     peer("--port", str(port), "--count", "3", "--hold", str(HOLD_MS), "--connect-interval", "100")
-    t.wait_for(lambda o, e: b'"buckets"' in o, 10, "no histogram")
-    time.sleep(2.5)     # an interval with nothing: no histogram
+    t.wait_for(lambda o, e: counted(o) == 3, 10, "the first 3 not in the histograms")
+    printed = t.out().count(b'"buckets"')
+    # Two writes of the file: at least one whole interval with nothing.
+    writes = metrics_writes(prom)
+    next(writes)
+    next(writes)
     peer("--port", str(port), "--count", "2", "--hold", str(HOLD_MS), "--connect-interval", "100")
-    t.wait_for(lambda o, e: o.count(b'"buckets"') >= 2, 10, "no second histogram")
+    t.wait_for(lambda o, e: counted(o) == 5, 10, "the next 2 not in the histograms")
     out, err, rc = t.stop()
     assert rc == 0, err
     hists = [o for o in parse_json_lines(out) if "buckets" in o]
-    assert [h["count"] for h in hists] == [3, 2], hists
+    # Each interval's own accepts: the first 3 (in one histogram, or two
+    # if they straddled an interval), then the 2; no empty histogram for
+    # the intervals between.
+    counts = [h["count"] for h in hists]
+    assert sum(counts[:printed]) == 3 and sum(counts[printed:]) == 2, counts
+    assert all(counts), counts
 
 
 # --- -o and logrotate ------------------------------------------------------------
@@ -502,20 +524,26 @@ def test_output_file_survives_logrotate(tmp_path):
     conf = tmp_path / "logrotate.conf"
     conf.write_text(f"{log} {{\n  rotate 10\n  missingok\n  nocompress\n  postrotate\n"
                     f"    kill -HUP {t.pid}\n  endscript\n}}\n")
-    result = {}
-    th = threading.Thread(target=lambda: result.update(
-        r=own_peer("--count", "300", "--connect-interval", "10")))
-    th.start()
-    rotations = 0
-    while th.is_alive():
-        time.sleep(0.7)
+    # Four streams of 75 accepts, one after the other; each is rotated
+    # away once its first row is in the file (while it streams on), so
+    # every stream's rows start in a file of their own.
+    port, accepts, pids = own_port(), [], set()
+
+    def mine(pid):
+        return [o for f in sorted(tmp_path.glob("accepts.jsonl*"))
+                for o in whole_json_lines(f.read_text()) if o["pid"] == pid]
+    for _ in range(4):
+        stream = WaitingPeer("--port", str(port), "--count", "75", "--connect-interval", "10")
+        th = threading.Thread(target=lambda: accepts.extend(stream.go()))
+        th.start()
+        wait_until(lambda: any(o["pid"] == stream.pid for o in whole_json_lines(
+            read_file(log))), 30, "no row of the stream")
         res = subprocess.run(["logrotate", "-f", "-s", str(tmp_path / "state"), str(conf)],
                              capture_output=True, text=True, timeout=60)
         assert res.returncode == 0, res.stderr
-        rotations += 1
-    th.join()
-    ready, accepts = result["r"]
-    time.sleep(0.3)     # the last rows: written within the 100 ms poll
+        th.join()
+        pids.add(stream.pid)
+    wait_until(lambda: sum(len(mine(p)) for p in pids) >= 300, 10, "rows missing")
     out, err, rc = t.stop()
     assert rc == 0 and out == "" and not LOST_RE.search(err), (out, err)
     files = sorted(tmp_path.glob("accepts.jsonl*"))
@@ -523,12 +551,12 @@ def test_output_file_survives_logrotate(tmp_path):
     for f in files:
         text = f.read_text()
         assert text == "" or text.endswith("\n"), f
-        mine = [o for o in parse_json_lines(text) if o["pid"] == ready["pid"]]
-        nonempty += bool(mine)
-        seen += [(o["raddr"], o["rport"]) for o in mine]
+        ours = [o for o in parse_json_lines(text) if o["pid"] in pids]
+        nonempty += bool(ours)
+        seen += [(o["raddr"], o["rport"]) for o in ours]
     want = [(a["raddr"], int(a["rport"])) for a in accepts]
     assert len(want) == 300 and sorted(seen) == sorted(want), (len(seen), len(set(seen)))
-    assert rotations >= 3 and nonempty >= 3, (rotations, nonempty, files)
+    assert nonempty >= 4, files
 
 
 # --- the systemd unit --------------------------------------------------------------
@@ -623,7 +651,8 @@ def test_systemd_unit_allows_every_system_call_tcpaccept_makes(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=die_with_pytest)
     STARTED.append(proc)
-    time.sleep(1.5)
+    # Written once attached.
+    wait_until(lambda: "tcpaccept_info{" in read_file(tmp_path / "m.prom"), 30, "not attached")
     own_peer("--count", "3")
     assert proc.wait(60) == 0
     made = {line.split()[-1] for line in summary.read_text().splitlines()[2:]
