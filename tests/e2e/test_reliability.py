@@ -28,7 +28,7 @@ import pytest
 
 from tests.lib import TCPACCEPT
 from tests.lib.checks import (LOST_RE, check_rows, comm_column, expected_keys, header, one,
-                              parse_prom, parse_rows, peer_comm_bytes, row_key)
+                              parse_prom, parse_rows, peer_comm_bytes, row_key, series)
 from tests.lib.host import Tracer, WaitingPeer, assert_loaded, assert_unloaded, free_port, peer
 
 # Set by `make valgrind`: the build valgrind can check (not fully static).
@@ -435,14 +435,62 @@ if VG_APP:
             [str(runs[0][0]["pid"]), "tcppeer-srv", "4", "127.0.0.1", str(ports[0]), "7"],
             [str(runs[1][0]["pid"]), "counted", "4", "127.0.0.1", str(ports[1]), "3"]], out
 
-    @pytest.mark.parametrize("case", ["usage", "no-btf", "stdout-full"])
+    def test_valgrind_metrics_eviction_reopen_and_stop(tmp_path):
+        # --metrics with one series a metric: a second listener takes the
+        # first's place once it is idle (series.c, the map deletes); -o
+        # reopened on SIGHUP; SIGTERM's stop path. All under memcheck.
+        log, prom, rows = tmp_path / "valgrind.log", tmp_path / "m.prom", tmp_path / "rows"
+        a_port, b_port = free_port(), free_port()
+        t = Tracer("-v", "-P", f"{a_port},{b_port}", f"--metrics={prom}", "-i", "1",
+                   "--metrics-max-series=1", "-o", str(rows), binary=VG_APP,
+                   wrapper=valgrind_wrapper(log), ready_on_stderr=True, header_timeout=180)
+        writes = 0
+        last = None
+
+        def next_write():
+            nonlocal writes, last
+            deadline = time.monotonic() + 60
+            while True:
+                text = prom.read_text() if prom.exists() else ""
+                m = re.search(r"^tcpaccept_metrics_timestamp_seconds (\S+)$", text, re.M)
+                if m and m.group(1) != last:
+                    last, writes = m.group(1), writes + 1
+                    return parse_prom(text)
+                assert time.monotonic() < deadline, "no metrics write"
+                time.sleep(0.1)
+        a, _ = peer("--port", str(a_port), "--count", "2")
+        for _ in range(5):
+            s = next_write()
+        os.rename(rows, tmp_path / "rows.1")
+        t.proc.send_signal(signal.SIGHUP)
+        for _ in range(8):
+            peer("--port", str(b_port), "--count", "1", "--comm", "second")
+            s = next_write()
+            if series(s, "tcpaccept_accepts_total", comm="second"):
+                break
+        out, err, rc = t.stop(signal.SIGTERM, timeout=120)
+        check_valgrind_log(log, rc, 0)
+        s = parse_prom(prom.read_text())
+        assert series(s, "tcpaccept_accepts_total", comm="second"), s
+        assert one(s, "tcpaccept_series_evicted_total", metric="tcpaccept_accepts_total") == 1
+        assert rows.read_text().startswith(header()) and "second" in rows.read_text()
+
+    @pytest.mark.parametrize("case", ["usage", "no-btf", "bad-btf", "output-refused",
+                                      "stdout-full"])
     def test_valgrind_error_exits_free_everything(case, tmp_path):
         log = tmp_path / "valgrind.log"
         cmd = [*valgrind_wrapper(log), VG_APP]
         stdout = subprocess.PIPE
         if case == "usage":
-            cmd += ["-P", "80,"]
+            cmd += ["-P", "80,", "-P", "81"]
             want_rc = 64
+        elif case == "bad-btf":
+            cmd += ["--btf=/dev/zero"]
+            want_rc = 1
+        elif case == "output-refused":
+            os.symlink("/dev/null", tmp_path / "link")
+            cmd += ["-o", str(tmp_path / "link")]
+            want_rc = 1
         elif case == "no-btf":
             cmd = ["unshare", "--mount", "sh", "-c",
                    'mount -t tmpfs none /sys/kernel/btf && exec "$@"', "sh", *cmd]
