@@ -299,11 +299,13 @@ static size_t cut_to_whole_lines(size_t done)
 {
 	const char *nl = done ? memrchr(out.buf, '\n', done) : NULL;
 	size_t keep = nl ? (size_t)(nl - out.buf) + 1 : 0;
-	struct stat st;
+	off_t end = keep < done ? lseek(out.fd, 0, SEEK_CUR) : 0;
 
-	/* O_APPEND: those bytes are the file's last (-o is ours alone). */
-	if (keep < done && (fstat(out.fd, &st) || st.st_size < (off_t)(done - keep) ||
-			    ftruncate(out.fd, st.st_size - (off_t)(done - keep))))
+	/* They end where the file offset is now (with O_APPEND too): cut
+	 * there, and write on from there (a stdout without O_APPEND). */
+	if (keep < done && (end < (off_t)(done - keep) ||
+			    ftruncate(out.fd, end - (off_t)(done - keep)) ||
+			    lseek(out.fd, end - (off_t)(done - keep), SEEK_SET) < 0))
 		warn("failed to cut a partly written row off the output: %s\n", strerror(errno));
 	return keep;
 }
