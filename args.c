@@ -58,7 +58,7 @@ static const struct argp_option options[] = {
 	{ "timestamp", 't', NULL, 0, "Include a timestamp column, TIME(s): seconds since the first event", 0 },
 	{ "time", 'T', NULL, 0, "Include a time-of-day column, TIME (HH:MM:SS)", 0 },
 	{ "pid", 'p', "PID", 0, "Trace this process ID only", 0 },
-	{ "port", 'P', "PORTS", 0, "Trace these local ports only: a comma-separated list of ports and FIRST-LAST ranges (80,443,8000-8100)", 0 },
+	{ "port", 'P', "PORTS", 0, "Trace these local ports only: a comma-separated list of ports and FIRST-LAST ranges (80,443,8000-8100); repeated -P lists merge", 0 },
 	{ "ipv4", '4', NULL, 0, "Trace IPv4 sockets only (an IPv4 client of a dual-stack listener is an IPv6 socket: see --client-family)", 0 },
 	{ "ipv6", '6', NULL, 0, "Trace IPv6 sockets only (includes IPv4 clients of dual-stack listeners, ::ffff:a.b.c.d)", 0 },
 	{ "client-family", OPT_CLIENT_FAMILY, "4|6", 0, "Trace clients of this IP version only, whatever the socket's: 4 includes IPv4 clients of dual-stack listeners (::ffff:a.b.c.d), 6 leaves them out", 0 },
@@ -152,8 +152,8 @@ static int parse_ports(const char *list, struct config *cfg)
 	unsigned long first, last;
 	char item[16], *dash;
 
+	/* Added to the ports of any earlier -P: lists merge. */
 	cfg->filter_ports = true;
-	memset(cfg->port_bits, 0, sizeof(cfg->port_bits));
 	for (;;) {
 		size_t len = strcspn(p, ",");
 
@@ -191,6 +191,35 @@ static int parse_way(const char *name, struct config *cfg)
 	}
 	way_list(msg, sizeof(msg), "unknown way in '%s': expected auto, ");
 	return usage_error(msg, name);
+}
+
+/* The options given so far, one bit per entry of options[]. */
+static uint64_t given;
+_Static_assert(sizeof(options) / sizeof(options[0]) <= 64, "one bit of 'given' per option");
+
+/* A repeat is never "the last one wins": -P lists merge; a flag given again
+ * changes nothing (1: skip it); an option that takes one value is refused,
+ * named as --help names it. 0: go on. */
+static int check_repeat(int key)
+{
+	char name[64];
+	size_t i = 0;
+
+	while (options[i].name && options[i].key != key)
+		i++;
+	if (!options[i].name || key == 'P')
+		return 0;	/* not an option (ARGP_KEY_*), or a list */
+	if (!(given & (1ULL << i))) {
+		given |= 1ULL << i;
+		return 0;
+	}
+	if (!options[i].arg)
+		return 1;
+	if (key < 256)
+		snprintf(name, sizeof(name), "-%c/--%s", key, options[i].name);
+	else
+		snprintf(name, sizeof(name), "--%s", options[i].name);
+	return usage_error("%s given more than once: it takes one value", name);
 }
 
 /* The options together: what does not combine, and what follows. */
@@ -257,7 +286,10 @@ static int parse_number(int key, const char *arg, struct config *cfg)
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct config *cfg = state->input;
+	int repeat = check_repeat(key);
 
+	if (repeat)
+		return repeat == 1 ? 0 : repeat;
 	switch (key) {
 	case ARGP_KEY_INIT:
 		/* argp would follow getopt's complaint with "Try --help or
@@ -274,7 +306,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		return parse_ports(arg, cfg);
 	case '4':
 	case '6':
-		if (cfg->family)
+		if (cfg->family && cfg->family != (key == '4' ? AF_INET : AF_INET6))
 			return usage_error("%s", "-4 and -6 are exclusive");
 		cfg->family = key == '4' ? AF_INET : AF_INET6;
 		return 0;
@@ -355,6 +387,7 @@ int args_parse(int argc, char **argv, struct config *cfg)
 
 	way_list(way_help, sizeof(way_help), "Way into the kernel: auto (default), ");
 	memset(cfg, 0, sizeof(*cfg));
+	given = 0;
 	cfg->way = WAY_AUTO;
 	cfg->ring_kb = DEFAULT_RING_KB;
 	cfg->max_series = DEFAULT_MAX_SERIES;
