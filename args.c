@@ -2,6 +2,7 @@
 #include <argp.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +284,55 @@ static int parse_number(int key, const char *arg, struct config *cfg)
 	}
 }
 
+/* The options that only turn something on. */
+static const struct {
+	int key;
+	size_t field;		/* a bool in struct config */
+} flags[] = {
+	{ 't', offsetof(struct config, timestamp) },
+	{ 'T', offsetof(struct config, wallclock) },
+	{ 'j', offsetof(struct config, json) },
+	{ 'U', offsetof(struct config, print_uid) },
+	{ 'c', offsetof(struct config, count) },
+	{ 'q', offsetof(struct config, queue) },
+	{ 'w', offsetof(struct config, wide) },
+	{ OPT_PRINT_PROTO, offsetof(struct config, print_proto) },
+	{ 'v', offsetof(struct config, verbose) },
+};
+
+/* The options that take a path, which must not be empty. */
+static const struct {
+	int key;
+	size_t field;		/* a const char * in struct config */
+	const char *empty;	/* the error for '' */
+} paths[] = {
+	{ 'C', offsetof(struct config, cgroup), "invalid cgroup '': expected a cgroup v2 directory" },
+	{ OPT_BTF, offsetof(struct config, btf_path), "invalid BTF file '': expected a path" },
+	{ OPT_METRICS, offsetof(struct config, metrics), "invalid metrics path '': expected a file name" },
+	{ 'o', offsetof(struct config, output), "invalid output file '': expected a file name" },
+};
+
+/* A flag or a path option into its field; ARGP_ERR_UNKNOWN for any other
+ * key. */
+static int parse_flag_or_path(int key, const char *arg, struct config *cfg)
+{
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		if (flags[i].key == key) {
+			*(bool *)((char *)cfg + flags[i].field) = true;
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		if (paths[i].key != key)
+			continue;
+		if (!*arg)
+			return usage_error("%s", paths[i].empty);
+		*(const char **)((char *)cfg + paths[i].field) = arg;
+		return 0;
+	}
+	return parse_number(key, arg, cfg);
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct config *cfg = state->input;
@@ -296,12 +346,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		 * --usage", and there is no --usage: args_parse() says it. */
 		state->err_stream = NULL;
 		return 0;
-	case 't':
-		cfg->timestamp = true;
-		return 0;
-	case 'T':
-		cfg->wallclock = true;
-		return 0;
+	case ARGP_KEY_END:
+		return finish_config(cfg);
+	case ARGP_KEY_ARG:
+		usage_error("unexpected argument '%s'", arg);
+		return ERR_TRY_HELP;
 	case 'P':
 		return parse_ports(arg, cfg);
 	case '4':
@@ -310,56 +359,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			return usage_error("%s", "-4 and -6 are exclusive");
 		cfg->family = key == '4' ? AF_INET : AF_INET6;
 		return 0;
-	case 'j':
-		cfg->json = true;
-		return 0;
-	case 'U':
-		cfg->print_uid = true;
-		return 0;
-	case 'C':
-		if (!*arg)
-			return usage_error("%s", "invalid cgroup '': expected a cgroup v2 directory");
-		cfg->cgroup = arg;
-		return 0;
-	case 'c':
-		cfg->count = true;
-		return 0;
-	case 'q':
-		cfg->queue = true;
-		return 0;
-	case 'w':
-		cfg->wide = true;
-		return 0;
 	case OPT_CLIENT_FAMILY:
 		if (strcmp(arg, "4") && strcmp(arg, "6"))
 			return usage_error("invalid client family '%s': expected 4 or 6", arg);
 		cfg->client_family = arg[0] == '4' ? AF_INET : AF_INET6;
 		return 0;
-	case ARGP_KEY_END:
-		return finish_config(cfg);
 	case OPT_WAY:
 		return parse_way(arg, cfg);
-	case OPT_PRINT_PROTO:
-		cfg->print_proto = true;
-		return 0;
-	case OPT_BTF:
-		if (!*arg)
-			return usage_error("%s", "invalid BTF file '': expected a path");
-		cfg->btf_path = arg;
-		return 0;
-	case OPT_METRICS:
-		if (!*arg)
-			return usage_error("%s", "invalid metrics path '': expected a file name");
-		cfg->metrics = arg;
-		return 0;
-	case 'o':
-		if (!*arg)
-			return usage_error("%s", "invalid output file '': expected a file name");
-		cfg->output = arg;
-		return 0;
-	case 'v':
-		cfg->verbose = true;
-		return 0;
 	case 'V':
 		printf("tcpaccept %s (libbpf %s)\n", TCPACCEPT_VERSION, TCPACCEPT_LIBBPF_VERSION);
 		cfg->exit_now = true;
@@ -368,11 +374,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
 		cfg->exit_now = true;
 		return 0;
-	case ARGP_KEY_ARG:
-		usage_error("unexpected argument '%s'", arg);
-		return ERR_TRY_HELP;
 	default:
-		return parse_number(key, arg, cfg);
+		return parse_flag_or_path(key, arg, cfg);
 	}
 }
 
