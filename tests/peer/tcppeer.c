@@ -96,6 +96,7 @@ static struct {
 	long burst;		/* --burst: this many clients connect at once */
 	long emfile;		/* --emfile: accept() calls failing with EMFILE */
 	long eagain;		/* --eagain: a non-blocking listener's EAGAINs */
+	int lazy_ack;		/* --lazy-ack: --burst's requests wait in the SYN queue */
 	int wait_end;		/* --wait-end: keep the listener until a stdin line */
 	char comm[256];
 } opt = {
@@ -1227,53 +1228,106 @@ static void raise_nofile(rlim_t need)
 		die("setrlimit(RLIMIT_NOFILE)");
 }
 
+/* --burst: client @i's socket, bound first so that its address is known
+ * before its SYN goes out (a drop of that SYN names it), connecting. With
+ * --lazy-ack its handshake's last ACK waits for its request byte
+ * (TCP_DEFER_ACCEPT on a connecting socket), so its request stays in the
+ * listener's SYN queue until then. */
+static void burst_connect(long i, struct record *recs, int *fds, struct pollfd *pfds)
+{
+	struct record *rc = &recs[i];
+	int dom = srv_addr.sa.sa_family, one = 1, fd, proto = client_proto_of(i);
+	union sockaddr_any a;
+	socklen_t alen = dom == AF_INET ? sizeof(a.in4) : sizeof(a.in6);
+
+	fd = socket(dom, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+	if (fd < 0)
+		die_proto("socket", proto);
+	if (opt.lazy_ack && setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one)) < 0)
+		die("setsockopt(TCP_DEFER_ACCEPT)");
+	memset(&a, 0, sizeof(a));
+	a.sa.sa_family = (sa_family_t)dom;
+	if (dom == AF_INET)
+		a.in4.sin_addr = srv_addr.in4.sin_addr;
+	else
+		a.in6.sin6_addr = srv_addr.in6.sin6_addr;
+	if (bind(fd, &a.sa, alen) < 0)
+		die("bind(client)");
+	alen = sizeof(a);
+	if (getsockname(fd, &a.sa, &alen) < 0)
+		die("getsockname");
+	fmt_addr(&a, alen, opt.fam == FAM_MAPPED, rc->raddr, sizeof(rc->raddr), &rc->rport);
+	fmt_addr(&srv_addr, srv_len, opt.fam == FAM_MAPPED, rc->laddr, sizeof(rc->laddr),
+		 &rc->lport);
+	fds[i] = fd;
+	rc->error = EINPROGRESS;
+	pfds[i].fd = fd;
+	pfds[i].events = POLLOUT;
+	if (connect(fd, &srv_addr.sa, srv_len) < 0 && errno != EINPROGRESS) {
+		rc->error = errno;
+		pfds[i].fd = -1;
+	}
+}
+
+/* Client @i's connect() has ended (or @wait_ms passed): its error, and
+ * once connected its request, one byte (after a SYN cookie whose ACK a full
+ * accept queue dropped, only the retransmits of that byte complete the
+ * handshake). */
+static void burst_settle(long i, struct record *recs, int *fds, struct pollfd *pfds, int wait_ms)
+{
+	socklen_t len = sizeof(recs[i].error);
+
+	if (pfds[i].fd < 0)
+		return;
+	if (wait_ms >= 0 && poll(&pfds[i], 1, wait_ms) < 1)
+		return;
+	if (getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &recs[i].error, &len) < 0)
+		die("getsockopt(SO_ERROR)");
+	if (!recs[i].error && send(fds[i], "x", 1, MSG_NOSIGNAL) != 1)
+		die("send(client)");
+	pfds[i].fd = -1;
+}
+
 /*
- * --burst: every client connects at once, without waiting for the server.
- * Each binds its socket first, so its address is known before its SYN goes
- * out (a drop of that SYN names it), and sends one byte once connected (a
- * request: after a SYN cookie whose ACK a full accept queue dropped, only
- * the retransmits of that byte complete the handshake). When the server
- * says stop ('S'), every connection and attempt is reset.
+ * --lazy-ack, before the server accepts anything: each client sends its
+ * request only once the next but one has connected, so that requests wait
+ * in the SYN queue while the accept queue fills, and the last ACKs of the
+ * later ones find it full (ListenOverflows at the final ACK of a request
+ * socket, not only at the SYN or a cookie's ACK).
+ */
+static void lazy_clients(struct record *recs, int *fds, struct pollfd *pfds, long n)
+{
+	for (long i = 0; i < n && i < 2; i++) {
+		burst_connect(i, recs, fds, pfds);
+		poll(&pfds[i], 1, 100);
+	}
+	for (long i = 0; i < n; i++) {
+		burst_settle(i, recs, fds, pfds, 0);
+		if (i + 2 < n) {
+			burst_connect(i + 2, recs, fds, pfds);
+			poll(&pfds[i + 2], 1, 100);
+		}
+	}
+}
+
+/*
+ * --burst: every client connects at once, without waiting for the server
+ * (with --lazy-ack, in the order above, then the server is told to start).
+ * When the server says stop ('S'), every connection and attempt is reset.
  */
 static void run_burst_clients(int ctl, struct record *recs, int *fds, long n)
 {
 	struct pollfd *pfds = calloc((size_t)n + 1, sizeof(*pfds));
 	struct linger lg = { 1, 0 };
-	int dom = srv_addr.sa.sa_family;
 
 	if (!pfds)
 		die("calloc");
-	for (long i = 0; i < n; i++) {
-		struct record *rc = &recs[i];
-		union sockaddr_any a;
-		socklen_t alen = dom == AF_INET ? sizeof(a.in4) : sizeof(a.in6);
-		int fd, proto = client_proto_of(i);
-
-		fd = socket(dom, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
-		if (fd < 0)
-			die_proto("socket", proto);
-		memset(&a, 0, sizeof(a));
-		a.sa.sa_family = (sa_family_t)dom;
-		if (dom == AF_INET)
-			a.in4.sin_addr = srv_addr.in4.sin_addr;
-		else
-			a.in6.sin6_addr = srv_addr.in6.sin6_addr;
-		if (bind(fd, &a.sa, alen) < 0)
-			die("bind(client)");
-		alen = sizeof(a);
-		if (getsockname(fd, &a.sa, &alen) < 0)
-			die("getsockname");
-		fmt_addr(&a, alen, opt.fam == FAM_MAPPED, rc->raddr, sizeof(rc->raddr), &rc->rport);
-		fmt_addr(&srv_addr, srv_len, opt.fam == FAM_MAPPED, rc->laddr, sizeof(rc->laddr),
-			 &rc->lport);
-		fds[i] = fd;
-		rc->error = EINPROGRESS;
-		pfds[i].fd = fd;
-		pfds[i].events = POLLOUT;
-		if (connect(fd, &srv_addr.sa, srv_len) < 0 && errno != EINPROGRESS) {
-			rc->error = errno;
-			pfds[i].fd = -1;
-		}
+	if (opt.lazy_ack) {
+		lazy_clients(recs, fds, pfds, n);
+		send_byte(ctl, 'C');
+	} else {
+		for (long i = 0; i < n; i++)
+			burst_connect(i, recs, fds, pfds);
 	}
 	pfds[n].fd = ctl;
 	pfds[n].events = POLLIN;
@@ -1285,17 +1339,9 @@ static void run_burst_clients(int ctl, struct record *recs, int *fds, long n)
 		}
 		if (pfds[n].revents)
 			break;
-		for (long i = 0; i < n; i++) {
-			socklen_t len = sizeof(recs[i].error);
-
-			if (pfds[i].fd < 0 || !pfds[i].revents)
-				continue;
-			if (getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &recs[i].error, &len) < 0)
-				die("getsockopt(SO_ERROR)");
-			if (!recs[i].error && send(fds[i], "x", 1, MSG_NOSIGNAL) != 1)
-				die("send(client)");
-			pfds[i].fd = -1;
-		}
+		for (long i = 0; i < n; i++)
+			if (pfds[i].revents)
+				burst_settle(i, recs, fds, pfds, -1);
 	}
 	expect_byte(ctl, 'S');
 	for (long i = 0; i < n; i++) {
@@ -1396,7 +1442,7 @@ static void usage(const char *fmt, const char *arg)
 		"               [--connect-interval MS] [--hold MS] [--proto tcp|mptcp|sctp]\n"
 		"               [--client-proto tcp|mptcp|sctp|mixed] [--fastopen] [--stats]\n"
 		"               [--backlog N] [--burst N] [--emfile K] [--eagain N]\n"
-		"               [--wait-end]\n");
+		"               [--wait-end] [--lazy-ack]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -1443,6 +1489,7 @@ static void parse_args(int argc, char **argv)
 		{ "emfile", required_argument, NULL, 'E' },
 		{ "eagain", required_argument, NULL, 'A' },
 		{ "wait-end", no_argument, NULL, 'Z' },
+		{ "lazy-ack", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1541,6 +1588,9 @@ static void parse_args(int argc, char **argv)
 		case 'Z':
 			opt.wait_end = 1;
 			break;
+		case 'L':
+			opt.lazy_ack = 1;
+			break;
 		case 'h':
 			usage(NULL, NULL);
 			break;
@@ -1580,6 +1630,8 @@ static void parse_args(int argc, char **argv)
 		usage("%s", "--burst is for TCP and MPTCP without --fastopen");
 	if (opt.burst && opt.burst < opt.count)
 		usage("%s", "--burst needs at least --count clients");
+	if (opt.lazy_ack && !opt.burst)
+		usage("%s", "--lazy-ack needs --burst");
 	if (opt.eagain && opt.io_uring)
 		usage("%s", "--eagain is for accept() and accept4()");
 }
@@ -1701,6 +1753,8 @@ int main(int argc, char **argv)
 
 		if (opt.emfile)
 			accept_at_emfile();
+		if (opt.lazy_ack)
+			expect_byte(sv[0], 'C');	/* the clients are in place */
 		for (long s = 0; s < opt.count; s++)
 			accept_one(tid, comm);
 		if (opt.burst)

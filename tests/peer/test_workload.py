@@ -19,6 +19,9 @@ DROPS = ("TcpExtListenDrops", "TcpExtListenOverflows", "TcpExtTCPReqQFullDrop")
 # it stops after 20 accepts (the clients then reset everything).
 BURST = ("--burst", "60", "--count", "20", "--backlog", "2", "--delay-accept", "50",
          "--stats", "--timeout", "60")
+# 12 clients in the order --lazy-ack sets, backlog 2, 6 accepts.
+LAZY = ("--burst", "12", "--count", "6", "--backlog", "2", "--delay-accept", "20", "--stats",
+        "--timeout", "60")
 
 
 class Burst:
@@ -27,7 +30,8 @@ class Burst:
 
     def __init__(self, ns, *args):
         self.ns, self.args = ns, args
-        self.proc = ns.popen(PEER, *BURST, "--wait-end", *args, stdin=subprocess.PIPE,
+        base = LAZY if "--lazy-ack" in args else BURST
+        self.proc = ns.popen(PEER, *base, "--wait-end", *args, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def finish(self):
@@ -86,6 +90,22 @@ def test_burst_drops_match_the_kernel(family, cookies):
     # retransmitted SYN of a pending request; an ACK that overflows the
     # accept queue a second time, in tcp_v4_rcv()).
     assert drops >= listen_drops, (drops, delta)
+
+
+def test_lazy_ack_overflows_at_the_final_ack():
+    """--lazy-ack: requests wait in the SYN queue while the accept queue
+    fills, so later final ACKs overflow it on the request-socket path, where
+    tcp_v4_rcv() adds to the listener's counter a second time: ss d exceeds
+    ListenDrops."""
+    with NetNs(["net.ipv4.tcp_syncookies=0"]) as ns:
+        before = ns.nstat()
+        b = Burst(ns, "--lazy-ack")
+        text, d = b.finish()
+        delta = counter_delta(before, ns.nstat(), *DROPS)
+    (listener,) = peer_lines(text, "LISTENER")
+    assert listener["drops"] == d
+    assert delta["TcpExtListenOverflows"] == delta["TcpExtListenDrops"] > 0, delta
+    assert d > delta["TcpExtListenDrops"], (d, delta)
 
 
 def test_burst_mptcp_drops_count_on_the_subflow():
