@@ -111,6 +111,25 @@ def parse_peer(text):
     return ready, accepts, done
 
 
+def peer_lines(text, word):
+    """tcppeer's lines that start with @word (CLIENT, FAILED, LISTENER),
+    each as a dict of its key=value fields; numbers as ints."""
+    rows = []
+    for line in text.splitlines():
+        first, _, rest = line.partition(" ")
+        if first == word:
+            fields = dict(kv.split("=", 1) for kv in rest.split())
+            rows.append({k: int(v) if re.fullmatch(r"-?\d+", v) else v
+                         for k, v in fields.items()})
+    return rows
+
+
+def peer_stats(text):
+    """tcppeer --stats' STAT lines: {"TcpExt.ListenDrops": N, ...}, the
+    counters of its network namespace that moved during the run."""
+    return {m[0]: int(m[1]) for m in re.findall(r"^STAT (\S+)=(\d+)$", text, re.M)}
+
+
 def peer_comm_bytes(escaped):
     """tcppeer's comm= value (\\xHH escapes) as the kernel's bytes."""
     return re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m.group(1), 16)]),
