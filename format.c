@@ -158,6 +158,27 @@ static void out_printf(struct out *o, const char *fmt, ...)
 		o->p += (size_t)n < room ? (size_t)n : room;
 }
 
+#define REASON_NAME(id, name) [id] = name,
+static const char *const reason_names[NR_DROP_REASONS] = {
+	FOR_EACH_DROP_REASON(REASON_NAME)
+};
+
+const char *fmt_reason_name(unsigned int reason)
+{
+	return reason < NR_DROP_REASONS ? reason_names[reason] : "unknown";
+}
+
+const char *fmt_errno_name(char *out, size_t size, unsigned int err)
+{
+	const char *name = err ? strerrorname_np((int)err) : NULL;
+
+	if (name)
+		snprintf(out, size, "%s", name);
+	else
+		snprintf(out, size, "E%u", err);
+	return out;
+}
+
 const char *fmt_proto_name(unsigned int proto)
 {
 	return proto == PROTO_MPTCP ? "mptcp" : "tcp";
@@ -208,6 +229,7 @@ bool fmt_decode(const void *data, size_t size, bool queue, struct event *e)
 	const unsigned char *p = data;
 	struct event_head h;
 	struct event_queue q;
+	struct event_failure f;
 	size_t addr_len, off = sizeof(h);
 
 	if (size < sizeof(h))
@@ -241,6 +263,13 @@ bool fmt_decode(const void *data, size_t size, bool queue, struct event *e)
 		e->backlog_max = q.backlog_max;
 		e->wait_ns = q.wait_ns;
 	}
+	if (h.kind != EVENT_ACCEPT) {
+		memcpy(&f, p + off, sizeof(f));
+		off += sizeof(f);
+		e->code = f.code;
+		e->stage = f.stage;
+		e->owner_known = f.owner_known;
+	}
 	memcpy(e->laddr, p + off, addr_len);
 	memcpy(e->raddr, p + off + addr_len, addr_len);
 	return true;
@@ -257,13 +286,14 @@ struct cell {
 
 /* Which lines show a column or key (FMT_ROWS, FMT_COUNTS: format.h), and
  * the option it needs (0: none). */
-enum { F_WALLCLOCK = 1, F_TIMESTAMP = 2, F_UID = 4, F_PROTO = 8, F_QUEUE = 16 };
+enum { F_WALLCLOCK = 1, F_TIMESTAMP = 2, F_UID = 4, F_PROTO = 8, F_QUEUE = 16, F_FAILED = 32 };
 
 static unsigned int options_of(const struct fmt_state *st)
 {
 	return (st->wallclock ? F_WALLCLOCK : 0) | (st->timestamp ? F_TIMESTAMP : 0) |
 	       (st->print_uid ? F_UID : 0) | (st->print_proto ? F_PROTO : 0) |
-	       (st->queue ? F_QUEUE : 0) | (st->wide ? 0x100 : 0) | (st->json ? 0x200 : 0);
+	       (st->queue ? F_QUEUE : 0) | (st->failed ? F_FAILED : 0) | (st->wide ? 0x100 : 0) |
+	       (st->json ? 0x200 : 0);
 }
 
 /* A column's width: its own, the address width, or its title's. */
@@ -307,10 +337,28 @@ static void put_uid(struct out *o, const struct cell *c, const struct column *co
 	out_uint(o, c->e->uid);
 }
 
+/* A drop's process is its listener's owner, unknown until tcpaccept sees
+ * listen() or accept() on it (a -c row of such drops has PID 0): "-". */
+static bool no_owner(const struct cell *c)
+{
+	if (c->counts)
+		return c->e->pid == 0;
+	return c->e->kind == EVENT_DROP && !c->e->owner_known;
+}
+
+/* An error has no client: "-" for its address and port. */
+static bool no_client(const struct cell *c)
+{
+	return c->e->kind == EVENT_ERROR;
+}
+
 static void put_pid(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
-	out_uint(o, c->e->pid);
+	if (no_owner(c))
+		out_char(o, '-');
+	else
+		out_uint(o, c->e->pid);
 }
 
 /* The escaped name, cut to the column between two whole escapes. */
@@ -319,7 +367,10 @@ static void put_comm(struct out *o, const struct cell *c, const struct column *c
 	char comm[4 * TASK_COMM_LEN + 1];
 	size_t n = fmt_escape_column(comm, (size_t)col->width + 1, c->e->comm, sizeof(c->e->comm));
 
-	out_str(o, comm, n);
+	if (no_owner(c))
+		out_char(o, '-');
+	else
+		out_str(o, comm, n);
 }
 
 static void put_ip(struct out *o, const struct cell *c, const struct column *col)
@@ -347,7 +398,10 @@ static void put_addr(struct out *o, int family, const __u8 addr[16])
 static void put_raddr(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
-	put_addr(o, c->e->family, c->e->raddr);
+	if (no_client(c))
+		out_char(o, '-');
+	else
+		put_addr(o, c->e->family, c->e->raddr);
 }
 
 static void put_laddr(struct out *o, const struct cell *c, const struct column *col)
@@ -359,7 +413,10 @@ static void put_laddr(struct out *o, const struct cell *c, const struct column *
 static void put_rport(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
-	out_uint(o, c->e->rport);
+	if (no_client(c))
+		out_char(o, '-');
+	else
+		out_uint(o, c->e->rport);
 }
 
 static void put_lport(struct out *o, const struct cell *c, const struct column *col)
@@ -371,6 +428,10 @@ static void put_lport(struct out *o, const struct cell *c, const struct column *
 static void put_backlog(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
+	if (c->e->kind != EVENT_ACCEPT) {
+		out_char(o, '-');
+		return;
+	}
 	out_uint(o, c->e->backlog_len);
 	out_char(o, '/');
 	out_uint(o, c->e->backlog_max);
@@ -379,10 +440,24 @@ static void put_backlog(struct out *o, const struct cell *c, const struct column
 static void put_wait(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
-	if (c->e->wait_ns == WAIT_UNKNOWN)
+	if (c->e->kind != EVENT_ACCEPT || c->e->wait_ns == WAIT_UNKNOWN)
 		out_char(o, '-');
 	else
 		out_printf(o, "%.3f", (double)c->e->wait_ns / 1e6);
+}
+
+/* What failed: a drop's reason, an error's errno name; "-" for an accept. */
+static void put_reason(struct out *o, const struct cell *c, const struct column *col)
+{
+	char name[24];
+	const char *r = "-";
+
+	(void)col;
+	if (c->e->kind == EVENT_DROP)
+		r = fmt_reason_name(c->e->code);
+	else if (c->e->kind == EVENT_ERROR)
+		r = fmt_errno_name(name, sizeof(name), c->e->code);
+	out_str(o, r, strlen(r));
 }
 
 static void put_count(struct out *o, const struct cell *c, const struct column *col)
@@ -390,7 +465,8 @@ static void put_count(struct out *o, const struct cell *c, const struct column *
 	out_uint(o, c->counts->events[col->kind]);
 }
 
-#define KIND_COLUMN(id, name, column, key) { column, W_TITLE, FMT_COUNTS, 0, id, put_count },
+#define KIND_COLUMN(id, name, column, key, failed)				\
+	{ column, W_TITLE, FMT_COUNTS, (failed) ? F_FAILED : 0, id, put_count },
 
 /* The columns, in order; a line shows those of its lines whose option is
  * given. bcc's columns are PID to LPORT. */
@@ -408,6 +484,7 @@ static const struct column columns[] = {
 	{ "LPORT", 5, FMT_ROWS | FMT_COUNTS, 0, 0, put_lport },
 	{ "BL", 11, FMT_ROWS, F_QUEUE, 0, put_backlog },
 	{ "WAIT(ms)", W_TITLE, FMT_ROWS, F_QUEUE, 0, put_wait },
+	{ "REASON", W_TITLE, FMT_ROWS, F_FAILED, 0, put_reason },
 	FOR_EACH_KIND(KIND_COLUMN)
 };
 
@@ -417,10 +494,17 @@ _Static_assert(sizeof(columns) / sizeof(columns[0]) <= FMT_MAX_FIELDS, "FMT_MAX_
 struct json_key {
 	const char *key;	/* with its quotes and colon */
 	unsigned char lines;	/* FMT_ROWS, FMT_COUNTS */
-	unsigned char needs;	/* F_QUEUE */
+	unsigned char needs;	/* F_QUEUE, F_FAILED */
 	unsigned char kind;	/* json_count: enum event_kind */
+	/* The kinds of row that have it, as bits (1 << enum event_kind);
+	 * 0: every kind. */
+	unsigned char kinds;
 	void (*put)(struct out *o, const struct cell *c, const struct json_key *k);
 };
+
+#define K_ACCEPT (1 << EVENT_ACCEPT)
+#define K_DROP (1 << EVENT_DROP)
+#define K_ERROR (1 << EVENT_ERROR)
 
 /* Unix time of the event's CLOCK_MONOTONIC timestamp, seconds.micros. */
 static void json_ts(struct out *o, const struct cell *c, const struct json_key *k)
@@ -444,10 +528,7 @@ static void json_ts(struct out *o, const struct cell *c, const struct json_key *
 		(void)k;								\
 		out_uint(o, c->e->field);						\
 	}
-JSON_UINT(pid, pid)
-JSON_UINT(tid, tid)
 JSON_UINT(uid, uid)
-JSON_UINT(rport, rport)
 JSON_UINT(lport, lport)
 JSON_UINT(netns, netns)
 JSON_UINT(backlog, backlog_len)
@@ -460,13 +541,72 @@ static void json_string(struct out *o, const char *s)
 	out_char(o, '"');
 }
 
+static void json_null(struct out *o)
+{
+	out_str(o, "null", 4);
+}
+
+static void json_pid(struct out *o, const struct cell *c, const struct json_key *k)
+{
+	(void)k;
+	if (no_owner(c))
+		json_null(o);
+	else
+		out_uint(o, c->e->pid);
+}
+
+/* A drop runs in no thread of the process. */
+static void json_tid(struct out *o, const struct cell *c, const struct json_key *k)
+{
+	(void)k;
+	if (c->e->kind == EVENT_DROP)
+		json_null(o);
+	else
+		out_uint(o, c->e->tid);
+}
+
 static void json_comm(struct out *o, const struct cell *c, const struct json_key *k)
 {
 	char comm[6 * TASK_COMM_LEN + 1];
 
 	(void)k;
+	if (no_owner(c)) {
+		json_null(o);
+		return;
+	}
 	fmt_json_escape(comm, sizeof(comm), c->e->comm, sizeof(c->e->comm));
 	json_string(o, comm);
+}
+
+#define KIND_NAME(id, name, column, key, failed) [id] = name,
+static const char *const kind_names[NR_EVENT_KINDS] = {
+	FOR_EACH_KIND(KIND_NAME)
+};
+
+static void json_event(struct out *o, const struct cell *c, const struct json_key *k)
+{
+	(void)k;
+	json_string(o, c->e->kind < NR_EVENT_KINDS ? kind_names[c->e->kind] : "unknown");
+}
+
+static void json_reason(struct out *o, const struct cell *c, const struct json_key *k)
+{
+	(void)k;
+	json_string(o, fmt_reason_name(c->e->code));
+}
+
+static void json_stage(struct out *o, const struct cell *c, const struct json_key *k)
+{
+	(void)k;
+	json_string(o, c->e->stage == STAGE_ACK ? "ack" : "syn");
+}
+
+static void json_errno(struct out *o, const struct cell *c, const struct json_key *k)
+{
+	char name[24];
+
+	(void)k;
+	json_string(o, fmt_errno_name(name, sizeof(name), c->e->code));
 }
 
 static void json_ip(struct out *o, const struct cell *c, const struct json_key *k)
@@ -492,7 +632,19 @@ static void json_addr(struct out *o, int family, const __u8 addr[16])
 static void json_raddr(struct out *o, const struct cell *c, const struct json_key *k)
 {
 	(void)k;
-	json_addr(o, c->e->family, c->e->raddr);
+	if (no_client(c))
+		json_null(o);
+	else
+		json_addr(o, c->e->family, c->e->raddr);
+}
+
+static void json_rport(struct out *o, const struct cell *c, const struct json_key *k)
+{
+	(void)k;
+	if (no_client(c))
+		json_null(o);
+	else
+		out_uint(o, c->e->rport);
 }
 
 static void json_laddr(struct out *o, const struct cell *c, const struct json_key *k)
@@ -515,24 +667,29 @@ static void json_count(struct out *o, const struct cell *c, const struct json_ke
 	out_uint(o, c->counts->events[k->kind]);
 }
 
-#define KIND_KEY(id, name, column, key) { "\"" key "\":", FMT_COUNTS, 0, id, json_count },
+#define KIND_KEY(id, name, column, key, failed)					\
+	{ "\"" key "\":", FMT_COUNTS, (failed) ? F_FAILED : 0, id, 0, json_count },
 
 static const struct json_key json_keys[] = {
-	{ "\"ts\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_ts },
-	{ "\"pid\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_pid },
-	{ "\"tid\":", FMT_ROWS, 0, 0, json_tid },
-	{ "\"comm\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_comm },
-	{ "\"uid\":", FMT_ROWS, 0, 0, json_uid },
-	{ "\"ip\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_ip },
-	{ "\"proto\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_proto },
-	{ "\"raddr\":", FMT_ROWS, 0, 0, json_raddr },
-	{ "\"rport\":", FMT_ROWS, 0, 0, json_rport },
-	{ "\"laddr\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_laddr },
-	{ "\"lport\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_lport },
-	{ "\"netns\":", FMT_ROWS, 0, 0, json_netns },
-	{ "\"backlog\":", FMT_ROWS, F_QUEUE, 0, json_backlog },
-	{ "\"backlog_max\":", FMT_ROWS, F_QUEUE, 0, json_backlog_max },
-	{ "\"wait_ms\":", FMT_ROWS, F_QUEUE, 0, json_wait },
+	{ "\"ts\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_ts },
+	{ "\"event\":", FMT_ROWS, 0, 0, 0, json_event },
+	{ "\"pid\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_pid },
+	{ "\"tid\":", FMT_ROWS, 0, 0, 0, json_tid },
+	{ "\"comm\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_comm },
+	{ "\"uid\":", FMT_ROWS, 0, 0, 0, json_uid },
+	{ "\"ip\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_ip },
+	{ "\"proto\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_proto },
+	{ "\"raddr\":", FMT_ROWS, 0, 0, 0, json_raddr },
+	{ "\"rport\":", FMT_ROWS, 0, 0, 0, json_rport },
+	{ "\"laddr\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_laddr },
+	{ "\"lport\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_lport },
+	{ "\"netns\":", FMT_ROWS, 0, 0, 0, json_netns },
+	{ "\"backlog\":", FMT_ROWS, F_QUEUE, 0, K_ACCEPT, json_backlog },
+	{ "\"backlog_max\":", FMT_ROWS, F_QUEUE, 0, K_ACCEPT, json_backlog_max },
+	{ "\"wait_ms\":", FMT_ROWS, F_QUEUE, 0, K_ACCEPT, json_wait },
+	{ "\"reason\":", FMT_ROWS, 0, 0, K_DROP, json_reason },
+	{ "\"stage\":", FMT_ROWS, 0, 0, K_DROP, json_stage },
+	{ "\"errno\":", FMT_ROWS, 0, 0, K_ERROR, json_errno },
 	FOR_EACH_KIND(KIND_KEY)
 };
 
@@ -599,10 +756,16 @@ static void put_columns(struct out *o, const struct fmt_layout *l, const struct 
 
 static void put_json(struct out *o, const struct fmt_layout *l, const struct cell *c)
 {
+	unsigned int kind = c->counts ? 0 : 1u << c->e->kind;
+	bool first = true;
+
 	for (unsigned int i = 0; i < l->n; i++) {
 		const struct json_key *k = &json_keys[l->fields[i]];
 
-		out_char(o, i ? ',' : '{');
+		if (k->kinds && !(k->kinds & kind))
+			continue;
+		out_char(o, first ? '{' : ',');
+		first = false;
 		out_str(o, k->key, strlen(k->key));
 		k->put(o, c, k);
 	}

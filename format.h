@@ -27,6 +27,10 @@ struct event {
 	char comm[TASK_COMM_LEN];
 	__u8 proto;		/* enum accept_proto */
 	__u8 kind;		/* enum event_kind */
+	/* drops and errors (struct event_failure) */
+	__u16 code;		/* enum drop_reason, or the errno */
+	__u8 stage;		/* enum drop_stage */
+	bool owner_known;	/* a drop's pid and comm are its listener's owner */
 	/* -q only */
 	__u32 backlog_len;
 	__u32 backlog_max;
@@ -62,6 +66,7 @@ struct fmt_state {
 	bool queue;		/* -q: BL and WAIT(ms) columns */
 	bool wide;		/* -w: 39-character address columns */
 	bool print_proto;	/* --print-proto: PROTO column */
+	bool failed;		/* -x, -a: REASON column, -c's DROPS and ERRORS */
 	__s64 mono_to_real_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	__u64 first_ts_ns;	/* -t counts from the first event */
 	bool have_first;
@@ -101,6 +106,13 @@ size_t fmt_escape_comm(char *out, size_t size, const char *comm, size_t len);
 /* The same, and a space as \x20 too: the COMM column, where a name with
  * spaces would otherwise read as more columns. */
 size_t fmt_escape_column(char *out, size_t size, const char *comm, size_t len);
+
+/* A drop's reason (enum drop_reason) as -j and REASON say it. */
+const char *fmt_reason_name(unsigned int reason);
+
+/* An errno's symbolic name ("EMFILE"), or E and its number for one that
+ * the C library does not name, into @out. */
+const char *fmt_errno_name(char *out, size_t size, unsigned int err);
 
 /* "tcp" or "mptcp": what the accepted socket is (enum accept_proto). */
 const char *fmt_proto_name(unsigned int proto);

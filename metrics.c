@@ -80,20 +80,50 @@ static void listen_labels(char *out, size_t size, __u16 family, const __u8 laddr
 	snprintf(out, size, "laddr=\"%s\",lport=\"%u\"", addr, lport);
 }
 
+/* The series of @kind among the totals: accepts by task name, IP version,
+ * local address and port; errors by the same and the errno's name. */
+static void format_kind_totals(FILE *f, const struct metrics_snapshot *s, const char *name,
+			       unsigned int kind)
+{
+	for (size_t i = 0; i < s->ntotals; i++) {
+		const struct accept_labels *k = &s->totals[i].key;
+		char comm[4 * TASK_COMM_LEN + 1], label[2 * sizeof(comm) + 1], addr[64], err[40];
+		unsigned long long v = s->totals[i].counts.events[kind];
+
+		if (!v)
+			continue;
+		fmt_escape_comm(comm, sizeof(comm), k->comm, sizeof(k->comm));
+		metrics_escape_label(label, sizeof(label), comm, sizeof(comm));
+		fmt_addr(addr, sizeof(addr), k->family, k->laddr);
+		err[0] = '\0';
+		if (kind == EVENT_ERROR) {
+			char e[24];
+
+			snprintf(err, sizeof(err), "errno=\"%s\",", fmt_errno_name(e, sizeof(e), k->err));
+		}
+		fprintf(f, "%s{comm=\"%s\",%sip=\"%d\",laddr=\"%s\",lport=\"%u\",proto=\"%s\"} %llu\n",
+			name, label, err, k->family == AF_INET6 ? 6 : 4, addr, k->lport,
+			fmt_proto_name(k->proto), v);
+	}
+}
+
 static void format_totals(FILE *f, const struct metrics_snapshot *s)
 {
 	help_type(f, "tcpaccept_accepts_total", "counter",
 		  "Successful TCP accept()s since tcpaccept started, by task name, IP version, local address and port.");
-	for (size_t i = 0; i < s->ntotals; i++) {
-		const struct accept_labels *k = &s->totals[i].key;
-		char comm[4 * TASK_COMM_LEN + 1], label[2 * sizeof(comm) + 1], addr[64];
+	format_kind_totals(f, s, "tcpaccept_accepts_total", EVENT_ACCEPT);
+	help_type(f, "tcpaccept_accept_errors_total", "counter",
+		  "Failed accept() calls on TCP and MPTCP listeners since tcpaccept started (not EAGAIN, EINTR), by task name, errno, IP version, local address and port.");
+	format_kind_totals(f, s, "tcpaccept_accept_errors_total", EVENT_ERROR);
+	help_type(f, "tcpaccept_listen_drops_total", "counter",
+		  "Connection attempts the listener dropped (its own drop counter, ss -tlm's d) since tcpaccept first met it (listen() or accept() while tracing: all of them), by local address and port.");
+	for (long i = 0; i < s->ndrops; i++) {
+		char labels[128];
 
-		fmt_escape_comm(comm, sizeof(comm), k->comm, sizeof(k->comm));
-		metrics_escape_label(label, sizeof(label), comm, sizeof(comm));
-		fmt_addr(addr, sizeof(addr), k->family, k->laddr);
-		fprintf(f, "tcpaccept_accepts_total{comm=\"%s\",ip=\"%d\",laddr=\"%s\",lport=\"%u\",proto=\"%s\"} %llu\n",
-			label, k->family == AF_INET6 ? 6 : 4, addr, k->lport, fmt_proto_name(k->proto),
-			(unsigned long long)s->totals[i].counts.events[EVENT_ACCEPT]);
+		listen_labels(labels, sizeof(labels), s->drops[i].key.family, s->drops[i].key.laddr,
+			      s->drops[i].key.lport);
+		fprintf(f, "tcpaccept_listen_drops_total{%s} %llu\n", labels,
+			(unsigned long long)s->drops[i].drops);
 	}
 }
 
@@ -165,6 +195,8 @@ static void format_health(FILE *f, const struct metrics_snapshot *s)
 		(unsigned long long)s->totals_overflow);
 	fprintf(f, "tcpaccept_series_overflow_total{metric=\"tcpaccept_accept_wait_seconds\"} %llu\n",
 		(unsigned long long)s->listen_overflow);
+	fprintf(f, "tcpaccept_series_overflow_total{metric=\"tcpaccept_listen_drops_total\"} %llu\n",
+		(unsigned long long)s->listeners_overflow);
 	help_type(f, "tcpaccept_series_evicted_total", "counter",
 		  "Label sets removed from a full metric to make room: idle for " STR(SERIES_IDLE_WRITES) " writes while accepts were left out.");
 	fprintf(f, "tcpaccept_series_evicted_total{metric=\"tcpaccept_accepts_total\"} %llu\n",

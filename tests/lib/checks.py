@@ -12,7 +12,7 @@ import re
 from collections import Counter
 
 LOST_RE = re.compile(r"^tcpaccept: lost \d+ events", re.M)
-JSON_KEYS = {"ts", "pid", "tid", "comm", "uid", "ip", "proto", "raddr", "rport", "laddr", "lport",
+JSON_KEYS = {"ts", "event", "pid", "tid", "comm", "uid", "ip", "proto", "raddr", "rport", "laddr", "lport",
              "netns"}
 QUEUE_KEYS = {"backlog", "backlog_max", "wait_ms"}
 
