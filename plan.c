@@ -123,6 +123,7 @@ void plan_make(struct plan *p, const struct config *cfg)
 	add_map(p, "listen_stats", s->need_listen_stats, cfg->max_series);
 	add_map(p, "counts", s->count, COUNT_MAX_ENTRIES);
 	add_map(p, "listeners", s->need_listeners, LISTENERS_MAX_ENTRIES);
+	add_map(p, "closed_listeners", s->count || s->metrics, LISTENERS_MAX_ENTRIES);
 	add_map(p, "accept_fds", s->need_listeners, THREAD_MAX_ENTRIES);
 	p->keep_bpf = cfg->count || cfg->metrics;
 	p->btf_path = cfg->btf_path;

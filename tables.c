@@ -96,13 +96,26 @@ static void add_drops(struct listen_drops **rows, size_t *len, size_t *cap,
 	(*rows)[(*len)++].drops = n;
 }
 
+static void memo_update(const struct listener *l, __u64 addr)
+{
+	struct listener_memo *m = memo_of(addr, l->born_ns);
+
+	if (!m)
+		return;
+	m->key = l->key;
+	m->total = l->drops > l->base ? l->drops - l->base : 0;
+	m->seen = true;
+	m->gone = l->closed;
+}
+
 /* Every listener's drop counter read now (tcpaccept.bpf.c's tp_sweep,
  * 5.13+; before, as of the last time the kernel side met it), then into
- * the memos; the entries of closed listeners leave the map. */
+ * the memos, the closed ones taken out of closed_listeners. */
 static void collect_listeners(struct tcpaccept_bpf *skel, const struct config *cfg)
 {
-	int fd = bpf_map__fd(skel->maps.listeners);
+	int fd = bpf_map__fd(skel->maps.listeners), cfd = bpf_map__fd(skel->maps.closed_listeners);
 	__u64 key, next, *prev = NULL;
+	struct closed_key ck;
 	struct listener l;
 	size_t keep = 0;
 
@@ -110,21 +123,17 @@ static void collect_listeners(struct tcpaccept_bpf *skel, const struct config *c
 	for (size_t i = 0; i < nmemos; i++)
 		memos[i].seen = false;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		struct listener_memo *m;
-
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &l))
-			continue;
-		m = memo_of(key, l.born_ns);
-		if (!m)
-			break;
-		m->key = l.key;
-		m->total = l.drops > l.base ? l.drops - l.base : 0;
-		m->seen = true;
-		m->gone = l.closed;
-		if (l.closed)
-			bpf_map_delete_elem(fd, &key);
+		if (bpf_map_lookup_elem(fd, &key, &l) == 0)
+			memo_update(&l, key);
+	}
+	/* Deleting as it goes: each next key is the map's first. */
+	for (__u32 n = bpf_map__max_entries(skel->maps.closed_listeners);
+	     n-- && bpf_map_get_next_key(cfd, NULL, &ck) == 0;) {
+		if (bpf_map_lookup_elem(cfd, &ck, &l) == 0)
+			memo_update(&l, ck.addr);
+		bpf_map_delete_elem(cfd, &ck);
 	}
 	/* Gone for good once -c has shown all of them: --metrics keeps
 	 * their drops by local address and port. */

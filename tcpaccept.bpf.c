@@ -155,17 +155,30 @@ struct {
 	__type(value, struct listener);
 } listeners SEC(".maps");
 
+/* -c -x, --metrics: listeners closed since user space last read them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LISTENERS_MAX_ENTRIES);
+	__type(key, struct closed_key);
+	__type(value, struct listener);
+} closed_listeners SEC(".maps");
+
 /* -x on fexit and kprobe: this CPU's listen-drop counters when the
- * bracketed function was entered, one slot per stage (enum drop_stage). */
+ * bracketed function was entered. */
 struct drop_snap {
 	__u64 sk, skb;
 	__u64 mib;		/* this CPU's struct linux_mib; 0: inactive */
 	__u64 v[3];		/* ListenDrops, ListenOverflows, TCPReqQFullDrop */
 };
 
+/* Slots per CPU: stage * 2 + depth. The receive path runs in softirq or
+ * with BH off; a listener's backlog runs in process context, where a
+ * softirq may run another bracket inside: depth 1. */
+#define SNAP_SLOTS 4
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, SNAP_SLOTS);
 	__type(key, __u32);
 	__type(value, struct drop_snap);
 } drop_snaps SEC(".maps");
@@ -533,9 +546,7 @@ static __always_inline struct listener *listener_add(const struct sighting *s,
 	fresh.key.labels.lport = c->lport;
 	fresh.key.labels.proto = c->proto;
 	read_laddr(s->listener, c->family, fresh.key.labels.laddr);
-	/* A closed entry not yet taken by user space at a reused address
-	 * is overwritten (BPF_ANY): its last drops are lost. */
-	bpf_map_update_elem(&listeners, &key, &fresh, BPF_ANY);
+	bpf_map_update_elem(&listeners, &key, &fresh, BPF_NOEXIST);
 	l = bpf_map_lookup_elem(&listeners, &key);
 	if (!l)
 		__sync_fetch_and_add(&listeners_overflow, 1);
@@ -550,7 +561,7 @@ static __always_inline struct listener *listener_meet(const struct sighting *s,
 	__u64 key = (__u64)s->listener, now = sk_drops(s->listener);
 	struct listener *l = bpf_map_lookup_elem(&listeners, &key);
 
-	if (!l || l->closed)
+	if (!l)
 		l = listener_add(s, c, now);
 	if (!l)
 		return NULL;
@@ -1236,12 +1247,15 @@ static __always_inline void listener_state(struct sock *sk, int oldstate, int ne
 	l = bpf_map_lookup_elem(&listeners, &key);
 	if (!l)
 		return;
-	if (!settings.count && !settings.metrics) {
-		bpf_map_delete_elem(&listeners, &key);
-		return;
+	if (settings.count || settings.metrics) {
+		struct closed_key id = { key, l->born_ns };
+
+		l->drops = sk_drops(sk);
+		l->closed = 1;
+		if (bpf_map_update_elem(&closed_listeners, &id, l, BPF_NOEXIST))
+			__sync_fetch_and_add(&listeners_overflow, 1);
 	}
-	l->drops = sk_drops(sk);
-	l->closed = 1;
+	bpf_map_delete_elem(&listeners, &key);
 }
 
 SEC("?tracepoint/sock/inet_sock_set_state")
@@ -1334,8 +1348,6 @@ static long sweep_one(void *map, __u64 *key, struct listener *l, void *ctx)
 {
 	__u64 now;
 
-	if (l->closed)
-		return 0;
 	now = sk_drops((struct sock *)*key);
 	if (now > l->drops)
 		l->drops = now;
@@ -1397,11 +1409,6 @@ static __always_inline int report_drop(struct sock *listener, struct sk_buff *sk
 
 	return report(&s);
 }
-
-/* Slots per CPU: stage * 2 + depth. The receive path runs in softirq or
- * with BH off; a listener's backlog runs in process context, where a
- * softirq may run another bracket inside: depth 1. */
-#define SNAP_SLOTS 4
 
 static __always_inline int drop_enter(__u32 stage, struct sock *sk, struct sk_buff *skb)
 {
@@ -1465,103 +1472,36 @@ static __always_inline int drop_exit(__u32 stage)
  * inside; not tcp_v{4,6}_syn_recv_sock() itself, which has 7 arguments
  * from 6.1 on, more than 6.1's x86 trampoline takes. Only the first
  * arguments are read, so one program serves every signature. */
-SEC("?fentry/tcp_conn_request")
-int BPF_PROG(fentry_conn_request, void *rsk_ops, void *af_ops, struct sock *sk,
-	     struct sk_buff *skb)
-{
-	return drop_enter(STAGE_SYN, sk, skb);
-}
+/* fentry_@name and fexit_@name, kprobe_@name and kretprobe_@name around
+ * @func. Only the listener and the packet are read (the first arguments
+ * but for tcp_conn_request's two before them, named in the ...): one
+ * program serves every signature. */
+#define DROP_BRACKET(name, func, stage, ...)					\
+	SEC("?fentry/" #func)							\
+	int BPF_PROG(fentry_##name, ##__VA_ARGS__, struct sock *sk, struct sk_buff *skb) \
+	{									\
+		return drop_enter(stage, sk, skb);				\
+	}									\
+	SEC("?fexit/" #func)							\
+	int BPF_PROG(fexit_##name)						\
+	{									\
+		return drop_exit(stage);					\
+	}									\
+	SEC("?kprobe/" #func)							\
+	int BPF_KPROBE(kprobe_##name, ##__VA_ARGS__, struct sock *sk, struct sk_buff *skb) \
+	{									\
+		return drop_enter(stage, sk, skb);				\
+	}									\
+	SEC("?kretprobe/" #func)						\
+	int BPF_KRETPROBE(kretprobe_##name)					\
+	{									\
+		return drop_exit(stage);					\
+	}
 
-SEC("?fexit/tcp_conn_request")
-int BPF_PROG(fexit_conn_request)
-{
-	return drop_exit(STAGE_SYN);
-}
-
-SEC("?fentry/tcp_check_req")
-int BPF_PROG(fentry_check_req, struct sock *sk, struct sk_buff *skb)
-{
-	return drop_enter(STAGE_ACK, sk, skb);
-}
-
-SEC("?fexit/tcp_check_req")
-int BPF_PROG(fexit_check_req)
-{
-	return drop_exit(STAGE_ACK);
-}
-
-SEC("?fentry/cookie_v4_check")
-int BPF_PROG(fentry_cookie4, struct sock *sk, struct sk_buff *skb)
-{
-	return drop_enter(STAGE_ACK, sk, skb);
-}
-
-SEC("?fexit/cookie_v4_check")
-int BPF_PROG(fexit_cookie4)
-{
-	return drop_exit(STAGE_ACK);
-}
-
-SEC("?fentry/cookie_v6_check")
-int BPF_PROG(fentry_cookie6, struct sock *sk, struct sk_buff *skb)
-{
-	return drop_enter(STAGE_ACK, sk, skb);
-}
-
-SEC("?fexit/cookie_v6_check")
-int BPF_PROG(fexit_cookie6)
-{
-	return drop_exit(STAGE_ACK);
-}
-
-SEC("?kprobe/tcp_conn_request")
-int BPF_KPROBE(kprobe_conn_request, void *rsk_ops, void *af_ops, struct sock *sk,
-	       struct sk_buff *skb)
-{
-	return drop_enter(STAGE_SYN, sk, skb);
-}
-
-SEC("?kretprobe/tcp_conn_request")
-int BPF_KRETPROBE(kretprobe_conn_request)
-{
-	return drop_exit(STAGE_SYN);
-}
-
-SEC("?kprobe/tcp_check_req")
-int BPF_KPROBE(kprobe_check_req, struct sock *sk, struct sk_buff *skb)
-{
-	return drop_enter(STAGE_ACK, sk, skb);
-}
-
-SEC("?kretprobe/tcp_check_req")
-int BPF_KRETPROBE(kretprobe_check_req)
-{
-	return drop_exit(STAGE_ACK);
-}
-
-SEC("?kprobe/cookie_v4_check")
-int BPF_KPROBE(kprobe_cookie4, struct sock *sk, struct sk_buff *skb)
-{
-	return drop_enter(STAGE_ACK, sk, skb);
-}
-
-SEC("?kretprobe/cookie_v4_check")
-int BPF_KRETPROBE(kretprobe_cookie4)
-{
-	return drop_exit(STAGE_ACK);
-}
-
-SEC("?kprobe/cookie_v6_check")
-int BPF_KPROBE(kprobe_cookie6, struct sock *sk, struct sk_buff *skb)
-{
-	return drop_enter(STAGE_ACK, sk, skb);
-}
-
-SEC("?kretprobe/cookie_v6_check")
-int BPF_KRETPROBE(kretprobe_cookie6)
-{
-	return drop_exit(STAGE_ACK);
-}
+DROP_BRACKET(conn_request, tcp_conn_request, STAGE_SYN, void *rsk_ops, void *af_ops)
+DROP_BRACKET(check_req, tcp_check_req, STAGE_ACK)
+DROP_BRACKET(cookie4, cookie_v4_check, STAGE_ACK)
+DROP_BRACKET(cookie6, cookie_v6_check, STAGE_ACK)
 
 /* --- -x on the tracepoint way: the drops kfree_skb names ----------------------- */
 

@@ -14,7 +14,7 @@
 #define COUNT_MAX_ENTRIES 10240		/* -c: keys of the count table */
 #define HANDSHAKE_MAX_ENTRIES 65536	/* -q: children between handshake and accept */
 #define DEFAULT_MAX_SERIES 4096		/* --metrics-max-series */
-#define LISTENERS_MAX_ENTRIES 16384	/* -x, --metrics: listeners met */
+#define LISTENERS_MAX_ENTRIES 16384	/* -x, --metrics: listeners met, and closed ones */
 
 /* -P: one bit per local port. */
 #define PORT_BITS_BYTES (65536 / 8)
@@ -253,8 +253,15 @@ struct listener {
 	/* The owner (the last process that called listen() or accept() on
 	 * it; pid 0 while unknown) and the listener's own labels. */
 	struct count_key key;
-	__u8 closed;		/* closed: drops is final, user space removes it */
+	__u8 closed;		/* in closed_listeners: drops is final */
 	__u8 pad[3];
+};
+
+/* A closed listener, until user space takes it: the socket's address is
+ * free for the next listener at once. */
+struct closed_key {
+	__u64 addr;
+	__u64 born_ns;
 };
 
 _Static_assert(sizeof(struct listener) == 72, "struct listener is 72 bytes");

@@ -22,6 +22,9 @@ def bpf_program_names():
     with open(os.path.join(ROOT, "tcpaccept.bpf.c")) as f:
         src = f.read()
     names = re.findall(r'^SEC\("[^"]+"\)\s*\nint\s+(?:BPF_\w+\()?(\w+)', src, re.M)
+    # -x's brackets: DROP_BRACKET(name, ...) makes four programs.
+    for n in re.findall(r'^DROP_BRACKET\((\w+),', src, re.M):
+        names += [f"{k}_{n}" for k in ("fentry", "fexit", "kprobe", "kretprobe")]
     assert len(names) >= 4, f"no BPF programs found in tcpaccept.bpf.c: {names}"
     return {n[:15] for n in names}
 
