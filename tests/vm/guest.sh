@@ -265,6 +265,48 @@ for way in $WAYS; do
 	tracer_stop
 	echo "@@@ END"
 
+	# -x: a backlog-2 listener, a slow server, 60 clients at once, each
+	# burst on a port of its own; tcppeer --stats prints the kernel's
+	# counters (the VM's own: nothing else runs) and the listener's d.
+	echo "@@@ CASE $way failed"
+	tracer_start --way="$way" -v -a -j --metrics=$W/m.prom -P 7101-7110
+	burst="--burst 60 --count 20 --backlog 2 --delay-accept 50 --stats --timeout 120"
+	sysctl_set net/ipv4/tcp_syncookies 1
+	peer burst4 $burst --port 7101
+	peer burst6 $burst --family 6 --port 7102
+	sysctl_restore
+	sysctl_set net/ipv4/tcp_syncookies 0
+	peer burst4-nocookies $burst --port 7103
+	peer burst-mapped-nocookies $burst --family mapped --port 7104
+	peer lazy --burst 12 --count 6 --backlog 2 --delay-accept 20 --lazy-ack --stats --port 7105 \
+		--timeout 120
+	sysctl_restore
+	peer emfile --count 3 --emfile 25 --port 7106
+	peer emfile-accept4 --count 3 --emfile 25 --accept4 --family 6 --port 7107
+	peer emfile-io_uring --count 3 --emfile 25 --io-uring --port 7108
+	peer emfile-unix --count 3 --emfile 25 --unix
+	peer eagain --count 2 --eagain 2000 --port 7109
+	tracer_stop
+	echo "@@@ METRICS"
+	cat $W/m.prom
+	echo "@@@ END"
+
+	# -c -x: two listeners at once, each count its own.
+	echo "@@@ CASE $way failed-count"
+	tracer_start --way="$way" -v -c -x -P 7111,7112
+	tcppeer $burst --port 7111 --comm first >$W/b1 2>&1 &
+	B1=$!
+	tcppeer $burst --port 7112 --comm second >$W/b2 2>&1 &
+	B2=$!
+	wait $B1
+	echo "@@@ PEER first rc=$?"
+	cat $W/b1
+	wait $B2
+	echo "@@@ PEER second rc=$?"
+	cat $W/b2
+	tracer_stop
+	echo "@@@ END"
+
 	# --btf with the kernel's BTF hidden, as on a kernel without it.
 	echo "@@@ CASE $way btf-file"
 	mount -t tmpfs none /sys/kernel/btf || echo "@@@ NOTE cannot hide /sys/kernel/btf"

@@ -15,7 +15,8 @@ import pytest
 
 from tests.lib import OUTPUT, PEER, PEER_NAME, TCPACCEPT
 from tests.lib.checks import (LOST_RE, check_json, check_rows, one, parse_count_table,
-                              parse_json_lines, parse_peer, parse_prom, parse_rows, series)
+                              parse_json_lines, parse_peer, parse_prom, parse_rows, peer_lines,
+                              peer_stats, series)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # What `make ARCH=arm64` builds.
@@ -150,15 +151,15 @@ def run_vm(kernel, vmlinuz, log):
     # all; with one vCPU, 0 in 60 such sessions and no hang or oops since.
     # The tests of many threads blocked at once still run 64 threads.
     smp = "1"
-    # A run takes 30-90 s; the timeout only bounds a hung VM.
+    # A run takes 2-6 min (-x's bursts most); the timeout only bounds a hung VM.
     return subprocess.run([os.path.join(HERE, "boot.sh"), "--kernel", vmlinuz, "--smp", smp,
                            "--arch", "arm64" if arch == "arm64" else "x86_64",
                            "--script", os.path.join(HERE, "guest.sh"), "--out", log,
-                           "--timeout", "600", "--env", "WAYS=" + " ".join(WAYS),
+                           "--timeout", "1200", "--env", "WAYS=" + " ".join(WAYS),
                            "--env", "SCTP_MODULES=" + " ".join(map(os.path.basename, modules)),
                            "--env", "BTF_FILE=" + os.path.basename(btf),
                            tcpaccept, peer, *modules, btf],
-                          capture_output=True, text=True, timeout=700)
+                          capture_output=True, text=True, timeout=1300)
 
 
 @functools.lru_cache(maxsize=None)
@@ -599,3 +600,108 @@ def test_wait_histogram(kernel, way):
     assert 0.4 <= one(s, "tcpaccept_accept_wait_seconds_sum", lport=port) < 4 * 0.131072
     [info] = [dict(lb) for (n, lb) in s if n == "tcpaccept_info"]
     assert info["way"] == way, info
+
+
+# --- -x: failed passive connections ------------------------------------------
+
+# The burst cases of "failed": label -> (the listener's address, SYN cookies on).
+BURSTS = {"burst4": ("127.0.0.1", True), "burst6": ("::1", True),
+          "burst4-nocookies": ("127.0.0.1", False), "burst-mapped-nocookies": ("::", False),
+          "lazy": ("127.0.0.1", False)}
+
+
+def kernel_version(uname):
+    return tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", uname).groups())
+
+
+def check_burst(uname, way, label, text, rows, samples):
+    """One burst's rows and count against the kernel's counters (STAT: the
+    VM's own, nothing else runs) and the listener's d (LISTENER:
+    SO_MEMINFO, what ss -tlm shows); returns the drop rows' figures."""
+    laddr, cookies = BURSTS[label]
+    ready, accepts, _ = parse_peer(text)
+    stats = peer_stats(text)
+    (listener,) = peer_lines(text, "LISTENER")
+    ld = stats.get("TcpExt.ListenDrops", 0)
+    mine = [o for o in rows if o["lport"] == ready["port"]]
+    drops = [o for o in mine if o["event"] == "drop"]
+    got = {(o["raddr"], o["rport"]) for o in mine if o["event"] == "accept"}
+    assert got == {(a["raddr"], int(a["rport"])) for a in accepts} and len(accepts) > 0, label
+    d = listener["drops"]
+    assert d >= ld > 0, (uname, way, label, d, stats)
+    assert one(samples, "tcpaccept_listen_drops_total", lport=ready["port"], laddr=laddr) == d, \
+        (uname, way, label)
+    clients = {(c["raddr"], c["rport"]) for c in peer_lines(text, "CLIENT")}
+    for o in drops:
+        assert (o["raddr"], o["rport"]) in clients and o["laddr"] == laddr, (label, o)
+    reasons = {r: sum(o["reason"] == r for o in drops)
+               for r in ("accept_queue_full", "syn_queue_full", "other", "cookie_ack_dropped")}
+    if way != "tracepoint":
+        # Every drop, as it happens, with the reason the kernel counted.
+        assert len(drops) == ld, (uname, way, label, len(drops), stats)
+        assert reasons["accept_queue_full"] == stats.get("TcpExt.ListenOverflows", 0), \
+            (uname, way, label, reasons, stats)
+        assert reasons["syn_queue_full"] == stats.get("TcpExt.TCPReqQFullDrop", 0), \
+            (uname, way, label, reasons, stats)
+    else:
+        # The final ACKs kfree_skb names: a cookie's from 6.11 (rx_sk),
+        # a request socket's from 6.15 (TCP_LISTEN_OVERFLOW).
+        assert len(drops) <= ld and all(o["stage"] == "ack" for o in drops), (uname, label)
+        version = kernel_version(uname)
+        if version < (6, 11):
+            assert not drops, (uname, label, drops[:2])
+        elif cookies:
+            assert reasons["cookie_ack_dropped"] > 0, (uname, label, reasons)
+        if label == "lazy" and version >= (6, 15):
+            assert reasons["accept_queue_full"] > 0, (uname, label, reasons)
+    return {"ListenDrops": ld, "ListenOverflows": stats.get("TcpExt.ListenOverflows", 0),
+            "TCPReqQFullDrop": stats.get("TcpExt.TCPReqQFullDrop", 0), "d": d,
+            "rows": len(drops), "count": d, **{k: v for k, v in reasons.items() if v}}
+
+
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_failed(kernel, way):
+    """-a -j --metrics: drops (rows where the way sees them, every
+    listener's count exact), accept() errors (EMFILE: each failed call;
+    a UNIX listener's and EAGAIN: none), accepts still exact."""
+    uname, case = get_case(kernel, way, "failed")
+    check_way_line(case, way, uname)
+    rows = parse_json_lines(case.out)
+    samples = parse_prom(case.metrics)
+    figures = {}
+    for label, rc, text in case.peers:
+        assert rc == 0, f"tcppeer {label} exited {rc}: {text}"
+        if label in BURSTS:
+            figures[label] = check_burst(uname, way, label, text, rows, samples)
+            continue
+        ready, _, _ = parse_peer(text)
+        (failed,) = peer_lines(text, "FAILED")
+        errors = [o for o in rows if o["event"] == "error" and o["pid"] == ready["pid"]]
+        want = failed["count"] if failed["errno"] == "EMFILE" and label != "emfile-unix" else 0
+        # io_uring's completion names its request from Linux 5.19.
+        if label == "emfile-io_uring" and kernel_version(uname) < (5, 19):
+            want = 0
+        assert len(errors) == want, (uname, way, label, failed, errors[:2])
+        assert all(o["errno"] == "EMFILE" and o["lport"] == ready["port"] for o in errors)
+        if want:
+            assert one(samples, "tcpaccept_accept_errors_total", errno="EMFILE",
+                       lport=ready["port"]) == want
+        figures[label] = {"failed": failed["count"], "rows": len(errors)}
+    assert set(BURSTS) <= set(figures), figures
+    print(f"\nvm-failed {kernel} {uname} {way} {figures}")
+
+
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_failed_count_two_listeners(kernel, way):
+    """-c -x: two bursts at once, each listener's DROPS its own d."""
+    uname, case = get_case(kernel, way, "failed-count")
+    lines = case.out.splitlines()
+    assert lines[0].split() == ["PID", "COMM", "IP", "LADDR", "LPORT", "ACCEPTS", "DROPS", "ERRORS"]
+    table = {int(l.split()[4]): l.split() for l in lines[1:]}
+    for label, rc, text in case.peers:
+        assert rc == 0, f"tcppeer {label} exited {rc}: {text}"
+        ready, accepts, _ = parse_peer(text)
+        (listener,) = peer_lines(text, "LISTENER")
+        assert table[ready["port"]] == [str(ready["pid"]), label, "4", "127.0.0.1",
+                                        str(ready["port"]), str(len(accepts)),
+                                        str(listener["drops"]), "0"], (uname, way, table)
