@@ -41,7 +41,7 @@ static const char doc[] =
 "    tcpaccept -C /sys/fs/cgroup/system.slice/nginx.service   # one cgroup\n"
 "    tcpaccept -c -i 5     # count accepts per process and port, every 5 s\n"
 "    tcpaccept -q          # accept queue: backlog and wait since handshake\n"
-"    tcpaccept -x          # failed passive connections only: drops, accept() errors\n"
+"    tcpaccept -x          # failed connections only: drops, accept() errors\n"
 "    tcpaccept -a -P 8080  # accepts and failures on port 8080, one stream\n"
 "    tcpaccept -c -x -i 5  # accepts, drops and errors per listener, every 5 s\n"
 "    tcpaccept --print-proto   # show whether each accept is TCP or MPTCP\n"
