@@ -756,7 +756,8 @@ static void put_columns(struct out *o, const struct fmt_layout *l, const struct 
 
 static void put_json(struct out *o, const struct fmt_layout *l, const struct cell *c)
 {
-	unsigned int kind = c->counts ? 0 : 1u << c->e->kind;
+	/* A kind no key lists (none but a fuzzer's) shows the common keys. */
+	unsigned int kind = c->counts || c->e->kind >= NR_EVENT_KINDS ? 0 : 1u << c->e->kind;
 	bool first = true;
 
 	for (unsigned int i = 0; i < l->n; i++) {

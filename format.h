@@ -30,7 +30,7 @@ struct event {
 	/* drops and errors (struct event_failure) */
 	__u16 code;		/* enum drop_reason, or the errno */
 	__u8 stage;		/* enum drop_stage */
-	bool owner_known;	/* a drop's pid and comm are its listener's owner */
+	__u8 owner_known;	/* a drop's pid and comm are its listener's owner */
 	/* -q only */
 	__u32 backlog_len;
 	__u32 backlog_max;

@@ -51,8 +51,35 @@
 #define CLOCK_LIMIT ((__s64)1 << 62)
 
 struct opts {
-	bool wallclock, timestamp, json, uid, queue, wide, counts, proto;
+	bool wallclock, timestamp, json, uid, queue, wide, counts, proto, failed;
 };
+
+/* -x: a drop's process is its listener's owner, "-" (null) while unknown;
+ * an error has no client. */
+static bool ref_no_owner(const struct event *e)
+{
+	return e->kind == EVENT_DROP && !e->owner_known;
+}
+
+/* REASON: a drop's reason, an error's errno name, else "-". */
+static void ref_reason(const struct event *e, char *out, size_t size)
+{
+	static const char *const reasons[] = { "accept_queue_full", "syn_queue_full", "other",
+					       "cookie_ack_dropped" };
+	const char *name;
+
+	if (e->kind == EVENT_DROP) {
+		snprintf(out, size, "%s", e->code < 4 ? reasons[e->code] : "unknown");
+	} else if (e->kind == EVENT_ERROR) {
+		name = e->code ? strerrorname_np(e->code) : NULL;
+		if (name)
+			snprintf(out, size, "%s", name);
+		else
+			snprintf(out, size, "E%u", e->code);
+	} else {
+		snprintf(out, size, "-");
+	}
+}
 
 /* What the PROTO column and the "proto" key show for a proto byte. */
 static const char *ref_proto(unsigned int proto)
@@ -402,21 +429,23 @@ static void check_header(const struct fmt_state *st, const struct opts *o)
 		names[k++] = "RADDR", names[k++] = "RPORT", names[k++] = "LADDR", names[k++] = "LPORT";
 		if (o->queue)
 			names[k++] = "BL", names[k++] = "WAIT(ms)";
+		if (o->failed)
+			names[k++] = "REASON";
 		expect_names(row, names, k);
 	}
 	n = fmt_count_header(st, buf, FMT_LINE_MAX);
 	if (o->json) {
 		REQUIRE(n == 0, "a -c header in JSON mode: \"%.*s\"", (int)n, buf);
 	} else {
-		static const char *const count_names[] = { "PID", "COMM", "IP", "LADDR", "LPORT", "ACCEPTS" };
-		static const char *const proto_names[] = { "PID", "COMM", "IP", "PROTO", "LADDR", "LPORT",
-							   "ACCEPTS" };
-
 		check_line(buf, n, row, "the -c header");
+		k = 0;
+		names[k++] = "PID", names[k++] = "COMM", names[k++] = "IP";
 		if (o->proto)
-			expect_names(row, proto_names, 7);
-		else
-			expect_names(row, count_names, 6);
+			names[k++] = "PROTO";
+		names[k++] = "LADDR", names[k++] = "LPORT", names[k++] = "ACCEPTS";
+		if (o->failed)
+			names[k++] = "DROPS", names[k++] = "ERRORS";
+		expect_names(row, names, k);
 	}
 	free(buf);
 }
@@ -436,24 +465,30 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 	ref_addr(family, e->laddr, laddr, sizeof(laddr));
 
 	if (o->json) {
-		struct want_field f[16];
+		static const char *const kinds[] = { "accept", "drop", "error" };
+		static const struct want_field null_of[] = {
+			{ "pid", J_NULL, "" }, { "tid", J_NULL, "" }, { "comm", J_NULL, "" },
+			{ "raddr", J_NULL, "" }, { "rport", J_NULL, "" },
+		};
+		struct want_field f[20];
 		int k = 0;
 
 		ref_escape(e->comm, sizeof(e->comm), ESC_JSON, &name);
 		f[k] = (struct want_field){ .key = "ts", .type = J_NUM };
 		ref_unix_time(e->ts_ns, off, f[k++].text, sizeof(f[0].text));
-		f[k++] = num("pid", e->pid);
-		f[k++] = num("tid", e->tid);
-		f[k++] = str("comm", (const char *)name.raw);
+		f[k++] = str("event", e->kind < 3 ? kinds[e->kind] : "unknown");
+		f[k++] = ref_no_owner(e) ? null_of[0] : num("pid", e->pid);
+		f[k++] = e->kind == EVENT_DROP ? null_of[1] : num("tid", e->tid);
+		f[k++] = ref_no_owner(e) ? null_of[2] : str("comm", (const char *)name.raw);
 		f[k++] = num("uid", e->uid);
 		f[k++] = num("ip", family == AF_INET6 ? 6 : 4);
 		f[k++] = str("proto", ref_proto(e->proto));
-		f[k++] = str("raddr", raddr);
-		f[k++] = num("rport", e->rport);
+		f[k++] = e->kind == EVENT_ERROR ? null_of[3] : str("raddr", raddr);
+		f[k++] = e->kind == EVENT_ERROR ? null_of[4] : num("rport", e->rport);
 		f[k++] = str("laddr", laddr);
 		f[k++] = num("lport", e->lport);
 		f[k++] = num("netns", e->netns);
-		if (o->queue) {
+		if (o->queue && e->kind == EVENT_ACCEPT) {
 			f[k++] = num("backlog", e->backlog_len);
 			f[k++] = num("backlog_max", e->backlog_max);
 			f[k] = (struct want_field){ .key = "wait_ms",
@@ -461,6 +496,14 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 			if (e->wait_ns != WAIT_UNKNOWN)
 				snprintf(f[k].text, sizeof(f[k].text), "%.3f", (double)e->wait_ns / 1e6);
 			k++;
+		}
+		if (e->kind == EVENT_DROP) {
+			ref_reason(e, want, sizeof(want));
+			f[k++] = str("reason", want);
+			f[k++] = str("stage", e->stage == STAGE_ACK ? "ack" : "syn");
+		} else if (e->kind == EVENT_ERROR) {
+			ref_reason(e, want, sizeof(want));
+			f[k++] = str("errno", want);
 		}
 		expect_json(row, f, k);
 		return;
@@ -478,29 +521,40 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 		snprintf(want, sizeof(want), "%u", e->uid);
 		expect_column(row, &pos, "UID", want, 6, false);
 	}
-	snprintf(want, sizeof(want), "%u", e->pid);
+	if (ref_no_owner(e))
+		snprintf(want, sizeof(want), "-");
+	else
+		snprintf(want, sizeof(want), "%u", e->pid);
 	expect_column(row, &pos, "PID", want, 7, false);
 	/* COMM: the escaped name, cut to 12 characters between whole escapes. */
-	ref_comm_column(e->comm, want, sizeof(want));
+	if (ref_no_owner(e))
+		snprintf(want, sizeof(want), "-");
+	else
+		ref_comm_column(e->comm, want, sizeof(want));
 	expect_column(row, &pos, "COMM", want, 12, false);
 	expect_column(row, &pos, "IP", family == AF_INET6 ? "6" : "4", 2, false);
 	if (o->proto)
 		expect_column(row, &pos, "PROTO", ref_proto(e->proto), 5, false);
-	expect_column(row, &pos, "RADDR", raddr, w, false);
+	expect_column(row, &pos, "RADDR", e->kind == EVENT_ERROR ? "-" : raddr, w, false);
 	snprintf(want, sizeof(want), "%u", e->rport);
-	expect_column(row, &pos, "RPORT", want, 5, false);
+	expect_column(row, &pos, "RPORT", e->kind == EVENT_ERROR ? "-" : want, 5, false);
 	expect_column(row, &pos, "LADDR", laddr, w, false);
 	snprintf(want, sizeof(want), "%u", e->lport);
-	/* Padded only where BL follows: a row never ends in a blank. */
-	expect_column(row, &pos, "LPORT", want, o->queue ? 5 : 0, !o->queue);
+	/* Padded only where a column follows: a row never ends in a blank. */
+	expect_column(row, &pos, "LPORT", want, o->queue || o->failed ? 5 : 0,
+		      !o->queue && !o->failed);
 	if (o->queue) {
 		snprintf(want, sizeof(want), "%u/%u", e->backlog_len, e->backlog_max);
-		expect_column(row, &pos, "BL", want, 11, false);
-		if (e->wait_ns == WAIT_UNKNOWN)
+		expect_column(row, &pos, "BL", e->kind != EVENT_ACCEPT ? "-" : want, 11, false);
+		if (e->wait_ns == WAIT_UNKNOWN || e->kind != EVENT_ACCEPT)
 			snprintf(want, sizeof(want), "-");
 		else
 			snprintf(want, sizeof(want), "%.3f", (double)e->wait_ns / 1e6);
-		expect_column(row, &pos, "WAIT(ms)", want, 0, true);
+		expect_column(row, &pos, "WAIT(ms)", want, o->failed ? 8 : 0, !o->failed);
+	}
+	if (o->failed) {
+		ref_reason(e, want, sizeof(want));
+		expect_column(row, &pos, "REASON", want, 0, true);
 	}
 }
 
@@ -531,25 +585,37 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	ref_addr(family, e->laddr, laddr, sizeof(laddr));
 
 	if (o->json) {
-		struct want_field f[8];
+		struct want_field f[12];
 		int k = 0;
 
 		ref_escape(e->comm, sizeof(e->comm), ESC_JSON, &name);
 		f[k] = (struct want_field){ .key = "ts", .type = J_NUM };
 		ref_unix_time(e->ts_ns, off, f[k++].text, sizeof(f[0].text));
-		f[k++] = num("pid", e->pid);
-		f[k++] = str("comm", (const char *)name.raw);
+		/* A -c row of drops whose listener's owner is unknown: PID 0. */
+		f[k++] = e->pid ? num("pid", e->pid) : (struct want_field){ "pid", J_NULL, "" };
+		f[k++] = e->pid ? str("comm", (const char *)name.raw) :
+				  (struct want_field){ "comm", J_NULL, "" };
 		f[k++] = num("ip", family == AF_INET6 ? 6 : 4);
 		f[k++] = str("proto", ref_proto(e->proto));
 		f[k++] = str("laddr", laddr);
 		f[k++] = num("lport", e->lport);
 		f[k++] = num("accepts", count);
+		if (o->failed) {
+			f[k++] = num("drops", 0);
+			f[k++] = num("errors", 0);
+		}
 		expect_json(row, f, k);
 		return;
 	}
-	snprintf(want, sizeof(want), "%u", e->pid);
+	if (e->pid)
+		snprintf(want, sizeof(want), "%u", e->pid);
+	else
+		snprintf(want, sizeof(want), "-");
 	expect_column(row, &pos, "PID", want, 7, false);
-	ref_comm_column(e->comm, want, sizeof(want));
+	if (e->pid)
+		ref_comm_column(e->comm, want, sizeof(want));
+	else
+		snprintf(want, sizeof(want), "-");
 	expect_column(row, &pos, "COMM", want, 12, false);
 	expect_column(row, &pos, "IP", family == AF_INET6 ? "6" : "4", 2, false);
 	if (o->proto)
@@ -558,7 +624,11 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	snprintf(want, sizeof(want), "%u", e->lport);
 	expect_column(row, &pos, "LPORT", want, 5, false);
 	snprintf(want, sizeof(want), "%llu", (unsigned long long)count);
-	expect_column(row, &pos, "ACCEPTS", want, 0, true);
+	expect_column(row, &pos, "ACCEPTS", want, o->failed ? 7 : 0, !o->failed);
+	if (o->failed) {
+		expect_column(row, &pos, "DROPS", "0", 5, false);
+		expect_column(row, &pos, "ERRORS", "0", 0, true);
+	}
 }
 
 /* A record of @size bytes: decoded only if its size is the one its family
@@ -579,6 +649,7 @@ static void check_decode(const uint8_t *data, size_t size, bool queue)
 		if ((h.family == AF_INET || h.family == AF_INET6) && h.kind < NR_EVENT_KINDS)
 			want = sizeof(h) +
 			       (queue && h.kind == EVENT_ACCEPT ? sizeof(struct event_queue) : 0) +
+			       (h.kind != EVENT_ACCEPT ? sizeof(struct event_failure) : 0) +
 			       (h.family == AF_INET ? 8 : 32);
 	}
 	if (fmt_decode(rec, size, queue, &e)) {
@@ -606,11 +677,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fmt_state st;
 	__u8 flags = size > 0 ? data[0] : 0;
 	size_t esc_size = size > 1 ? data[1] : 0;
-	size_t esc_len = size > 2 ? data[2] % (TASK_COMM_LEN + 1) : 0;
+	size_t esc_len = size > 2 ? (data[2] & ~FUZZ_FAILED) % (TASK_COMM_LEN + 1) : 0;
 	struct opts o = {
 		.wallclock = flags & FUZZ_WALLCLOCK, .timestamp = flags & FUZZ_TIMESTAMP,
 		.json = flags & FUZZ_JSON, .uid = flags & FUZZ_UID, .queue = flags & FUZZ_QUEUE,
 		.wide = flags & FUZZ_WIDE, .counts = flags & FUZZ_COUNTS, .proto = flags & FUZZ_PROTO,
+		.failed = size > 2 && (data[2] & FUZZ_FAILED),
 	};
 	__u64 raw = 0, first_ts = 0;
 	__s64 off;
@@ -630,6 +702,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st.queue = o.queue;
 	st.wide = o.wide;
 	st.print_proto = o.proto;
+	st.failed = o.failed;
 	check_header(&st, &o);
 
 	for (int i = 0; i < FUZZ_MAX_EVENTS && (i == 0 || at < size); i++) {

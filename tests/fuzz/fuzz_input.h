@@ -4,7 +4,8 @@
  *
  *   byte 0        option bits, FUZZ_* below
  *   byte 1        the buffer size given to escape_comm() and json_escape()
- *   byte 2        the name length given to them (modulo TASK_COMM_LEN + 1)
+ *   byte 2        the name length given to them (its low 7 bits, modulo
+ *                 TASK_COMM_LEN + 1); its top bit, FUZZ_FAILED
  *   bytes 3..10   mono_to_real_ns, little-endian
  *   then          up to FUZZ_MAX_EVENTS struct events (format.h, what
  *                 tcpaccept.c decodes a ring buffer record into); a short
@@ -28,6 +29,7 @@
 #define FUZZ_WIDE	0x20	/* -w */
 #define FUZZ_COUNTS	0x40	/* also a -c row for each event */
 #define FUZZ_PROTO	0x80	/* --print-proto */
+#define FUZZ_FAILED	0x80	/* in byte 2: -x (REASON, -c's DROPS and ERRORS) */
 
 #define FUZZ_HEAD_LEN 11
 #define FUZZ_MAX_EVENTS 8
