@@ -63,7 +63,7 @@ static void add_way_prog(struct plan *p, const char *name, const char *what, uns
  * exit programs report them), the drops as each way sees them. */
 static void add_failure_progs(struct plan *p)
 {
-	const unsigned char probes = W(WAY_FEXIT) | W(WAY_KPROBE);
+	const unsigned char probes = W(WAY_FEXIT) | W(WAY_KPROBE), kprobe = W(WAY_KPROBE);
 	static const char *const brackets[][2] = {
 		{ "conn_request", "tcp_conn_request" }, { "check_req", "tcp_check_req" },
 		{ "cookie4", "cookie_v4_check" }, { "cookie6", "cookie_v6_check" },
@@ -72,11 +72,12 @@ static void add_failure_progs(struct plan *p)
 
 	add_way_prog(p, "tp_sweep", "the listen() exit tracepoint (reading the drop counters)", 0,
 		     PROG_FOR_EACH);
-	add_way_prog(p, "tp_fail_accept", "the accept() exit tracepoint (errors)", probes, 0);
-	add_way_prog(p, "tp_fail_accept4", "the accept4() exit tracepoint (errors)", probes, 0);
-	add_way_prog(p, "tp_fail_enter_accept", "the accept() entry tracepoint (errors)", probes,
+	add_way_prog(p, "fexit_sys_accept4", "fexit on __sys_accept4 (errors)", W(WAY_FEXIT), 0);
+	add_way_prog(p, "tp_fail_accept", "the accept() exit tracepoint (errors)", kprobe, 0);
+	add_way_prog(p, "tp_fail_accept4", "the accept4() exit tracepoint (errors)", kprobe, 0);
+	add_way_prog(p, "tp_fail_enter_accept", "the accept() entry tracepoint (errors)", kprobe,
 		     PROG_NO_TASK_REGS);
-	add_way_prog(p, "tp_fail_enter_accept4", "the accept4() entry tracepoint (errors)", probes,
+	add_way_prog(p, "tp_fail_enter_accept4", "the accept4() entry tracepoint (errors)", kprobe,
 		     PROG_NO_TASK_REGS);
 	add_way_prog(p, "tp_io_uring_complete", "the io_uring completion tracepoint (errors)",
 		     probes, PROG_OPTIONAL);
@@ -271,5 +272,6 @@ void plan_describe(const struct plan *p, const struct choice *c)
 	warn("drop counts: each listener's own counter, %s\n", plan_found.sweep ?
 	     "read anew before each table and metrics write" :
 	     "as of the last listen(), accept, drop or close seen (no bpf_for_each_map_elem before Linux 5.13)");
-	warn("errors: from the accept and accept4 syscall exits, io_uring's from its completions (Linux 5.19+)\n");
+	warn("errors: %s, io_uring's from its completions (Linux 5.19+)\n",
+	     c->way == WAY_FEXIT ? "fexit on __sys_accept4" : "the accept and accept4 syscall exits");
 }

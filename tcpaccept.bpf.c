@@ -570,8 +570,15 @@ static __always_inline struct listener *listener_meet(const struct sighting *s,
 	if (now > l->drops)
 		l->drops = now;
 	if (!s->no_task) {
+		/* A zeroed copy: bpf_get_current_comm() with a plain strscpy()
+		 * (6.1 here; 5.10's strncpy and 6.12 pad) leaves a longer old
+		 * name's bytes after the NUL, and the name is part of the -c
+		 * and --metrics keys. */
+		char comm[TASK_COMM_LEN] = {};
+
+		current_comm(comm, s->maybe_worker);
 		l->key.pid = s->pid_tgid >> 32;
-		current_comm(l->key.labels.comm, s->maybe_worker);
+		__builtin_memcpy(l->key.labels.comm, comm, TASK_COMM_LEN);
 	}
 	return l;
 }
@@ -1278,9 +1285,26 @@ int tp_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
 /* --- -x on fexit and kprobe: failed accept() calls ----------------------------- */
 
-/* The tracepoint way's exit programs report errors themselves; fexit and
- * kprobe attach these (the syscall exit is where EMFILE, ENFILE and EPERM
- * show: they never reach inet_csk_accept()). */
+/* EMFILE, ENFILE and EPERM never reach inet_csk_accept(): they show where
+ * accept() and accept4() return, __sys_accept4(). fexit watches that
+ * function (int fd, ..., int flags; the same from 5.10 to 7.x), so no
+ * syscall tracepoint, which would slow every system call of the machine,
+ * is attached. */
+SEC("?fexit/__sys_accept4")
+int BPF_PROG(fexit_sys_accept4, int fd, void *upeer_sockaddr, int *upeer_addrlen, int flags,
+	     int ret)
+{
+	struct fd_array fds;
+
+	if (ret >= 0 || !task_passes(bpf_get_current_pid_tgid()))
+		return 0;
+	current_fds(&fds);
+	return report_failed(&fds, fd, ret, false);
+}
+
+/* The kprobe way takes the syscall exits (a kretprobe on __sys_accept4
+ * would need an instance for every thread blocked in accept()); the
+ * tracepoint way's own exit programs report errors themselves. */
 static __always_inline int on_fail_enter(long listen_fd)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
