@@ -14,7 +14,7 @@ import pytest
 
 from tests.lib import PEER
 from tests.lib.checks import parse_json_lines, parse_peer, parse_prom, peer_lines, one, series
-from tests.lib.host import Tracer, free_port
+from tests.lib.host import Tracer, bpftool_ids, free_port
 from tests.lib.netns import NetNs, counter_delta
 from tests.peer.test_workload import DROPS, Burst
 
@@ -178,3 +178,28 @@ def test_default_output_has_no_failures():
     assert res.returncode == 0 and rc == 0, err
     lines = out.splitlines()
     assert lines[0].endswith("LPORT") and len(lines) == 4, lines
+
+
+def attached_programs(t):
+    """The names of the programs tracer @t holds (bpftool by id)."""
+    progs = bpftool_ids("prog")
+    return {progs[i].get("name", "") for i in t.objects()["prog"] if i in progs}
+
+
+def test_nothing_extra_without_failed():
+    """Without -x or --metrics none of -x's programs is loaded; with -x
+    on this way in (tracepoint) the listeners' and the drops' are, and with
+    -c -x no program for rows of drops."""
+    extra = {"tp_sock_set_state", "tp_sweep", "tp_kfree_skb"}
+    t = Tracer()
+    plain = attached_programs(t)
+    t.stop()
+    assert not plain & extra, plain
+    t = Tracer("-x")
+    failed = attached_programs(t)
+    t.stop()
+    assert extra <= failed, failed
+    t = Tracer("-c", "-x", "-v", ready_on_stderr=True)
+    counted = attached_programs(t)
+    t.stop()
+    assert "tp_sweep" in counted and "tp_kfree_skb" not in counted, counted
