@@ -23,6 +23,10 @@ if [ ! -x .output/bench/syscalltax ] || [ bench/syscalltax.c -nt .output/bench/s
 	echo "  CC       .output/bench/syscalltax"
 	${CC:-cc} -O2 -Wall -Wextra -Werror -static -o .output/bench/syscalltax bench/syscalltax.c
 fi
+if [ ! -x .output/bench/synflood ] || [ bench/synflood.c -nt .output/bench/synflood ]; then
+	echo "  CC       .output/bench/synflood"
+	${CC:-cc} -O2 -Wall -Wextra -Werror -static -o .output/bench/synflood bench/synflood.c
+fi
 # The start-up floor (bench/floorload.c) needs the BPF tool chain: make builds it.
 make --no-print-directory -s .output/bench/floorload
 if ! mountpoint -q /sys/kernel/tracing; then
