@@ -250,7 +250,7 @@ void service_of_cgroup(const char *path, struct service *s)
 static const char *const runtime_names[] = { FOR_EACH_RUNTIME(RUNTIME_NAME) };
 #undef RUNTIME_NAME
 
-const char *runtime_name(enum container_runtime rt)
+const char *service_runtime_name(enum container_runtime rt)
 {
 	if ((size_t)rt >= sizeof(runtime_names) / sizeof(*runtime_names))
 		return "";
@@ -266,7 +266,7 @@ const char *service_label(const struct service *s, const char *path, char *buf, 
 	return buf;
 }
 
-bool container_id_prefix_valid(const char *s)
+bool service_container_prefix_valid(const char *s)
 {
 	size_t n = strlen(s);
 

@@ -48,7 +48,7 @@ struct service {
 void service_of_cgroup(const char *path, struct service *s);
 
 /* The runtime's name ("docker", ...; "" for RUNTIME_NONE). */
-const char *runtime_name(enum container_runtime rt);
+const char *service_runtime_name(enum container_runtime rt);
 
 /* The one word that names the service, for a column: the container ID's
  * first CONTAINER_SHORT_LEN digits, else the unit, else @path. */
@@ -56,6 +56,6 @@ const char *service_label(const struct service *s, const char *path, char *buf, 
 
 /* True if @s is 1 to CONTAINER_ID_LEN lowercase hex digits: a container
  * ID or a prefix of one, as --container takes it. */
-bool container_id_prefix_valid(const char *s);
+bool service_container_prefix_valid(const char *s);
 
 #endif /* TCPACCEPT_SERVICE_H */

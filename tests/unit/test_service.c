@@ -117,8 +117,8 @@ TEST(service_of_cgroup)
 		CHECK(!strcmp(s.unit, c->unit), "%s: unit '%s', want '%s'", c->path, s.unit, c->unit);
 		CHECK(!strcmp(s.container, c->container), "%s: container '%s', want '%s'", c->path,
 		      s.container, c->container);
-		CHECK(s.runtime == c->rt, "%s: runtime %s, want %s", c->path, runtime_name(s.runtime),
-		      runtime_name(c->rt));
+		CHECK(s.runtime == c->rt, "%s: runtime %s, want %s", c->path, service_runtime_name(s.runtime),
+		      service_runtime_name(c->rt));
 		CHECK(!strcmp(s.pod_uid, c->pod), "%s: pod '%s', want '%s'", c->path, s.pod_uid,
 		      c->pod);
 	}
@@ -156,17 +156,17 @@ TEST(service_label)
 	service_of_cgroup("/process_api/x", &s);
 	CHECK(!strcmp(service_label(&s, "/process_api/x", buf, sizeof(buf)), "/process_api/x"),
 	      "%s", buf);
-	CHECK(!strcmp(runtime_name(RUNTIME_CRIO), "cri-o") && !strcmp(runtime_name(RUNTIME_NONE), "")
-	      && !strcmp(runtime_name((enum container_runtime)99), ""), "runtime names");
+	CHECK(!strcmp(service_runtime_name(RUNTIME_CRIO), "cri-o") && !strcmp(service_runtime_name(RUNTIME_NONE), "")
+	      && !strcmp(service_runtime_name((enum container_runtime)99), ""), "runtime names");
 }
 
 TEST(service_container_prefix)
 {
-	CHECK(container_id_prefix_valid("4"), "one digit");
-	CHECK(container_id_prefix_valid("4f3c2b1a09e8"), "short ID");
-	CHECK(container_id_prefix_valid(ID_A), "full ID");
-	CHECK(!container_id_prefix_valid(ID_A "0"), "65 digits");
-	CHECK(!container_id_prefix_valid(""), "empty");
-	CHECK(!container_id_prefix_valid("4F3C"), "upper case");
-	CHECK(!container_id_prefix_valid("nginx"), "a name");
+	CHECK(service_container_prefix_valid("4"), "one digit");
+	CHECK(service_container_prefix_valid("4f3c2b1a09e8"), "short ID");
+	CHECK(service_container_prefix_valid(ID_A), "full ID");
+	CHECK(!service_container_prefix_valid(ID_A "0"), "65 digits");
+	CHECK(!service_container_prefix_valid(""), "empty");
+	CHECK(!service_container_prefix_valid("4F3C"), "upper case");
+	CHECK(!service_container_prefix_valid("nginx"), "a name");
 }
