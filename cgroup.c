@@ -92,6 +92,17 @@ int cgroup_open(const char *path)
 	return -1;
 }
 
+/* The initial cgroup namespace's inode number (PROC_CGROUP_INIT_INO). */
+#define CGROUP_NS_INIT_INO 0xEFFFFFFBU
+
+bool cgroup_ns_initial(void)
+{
+	struct stat st;
+
+	/* No such file: a kernel without cgroup namespaces (before 4.6). */
+	return stat("/proc/self/ns/cgroup", &st) || st.st_ino == CGROUP_NS_INIT_INO;
+}
+
 bool cgroup_v2_mount_find(FILE *mountinfo, struct cgroup_v2_mount *m)
 {
 	char line[2 * PATH_MAX + 256], root[PATH_MAX], point[PATH_MAX];
@@ -134,6 +145,7 @@ struct cgroup_paths {
 	struct cgroup_v2_mount mount;
 	struct cgroup_entry *tab;	/* open addressing, linear probing */
 	size_t cap, n;			/* cap: a power of two */
+	size_t walked;			/* n after the last walk */
 	__u64 walks, last_walk_ns, rewalk_ns, unreadable;
 	char path[PATH_MAX];		/* the walk's current directory */
 };
@@ -242,7 +254,7 @@ static int walk(struct cgroup_paths *c, __u64 now_ns)
 {
 	struct stat st;
 	size_t len;
-	int fd;
+	int fd, err;
 
 	fd = open(c->mount.point, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -263,7 +275,9 @@ static int walk(struct cgroup_paths *c, __u64 now_ns)
 	walk_dir(c, fd, len, 1);
 	/* Cgroups gone since the walk before are forgotten: a bounded table
 	 * on a host that makes and removes cgroups all day. */
-	return rebuild(c, c->cap, false);
+	err = rebuild(c, c->cap, false);
+	c->walked = c->n;
+	return err;
 }
 
 struct cgroup_paths *cgroup_paths_open(const struct cgroup_v2_mount *m, __u64 rewalk_ns,
@@ -301,9 +315,15 @@ const char *cgroup_paths_lookup(struct cgroup_paths *c, __u64 id, __u64 now_ns)
 	return e->id ? e->path : NULL;
 }
 
-int cgroup_paths_add(struct cgroup_paths *c, __u64 id, const char *path)
+int cgroup_paths_add(struct cgroup_paths *c, __u64 id, const char *path, __u64 now_ns)
 {
-	return add(c, id, path);
+	int err = add(c, id, path);
+
+	/* Only walks forget cgroups that are gone: one more when the paths
+	 * added since the last outnumber what it found. */
+	if (!err && c->n > 2 * c->walked + 1024 && now_ns - c->last_walk_ns >= c->rewalk_ns)
+		err = walk(c, now_ns);
+	return err;
 }
 
 int cgroup_paths_foreach(struct cgroup_paths *c,

@@ -19,6 +19,11 @@ void cgroup_v2_mounts(char *buf, size_t size);
  * cgroup v2 is mounted if @path is not one) if it cannot be. */
 int cgroup_open(const char *path);
 
+/* True unless this process is in a cgroup namespace of its own, where
+ * /proc/PID/cgroup's paths start at the namespace's root, not at the
+ * hierarchy's. */
+bool cgroup_ns_initial(void);
+
 /* A cgroup2 mount: its mount point, and the cgroup at its top as
  * mountinfo's ROOT field says it ("/" unless a subtree is mounted; a
  * path relative to this process's cgroup namespace). */
@@ -62,8 +67,12 @@ struct cgroup_paths *cgroup_paths_open(const struct cgroup_v2_mount *m, __u64 re
 const char *cgroup_paths_lookup(struct cgroup_paths *c, __u64 id, __u64 now_ns);
 
 /* Adds @id's @path as another source (the kernel's cgroup_mkdir
- * tracepoint) saw it. 0, or -ENOMEM. */
-int cgroup_paths_add(struct cgroup_paths *c, __u64 id, const char *path);
+ * tracepoint) saw it. Walks forget it once it is gone (or once the walks
+ * cannot list its directory: a 0700 one of another user, after the
+ * capability drop); when the paths added since the last walk outnumber
+ * the ones it found (and 1024), the tree is walked again (at most once
+ * per rewalk_ns). 0, or -errno. */
+int cgroup_paths_add(struct cgroup_paths *c, __u64 id, const char *path, __u64 now_ns);
 
 /* Calls @fn for every known cgroup, in no order, until it returns
  * non-zero; returns that, or 0. */

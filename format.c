@@ -203,9 +203,10 @@ static const char *event_hms(struct fmt_state *st, __u64 ts_ns)
 
 /* --- records ------------------------------------------------------------------- */
 
-bool fmt_decode(const void *data, size_t size, bool queue, struct event *e)
+bool fmt_decode(const void *data, size_t size, const struct fmt_parts *parts, struct event *e)
 {
 	const unsigned char *p = data;
+	struct event_identity id;
 	struct event_head h;
 	struct event_queue q;
 	size_t addr_len, off = sizeof(h);
@@ -219,7 +220,8 @@ bool fmt_decode(const void *data, size_t size, bool queue, struct event *e)
 		addr_len = ADDR6_LEN;
 	else
 		return false;
-	if (h.kind >= NR_EVENT_KINDS || size != RECORD_SIZE(h.kind, queue, addr_len))
+	if (h.kind >= NR_EVENT_KINDS ||
+	    size != RECORD_SIZE(h.kind, parts->queue, parts->identity, addr_len))
 		return false;
 	memset(e, 0, sizeof(*e));
 	e->ts_ns = h.ts_ns;
@@ -234,12 +236,20 @@ bool fmt_decode(const void *data, size_t size, bool queue, struct event *e)
 	e->kind = h.kind;
 	memcpy(e->comm, h.comm, sizeof(e->comm));
 	e->wait_ns = WAIT_UNKNOWN;
-	if (h.kind == EVENT_ACCEPT && queue) {
+	if (h.kind == EVENT_ACCEPT && parts->queue) {
 		memcpy(&q, p + off, sizeof(q));
 		off += sizeof(q);
 		e->backlog_len = q.backlog_len;
 		e->backlog_max = q.backlog_max;
 		e->wait_ns = q.wait_ns;
+	}
+	if (parts->identity) {
+		memcpy(&id, p + off, sizeof(id));
+		off += sizeof(id);
+		e->cgroup_id = id.cgroup_id;
+		e->nspid = id.nspid;
+		e->pidns = id.pidns;
+		e->mntns = id.mntns;
 	}
 	memcpy(e->laddr, p + off, addr_len);
 	memcpy(e->raddr, p + off + addr_len, addr_len);
@@ -460,6 +470,50 @@ static void json_string(struct out *o, const char *s)
 	out_char(o, '"');
 }
 
+/* @s as a JSON string, escaped as fmt_json_escape() does; null if NULL. */
+static void json_text(struct out *o, const char *s)
+{
+	if (!s) {
+		out_str(o, "null", 4);
+		return;
+	}
+	out_char(o, '"');
+	/* The writer's end keeps a byte for a NUL: escape_bytes() writes one. */
+	o->p += escape_bytes(o->p, (size_t)(o->end - o->p) + 1, s, strlen(s), "\\u00", "\"\\");
+	out_char(o, '"');
+}
+
+/* A number that is 0 when unknown: null then. */
+static void json_known(struct out *o, unsigned long long v)
+{
+	if (v)
+		out_uint(o, v);
+	else
+		out_str(o, "null", 4);
+}
+
+#define JSON_TEXT(name, field)								\
+	static void json_##name(struct out *o, const struct cell *c,			\
+				const struct json_key *k)				\
+	{										\
+		(void)k;								\
+		json_text(o, c->e->field);						\
+	}
+JSON_TEXT(cgroup, cgroup)
+JSON_TEXT(unit, unit)
+JSON_TEXT(container, container)
+
+#define JSON_KNOWN(name, field)								\
+	static void json_##name(struct out *o, const struct cell *c,			\
+				const struct json_key *k)				\
+	{										\
+		(void)k;								\
+		json_known(o, c->e->field);						\
+	}
+JSON_KNOWN(nspid, nspid)
+JSON_KNOWN(pidns, pidns)
+JSON_KNOWN(mntns, mntns)
+
 static void json_comm(struct out *o, const struct cell *c, const struct json_key *k)
 {
 	char comm[6 * TASK_COMM_LEN + 1];
@@ -530,6 +584,12 @@ static const struct json_key json_keys[] = {
 	{ "\"laddr\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_laddr },
 	{ "\"lport\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_lport },
 	{ "\"netns\":", FMT_ROWS, 0, 0, json_netns },
+	{ "\"cgroup\":", FMT_ROWS, 0, 0, json_cgroup },
+	{ "\"unit\":", FMT_ROWS, 0, 0, json_unit },
+	{ "\"container\":", FMT_ROWS, 0, 0, json_container },
+	{ "\"nspid\":", FMT_ROWS, 0, 0, json_nspid },
+	{ "\"pidns\":", FMT_ROWS, 0, 0, json_pidns },
+	{ "\"mntns\":", FMT_ROWS, 0, 0, json_mntns },
 	{ "\"backlog\":", FMT_ROWS, F_QUEUE, 0, json_backlog },
 	{ "\"backlog_max\":", FMT_ROWS, F_QUEUE, 0, json_backlog_max },
 	{ "\"wait_ms\":", FMT_ROWS, F_QUEUE, 0, json_wait },

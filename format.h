@@ -31,15 +31,35 @@ struct event {
 	__u32 backlog_len;
 	__u32 backlog_max;
 	__u64 wait_ns;
+	/* The identity part (tcpaccept.h), 0 where unknown; and what its
+	 * cgroup ID names (identity.c), NULL where nothing: the path as
+	 * /proc/PID/cgroup's 0:: line says it, the systemd unit, the full
+	 * container ID. */
+	__u64 cgroup_id;
+	__u32 nspid;
+	__u32 pidns;
+	__u32 mntns;
+	const char *cgroup;
+	const char *unit;
+	const char *container;
 };
 
-/* Decodes the @size-byte record at @data, sent with (@queue) or without -q,
- * into @e. False if it is not a well-formed record. */
-bool fmt_decode(const void *data, size_t size, bool queue, struct event *e);
+/* What a record holds beyond the head and addresses: the parts the
+ * settings ask for (tcpaccept.h). */
+struct fmt_parts {
+	bool queue;		/* -q: struct event_queue (accepts) */
+	bool identity;		/* need_service: struct event_identity */
+};
+
+/* Decodes the @size-byte record at @data, sent with @parts, into @e
+ * (names NULL). False if it is not a well-formed record. */
+bool fmt_decode(const void *data, size_t size, const struct fmt_parts *parts, struct event *e);
 
 /* The longest line fmt_event() or fmt_count_row() writes, newline
- * included (a JSON line with a 15-byte name of \u00XX escapes is ~340). */
-#define FMT_LINE_MAX 512
+ * included: a JSON line whose cgroup path is PATH_MAX - 1 bytes of \u00XX
+ * escapes (6 bytes each), the unit 255 of them, and the rest (a 15-byte
+ * name of escapes and the numbers: ~400). */
+#define FMT_LINE_MAX 32768
 
 /* Which lines show a column or JSON key: rows, -c tables. */
 enum { FMT_ROWS = 1, FMT_COUNTS = 2 };

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <bpf/libbpf.h>
+#include "cgroup.h"
 #include "kernel_probes.h"
 #include "plan.h"
 #include "tcpaccept.skel.h"
@@ -31,6 +32,13 @@ static void settings_from(struct settings *s, const struct config *cfg)
 	s->need_listener = s->queue || s->need_listen_stats;
 	s->need_time = cfg->rows && (cfg->timestamp || cfg->wallclock || cfg->json);
 	s->need_ids = cfg->rows && (cfg->print_uid || cfg->json);
+	/* -j: the cgroup (its path, unit and container) and namespaces. */
+	s->need_service = cfg->rows && cfg->json;
+	s->need_namespaces = cfg->rows && cfg->json;
+	s->need_cgroup = s->need_service;
+	/* New cgroups' paths as the kernel makes them; in a cgroup namespace
+	 * they would not be the paths its /proc shows (the walks are). */
+	s->feed_cgroups = s->need_cgroup && cgroup_ns_initial();
 	/* Wake the reader early only when a quarter of the ring is used,
 	 * so a flood costs a few wakeups a second, not one per event. */
 	s->wakeup_bytes = cfg->ring_kb * 1024 / 4;
@@ -61,7 +69,11 @@ void plan_make(struct plan *p, const struct config *cfg)
 	if (handshake)
 		add_prog(p, "tp_sock_set_state", "the handshake tracepoint (for -q's and --metrics' wait)",
 			 true);
+	if (s->feed_cgroups)
+		add_prog(p, "raw_cgroup_mkdir", "the cgroup_mkdir tracepoint (cgroup paths)", true);
 	add_map(p, "events", true, s->rows ? cfg->ring_kb * 1024 : RING_MIN_BYTES);
+	if (!s->feed_cgroups)
+		add_map(p, "cgroups_made", true, RING_MIN_BYTES);
 	add_map(p, "handshake_done", handshake, HANDSHAKE_MAX_ENTRIES);
 	add_map(p, "metric_totals", s->metrics, cfg->max_series);
 	add_map(p, "listen_stats", s->need_listen_stats, cfg->max_series);

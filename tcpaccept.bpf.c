@@ -29,6 +29,7 @@
 #define TCP_SYN_RECV	3
 #define PF_IO_WORKER	0x00000010
 #define IORING_OP_ACCEPT 13
+#define MAX_PID_NS_LEVEL 32	/* the kernel's: levels 0..32 */
 
 /* Everything the options decide, set by plan.c before load (tcpaccept.h). */
 const volatile struct settings settings = {};
@@ -51,6 +52,8 @@ __u64 listen_overflow = 0;
 __u32 metrics_epoch = 0;
 /* The value a new listen_stats entry starts from (too large for the stack). */
 struct listen_stats zero_listen_stats = {};
+/* New cgroups whose path cgroups_made had no room for. */
+__u64 cgroups_lost = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -112,6 +115,13 @@ struct {
 	__type(value, __u64);
 } handshake_done SEC(".maps");
 
+/* feed_cgroups: struct cgroup_made records, read by identity.c; room for
+ * 63 between two reads, 100 ms apart. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CGROUPS_MADE_BYTES);	/* resized by plan.c */
+} cgroups_made SEC(".maps");
+
 /* Threads that were already inside accept() when tcpaccept attached, with
  * their listening fd, found by catchup.c in /proc/PID/task/TID/syscall.
  * fexit and kretprobe never see those calls return (the function was
@@ -153,11 +163,18 @@ struct sighting {
 	__u64 pid_tgid;
 	__u8 kind;		/* enum event_kind */
 	bool maybe_worker;	/* see current_comm() */
+	/* No task did this (a drop, in softirq): the current task is
+	 * whoever was interrupted. Who the event belongs to then comes from
+	 * the listener's socket (listener, else sk): its cgroup; no PID
+	 * namespace or mount namespace (see event_cgroup_id(),
+	 * fill_identity()). */
+	bool no_task;
 };
 
 /* What the socket filters learnt, for the steps after them. */
 struct conn {
 	__u64 now;		/* bpf_ktime_get_ns(), where a step reads it */
+	__u64 cgroup_id;	/* settings.need_cgroup: event_cgroup_id() */
 	__u64 wait_ns;		/* -q and listen_stats: see queue_wait() */
 	__u16 family;
 	__u16 lport;
@@ -282,6 +299,38 @@ static __always_inline struct sock *tcp_listener(struct sock *sk)
 	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) == IPPROTO_MPTCP)
 		return mptcp_first(sk);
 	return sk;
+}
+
+/* --- who the event belongs to: its cgroup -------------------------------------- */
+
+/* The cgroup v2 directory @sk was made in. Before 5.15 (8520e224f547, in
+ * 5.10.y too) sk_cgrp_data was a union whose u64 is the pointer unless bit
+ * 0 says that v1 net_prio/net_cls data took its place: then unknown. */
+static __always_inline struct cgroup *sock_cgroup(struct sock *sk)
+{
+	struct sock___old *old = (void *)sk;
+	__u64 val;
+
+	if (bpf_core_field_exists(sk->sk_cgrp_data.cgroup))
+		return BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	val = BPF_CORE_READ(old, sk_cgrp_data.val);
+	return val & 1 ? NULL : (struct cgroup *)val;
+}
+
+/* The socket that says who a sighting without a task belongs to. */
+static __always_inline struct sock *owner_socket(const struct sighting *s)
+{
+	return s->listener ? s->listener : s->sk;
+}
+
+/* The cgroup ID of the task, or without one of the listener's socket (a
+ * socket keeps the cgroup it was made in: a socket-activated listener's
+ * is systemd's); 0 if unknown. */
+static __always_inline __u64 event_cgroup_id(const struct sighting *s)
+{
+	if (!s->no_task)
+		return bpf_get_current_cgroup_id();
+	return BPF_CORE_READ(sock_cgroup(owner_socket(s)), kn, id);
 }
 
 /* --- step 3: accounting ------------------------------------------------------ */
@@ -499,6 +548,32 @@ static __always_inline void fill_head(struct event_head *h, const struct sightin
 	current_comm(h->comm, s->maybe_worker);
 }
 
+/* The identity part (need_service): the cgroup, and with need_namespaces
+ * the process's PID in its own namespace (the last field of NSpid), that
+ * namespace and the mount namespace; 0 where there is no task. */
+static __always_inline void fill_identity(struct event_identity *id, const struct sighting *s,
+					  const struct conn *c)
+{
+	struct task_struct *task;
+	struct upid up = {};
+	unsigned int level;
+	struct pid *pid;
+
+	id->cgroup_id = c->cgroup_id;
+	id->nspid = id->pidns = id->mntns = id->pad = 0;
+	if (!settings.need_namespaces || s->no_task)
+		return;
+	task = (struct task_struct *)bpf_get_current_task();
+	pid = BPF_CORE_READ(task, group_leader, thread_pid);
+	level = BPF_CORE_READ(pid, level);
+	if (level <= MAX_PID_NS_LEVEL) {
+		bpf_core_read(&up, sizeof(up), &pid->numbers[level]);
+		id->nspid = up.nr;
+		id->pidns = BPF_CORE_READ(up.ns, ns.inum);
+	}
+	id->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+}
+
 /* -q: the listener's queue, read after the accept took the child off it. */
 static __always_inline void fill_queue(struct event_queue *q, const struct sighting *s,
 				       const struct conn *c)
@@ -532,8 +607,9 @@ static __always_inline void read_addrs(__u8 *addrs, struct sock *sk, const __u32
 static __always_inline void send_record(const struct sighting *s, const struct conn *c,
 					const __u32 alen)
 {
-	const __u32 size = RECORD_SIZE(s->kind, settings.queue, alen);
+	const __u32 size = RECORD_SIZE(s->kind, settings.queue, settings.need_service, alen);
 	struct event_head *h = bpf_ringbuf_reserve(&events, size, 0);
+	__u8 *addrs;
 
 	if (!h) {
 		__sync_fetch_and_add(&lost, 1);
@@ -542,7 +618,10 @@ static __always_inline void send_record(const struct sighting *s, const struct c
 	fill_head(h, s, c);
 	if (s->kind == EVENT_ACCEPT && settings.queue)
 		fill_queue((struct event_queue *)(h + 1), s, c);
-	read_addrs((__u8 *)h + size - 2 * alen, s->sk, alen);
+	addrs = (__u8 *)h + size - 2 * alen;
+	if (settings.need_service)
+		fill_identity((struct event_identity *)(addrs - sizeof(struct event_identity)), s, c);
+	read_addrs(addrs, s->sk, alen);
 	bpf_ringbuf_submit(h, wakeup_flag(size + RINGBUF_HDR_LEN));
 }
 
@@ -563,6 +642,7 @@ static __always_inline int report(const struct sighting *s)
 
 	if (!socket_passes(s, &c))
 		return 0;
+	c.cgroup_id = settings.need_cgroup ? event_cgroup_id(s) : 0;
 	account(s, &c);
 	if (settings.rows)
 		send(s, &c);
@@ -869,6 +949,32 @@ int tp_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	key = (__u64)ctx->skaddr;
 	now = bpf_ktime_get_ns();
 	bpf_map_update_elem(&handshake_done, &key, &now, BPF_ANY);
+	return 0;
+}
+
+/* --- new cgroups ---------------------------------------------------------------- */
+
+/* A cgroup v2 directory was made: its ID and path to user space, before
+ * mkdir(2) returns, so before any task can be moved into it and accept:
+ * its rows have a path without a walk of the tree, however short-lived
+ * the cgroup. */
+SEC("?raw_tp/cgroup_mkdir")
+int BPF_PROG(raw_cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+	struct cgroup_made *m;
+
+	if (!settings.feed_cgroups || BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+		return 0;	/* (or a v1 hierarchy's) */
+	m = bpf_ringbuf_reserve(&cgroups_made, sizeof(*m), 0);
+	if (!m) {
+		__sync_fetch_and_add(&cgroups_lost, 1);
+		return 0;
+	}
+	m->id = BPF_CORE_READ(cgrp, kn, id);
+	if (bpf_probe_read_kernel_str(m->path, sizeof(m->path), path) <= 0)
+		m->path[0] = '\0';
+	/* Nobody waits for these: identity.c reads them before it needs them. */
+	bpf_ringbuf_submit(m, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 

@@ -26,6 +26,7 @@
 #include "catchup.h"
 #include "cgroup.h"
 #include "clocks.h"
+#include "identity.h"
 #include "kernel_probes.h"
 #include "log.h"
 #include "output.h"
@@ -50,6 +51,7 @@ struct tracer {
 	struct tcpaccept_bpf *skel;
 	struct rows rows;
 	struct catchup catchup;
+	struct identity *ids;		/* names cgroups, if the plan reads them */
 	int cgroup_fd;			/* -C, or -1 */
 	double start_time;		/* --metrics: when tracing began */
 	struct hist_prev hist_prev;	/* -c -q -i */
@@ -233,8 +235,13 @@ static int begin_tracing(struct tracer *t)
 	const struct config *cfg = &t->cfg;
 	int err;
 
-	/* Before dropping capabilities: it asks the kernel about the map. */
-	if (rows_open(&t->rows, t->skel, cfg))
+	/* Before dropping capabilities: the walk of the cgroup tree sees
+	 * every directory; the reader asks the kernel about the map. */
+	if (t->plan.settings.need_cgroup &&
+	    !(t->ids = identity_open(t->plan.settings.feed_cgroups ?
+				     bpf_map__fd(t->skel->maps.cgroups_made) : -1)))
+		return -1;
+	if (rows_open(&t->rows, t->skel, cfg, &t->plan.settings, t->ids))
 		return -1;
 	catchup_start(&t->catchup, t->skel, &t->choice, cfg->pid);
 	/* From here on tracing only reads memory-mapped maps and closes fds,
@@ -386,6 +393,7 @@ static void cleanup(struct tracer *t)
 	free(t->hist_prev.rows);
 	output_close();
 	rows_close(&t->rows);
+	identity_close(t->ids);
 	ways_detach(&t->choice);
 	tcpaccept_bpf__destroy(t->skel);
 	if (t->cgroup_fd >= 0)

@@ -86,13 +86,19 @@ struct settings {
 	/* Tracepoint way: the listening fd from the task's registers at
 	 * syscall exit (bpf_task_pt_regs, 5.15+), not from sys_enter. */
 	__u8 task_regs;
+	__u8 need_service;	/* the identity part in records (-j) */
+	__u8 need_cgroup;	/* the cgroup v2 ID is read (need_service) */
+	__u8 need_namespaces;	/* nspid, pidns and mntns in the identity part (-j) */
+	/* cgroup_mkdir sends each new cgroup v2 directory's ID and path
+	 * (struct cgroup_made) to cgroups_made. */
+	__u8 feed_cgroups;
 	__u8 pad[3];
 };
 
 /* One event, as the kernel side sends it: a struct event_head, then with
- * -q (accepts only) a struct event_queue, then the local and the remote
- * address, ADDR4_LEN bytes each for AF_INET and ADDR6_LEN for AF_INET6, in
- * network byte order. Kept small because the kernel side's cost per event
+ * -q (accepts only) a struct event_queue, with need_service a struct
+ * event_identity, then the local and the remote address, ADDR4_LEN bytes
+ * each for AF_INET and ADDR6_LEN for AF_INET6, in network byte order. Kept small because the kernel side's cost per event
  * grows with the cache lines it writes into the ring buffer: an IPv4
  * accept without -q is one 64-byte line with the ring's own header
  * (asserted below). Ports are in host byte order. */
@@ -117,6 +123,19 @@ struct event_queue {
 	__u64 wait_ns;		/* handshake done -> accepted; WAIT_UNKNOWN if not seen */
 };
 
+/* With need_service: where the event belongs beyond its PIDs. 0 is
+ * "unknown" in each field (null in -j): a kernel ID, inode or PID is
+ * never 0. */
+struct event_identity {
+	/* The cgroup v2 ID (the directory's inode number) of the task; of
+	 * the listener's socket where there is no task (a drop). */
+	__u64 cgroup_id;
+	__u32 nspid;		/* the process's PID in its own PID namespace (need_namespaces) */
+	__u32 pidns;		/* that namespace's inode number */
+	__u32 mntns;		/* the task's mount namespace's inode number */
+	__u32 pad;
+};
+
 #define WAIT_UNKNOWN (~0ULL)
 #define ADDR4_LEN 4
 #define ADDR6_LEN 16
@@ -124,10 +143,11 @@ struct event_queue {
 #define RINGBUF_HDR_LEN 8
 
 /* The size of a record of @kind with addresses of @alen bytes each, sent
- * under settings' @queue. */
-#define RECORD_SIZE(kind, queue, alen)						\
+ * under settings' @queue and @service (need_service). */
+#define RECORD_SIZE(kind, queue, service, alen)					\
 	(sizeof(struct event_head) +						\
 	 ((kind) == EVENT_ACCEPT && (queue) ? sizeof(struct event_queue) : 0) +	\
+	 ((service) ? sizeof(struct event_identity) : 0) +			\
 	 2 * (alen))
 
 _Static_assert(sizeof(struct event_head) == 48, "struct event_head is 48 bytes");
@@ -135,9 +155,20 @@ _Static_assert(__builtin_offsetof(struct event_head, family) == 24 &&
 	       __builtin_offsetof(struct event_head, kind) == 31 &&
 	       __builtin_offsetof(struct event_head, comm) == 32, "struct event_head's layout");
 _Static_assert(sizeof(struct event_queue) == 16, "struct event_queue is 16 bytes");
-_Static_assert(RECORD_SIZE(EVENT_ACCEPT, 0, ADDR4_LEN) + RINGBUF_HDR_LEN == 64,
-	       "an IPv4 accept without -q fills one 64-byte cache line");
-_Static_assert(sizeof(struct settings) == PORT_BITS_BYTES + 32, "struct settings has no hidden padding");
+_Static_assert(sizeof(struct event_identity) == 24, "struct event_identity is 24 bytes");
+_Static_assert(RECORD_SIZE(EVENT_ACCEPT, 0, 0, ADDR4_LEN) + RINGBUF_HDR_LEN == 64,
+	       "an IPv4 accept without -q and the identity fills one 64-byte cache line");
+_Static_assert(sizeof(struct settings) == PORT_BITS_BYTES + 36, "struct settings has no hidden padding");
+
+/* A cgroup v2 directory the kernel just made, as cgroup_mkdir sends it: its
+ * ID, then its path from the hierarchy's root (what /proc/PID/cgroup's 0::
+ * line says of a task there, outside cgroup namespaces), NUL-terminated. */
+#define CGROUP_PATH_MAX 4096	/* PATH_MAX */
+#define CGROUPS_MADE_BYTES (256 * 1024)	/* the ring of them */
+struct cgroup_made {
+	__u64 id;
+	char path[CGROUP_PATH_MAX];
+};
 
 /* Who accepted, on which local address: what --metrics counts accepts by
  * (no PID: bounded labels), and -c with the PID. */

@@ -345,6 +345,25 @@ struct want_field {
 	char text[64];		/* a number's text; a string's bytes */
 };
 
+/* A string key, or null for NULL. */
+static struct want_field str_or_null(const char *key, const char *v)
+{
+	struct want_field f = { .key = key, .type = v ? J_STR : J_NULL };
+
+	snprintf(f.text, sizeof(f.text), "%s", v ? v : "");
+	return f;
+}
+
+/* A number that is null when 0 (unknown). */
+static struct want_field known(const char *key, unsigned long long v)
+{
+	struct want_field f = { .key = key, .type = v ? J_NUM : J_NULL };
+
+	if (v)
+		snprintf(f.text, sizeof(f.text), "%llu", v);
+	return f;
+}
+
 static void expect_json(const char *row, const struct want_field *want, int count)
 {
 	struct json_field got[24];
@@ -436,7 +455,7 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 	ref_addr(family, e->laddr, laddr, sizeof(laddr));
 
 	if (o->json) {
-		struct want_field f[16];
+		struct want_field f[24];
 		int k = 0;
 
 		ref_escape(e->comm, sizeof(e->comm), ESC_JSON, &name);
@@ -453,6 +472,12 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 		f[k++] = str("laddr", laddr);
 		f[k++] = num("lport", e->lport);
 		f[k++] = num("netns", e->netns);
+		f[k++] = str_or_null("cgroup", e->cgroup);
+		f[k++] = str_or_null("unit", e->unit);
+		f[k++] = str_or_null("container", e->container);
+		f[k++] = known("nspid", e->nspid);
+		f[k++] = known("pidns", e->pidns);
+		f[k++] = known("mntns", e->mntns);
 		if (o->queue) {
 			f[k++] = num("backlog", e->backlog_len);
 			f[k++] = num("backlog_max", e->backlog_max);
@@ -564,9 +589,10 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 /* A record of @size bytes: decoded only if its size is the one its family
  * and -q make, and then every field comes from its bytes. The copy is
  * exactly @size bytes so that ASan sees any read past the record. */
-static void check_decode(const uint8_t *data, size_t size, bool queue)
+static void check_decode(const uint8_t *data, size_t size, const struct fmt_parts *parts)
 {
 	unsigned char *rec = malloc(size ? size : 1);
+	struct event_identity id;
 	struct event_head h;
 	struct event e;
 	size_t want = 0;
@@ -578,10 +604,10 @@ static void check_decode(const uint8_t *data, size_t size, bool queue)
 		memcpy(&h, rec, sizeof(h));
 		if ((h.family == AF_INET || h.family == AF_INET6) && h.kind < NR_EVENT_KINDS)
 			want = sizeof(h) +
-			       (queue && h.kind == EVENT_ACCEPT ? sizeof(struct event_queue) : 0) +
-			       (h.family == AF_INET ? 8 : 32);
+			       (parts->queue && h.kind == EVENT_ACCEPT ? sizeof(struct event_queue) : 0) +
+			       (parts->identity ? sizeof(id) : 0) + (h.family == AF_INET ? 8 : 32);
 	}
-	if (fmt_decode(rec, size, queue, &e)) {
+	if (fmt_decode(rec, size, parts, &e)) {
 		size_t alen = h.family == AF_INET ? 4 : 16;
 		const unsigned char *addrs = rec + size - 2 * alen;
 
@@ -591,10 +617,50 @@ static void check_decode(const uint8_t *data, size_t size, bool queue)
 			"decoded head differs");
 		REQUIRE(!memcmp(e.laddr, addrs, alen) && !memcmp(e.raddr, addrs + alen, alen),
 			"decoded addresses differ");
+		if (parts->identity) {
+			memcpy(&id, addrs - sizeof(id), sizeof(id));
+			REQUIRE(e.cgroup_id == id.cgroup_id && e.nspid == id.nspid &&
+				e.pidns == id.pidns && e.mntns == id.mntns, "decoded identity differs");
+		}
+		REQUIRE(!e.cgroup && !e.unit && !e.container, "decoding named a cgroup");
 	} else {
 		REQUIRE(!want || size != want, "refused a well-formed record of %zu bytes", size);
 	}
 	free(rec);
+}
+
+/* The fuzzer's strings for the names (fuzz_input.h): made from the raw
+ * bytes where the event's pointers lie, before they are set. */
+struct fuzz_names {
+	char cgroup[17], unit[9], container[TASK_COMM_LEN + 1];
+};
+
+static bool all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+static void set_names(struct event *e, struct fuzz_names *n)
+{
+	const unsigned char *raw = (const unsigned char *)e;
+	bool cgroup = !all_zero(&e->cgroup, sizeof(e->cgroup));
+	bool unit = !all_zero(&e->container, sizeof(e->container));
+	bool container = !all_zero(&e->unit, sizeof(e->unit));
+
+	memcpy(n->cgroup, raw + offsetof(struct event, cgroup), 16);
+	n->cgroup[16] = '\0';
+	memcpy(n->unit, raw + offsetof(struct event, container), 8);
+	n->unit[8] = '\0';
+	memcpy(n->container, e->comm, TASK_COMM_LEN);
+	n->container[TASK_COMM_LEN] = '\0';
+	e->cgroup = cgroup ? n->cgroup : NULL;
+	e->unit = unit ? n->unit : NULL;
+	e->container = container ? n->container : NULL;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -612,6 +678,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.json = flags & FUZZ_JSON, .uid = flags & FUZZ_UID, .queue = flags & FUZZ_QUEUE,
 		.wide = flags & FUZZ_WIDE, .counts = flags & FUZZ_COUNTS, .proto = flags & FUZZ_PROTO,
 	};
+	struct fmt_parts parts = {
+		.queue = o.queue, .identity = size > 11 && (data[11] & FUZZ2_IDENTITY),
+	};
+	struct fuzz_names names;
 	__u64 raw = 0, first_ts = 0;
 	__s64 off;
 	size_t at = FUZZ_HEAD_LEN;
@@ -637,11 +707,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (take > sizeof(*e))
 			take = sizeof(*e);
-		check_decode(data + at, take, o.queue);
+		check_decode(data + at, take, &parts);
 		memset(e, 0, sizeof(*e));
 		if (take)
 			memcpy(e, data + at, take);
 		at += take;
+		set_names(e, &names);
 		e->ts_ns &= (__u64)CLOCK_LIMIT - 1;
 		if ((__s64)e->ts_ns + off < 0)
 			e->ts_ns = (__u64)-off;

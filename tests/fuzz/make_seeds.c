@@ -30,7 +30,19 @@ static void head(struct seed *s, unsigned char flags, unsigned char esc_size,
 	s->bytes[2] = esc_len;
 	for (int i = 0; i < 8; i++)
 		s->bytes[3 + i] = (unsigned char)(raw >> (8 * i));
+	s->bytes[11] = flags & FUZZ_JSON ? FUZZ2_IDENTITY : 0;
 	s->len = FUZZ_HEAD_LEN;
+}
+
+/* The last event's names, as fuzz_format.c makes them from the bytes where
+ * the pointers lie (fuzz_input.h): a cgroup of up to 16 bytes (one over 8
+ * names a container too: the task name), a unit of up to 8. */
+static void names(struct seed *s, const char *cgroup, const char *unit)
+{
+	unsigned char *e = s->bytes + s->len - sizeof(struct event);
+
+	memcpy(e + offsetof(struct event, cgroup), cgroup, strnlen(cgroup, 16));
+	memcpy(e + offsetof(struct event, container), unit, strnlen(unit, 8));
 }
 
 static void add(struct seed *s, uint64_t ts_ns, int family, const char *raddr, uint16_t rport,
@@ -107,6 +119,7 @@ int main(int argc, char **argv)
 	add(&s, t0, AF_INET6, "::ffff:10.1.2.3", 443, "::ffff:10.1.2.4", 8443, 77,
 	    "a\"b\\c\x1b\x00", 7);
 	add(&s, t0 + 5, AF_INET, "10.1.2.3", 444, "10.1.2.4", 8443, 78, "\"},{\"x\":1", 10);
+	names(&s, "/a\"b\\c.slice\n", "x.scope");
 	save(argv[1], "json", &s);
 
 	/* -w: IPv6 addresses up to their longest. */

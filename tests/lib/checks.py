@@ -13,7 +13,9 @@ from collections import Counter
 
 LOST_RE = re.compile(r"^tcpaccept: lost \d+ events", re.M)
 JSON_KEYS = {"ts", "pid", "tid", "comm", "uid", "ip", "proto", "raddr", "rport", "laddr", "lport",
-             "netns"}
+             "netns", "cgroup", "unit", "container", "nspid", "pidns", "mntns"}
+# Where a row belongs beyond its PIDs (issue 22): check_json(identity=...).
+IDENTITY_KEYS = ("cgroup", "unit", "container", "nspid", "pidns", "mntns", "netns")
 QUEUE_KEYS = {"backlog", "backlog_max", "wait_ms"}
 
 
@@ -163,8 +165,10 @@ def check_rows(rows, accepts, pid):
         assert key[6] != 0, "LPORT 0"
 
 
-def check_json(objs, accepts, pid, queue=False, netns=None):
-    """JSON Lines: exact keys, and every value of every accept of @pid."""
+def check_json(objs, accepts, pid, queue=False, netns=None, identity=None):
+    """JSON Lines: exact keys, and every value of every accept of @pid;
+    @identity: the values of IDENTITY_KEYS its rows must have (the truth
+    from /proc, or from inside the server's namespaces)."""
     mine = [o for o in objs if o["pid"] == pid]
     for o in objs:
         assert set(o) == JSON_KEYS | (QUEUE_KEYS if queue else set()), sorted(o)
@@ -176,6 +180,9 @@ def check_json(objs, accepts, pid, queue=False, netns=None):
     assert got == want, f"JSON objects differ:\n got  {sorted(got)[:3]}\n want {sorted(want)[:3]}"
     if netns is not None:
         assert {o["netns"] for o in mine} == {netns}
+    for o in mine:
+        got = {k: o[k] for k in IDENTITY_KEYS if identity and k in identity}
+        assert got == {k: identity[k] for k in got}, (got, identity)
     return mine
 
 

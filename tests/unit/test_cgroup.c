@@ -189,7 +189,7 @@ TEST(cgroup_paths_forget)
 	c = cgroup_paths_open(&m, 0, 0);
 	if (!c)
 		return;
-	CHECK(!cgroup_paths_add(c, 99999999999ULL, "/from/mkdir"), "add");
+	CHECK(!cgroup_paths_add(c, 99999999999ULL, "/from/mkdir", 0), "add");
 	snprintf(path, sizeof(path), "%s/gone", m.point);
 	rmdir(path);
 	CHECK(!cgroup_paths_lookup(c, 88888888888ULL, 1), "unknown");	/* walk 2 */
@@ -201,6 +201,40 @@ TEST(cgroup_paths_forget)
 	CHECK(st.entries == 1, "only the top is left: %llu", (unsigned long long)st.entries);
 	cgroup_paths_free(c);
 	remove_tree(m.point, gone);
+}
+
+/* Paths fed from cgroup_mkdir that no walk sees again (cgroups made and
+ * removed all day) start a walk once they outnumber the walked ones and
+ * 1024, no sooner than rewalk_ns after the last: the table stays bounded. */
+TEST(cgroup_paths_added_bounded)
+{
+	struct cgroup_v2_mount m = { .root = "/" };
+	struct cgroup_paths_stats st;
+	struct cgroup_paths *c;
+	char path[64];
+
+	make_tree(m.point, sizeof(m.point), (const char *const[]){ NULL });
+	c = cgroup_paths_open(&m, SEC, 0);
+	if (!c)
+		return;
+	for (__u64 i = 0; i < 1100; i++) {
+		snprintf(path, sizeof(path), "/made/%llu", (unsigned long long)i);
+		cgroup_paths_add(c, 1000000 + i, path, SEC / 2);
+	}
+	cgroup_paths_stats(c, &st);
+	CHECK(st.walks == 1 && st.entries == 1101, "within rewalk_ns: no walk (%llu, %llu)",
+	      (unsigned long long)st.walks, (unsigned long long)st.entries);
+	cgroup_paths_add(c, 2000000, "/made/late", 2 * SEC);
+	cgroup_paths_stats(c, &st);
+	CHECK(st.walks == 2 && st.entries == 1102, "then one walk, which keeps them once (%llu, %llu)",
+	      (unsigned long long)st.walks, (unsigned long long)st.entries);
+	CHECK(cgroup_paths_lookup(c, 1000007, 2 * SEC) != NULL, "still known after one walk");
+	CHECK(!cgroup_paths_lookup(c, 1, 4 * SEC), "unknown: a walk");
+	cgroup_paths_stats(c, &st);
+	CHECK(st.walks == 3 && st.entries == 1, "two walks later, forgotten (%llu, %llu)",
+	      (unsigned long long)st.walks, (unsigned long long)st.entries);
+	cgroup_paths_free(c);
+	rmdir(m.point);
 }
 
 /* Many cgroups: the table grows; foreach sees each once. */

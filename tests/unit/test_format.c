@@ -118,20 +118,26 @@ TEST(escape)
 }
 
 
-static size_t make_record(unsigned char *buf, int family, bool queue, const char *laddr,
-			  const char *raddr)
+static size_t make_record(unsigned char *buf, int family, const struct fmt_parts *parts,
+			  const char *laddr, const char *raddr)
 {
 	struct event_head h = { .ts_ns = 42, .pid = 7, .tid = 8, .uid = 9, .netns = 10,
 				.family = (__u16)family, .lport = 80, .rport = 40000,
 				.comm = "srv" };
 	struct event_queue q = { .backlog_len = 3, .backlog_max = 128, .wait_ns = 1500 };
+	struct event_identity id = { .cgroup_id = 0x100000001ULL, .nspid = 8, .pidns = 11,
+				     .mntns = 12 };
 	size_t n = 0, alen = family == AF_INET6 ? 16 : 4;
 
 	memcpy(buf, &h, sizeof(h));
 	n += sizeof(h);
-	if (queue) {
+	if (parts->queue) {
 		memcpy(buf + n, &q, sizeof(q));
 		n += sizeof(q);
+	}
+	if (parts->identity) {
+		memcpy(buf + n, &id, sizeof(id));
+		n += sizeof(id);
 	}
 	inet_pton(family == AF_INET6 ? AF_INET6 : AF_INET, laddr, buf + n);
 	inet_pton(family == AF_INET6 ? AF_INET6 : AF_INET, raddr, buf + n + alen);
@@ -140,14 +146,16 @@ static size_t make_record(unsigned char *buf, int family, bool queue, const char
 
 TEST(decode)
 {
+	const struct fmt_parts plain = { false, false }, queue = { true, false },
+			       identity = { false, true }, both = { true, true };
 	unsigned char rec[128], want[16];
 	struct event e;
 	size_t n;
 
 	/* IPv4 without -q: 56 bytes, one cache line with the ring's header. */
-	n = make_record(rec, AF_INET, false, "127.0.0.1", "10.0.0.2");
+	n = make_record(rec, AF_INET, &plain, "127.0.0.1", "10.0.0.2");
 	CHECK(n == 56, "IPv4 record is 56 bytes: %zu", n);
-	CHECK(fmt_decode(rec, n, false, &e), "IPv4 record decodes");
+	CHECK(fmt_decode(rec, n, &plain, &e), "IPv4 record decodes");
 	inet_pton(AF_INET, "127.0.0.1", want);
 	CHECK(!memcmp(e.laddr, want, 4) && !memcmp(e.laddr + 4, "\0\0\0\0\0\0\0\0\0\0\0\0", 12),
 	      "IPv4 laddr, rest zero");
@@ -155,26 +163,38 @@ TEST(decode)
 	CHECK(!memcmp(e.raddr, want, 4), "IPv4 raddr");
 	CHECK(e.ts_ns == 42 && e.pid == 7 && e.tid == 8 && e.uid == 9 && e.netns == 10 &&
 	      e.family == AF_INET && e.lport == 80 && e.rport == 40000 &&
-	      !strcmp(e.comm, "srv") && e.wait_ns == WAIT_UNKNOWN,
+	      !strcmp(e.comm, "srv") && e.wait_ns == WAIT_UNKNOWN && !e.cgroup_id && !e.nspid,
 	      "IPv4 head fields");
-	CHECK(!fmt_decode(rec, n, true, &e), "IPv4 record without -q part refused under -q");
-	CHECK(!fmt_decode(rec, n - 1, false, &e) && !fmt_decode(rec, n + 8, false, &e),
+	CHECK(!fmt_decode(rec, n, &queue, &e), "IPv4 record without -q part refused under -q");
+	CHECK(!fmt_decode(rec, n, &identity, &e), "IPv4 record without identity refused");
+	CHECK(!fmt_decode(rec, n - 1, &plain, &e) && !fmt_decode(rec, n + 8, &plain, &e),
 	      "IPv4 record of the wrong size refused");
 
-	n = make_record(rec, AF_INET6, true, "::1", "2001:db8::7");
+	n = make_record(rec, AF_INET6, &queue, "::1", "2001:db8::7");
 	CHECK(n == 96, "IPv6 record with -q is 96 bytes: %zu", n);
-	CHECK(fmt_decode(rec, n, true, &e), "IPv6 -q record decodes");
+	CHECK(fmt_decode(rec, n, &queue, &e), "IPv6 -q record decodes");
 	inet_pton(AF_INET6, "::1", want);
 	CHECK(!memcmp(e.laddr, want, 16), "IPv6 laddr");
 	inet_pton(AF_INET6, "2001:db8::7", want);
 	CHECK(!memcmp(e.raddr, want, 16), "IPv6 raddr");
 	CHECK(e.backlog_len == 3 && e.backlog_max == 128 && e.wait_ns == 1500, "-q fields");
-	CHECK(!fmt_decode(rec, n, false, &e), "IPv6 -q record refused without -q");
+	CHECK(!fmt_decode(rec, n, &plain, &e), "IPv6 -q record refused without -q");
 
-	n = make_record(rec, AF_INET, false, "1.2.3.4", "5.6.7.8");
+	/* The identity part after -q's, before the addresses. */
+	n = make_record(rec, AF_INET6, &both, "::1", "2001:db8::7");
+	CHECK(n == 120 && fmt_decode(rec, n, &both, &e), "IPv6 -q -j record: %zu", n);
+	inet_pton(AF_INET6, "2001:db8::7", want);
+	CHECK(!memcmp(e.raddr, want, 16) && e.wait_ns == 1500, "IPv6 -q -j raddr and wait");
+	CHECK(e.cgroup_id == 0x100000001ULL && e.nspid == 8 && e.pidns == 11 && e.mntns == 12 &&
+	      !e.cgroup && !e.unit && !e.container, "identity fields");
+	CHECK(!fmt_decode(rec, n, &queue, &e), "identity part refused when not asked for");
+	n = make_record(rec, AF_INET, &identity, "1.2.3.4", "5.6.7.8");
+	CHECK(n == 80 && fmt_decode(rec, n, &identity, &e) && e.mntns == 12, "IPv4 -j record");
+
+	n = make_record(rec, AF_INET, &plain, "1.2.3.4", "5.6.7.8");
 	rec[offsetof(struct event_head, family)] = 1;	/* AF_UNIX */
-	CHECK(!fmt_decode(rec, n, false, &e), "unknown family refused");
-	CHECK(!fmt_decode(rec, 10, false, &e), "short record refused");
+	CHECK(!fmt_decode(rec, n, &plain, &e), "unknown family refused");
+	CHECK(!fmt_decode(rec, 10, &plain, &e), "short record refused");
 }
 
 
@@ -318,4 +338,46 @@ TEST(column_comm_cannot_forge_columns)
 	CHECK(!strcmp(out, "a b"), "label escape keeps the space: '%s'", out);
 	fmt_escape_column(out, sizeof(out), "a b\\", 16);
 	CHECK(!strcmp(out, "a\\x20b\\x5c"), "column escape: '%s'", out);
+}
+
+/* -j's identity keys: strings escaped as comm is, null where unknown; a
+ * path of PATH_MAX - 1 bytes that all need escapes still fits a line. */
+TEST(json_identity)
+{
+	static char path[4096], buf[FMT_LINE_MAX];
+	struct fmt_state st;
+	struct event e;
+	size_t n;
+
+	fmt_init(&st, false, false, 0);
+	st.json = true;
+	make_event(&e, AF_INET, "1.2.3.4", 5, "5.6.7.8", 22, "nc", 0);
+	e.netns = 4026531833U;
+	e.cgroup = "/libpod_parent/libpod-4f3c";
+	e.container = "4f3c";
+	e.nspid = 8;
+	e.pidns = 4026532181U;
+	e.mntns = 4026532179U;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(strstr(buf, ",\"netns\":4026531833,\"cgroup\":\"/libpod_parent/libpod-4f3c\","
+		      "\"unit\":null,\"container\":\"4f3c\",\"nspid\":8,\"pidns\":4026532181,"
+		      "\"mntns\":4026532179}\n"), "identity keys: '%s'", buf);
+	e.cgroup = "/system.slice/a\"b\\c\n.service";
+	e.unit = "a\"b.service";
+	e.container = NULL;
+	e.nspid = e.pidns = e.mntns = 0;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(strstr(buf, "\"cgroup\":\"/system.slice/a\\u0022b\\u005cc\\u000a.service\","
+		      "\"unit\":\"a\\u0022b.service\",\"container\":null,\"nspid\":null,"
+		      "\"pidns\":null,\"mntns\":null}\n"), "escaped and null: '%s'", buf);
+	e.cgroup = e.unit = NULL;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(strstr(buf, "\"cgroup\":null,\"unit\":null,"), "no cgroup v2: '%s'", buf);
+	memset(path, '\x01', sizeof(path) - 1);
+	path[0] = '/';
+	e.cgroup = path;
+	e.unit = path + sizeof(path) - 256;
+	n = fmt_event(&st, &e, buf, sizeof(buf));
+	CHECK(n < sizeof(buf) && buf[n - 1] == '\n' && buf[n - 2] == '}' &&
+	      memchr(buf, '\n', n) == buf + n - 1, "the longest path fits: %zu bytes", n);
 }
