@@ -41,6 +41,8 @@ static const char doc[] =
 "    tcpaccept -c -i 5     # count accepts per process and port, every 5 s\n"
 "    tcpaccept -q          # accept queue: backlog and wait since handshake\n"
 "    tcpaccept --print-proto   # show whether each accept is TCP or MPTCP\n"
+"    tcpaccept -S          # which container, unit or cgroup accepted\n"
+"    tcpaccept -c -S       # count accepts per process, port and container\n"
 "    tcpaccept --btf=/boot/vmlinux.btf   # a kernel without /sys/kernel/btf\n"
 "    tcpaccept -d 10       # trace for 10 seconds\n"
 "    tcpaccept --way=tracepoint   # force the syscall tracepoints\n"
@@ -72,6 +74,7 @@ static const struct argp_option options[] = {
 	{ "queue", 'q', NULL, 0, "Include BL (listener backlog LEN/MAX after the accept) and WAIT(ms) (handshake to accept); with -c: a WAIT histogram per port after the table", 0 },
 	{ "wide", 'w', NULL, 0, "Address columns wide enough for any IPv6 address", 0 },
 	{ "print-proto", OPT_PRINT_PROTO, NULL, 0, "Include a PROTO column: tcp or mptcp (what the accepted socket is)", 0 },
+	{ "print-service", 'S', NULL, 0, "Include a SERVICE column, last: the container's short ID, else the systemd unit, else the cgroup path; with -c, count per service too", 0 },
 	{ "btf", OPT_BTF, "PATH", 0, "Read the kernel's types from this BTF file, for kernels without /sys/kernel/btf/vmlinux", 0 },
 	{ "way", OPT_WAY, "NAME", 0, way_help, 0 },
 	/* --way's earlier name: still accepted for existing scripts, not shown. */
@@ -204,7 +207,8 @@ static int finish_config(struct config *cfg)
 		return usage_error("%s", "-c/--count does not combine with -t, -T or -U");
 	/* --metrics alone prints nothing; an option about rows asks for them. */
 	cfg->rows = !cfg->count && (!cfg->metrics || cfg->json || cfg->output || cfg->timestamp ||
-				    cfg->wallclock || cfg->print_uid || cfg->queue || cfg->wide);
+				    cfg->wallclock || cfg->print_uid || cfg->queue || cfg->wide ||
+				    cfg->print_service);
 	if (cfg->metrics)
 		cfg->metrics_interval = cfg->interval ? cfg->interval : DEFAULT_METRICS_INTERVAL;
 	return 0;
@@ -309,6 +313,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		return parse_way(arg, cfg);
 	case OPT_PRINT_PROTO:
 		cfg->print_proto = true;
+		return 0;
+	case 'S':
+		cfg->print_service = true;
 		return 0;
 	case OPT_BTF:
 		if (!*arg)

@@ -33,6 +33,7 @@ struct config {
 	bool queue;			/* -q: BL and WAIT(ms) columns */
 	bool wide;			/* -w: columns wide enough for IPv6 */
 	bool print_proto;		/* --print-proto: PROTO column (tcp/mptcp) */
+	bool print_service;		/* -S: SERVICE column (container, unit or cgroup) */
 	const char *btf_path;		/* --btf: kernel types from this file */
 	enum way way;			/* --way: WAY_AUTO, or the one to use */
 	unsigned int ring_kb;		/* ring buffer size in KiB */

@@ -267,13 +267,14 @@ struct cell {
 
 /* Which lines show a column or key (FMT_ROWS, FMT_COUNTS: format.h), and
  * the option it needs (0: none). */
-enum { F_WALLCLOCK = 1, F_TIMESTAMP = 2, F_UID = 4, F_PROTO = 8, F_QUEUE = 16 };
+enum { F_WALLCLOCK = 1, F_TIMESTAMP = 2, F_UID = 4, F_PROTO = 8, F_QUEUE = 16, F_SERVICE = 32 };
 
 static unsigned int options_of(const struct fmt_state *st)
 {
 	return (st->wallclock ? F_WALLCLOCK : 0) | (st->timestamp ? F_TIMESTAMP : 0) |
 	       (st->print_uid ? F_UID : 0) | (st->print_proto ? F_PROTO : 0) |
-	       (st->queue ? F_QUEUE : 0) | (st->wide ? 0x100 : 0) | (st->json ? 0x200 : 0);
+	       (st->queue ? F_QUEUE : 0) | (st->print_service ? F_SERVICE : 0) |
+	       (st->wide ? 0x100 : 0) | (st->json ? 0x200 : 0);
 }
 
 /* A column's width: its own, the address width, or its title's. */
@@ -400,6 +401,19 @@ static void put_count(struct out *o, const struct cell *c, const struct column *
 	out_uint(o, c->counts->events[col->kind]);
 }
 
+/* The word that names the service, escaped as COMM is (a path may hold
+ * anything); - if nothing names it. */
+static void put_service(struct out *o, const struct cell *c, const struct column *col)
+{
+	const char *s = c->e->names.service;
+
+	(void)col;
+	if (!s)
+		out_char(o, '-');
+	else	/* the writer's end keeps a byte for the NUL escape_bytes() writes */
+		o->p += escape_bytes(o->p, (size_t)(o->end - o->p) + 1, s, strlen(s), "\\x", "\\ ");
+}
+
 #define KIND_COLUMN(id, name, column, key) { column, W_TITLE, FMT_COUNTS, 0, id, put_count },
 
 /* The columns, in order; a line shows those of its lines whose option is
@@ -419,6 +433,8 @@ static const struct column columns[] = {
 	{ "BL", 11, FMT_ROWS, F_QUEUE, 0, put_backlog },
 	{ "WAIT(ms)", W_TITLE, FMT_ROWS, F_QUEUE, 0, put_wait },
 	FOR_EACH_KIND(KIND_COLUMN)
+	/* Last: its values have any length (a cgroup path). */
+	{ "SERVICE", W_TITLE, FMT_ROWS | FMT_COUNTS, F_SERVICE, 0, put_service },
 };
 
 _Static_assert(sizeof(columns) / sizeof(columns[0]) <= FMT_MAX_FIELDS, "FMT_MAX_FIELDS");
@@ -499,9 +515,9 @@ static void json_known(struct out *o, unsigned long long v)
 		(void)k;								\
 		json_text(o, c->e->field);						\
 	}
-JSON_TEXT(cgroup, cgroup)
-JSON_TEXT(unit, unit)
-JSON_TEXT(container, container)
+JSON_TEXT(cgroup, names.cgroup)
+JSON_TEXT(unit, names.unit)
+JSON_TEXT(container, names.container)
 
 #define JSON_KNOWN(name, field)								\
 	static void json_##name(struct out *o, const struct cell *c,			\
@@ -590,6 +606,10 @@ static const struct json_key json_keys[] = {
 	{ "\"nspid\":", FMT_ROWS, 0, 0, json_nspid },
 	{ "\"pidns\":", FMT_ROWS, 0, 0, json_pidns },
 	{ "\"mntns\":", FMT_ROWS, 0, 0, json_mntns },
+	/* -c -S counts per cgroup: its rows name it. */
+	{ "\"cgroup\":", FMT_COUNTS, F_SERVICE, 0, json_cgroup },
+	{ "\"unit\":", FMT_COUNTS, F_SERVICE, 0, json_unit },
+	{ "\"container\":", FMT_COUNTS, F_SERVICE, 0, json_container },
 	{ "\"backlog\":", FMT_ROWS, F_QUEUE, 0, json_backlog },
 	{ "\"backlog_max\":", FMT_ROWS, F_QUEUE, 0, json_backlog_max },
 	{ "\"wait_ms\":", FMT_ROWS, F_QUEUE, 0, json_wait },
@@ -715,7 +735,8 @@ size_t fmt_count_header(const struct fmt_state *st, char *buf, size_t size)
 }
 
 size_t fmt_count_row(struct fmt_state *st, const struct count_key *key,
-		     const struct count_value *counts, __u64 now_ns, char *buf, size_t size)
+		     const struct count_value *counts, const struct fmt_names *names,
+		     __u64 now_ns, char *buf, size_t size)
 {
 	struct event e = {
 		.ts_ns = now_ns,
@@ -726,6 +747,8 @@ size_t fmt_count_row(struct fmt_state *st, const struct count_key *key,
 	};
 	struct cell c = { st, &e, counts };
 
+	if (names)
+		e.names = *names;
 	memcpy(e.laddr, key->labels.laddr, sizeof(e.laddr));
 	memcpy(e.comm, key->labels.comm, sizeof(e.comm));
 	return put_line(layout_of(st, FMT_COUNTS), &c, st->json, buf, size);

@@ -11,6 +11,17 @@
 #include <linux/types.h>
 #include "tcpaccept.h"
 
+/* What a cgroup ID names (identity.c fills it), NULL where nothing: the
+ * path as /proc/PID/cgroup's 0:: line says it, the systemd unit, the full
+ * container ID, and the one word that names the service (the SERVICE
+ * column: the container's short ID, else the unit, else the path). */
+struct fmt_names {
+	const char *cgroup;
+	const char *unit;
+	const char *container;
+	const char *service;
+};
+
 /* One event, decoded from the kernel side's record (tcpaccept.h).
  * Addresses in network byte order, an IPv4 address in the first 4 bytes. */
 struct event {
@@ -32,16 +43,12 @@ struct event {
 	__u32 backlog_max;
 	__u64 wait_ns;
 	/* The identity part (tcpaccept.h), 0 where unknown; and what its
-	 * cgroup ID names (identity.c), NULL where nothing: the path as
-	 * /proc/PID/cgroup's 0:: line says it, the systemd unit, the full
-	 * container ID. */
+	 * cgroup ID names (identity.c). */
 	__u64 cgroup_id;
 	__u32 nspid;
 	__u32 pidns;
 	__u32 mntns;
-	const char *cgroup;
-	const char *unit;
-	const char *container;
+	struct fmt_names names;
 };
 
 /* What a record holds beyond the head and addresses: the parts the
@@ -82,6 +89,7 @@ struct fmt_state {
 	bool queue;		/* -q: BL and WAIT(ms) columns */
 	bool wide;		/* -w: 39-character address columns */
 	bool print_proto;	/* --print-proto: PROTO column */
+	bool print_service;	/* -S: SERVICE column; -c -j: cgroup, unit, container */
 	__s64 mono_to_real_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	__u64 first_ts_ns;	/* -t counts from the first event */
 	bool have_first;
@@ -100,10 +108,12 @@ size_t fmt_header(const struct fmt_state *st, char *buf, size_t size);
 size_t fmt_event(struct fmt_state *st, const struct event *e, char *buf,
 		 size_t size);
 
-/* -c tables: a header and one row per key; @now_ns is CLOCK_MONOTONIC. */
+/* -c tables: a header and one row per key; @names: what the key's cgroup
+ * names (NULL: nothing); @now_ns is CLOCK_MONOTONIC. */
 size_t fmt_count_header(const struct fmt_state *st, char *buf, size_t size);
 size_t fmt_count_row(struct fmt_state *st, const struct count_key *key,
-		     const struct count_value *counts, __u64 now_ns, char *buf, size_t size);
+		     const struct count_value *counts, const struct fmt_names *names,
+		     __u64 now_ns, char *buf, size_t size);
 
 /* Copies @comm (at most @len bytes, up to a NUL) to @out as the inside of a
  * JSON string (RFC 8259): '"', '\\' and every byte below 0x20 or above

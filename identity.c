@@ -20,6 +20,7 @@ struct named {
 	__u64 id;		/* 0: a free slot */
 	char *cgroup;
 	char *unit;		/* NULL: none */
+	char *service;		/* the short ID, the unit or the path */
 	char container[CONTAINER_ID_LEN + 1];	/* "": none */
 };
 
@@ -100,6 +101,7 @@ static void forget_all(struct identity *ids)
 	for (size_t i = 0; i < ids->cap; i++) {
 		free(ids->tab[i].cgroup);
 		free(ids->tab[i].unit);
+		free(ids->tab[i].service);
 	}
 	free(ids->tab);
 	ids->tab = NULL;
@@ -141,14 +143,18 @@ static const struct named *remember(struct identity *ids, __u64 id, const char *
 
 	if (!make_room(ids))
 		return NULL;
+	char label[CGROUP_PATH_MAX];
+
 	service_of_cgroup(path, &s);
 	e = &ids->tab[slot_of(ids, id)];
 	e->cgroup = strdup(path);
 	e->unit = s.unit[0] ? strdup(s.unit) : NULL;
-	if (!e->cgroup || (s.unit[0] && !e->unit)) {
+	e->service = strdup(service_label(&s, path, label, sizeof(label)));
+	if (!e->cgroup || (s.unit[0] && !e->unit) || !e->service) {
 		free(e->cgroup);
 		free(e->unit);
-		e->cgroup = e->unit = NULL;
+		free(e->service);
+		e->cgroup = e->unit = e->service = NULL;
 		return NULL;
 	}
 	memcpy(e->container, s.container, sizeof(e->container));
@@ -157,12 +163,12 @@ static const struct named *remember(struct identity *ids, __u64 id, const char *
 	return e;
 }
 
-void identity_names(struct identity *ids, __u64 id, struct identity_names *n)
+void identity_names(struct identity *ids, __u64 id, struct fmt_names *n)
 {
 	const struct named *e = NULL;
 	const char *path;
 
-	*n = (struct identity_names){ NULL, NULL, NULL };
+	*n = (struct fmt_names){ NULL, NULL, NULL, NULL };
 	if (!id || !ids->paths)
 		return;
 	if (ids->cap && ids->tab[slot_of(ids, id)].id == id)
@@ -175,13 +181,14 @@ void identity_names(struct identity *ids, __u64 id, struct identity_names *n)
 			return;
 		e = remember(ids, id, path);
 		if (!e) {
-			n->cgroup = path;	/* valid until the next lookup */
+			n->cgroup = n->service = path;	/* valid until the next lookup */
 			return;
 		}
 	}
 	n->cgroup = e->cgroup;
 	n->unit = e->unit;
 	n->container = e->container[0] ? e->container : NULL;
+	n->service = e->service;
 }
 
 void identity_close(struct identity *ids)

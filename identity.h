@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <linux/types.h>
+#include "format.h"
 
 /* Walks before this long after the last one are not started by an unknown
  * ID: a flood of accepts from a cgroup the walk cannot see costs one walk
@@ -16,14 +17,6 @@
 
 struct identity;
 
-/* What one ID names; NULL members: nothing (no cgroup v2, an ID the walks
- * cannot see, a path naming no unit or no container). Valid until the
- * next call into the identity. */
-struct identity_names {
-	const char *cgroup;
-	const char *unit;
-	const char *container;
-};
 
 /* Finds cgroup v2 (the mount that shows the most of the hierarchy; on a
  * hybrid host /sys/fs/cgroup/unified) and walks it once: before the
@@ -40,8 +33,10 @@ void identity_drain(struct identity *ids);
 /* True if there is a cgroup v2 tree to name things from. */
 bool identity_has_cgroups(const struct identity *ids);
 
-/* What cgroup @id names, into @n. */
-void identity_names(struct identity *ids, __u64 id, struct identity_names *n);
+/* What cgroup @id names, into @n; NULL members: nothing (no cgroup v2, an
+ * ID the walks cannot see, a path naming no unit or no container). Valid
+ * until the next call into the identity. */
+void identity_names(struct identity *ids, __u64 id, struct fmt_names *n);
 
 void identity_close(struct identity *ids);
 

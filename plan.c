@@ -32,10 +32,12 @@ static void settings_from(struct settings *s, const struct config *cfg)
 	s->need_listener = s->queue || s->need_listen_stats;
 	s->need_time = cfg->rows && (cfg->timestamp || cfg->wallclock || cfg->json);
 	s->need_ids = cfg->rows && (cfg->print_uid || cfg->json);
-	/* -j: the cgroup (its path, unit and container) and namespaces. */
-	s->need_service = cfg->rows && cfg->json;
+	/* -j: the cgroup (its path, unit and container) and namespaces; -S
+	 * the cgroup, in rows or as a key of -c's counts. */
+	s->need_service = cfg->rows && (cfg->json || cfg->print_service);
 	s->need_namespaces = cfg->rows && cfg->json;
-	s->need_cgroup = s->need_service;
+	s->count_cgroup = cfg->count && cfg->print_service;
+	s->need_cgroup = s->need_service || s->count_cgroup;
 	/* New cgroups' paths as the kernel makes them; in a cgroup namespace
 	 * they would not be the paths its /proc shows (the walks are). */
 	s->feed_cgroups = s->need_cgroup && cgroup_ns_initial();

@@ -10,16 +10,6 @@
 #include "rows.h"
 #include "tcpaccept.skel.h"
 
-static void name_cgroup(struct identity *ids, struct event *e)
-{
-	struct identity_names n;
-
-	identity_names(ids, e->cgroup_id, &n);
-	e->cgroup = n.cgroup;
-	e->unit = n.unit;
-	e->container = n.container;
-}
-
 static int handle_record(void *ctx, void *data, size_t size)
 {
 	struct rows *r = ctx;
@@ -30,7 +20,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 	if (!fmt_decode(data, size, &r->parts, &e))
 		return 0;	/* cannot happen: both sides build from tcpaccept.h */
 	if (r->parts.identity && r->ids)
-		name_cgroup(r->ids, &e);
+		identity_names(r->ids, e.cgroup_id, &e.names);
 	buf = output_reserve(&room);
 	if (output_closed() || output_failed())
 		return -EPIPE;	/* stop consuming */
@@ -61,6 +51,7 @@ int rows_open(struct rows *r, struct tcpaccept_bpf *skel, const struct config *c
 	r->fmt.queue = cfg->queue;
 	r->fmt.wide = cfg->wide;
 	r->fmt.print_proto = cfg->print_proto;
+	r->fmt.print_service = cfg->print_service;
 	r->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_record, r, NULL);
 	if (!r->rb) {
 		warn("failed to create the ring buffer reader: %s\n", strerror(errno));

@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "clocks.h"
+#include "identity.h"
 #include "log.h"
 #include "output.h"
 #include "tables.h"
@@ -77,8 +78,10 @@ done:
 }
 
 static void print_count_table(const struct config *cfg, struct fmt_state *fmt,
-			      const struct count_row *rows, long n, __u64 now, bool with_time)
+			      struct identity *ids, const struct count_row *rows, long n,
+			      __u64 now, bool with_time)
 {
+	struct fmt_names names = {};
 	size_t room;
 	char *buf;
 
@@ -94,7 +97,10 @@ static void print_count_table(const struct config *cfg, struct fmt_state *fmt,
 	output_commit(fmt_count_header(fmt, buf, room));
 	for (long i = 0; i < n; i++) {
 		buf = output_reserve(&room);
-		output_commit(fmt_count_row(fmt, &rows[i].key, &rows[i].counts, now, buf, room));
+		if (ids)
+			identity_names(ids, rows[i].key.labels.cgroup, &names);
+		output_commit(fmt_count_row(fmt, &rows[i].key, &rows[i].counts, &names, now, buf,
+					    room));
 	}
 	buf = output_tail(&room);
 	if (with_time && !cfg->json && room > 0) {
@@ -105,7 +111,7 @@ static void print_count_table(const struct config *cfg, struct fmt_state *fmt,
 }
 
 int tables_print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, struct fmt_state *fmt,
-		 bool with_time, bool skip_if_empty)
+			struct identity *ids, bool with_time, bool skip_if_empty)
 {
 	__u32 max = bpf_map__max_entries(skel->maps.counts);
 	struct count_row *rows = calloc(max, sizeof(*rows));
@@ -114,7 +120,7 @@ int tables_print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, st
 
 	if (n > 0 || (n == 0 && !skip_if_empty)) {
 		qsort(rows, (size_t)n, sizeof(*rows), by_count_desc);
-		print_count_table(cfg, fmt, rows, n, now, with_time);
+		print_count_table(cfg, fmt, ids, rows, n, now, with_time);
 	}
 	free(rows);
 	return n < 0 ? (int)n : 0;

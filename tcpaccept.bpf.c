@@ -429,6 +429,7 @@ static __always_inline void count_labels(const struct sighting *s, const struct 
 	current_comm(key.labels.comm, s->maybe_worker);
 	if (settings.metrics && !count_in(&metric_totals, &key.labels, s->kind))
 		__sync_fetch_and_add(&metric_overflow, 1);
+	key.labels.cgroup = settings.count_cgroup ? c->cgroup_id : 0;
 	if (settings.count && !count_in(&counts, &key, s->kind))
 		__sync_fetch_and_add(&count_overflow, 1);
 }

@@ -264,7 +264,7 @@ static int begin_tracing(struct tracer *t)
 
 static void print_tables(struct tracer *t, bool with_time, bool skip_if_empty)
 {
-	tables_print_counts(t->skel, &t->cfg, &t->rows.fmt, with_time, skip_if_empty);
+	tables_print_counts(t->skel, &t->cfg, &t->rows.fmt, t->ids, with_time, skip_if_empty);
 	if (t->cfg.queue)
 		tables_print_hists(t->skel, &t->cfg, &t->hist_prev);
 }

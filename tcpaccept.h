@@ -86,13 +86,14 @@ struct settings {
 	/* Tracepoint way: the listening fd from the task's registers at
 	 * syscall exit (bpf_task_pt_regs, 5.15+), not from sys_enter. */
 	__u8 task_regs;
-	__u8 need_service;	/* the identity part in records (-j) */
-	__u8 need_cgroup;	/* the cgroup v2 ID is read (need_service) */
+	__u8 need_service;	/* the identity part in records (-j, -S) */
+	__u8 need_cgroup;	/* the cgroup v2 ID is read (need_service, count_cgroup) */
 	__u8 need_namespaces;	/* nspid, pidns and mntns in the identity part (-j) */
 	/* cgroup_mkdir sends each new cgroup v2 directory's ID and path
 	 * (struct cgroup_made) to cgroups_made. */
 	__u8 feed_cgroups;
-	__u8 pad[3];
+	__u8 count_cgroup;	/* -c -S: counts per cgroup too (count_key's labels.cgroup) */
+	__u8 pad[2];
 };
 
 /* One event, as the kernel side sends it: a struct event_head, then with
@@ -173,6 +174,7 @@ struct cgroup_made {
 /* Who accepted, on which local address: what --metrics counts accepts by
  * (no PID: bounded labels), and -c with the PID. */
 struct accept_labels {
+	__u64 cgroup;		/* the cgroup v2 ID where the options count by it, else 0 */
 	__u16 family;
 	__u16 lport;
 	__u8 laddr[16];
@@ -184,6 +186,7 @@ struct accept_labels {
 /* -c: what events are counted by, and their counts by kind. */
 struct count_key {
 	__u32 pid;
+	__u32 pad;
 	struct accept_labels labels;
 };
 
@@ -191,8 +194,8 @@ struct count_value {
 	__u64 events[NR_EVENT_KINDS];	/* enum event_kind */
 };
 
-_Static_assert(sizeof(struct accept_labels) == 40, "struct accept_labels is 40 bytes");
-_Static_assert(sizeof(struct count_key) == 44, "struct count_key is 44 bytes");
+_Static_assert(sizeof(struct accept_labels) == 48, "struct accept_labels is 48 bytes");
+_Static_assert(sizeof(struct count_key) == 56, "struct count_key is 56 bytes");
 
 /* --metrics and -c -q: one entry per local address and port. */
 struct listen_key {

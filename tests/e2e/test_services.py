@@ -10,7 +10,7 @@ import os
 import pytest
 
 from tests.lib.cgroups import LAYOUTS, CgroupTree, in_cgroup, ns_inode, nspids, proc_cgroup
-from tests.lib.checks import LOST_RE, check_json, parse_json_lines
+from tests.lib.checks import LOST_RE, check_json, check_rows, parse_json_lines, parse_rows
 from tests.lib.containers import Container, busybox_image
 from tests.lib.host import Tracer, WaitingPeer
 from tests.e2e.test_filters import cgroup2_mounts
@@ -134,3 +134,58 @@ def test_json_without_cgroup_v2():
                identity={"cgroup": None, "unit": None, "container": None,
                          "nspid": truth["nspid"], "pidns": truth["pidns"]})
     assert os.stat("/proc/self/ns/mnt").st_ino == truth["mntns"]
+
+
+# --- -S: the SERVICE column ------------------------------------------------------
+
+# A container's short ID, else the unit, else the path.
+SERVICE_CASES = {"docker-systemd": LAYOUTS["docker-systemd"].container[:12],
+                 "systemd-user-service": "app.service", "none": None}
+
+
+def test_service_column():
+    t = Tracer("-S")
+    with CgroupTree() as tree:
+        results = {}
+        for name in SERVICE_CASES:
+            d = tree.make(LAYOUTS[name].path)
+            server = WaitingPeer("--count", "2", prefix=in_cgroup(d))
+            results[name] = (server, server.go(), tree.cgroup_path(d))
+        out, err, rc = t.stop()
+    assert rc == 0 and not LOST_RE.search(err), err
+    rows = parse_rows(out, service=True)
+    for name, want in SERVICE_CASES.items():
+        server, accepts, path = results[name]
+        check_rows(rows, accepts, server.pid)
+        mine = {r["service"] for r in rows if r["pid"] == server.pid}
+        assert mine == {want or path}, (name, mine)
+        print(f"\n{name}: {[r['line'] for r in rows if r['pid'] == server.pid][0]}")
+
+
+def test_count_per_service():
+    """-c -S counts per cgroup too: the table's SERVICE column and -c -j's
+    cgroup, unit and container keys."""
+    tracers = {"table": Tracer("-c", "-S", "-v", ready_on_stderr=True),
+               "json": Tracer("-c", "-S", "-j", "-v", ready_on_stderr=True)}
+    with CgroupTree() as tree:
+        servers = {}
+        for name, count in (("podman-systemd-container", 3), ("crio-besteffort", 2)):
+            d = tree.make(LAYOUTS[name].path)
+            server = WaitingPeer("--count", str(count), "--comm", "same-name", prefix=in_cgroup(d))
+            servers[name] = (server, len(server.go()), tree.cgroup_path(d))
+        outs = {k: t.stop() for k, t in tracers.items()}
+    out, err, rc = outs["table"]
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "PID     COMM         IP LADDR            LPORT ACCEPTS SERVICE", out
+    rows = {int(l.split()[0]): l.split()[1:] for l in lines[1:]}
+    for name, (server, n, path) in servers.items():
+        assert rows[server.pid] == ["same-name", "4", "127.0.0.1", str(server.port), str(n),
+                                    LAYOUTS[name].container[:12]], (name, out)
+    out, err, rc = outs["json"]
+    assert rc == 0, err
+    objs = {o["pid"]: o for o in parse_json_lines(out)}
+    for name, (server, n, path) in servers.items():
+        o = objs[server.pid]
+        assert (o["cgroup"], o["unit"], o["container"], o["accepts"]) == \
+            (path, LAYOUTS[name].unit, LAYOUTS[name].container, n), (name, o)

@@ -51,7 +51,7 @@
 #define CLOCK_LIMIT ((__s64)1 << 62)
 
 struct opts {
-	bool wallclock, timestamp, json, uid, queue, wide, counts, proto;
+	bool wallclock, timestamp, json, uid, queue, wide, counts, proto, service;
 };
 
 /* What the PROTO column and the "proto" key show for a proto byte. */
@@ -421,23 +421,40 @@ static void check_header(const struct fmt_state *st, const struct opts *o)
 		names[k++] = "RADDR", names[k++] = "RPORT", names[k++] = "LADDR", names[k++] = "LPORT";
 		if (o->queue)
 			names[k++] = "BL", names[k++] = "WAIT(ms)";
+		if (o->service)
+			names[k++] = "SERVICE";
 		expect_names(row, names, k);
 	}
 	n = fmt_count_header(st, buf, FMT_LINE_MAX);
 	if (o->json) {
 		REQUIRE(n == 0, "a -c header in JSON mode: \"%.*s\"", (int)n, buf);
 	} else {
-		static const char *const count_names[] = { "PID", "COMM", "IP", "LADDR", "LPORT", "ACCEPTS" };
-		static const char *const proto_names[] = { "PID", "COMM", "IP", "PROTO", "LADDR", "LPORT",
-							   "ACCEPTS" };
+		const char *names_c[8];
+		int c = 0;
 
 		check_line(buf, n, row, "the -c header");
+		names_c[c++] = "PID", names_c[c++] = "COMM", names_c[c++] = "IP";
 		if (o->proto)
-			expect_names(row, proto_names, 7);
-		else
-			expect_names(row, count_names, 6);
+			names_c[c++] = "PROTO";
+		names_c[c++] = "LADDR", names_c[c++] = "LPORT", names_c[c++] = "ACCEPTS";
+		if (o->service)
+			names_c[c++] = "SERVICE";
+		expect_names(row, names_c, c);
 	}
 	free(buf);
+}
+
+/* The SERVICE column: the whole name, escaped as COMM is; - for none. */
+static void expect_service(const char *row, size_t *pos, const struct event *e)
+{
+	struct ref_name name;
+
+	if (!e->names.service) {
+		expect_column(row, pos, "SERVICE", "-", 0, true);
+		return;
+	}
+	ref_escape(e->names.service, TASK_COMM_LEN, ESC_COLUMN, &name);
+	expect_column(row, pos, "SERVICE", name.text, 0, true);
 }
 
 static void check_event(struct fmt_state *st, const struct event *e, const struct opts *o,
@@ -472,9 +489,9 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 		f[k++] = str("laddr", laddr);
 		f[k++] = num("lport", e->lport);
 		f[k++] = num("netns", e->netns);
-		f[k++] = str_or_null("cgroup", e->cgroup);
-		f[k++] = str_or_null("unit", e->unit);
-		f[k++] = str_or_null("container", e->container);
+		f[k++] = str_or_null("cgroup", e->names.cgroup);
+		f[k++] = str_or_null("unit", e->names.unit);
+		f[k++] = str_or_null("container", e->names.container);
 		f[k++] = known("nspid", e->nspid);
 		f[k++] = known("pidns", e->pidns);
 		f[k++] = known("mntns", e->mntns);
@@ -516,8 +533,9 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 	expect_column(row, &pos, "RPORT", want, 5, false);
 	expect_column(row, &pos, "LADDR", laddr, w, false);
 	snprintf(want, sizeof(want), "%u", e->lport);
-	/* Padded only where BL follows: a row never ends in a blank. */
-	expect_column(row, &pos, "LPORT", want, o->queue ? 5 : 0, !o->queue);
+	/* Padded only where a column follows: a row never ends in a blank. */
+	expect_column(row, &pos, "LPORT", want, o->queue || o->service ? 5 : 0,
+		      !o->queue && !o->service);
 	if (o->queue) {
 		snprintf(want, sizeof(want), "%u/%u", e->backlog_len, e->backlog_max);
 		expect_column(row, &pos, "BL", want, 11, false);
@@ -525,8 +543,10 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 			snprintf(want, sizeof(want), "-");
 		else
 			snprintf(want, sizeof(want), "%.3f", (double)e->wait_ns / 1e6);
-		expect_column(row, &pos, "WAIT(ms)", want, 0, true);
+		expect_column(row, &pos, "WAIT(ms)", want, o->service ? 8 : 0, !o->service);
 	}
+	if (o->service)
+		expect_service(row, &pos, e);
 }
 
 /* A -c row for the event's process, name and local end; the count and
@@ -549,14 +569,14 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	key->labels.proto = e->proto;
 	memcpy(key->labels.laddr, e->laddr, sizeof(key->labels.laddr));
 	memcpy(key->labels.comm, e->comm, sizeof(key->labels.comm));
-	check_line(buf, fmt_count_row(st, key, &(struct count_value){ .events = { count } }, e->ts_ns,
+	check_line(buf, fmt_count_row(st, key, &(struct count_value){ .events = { count } }, &e->names, e->ts_ns,
 				 buf, FMT_LINE_MAX), row, "a -c row");
 	free(buf);
 	free(key);
 	ref_addr(family, e->laddr, laddr, sizeof(laddr));
 
 	if (o->json) {
-		struct want_field f[8];
+		struct want_field f[12];
 		int k = 0;
 
 		ref_escape(e->comm, sizeof(e->comm), ESC_JSON, &name);
@@ -568,6 +588,11 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 		f[k++] = str("proto", ref_proto(e->proto));
 		f[k++] = str("laddr", laddr);
 		f[k++] = num("lport", e->lport);
+		if (o->service) {
+			f[k++] = str_or_null("cgroup", e->names.cgroup);
+			f[k++] = str_or_null("unit", e->names.unit);
+			f[k++] = str_or_null("container", e->names.container);
+		}
 		f[k++] = num("accepts", count);
 		expect_json(row, f, k);
 		return;
@@ -583,7 +608,9 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	snprintf(want, sizeof(want), "%u", e->lport);
 	expect_column(row, &pos, "LPORT", want, 5, false);
 	snprintf(want, sizeof(want), "%llu", (unsigned long long)count);
-	expect_column(row, &pos, "ACCEPTS", want, 0, true);
+	expect_column(row, &pos, "ACCEPTS", want, o->service ? 7 : 0, !o->service);
+	if (o->service)
+		expect_service(row, &pos, e);
 }
 
 /* A record of @size bytes: decoded only if its size is the one its family
@@ -622,7 +649,7 @@ static void check_decode(const uint8_t *data, size_t size, const struct fmt_part
 			REQUIRE(e.cgroup_id == id.cgroup_id && e.nspid == id.nspid &&
 				e.pidns == id.pidns && e.mntns == id.mntns, "decoded identity differs");
 		}
-		REQUIRE(!e.cgroup && !e.unit && !e.container, "decoding named a cgroup");
+		REQUIRE(!e.names.cgroup && !e.names.unit && !e.names.container, "decoding named a cgroup");
 	} else {
 		REQUIRE(!want || size != want, "refused a well-formed record of %zu bytes", size);
 	}
@@ -648,19 +675,20 @@ static bool all_zero(const void *p, size_t n)
 static void set_names(struct event *e, struct fuzz_names *n)
 {
 	const unsigned char *raw = (const unsigned char *)e;
-	bool cgroup = !all_zero(&e->cgroup, sizeof(e->cgroup));
-	bool unit = !all_zero(&e->container, sizeof(e->container));
-	bool container = !all_zero(&e->unit, sizeof(e->unit));
+	bool cgroup = !all_zero(&e->names.cgroup, sizeof(e->names.cgroup));
+	bool unit = !all_zero(&e->names.container, sizeof(e->names.container));
+	bool container = !all_zero(&e->names.unit, sizeof(e->names.unit));
 
-	memcpy(n->cgroup, raw + offsetof(struct event, cgroup), 16);
+	memcpy(n->cgroup, raw + offsetof(struct event, names.cgroup), 16);
 	n->cgroup[16] = '\0';
-	memcpy(n->unit, raw + offsetof(struct event, container), 8);
+	memcpy(n->unit, raw + offsetof(struct event, names.container), 8);
 	n->unit[8] = '\0';
 	memcpy(n->container, e->comm, TASK_COMM_LEN);
 	n->container[TASK_COMM_LEN] = '\0';
-	e->cgroup = cgroup ? n->cgroup : NULL;
-	e->unit = unit ? n->unit : NULL;
-	e->container = container ? n->container : NULL;
+	e->names.service = !all_zero(&e->names.service, sizeof(e->names.service)) ? n->cgroup : NULL;
+	e->names.cgroup = cgroup ? n->cgroup : NULL;
+	e->names.unit = unit ? n->unit : NULL;
+	e->names.container = container ? n->container : NULL;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -677,6 +705,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.wallclock = flags & FUZZ_WALLCLOCK, .timestamp = flags & FUZZ_TIMESTAMP,
 		.json = flags & FUZZ_JSON, .uid = flags & FUZZ_UID, .queue = flags & FUZZ_QUEUE,
 		.wide = flags & FUZZ_WIDE, .counts = flags & FUZZ_COUNTS, .proto = flags & FUZZ_PROTO,
+		.service = size > 11 && (data[11] & FUZZ2_SERVICE),
 	};
 	struct fmt_parts parts = {
 		.queue = o.queue, .identity = size > 11 && (data[11] & FUZZ2_IDENTITY),
@@ -700,6 +729,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st.queue = o.queue;
 	st.wide = o.wide;
 	st.print_proto = o.proto;
+	st.print_service = o.service;
 	check_header(&st, &o);
 
 	for (int i = 0; i < FUZZ_MAX_EVENTS && (i == 0 || at < size); i++) {

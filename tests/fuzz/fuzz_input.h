@@ -17,8 +17,9 @@
  * the bytes where the pointers lie: cgroup the 16 bytes from its pointer on
  * (NULL if that pointer's 8 are zero), unit the container pointer's 8
  * bytes (NULL if zero), container the task name (NULL if the unit
- * pointer's 8 bytes are zero); every other byte of an event is used as it
- * comes.
+ * pointer's 8 bytes are zero), service the cgroup's string (NULL if its
+ * own pointer's 8 bytes are zero); every other byte of an event is used as
+ * it comes.
  */
 #ifndef TCPACCEPT_FUZZ_INPUT_H
 #define TCPACCEPT_FUZZ_INPUT_H
@@ -36,6 +37,7 @@
 #define FUZZ_PROTO	0x80	/* --print-proto */
 
 #define FUZZ2_IDENTITY	0x01	/* records carry the identity part (-j) */
+#define FUZZ2_SERVICE	0x02	/* -S: the SERVICE column; -c -j's cgroup keys */
 
 #define FUZZ_HEAD_LEN 12
 #define FUZZ_MAX_EVENTS 8

@@ -41,8 +41,8 @@ static void names(struct seed *s, const char *cgroup, const char *unit)
 {
 	unsigned char *e = s->bytes + s->len - sizeof(struct event);
 
-	memcpy(e + offsetof(struct event, cgroup), cgroup, strnlen(cgroup, 16));
-	memcpy(e + offsetof(struct event, container), unit, strnlen(unit, 8));
+	memcpy(e + offsetof(struct event, names.cgroup), cgroup, strnlen(cgroup, 16));
+	memcpy(e + offsetof(struct event, names.container), unit, strnlen(unit, 8));
 }
 
 static void add(struct seed *s, uint64_t ts_ns, int family, const char *raddr, uint16_t rport,
@@ -141,5 +141,14 @@ int main(int argc, char **argv)
 	s.bytes[s.len - sizeof(struct event) + offsetof(struct event, proto)] = PROTO_MPTCP;
 	add(&s, t0 + 7, AF_INET6, "::1", 40001, "::1", 8080, 200, "mptcp-srv", 9);
 	save(argv[1], "proto", &s);
+
+	/* -S: a service named by a path with a space, one by nothing. */
+	head(&s, FUZZ_COUNTS | FUZZ_QUEUE, 64, 16, off);
+	s.bytes[11] = FUZZ2_SERVICE;
+	add(&s, t0, AF_INET, "127.0.0.1", 40000, "127.0.0.1", 8080, 201, "nginx", 6);
+	names(&s, "/a b.service", "");
+	memset(s.bytes + s.len - sizeof(struct event) + offsetof(struct event, names.service), 1, 8);
+	add(&s, t0 + 7, AF_INET6, "::1", 40001, "::1", 8080, 201, "nginx", 6);
+	save(argv[1], "service", &s);
 	return 0;
 }

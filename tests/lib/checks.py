@@ -19,7 +19,8 @@ IDENTITY_KEYS = ("cgroup", "unit", "container", "nspid", "pidns", "mntns", "netn
 QUEUE_KEYS = {"backlog", "backlog_max", "wait_ms"}
 
 
-def header(wallclock=False, timestamp=False, uid=False, queue=False, wide=False, proto=False):
+def header(wallclock=False, timestamp=False, uid=False, queue=False, wide=False, proto=False,
+           service=False):
     w = 39 if wide else 16
     h = ("TIME     " if wallclock else "") + ("TIME(s)  " if timestamp else "")
     h += "UID    " if uid else ""
@@ -27,17 +28,19 @@ def header(wallclock=False, timestamp=False, uid=False, queue=False, wide=False,
     h += f"{'RADDR':<{w}} {'RPORT':<5} {'LADDR':<{w}} {'LPORT':<5}"
     if queue:
         h += f" {'BL':<11} WAIT(ms)"
+    if service:
+        h += " SERVICE"
     return h
 
 
 def parse_rows(text, wallclock=False, timestamp=False, uid=False, queue=False, wide=False,
-               proto=False):
+               proto=False, service=False):
     """Parses tcpaccept's column output into dicts; the header must come
     first. The row layout is fixed-width up to COMM (COMM may hold spaces),
-    then whitespace-separated."""
+    then whitespace-separated (SERVICE too: its spaces are escaped)."""
     lines = text.splitlines()
     assert lines, "tcpaccept printed nothing, not even its header"
-    want = header(wallclock, timestamp, uid, queue, wide, proto)
+    want = header(wallclock, timestamp, uid, queue, wide, proto, service)
     assert lines[0] == want, f"header {lines[0]!r} != {want!r}"
     rows = []
     for line in lines[1:]:
@@ -62,6 +65,8 @@ def parse_rows(text, wallclock=False, timestamp=False, uid=False, queue=False, w
         if proto:
             row["proto"] = fields.pop(1)
             assert row["proto"] in ("tcp", "mptcp"), line
+        if service:
+            row["service"] = fields.pop()
         assert len(fields) == (7 if queue else 5), f"malformed row: {line!r}"
         row["ip"], row["raddr"], row["rport"], row["laddr"], row["lport"] = fields[:5]
         for k in ("ip", "rport", "lport"):

@@ -178,6 +178,7 @@ class WaitingPeer:
         self.ready_line = self.proc.stdout.readline().decode()
         assert self.ready_line.startswith("READY "), f"tcppeer: {self.ready_line!r}"
         self.pid = int(self.ready_line.split("pid=")[1].split()[0])
+        self.port = int(self.ready_line.split("port=")[1].split()[0])
 
     def go(self):
         out, err = self.proc.communicate(b"go\n", timeout=120)

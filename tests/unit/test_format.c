@@ -186,7 +186,7 @@ TEST(decode)
 	inet_pton(AF_INET6, "2001:db8::7", want);
 	CHECK(!memcmp(e.raddr, want, 16) && e.wait_ns == 1500, "IPv6 -q -j raddr and wait");
 	CHECK(e.cgroup_id == 0x100000001ULL && e.nspid == 8 && e.pidns == 11 && e.mntns == 12 &&
-	      !e.cgroup && !e.unit && !e.container, "identity fields");
+	      !e.names.cgroup && !e.names.unit && !e.names.container, "identity fields");
 	CHECK(!fmt_decode(rec, n, &queue, &e), "identity part refused when not asked for");
 	n = make_record(rec, AF_INET, &identity, "1.2.3.4", "5.6.7.8");
 	CHECK(n == 80 && fmt_decode(rec, n, &identity, &e) && e.mntns == 12, "IPv4 -j record");
@@ -230,11 +230,11 @@ TEST(proto)
 	buf[fmt_count_header(&st, buf, sizeof(buf))] = '\0';
 	CHECK(!strcmp(buf, "PID     COMM         IP PROTO LADDR            LPORT ACCEPTS\n"),
 	      "-c --print-proto header: '%s'", buf);
-	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 3 } }, 0, buf, sizeof(buf))] = '\0';
+	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 3 } }, NULL, 0, buf, sizeof(buf))] = '\0';
 	CHECK(!strcmp(buf, "1234    go-api       4  mptcp 127.0.0.1        80    3\n"),
 	      "-c --print-proto row: '%s'", buf);
 	st.json = true;
-	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 3 } }, 0, buf, sizeof(buf))] = '\0';
+	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 3 } }, NULL, 0, buf, sizeof(buf))] = '\0';
 	CHECK(strstr(buf, ",\"ip\":4,\"proto\":\"mptcp\",\"laddr\":\"127.0.0.1\","),
 	      "-c -j proto: '%s'", buf);
 	e.proto = PROTO_MPTCP;
@@ -264,18 +264,20 @@ TEST(no_trailing_blank)
 	size_t n, len = 0;
 	FILE *f;
 
-	for (unsigned int opts = 0; opts < 64; opts++) {
+	for (unsigned int opts = 0; opts < 128; opts++) {
 		for (int fam = 0; fam < 2; fam++) {
 			fmt_init(&st, opts & 1, opts & 2, 0);
 			st.print_uid = opts & 4;
 			st.queue = opts & 8;
 			st.wide = opts & 16;
 			st.print_proto = opts & 32;
+			st.print_service = opts & 64;
 			n = fmt_header(&st, buf, sizeof(buf));
 			CHECK(no_trailing_blank(buf, n), "header, options %#x: '%.*s'", opts, (int)n, buf);
 			make_event(&e, fam ? AF_INET6 : AF_INET, fam ? "::1" : "1.2.3.4", 1,
 				   fam ? "::" : "0.0.0.0", 8, "x", 0);
 			e.wait_ns = opts & 8 ? WAIT_UNKNOWN : 1000;
+			e.names.service = fam ? "a b" : NULL;
 			n = fmt_event(&st, &e, buf, sizeof(buf));
 			CHECK(no_trailing_blank(buf, n), "row, options %#x: '%.*s'", opts, (int)n, buf);
 			if (opts & (1 | 2 | 4))
@@ -284,7 +286,7 @@ TEST(no_trailing_blank)
 			CHECK(no_trailing_blank(buf, n), "-c header, options %#x: '%.*s'", opts, (int)n, buf);
 			key.labels.family = e.family;
 			memcpy(key.labels.laddr, e.laddr, sizeof(key.labels.laddr));
-			n = fmt_count_row(&st, &key, &(struct count_value){ .events = { 1 } }, 0, buf, sizeof(buf));
+			n = fmt_count_row(&st, &key, &(struct count_value){ .events = { 1 } }, NULL, 0, buf, sizeof(buf));
 			CHECK(no_trailing_blank(buf, n), "-c row, options %#x: '%.*s'", opts, (int)n, buf);
 		}
 	}
@@ -329,7 +331,7 @@ TEST(column_comm_cannot_forge_columns)
 	CHECK(!strcmp(buf, "1234    \\x1b]0;pwn   4  1.2.3.4          5     5.6.7.8          22\n"),
 	      "cut before a whole escape: '%s'", buf);
 	inet_pton(AF_INET, "5.6.7.8", key.labels.laddr);
-	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 2 } }, 0, buf,
+	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 2 } }, NULL, 0, buf,
 			  sizeof(buf))] = '\0';
 	CHECK(!strcmp(buf, "1234    x\\x204\\x201. 4  5.6.7.8          22    2\n"),
 	      "-c row: '%s'", buf);
@@ -353,8 +355,8 @@ TEST(json_identity)
 	st.json = true;
 	make_event(&e, AF_INET, "1.2.3.4", 5, "5.6.7.8", 22, "nc", 0);
 	e.netns = 4026531833U;
-	e.cgroup = "/libpod_parent/libpod-4f3c";
-	e.container = "4f3c";
+	e.names.cgroup = "/libpod_parent/libpod-4f3c";
+	e.names.container = "4f3c";
 	e.nspid = 8;
 	e.pidns = 4026532181U;
 	e.mntns = 4026532179U;
@@ -362,22 +364,82 @@ TEST(json_identity)
 	CHECK(strstr(buf, ",\"netns\":4026531833,\"cgroup\":\"/libpod_parent/libpod-4f3c\","
 		      "\"unit\":null,\"container\":\"4f3c\",\"nspid\":8,\"pidns\":4026532181,"
 		      "\"mntns\":4026532179}\n"), "identity keys: '%s'", buf);
-	e.cgroup = "/system.slice/a\"b\\c\n.service";
-	e.unit = "a\"b.service";
-	e.container = NULL;
+	e.names.cgroup = "/system.slice/a\"b\\c\n.service";
+	e.names.unit = "a\"b.service";
+	e.names.container = NULL;
 	e.nspid = e.pidns = e.mntns = 0;
 	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
 	CHECK(strstr(buf, "\"cgroup\":\"/system.slice/a\\u0022b\\u005cc\\u000a.service\","
 		      "\"unit\":\"a\\u0022b.service\",\"container\":null,\"nspid\":null,"
 		      "\"pidns\":null,\"mntns\":null}\n"), "escaped and null: '%s'", buf);
-	e.cgroup = e.unit = NULL;
+	e.names.cgroup = e.names.unit = NULL;
 	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
 	CHECK(strstr(buf, "\"cgroup\":null,\"unit\":null,"), "no cgroup v2: '%s'", buf);
 	memset(path, '\x01', sizeof(path) - 1);
 	path[0] = '/';
-	e.cgroup = path;
-	e.unit = path + sizeof(path) - 256;
+	e.names.cgroup = path;
+	e.names.unit = path + sizeof(path) - 256;
 	n = fmt_event(&st, &e, buf, sizeof(buf));
 	CHECK(n < sizeof(buf) && buf[n - 1] == '\n' && buf[n - 2] == '}' &&
 	      memchr(buf, '\n', n) == buf + n - 1, "the longest path fits: %zu bytes", n);
+}
+
+/* -S: SERVICE, the last column, never padded: the short container ID, the
+ * unit or the path (escaped as COMM is: a path may hold spaces), - for
+ * nothing; with -c after ACCEPTS, and -c -j names the cgroup. */
+TEST(service_column)
+{
+	struct fmt_names names = { "/system.slice/my app.service", "my app.service", NULL,
+				   "my app.service" };
+	struct count_key key = { .pid = 1234, .labels = { .cgroup = 77, .family = AF_INET,
+						       .lport = 80, .comm = "nginx" } };
+	struct fmt_state st;
+	struct event e;
+	char buf[FMT_LINE_MAX], err[512];
+	struct config cfg;
+
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("-S")) == 0 && cfg.print_service && cfg.rows,
+	      "-S");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("-c", "--print-service")) == 0 &&
+	      cfg.print_service && cfg.count && !cfg.rows, "-c --print-service");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--metrics=/tmp/m.prom", "-S")) == 0 && cfg.rows,
+	      "--metrics -S prints rows");
+	fmt_init(&st, false, false, 0);
+	st.print_service = true;
+	buf[fmt_header(&st, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "PID     COMM         IP RADDR            RPORT LADDR            LPORT SERVICE\n"),
+	      "header: '%s'", buf);
+	make_event(&e, AF_INET, "10.0.0.2", 54321, "127.0.0.1", 80, "nginx", 0);
+	e.names = names;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    nginx        4  10.0.0.2         54321 127.0.0.1        80    my\\x20app.service\n"),
+	      "a unit: '%s'", buf);
+	e.names.service = "4f3c2b1a09e8";
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    nginx        4  10.0.0.2         54321 127.0.0.1        80    4f3c2b1a09e8\n"),
+	      "a container: '%s'", buf);
+	e.names.service = NULL;
+	st.queue = true;
+	e.wait_ns = WAIT_UNKNOWN;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    nginx        4  10.0.0.2         54321 127.0.0.1        80    0/0         -        -\n"),
+	      "nothing, after -q's WAIT(ms): '%s'", buf);
+	st.queue = false;
+	buf[fmt_count_header(&st, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "PID     COMM         IP LADDR            LPORT ACCEPTS SERVICE\n"),
+	      "-c header: '%s'", buf);
+	inet_pton(AF_INET, "127.0.0.1", key.labels.laddr);
+	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 3 } }, &names, 0, buf,
+			  sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    nginx        4  127.0.0.1        80    3       my\\x20app.service\n"),
+	      "-c row: '%s'", buf);
+	st.json = true;
+	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 3 } }, &names, 0, buf,
+			  sizeof(buf))] = '\0';
+	CHECK(strstr(buf, ",\"lport\":80,\"cgroup\":\"/system.slice/my app.service\","
+		      "\"unit\":\"my app.service\",\"container\":null,\"accepts\":3}\n"), "-c -j -S: '%s'", buf);
+	st.print_service = false;
+	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 3 } }, &names, 0, buf,
+			  sizeof(buf))] = '\0';
+	CHECK(!strstr(buf, "cgroup"), "-c -j without -S: '%s'", buf);
 }
