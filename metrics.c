@@ -158,6 +158,9 @@ static void format_health(FILE *f, const struct metrics_snapshot *s)
 		(unsigned long long)s->totals_overflow);
 	fprintf(f, "tcpaccept_series_overflow_total{metric=\"tcpaccept_accept_wait_seconds\"} %llu\n",
 		(unsigned long long)s->listen_overflow);
+	help_type(f, "tcpaccept_outside_pid_namespace_total", "counter",
+		  "accept() calls of processes outside tcpaccept's PID namespace, not traced (as its ps does not show them).");
+	fprintf(f, "tcpaccept_outside_pid_namespace_total %llu\n", (unsigned long long)s->outside_pidns);
 	help_type(f, "tcpaccept_max_series", "gauge", "The cap on label sets per metric (--metrics-max-series).");
 	fprintf(f, "tcpaccept_max_series %u\n", s->max_series);
 	metrics_escape_label(version, sizeof(version), s->version, strlen(s->version));

@@ -32,6 +32,7 @@ struct metrics_snapshot {
 	__u64 count_overflow;	/* -c's table was full */
 	__u64 totals_overflow;	/* accepts beyond the series cap */
 	__u64 listen_overflow;
+	__u64 outside_pidns;	/* accept() calls of tasks outside tcpaccept's PID namespace */
 	unsigned int max_series;
 	const char *version;
 	const char *libbpf;

@@ -6,6 +6,7 @@
 #include "cgroup.h"
 #include "kernel_probes.h"
 #include "plan.h"
+#include "process.h"
 #include "tcpaccept.skel.h"
 #include "ways.h"
 
@@ -16,6 +17,8 @@ static void settings_from(struct settings *s, const struct config *cfg)
 {
 	memset(s, 0, sizeof(*s));
 	s->pid = (__u32)cfg->pid;
+	/* PIDs as this /proc numbers them: in a PID namespace, its own. */
+	s->pidns = process_pidns();
 	s->filter_uid = cfg->filter_uid;
 	s->uid = cfg->uid;
 	s->filter_ports = cfg->filter_ports;

@@ -205,6 +205,7 @@ int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, c
 	snap.count_overflow = __atomic_load_n(&skel->bss->count_overflow, __ATOMIC_RELAXED);
 	snap.totals_overflow = __atomic_load_n(&skel->bss->metric_overflow, __ATOMIC_RELAXED);
 	snap.listen_overflow = __atomic_load_n(&skel->bss->listen_overflow, __ATOMIC_RELAXED);
+	snap.outside_pidns = __atomic_load_n(&skel->bss->outside_pidns, __ATOMIC_RELAXED);
 	snap.max_series = cfg->max_series;
 	snap.version = TCPACCEPT_VERSION;
 	snap.libbpf = TCPACCEPT_LIBBPF_VERSION;

@@ -54,6 +54,12 @@ __u32 metrics_epoch = 0;
 struct listen_stats zero_listen_stats = {};
 /* New cgroups whose path cgroups_made had no room for. */
 __u64 cgroups_lost = 0;
+/* settings.pidns: accept() calls of tasks outside it, not traced. */
+__u64 outside_pidns = 0;
+/* The level of settings.pidns, learnt from the first task seen in it:
+ * user space inside it cannot tell (its /proc shows only the namespace's
+ * own PIDs), and a namespace's level never changes. ~0: not yet. */
+__u32 pidns_level = ~0U;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -135,16 +141,68 @@ struct {
 	__type(value, __u64);
 } catchup SEC(".maps");
 
+/* --- the tracer's PID namespace ------------------------------------------------ */
+
+/* The number @pid has in settings.pidns; 0 if none (its task is outside:
+ * in an ancestor or a sibling namespace). A task of a namespace nested in
+ * it has one, as ps there shows it. */
+static __always_inline __u32 pid_in_view(struct pid *pid)
+{
+	unsigned int level = BPF_CORE_READ(pid, level), want = pidns_level;
+	struct upid up = {};
+
+	if (want == ~0U) {
+		for (int i = 0; i <= MAX_PID_NS_LEVEL; i++) {
+			if (i > level)
+				return 0;
+			bpf_core_read(&up, sizeof(up), &pid->numbers[i]);
+			if (BPF_CORE_READ(up.ns, ns.inum) == settings.pidns) {
+				pidns_level = i;
+				return up.nr;
+			}
+		}
+		return 0;
+	}
+	if (want > level || want > MAX_PID_NS_LEVEL)
+		return 0;
+	bpf_core_read(&up, sizeof(up), &pid->numbers[want]);
+	return BPF_CORE_READ(up.ns, ns.inum) == settings.pidns ? up.nr : 0;
+}
+
+/* @pid_tgid (the current task's) as settings.pidns numbers it; false if
+ * the task is outside. Unchanged without settings.pidns. */
+static __always_inline bool to_view(__u64 *pid_tgid)
+{
+	struct task_struct *task;
+	__u32 tgid;
+
+	if (!settings.pidns)
+		return true;
+	task = (struct task_struct *)bpf_get_current_task();
+	tgid = pid_in_view(BPF_CORE_READ(task, group_leader, thread_pid));
+	if (!tgid)
+		return false;
+	*pid_tgid = (__u64)tgid << 32 | pid_in_view(BPF_CORE_READ(task, thread_pid));
+	return true;
+}
+
+/* catchup's key for the current thread: its ID as catchup.c's /proc
+ * shows it (0: it shows none). */
+static __always_inline __u32 catchup_tid(__u64 pid_tgid)
+{
+	return to_view(&pid_tgid) ? (__u32)pid_tgid : 0;
+}
+
 static __always_inline void forget_catchup(__u32 tid)
 {
 	if (bpf_map_delete_elem(&catchup, &tid) == 0)
 		__sync_fetch_and_add(&catchup_pending, -1);
 }
 
-static __always_inline void seen_by_probe(__u32 tid)
+static __always_inline void seen_by_probe(__u64 pid_tgid)
 {
 	if (catchup_active)
-		forget_catchup(tid);
+		forget_catchup(catchup_tid(pid_tgid));
 }
 
 
@@ -183,10 +241,15 @@ struct conn {
 
 /* --- step 1, in each program: the filters on the task ----------------------- */
 
-/* -p, -u, -C: false if the current task is not traced. */
-static __always_inline bool task_passes(__u64 pid_tgid)
+/* -p, -u, -C and the tracer's PID namespace: false if the current task is
+ * not traced. @pid_tgid becomes its IDs as the tracer's /proc shows them. */
+static __always_inline bool task_passes(__u64 *pid_tgid)
 {
-	if (settings.pid && (__u32)(pid_tgid >> 32) != settings.pid)
+	if (!to_view(pid_tgid)) {
+		__sync_fetch_and_add(&outside_pidns, 1);
+		return false;
+	}
+	if (settings.pid && (__u32)(*pid_tgid >> 32) != settings.pid)
 		return false;
 	if (settings.filter_uid && (__u32)bpf_get_current_uid_gid() != settings.uid)
 		return false;
@@ -681,8 +744,8 @@ int BPF_PROG(fexit_accept_pre610, struct sock *sk, int flags, int *err,
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	seen_by_probe((__u32)pid_tgid);
-	if (!newsk || !task_passes(pid_tgid))
+	seen_by_probe(pid_tgid);
+	if (!newsk || !task_passes(&pid_tgid))
 		return 0;
 	return report_accepted(pid_tgid, sk, newsk);
 }
@@ -693,8 +756,8 @@ int BPF_PROG(fexit_accept, struct sock *sk, struct proto_accept_arg *arg,
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	seen_by_probe((__u32)pid_tgid);
-	if (!newsk || !task_passes(pid_tgid))
+	seen_by_probe(pid_tgid);
+	if (!newsk || !task_passes(&pid_tgid))
 		return 0;
 	return report_accepted(pid_tgid, sk, newsk);
 }
@@ -708,7 +771,7 @@ int BPF_KPROBE(kprobe_accept, struct sock *sk)
 	__u32 tid = (__u32)pid_tgid;
 	__u64 listener = (__u64)sk;
 
-	if (!task_passes(pid_tgid))
+	if (!task_passes(&pid_tgid))
 		return 0;
 	bpf_map_update_elem(&inflight, &tid, &listener, BPF_ANY);
 	return 0;
@@ -722,13 +785,14 @@ int BPF_KRETPROBE(kretprobe_accept, struct sock *newsk)
 	struct sock *listener;
 	__u64 *slot;
 
-	seen_by_probe(tid);
+	seen_by_probe(pid_tgid);
 	slot = bpf_map_lookup_elem(&inflight, &tid);
 	if (!slot)
 		return 0;
 	listener = (struct sock *)*slot;
 	bpf_map_delete_elem(&inflight, &tid);
-	if (!newsk)
+	/* The entry's task_passes() let it in: its IDs as the tracer sees them. */
+	if (!newsk || !to_view(&pid_tgid))
 		return 0;
 	return report_accepted(pid_tgid, listener, newsk);
 }
@@ -808,7 +872,7 @@ static __always_inline int on_accept_enter(long listen_fd)
 	__u32 tid = (__u32)pid_tgid;
 	__u64 fd = listen_fd;
 
-	if (!task_passes(pid_tgid))
+	if (!task_passes(&pid_tgid))
 		return 0;
 	bpf_map_update_elem(&inflight, &tid, &fd, BPF_ANY);
 	return 0;
@@ -829,8 +893,9 @@ static __always_inline long listen_fd_from_regs(void)
 /* Takes the thread's entry out of inflight (the tracepoint way's
  * sys_enter) or else catchup, with the listening fd it holds; false if it
  * has none. */
-static __always_inline bool take_listen_fd(__u32 tid, long *listen_fd)
+static __always_inline bool take_listen_fd(__u64 pid_tgid, long *listen_fd)
 {
+	__u32 tid = (__u32)pid_tgid;
 	__u64 *slot = NULL;
 
 	if (settings.way == WAY_TRACEPOINT)
@@ -840,6 +905,9 @@ static __always_inline bool take_listen_fd(__u32 tid, long *listen_fd)
 		bpf_map_delete_elem(&inflight, &tid);
 		return true;
 	}
+	if (!catchup_active)
+		return false;
+	tid = catchup_tid(pid_tgid);
 	slot = bpf_map_lookup_elem(&catchup, &tid);
 	if (!slot)
 		return false;
@@ -856,14 +924,14 @@ static __always_inline int on_accept_exit(long ret)
 
 	s.pid_tgid = bpf_get_current_pid_tgid();
 	if (settings.way == WAY_TRACEPOINT && settings.task_regs) {
-		if (ret < 0 || !task_passes(s.pid_tgid))
+		if (ret < 0 || !task_passes(&s.pid_tgid))
 			return 0;
 		listen_fd = listen_fd_from_regs();
 	} else {
 		/* The entry out first, filtered or not: none is left behind. */
-		if (!take_listen_fd((__u32)s.pid_tgid, &listen_fd))
+		if (!take_listen_fd(s.pid_tgid, &listen_fd))
 			return 0;
-		if (ret < 0 || !task_passes(s.pid_tgid))
+		if (ret < 0 || !task_passes(&s.pid_tgid))
 			return 0;
 	}
 	current_fds(&fds);
@@ -921,7 +989,7 @@ int tp_io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 	if (res < 0 || !req || BPF_CORE_READ(req, opcode) != IORING_OP_ACCEPT)
 		return 0;
 	s.pid_tgid = bpf_get_current_pid_tgid();
-	if (!task_passes(s.pid_tgid))
+	if (!task_passes(&s.pid_tgid))
 		return 0;
 	if (settings.need_listener) {
 		sock = BPF_CORE_READ(req, file, private_data);

@@ -253,6 +253,9 @@ static int begin_tracing(struct tracer *t)
 	}
 	if (verbose) {
 		say_choice(t);
+		if (t->plan.settings.pidns)
+			warn("in PID namespace %u: PIDs as its /proc shows them; processes outside it are not traced\n",
+			     t->plan.settings.pidns);
 		warn("%s\n", t->plan.keep_bpf ?
 		     "dropped every capability but CAP_BPF (to read the counts)" :
 		     "dropped every capability: tracing needs none from here on");
@@ -381,6 +384,9 @@ static int finish(struct tracer *t)
 	if (cfg->count && t->skel->bss->count_overflow)
 		warn("%llu accepts not counted: the count table (" STR(COUNT_MAX_ENTRIES) " keys) was full\n",
 		     (unsigned long long)t->skel->bss->count_overflow);
+	if (t->skel->bss->outside_pidns)
+		warn("%llu accept() calls of processes outside this PID namespace were not traced (its ps does not show them either)\n",
+		     (unsigned long long)t->skel->bss->outside_pidns);
 	if (!output_closed())
 		rows_drain(&t->rows);
 	output_flush();

@@ -6,13 +6,17 @@ CRI-O name them, and in a real podman container; each checked against what
 the kernel says (/proc/PID/cgroup, NSpid, /proc/PID/ns/*) or what the
 server saw from inside."""
 import os
+import re
+import signal
 
 import pytest
 
 from tests.lib.cgroups import LAYOUTS, CgroupTree, in_cgroup, ns_inode, nspids, proc_cgroup
-from tests.lib.checks import LOST_RE, check_json, check_rows, parse_json_lines, parse_rows
+from tests.lib.checks import (LOST_RE, check_json, check_rows, one, parse_json_lines, parse_prom,
+                              parse_rows)
 from tests.lib.containers import Container, busybox_image
 from tests.lib.host import Tracer, WaitingPeer
+from tests.lib.pidns import IN_NEW_PIDNS, enter_pidns, inside_pid
 from tests.e2e.test_filters import cgroup2_mounts
 
 
@@ -189,3 +193,78 @@ def test_count_per_service():
         o = objs[server.pid]
         assert (o["cgroup"], o["unit"], o["container"], o["accepts"]) == \
             (path, LAYOUTS[name].unit, LAYOUTS[name].container, n), (name, o)
+
+
+# --- a tracer in a PID namespace (bcc #1329) -----------------------------------------
+
+def descendant_pids(pid, levels, nspid):
+    """NSpid of the descendant of @pid whose PID namespace is @levels deep
+    and whose PID there is @nspid."""
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        pids = nspids(p)
+        if len(pids) == levels and pids[-1] == nspid:
+            return pids
+        with open(f"/proc/{p}/task/{p}/children") as f:
+            todo += [int(c) for c in f.read().split()]
+    raise AssertionError(f"no descendant of {pid} is PID {nspid} {levels} levels down")
+
+
+def stop_in_pidns(t, inner=None):
+    """unshare --fork and nsenter --pid wait for their child and do not
+    pass SIGINT on: the signal goes to tcpaccept, inside."""
+    os.kill(inner or inside_pid(t.proc.pid), signal.SIGINT)
+    return t.stop(sig=None)
+
+
+def test_tracer_in_a_pid_namespace(tmp_path):
+    """tcpaccept under unshare -p -f --mount-proc prints PIDs as ps there
+    shows them, those of a namespace nested in its own too, takes -p in
+    them, and leaves out the processes it cannot see, saying how many."""
+    prom = tmp_path / "t.prom"
+    t = json_tracer(f"--metrics={prom}", wrapper=IN_NEW_PIDNS)
+    inner = inside_pid(t.proc.pid)
+    assert nspids(inner)[-1] == 1, "tcpaccept is PID 1 of its namespace"
+    inside = WaitingPeer("--count", "2", prefix=enter_pidns(inner))
+    nested = WaitingPeer("--count", "1", prefix=(*enter_pidns(inner), *IN_NEW_PIDNS))
+    nested_pids = descendant_pids(nested.proc.pid, len(nspids(inner)) + 1, nested.pid)
+    picked = Tracer("-p", str(inside.pid), "-j", "-v", ready_on_stderr=True,
+                    wrapper=enter_pidns(inner))
+    outside = WaitingPeer("--count", "3")
+    results = [(p, p.go()) for p in (inside, nested, outside)]
+    objs = parse_json_lines(stop_in_pidns(picked)[0])
+    out, err, rc = stop_in_pidns(t, inner)
+    assert rc == 0, err
+    rows = parse_json_lines(out)
+    (_, in_accepts), (_, nested_accepts), (_, outside_accepts) = results
+    # The server entered from outside: its PID there, as its getpid() said.
+    check_json(rows, in_accepts, inside.pid, identity={"nspid": inside.pid})
+    # The nested one: its PID in tcpaccept's namespace; its own is nspid.
+    assert nested.pid == 1
+    check_json(rows, [{**a, "pid": nested_pids[-2], "tid": nested_pids[-2]}
+                      for a in nested_accepts], nested_pids[-2], identity={"nspid": 1})
+    assert {o["pid"] for o in rows} == {inside.pid, nested_pids[-2]}, rows
+    assert len(rows) == 3 and not [o for o in rows if o["pid"] == outside.pid]
+    m = re.search(r"^tcpaccept: (\d+) accept\(\) calls of processes outside this PID "
+                  r"namespace were not traced", err, re.M)
+    assert m and int(m.group(1)) >= len(outside_accepts), err
+    assert "tcpaccept: in PID namespace " in err
+    assert one(parse_prom(prom.read_text()), "tcpaccept_outside_pid_namespace_total") == \
+        int(m.group(1))
+    # -p with a PID of that namespace: that server's rows only.
+    check_json(objs, in_accepts, inside.pid)
+    assert {o["pid"] for o in objs} == {inside.pid}, objs
+
+
+def test_tracer_in_a_pid_namespace_with_the_hosts_proc():
+    """unshare -p -f without --mount-proc: /proc, and so ps, still shows
+    the host's PIDs; tcpaccept shows and takes -p in those too."""
+    server = WaitingPeer("--count", "2")
+    t = json_tracer("-p", str(server.pid), wrapper=("unshare", "--pid", "--fork", "--"))
+    inner = inside_pid(t.proc.pid)
+    accepts = server.go()
+    out, err, rc = stop_in_pidns(t, inner)
+    assert rc == 0, err
+    check_json(parse_json_lines(out), accepts, server.pid, identity={"nspid": server.pid})
+    assert "PID namespace" not in err, err

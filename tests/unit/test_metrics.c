@@ -30,6 +30,7 @@ TEST(metrics_format)
 	struct metrics_snapshot s = {
 		.totals = totals, .ntotals = 2, .listeners = &l, .nlisteners = 1,
 		.lost = 7, .count_overflow = 8, .totals_overflow = 9, .listen_overflow = 10,
+		.outside_pidns = 11,
 		.max_series = 4096, .version = "0.1.0", .libbpf = "1.1", .way = "fexit",
 		.now = 1700000000.5, .start = 1699999999.25,
 	};
@@ -81,7 +82,8 @@ TEST(metrics_format)
 	CHECK(strstr(text, "tcpaccept_listen_backlog_peak{laddr=\"127.0.0.1\",lport=\"8080\"} 9\n"), "peak");
 	CHECK(strstr(text, "tcpaccept_lost_events_total 7\n") && strstr(text, "tcpaccept_count_overflow_total 8\n") &&
 	      strstr(text, "tcpaccept_series_overflow_total{metric=\"tcpaccept_accepts_total\"} 9\n") &&
-	      strstr(text, "tcpaccept_series_overflow_total{metric=\"tcpaccept_accept_wait_seconds\"} 10\n"),
+	      strstr(text, "tcpaccept_series_overflow_total{metric=\"tcpaccept_accept_wait_seconds\"} 10\n") &&
+	      strstr(text, "tcpaccept_outside_pid_namespace_total 11\n"),
 	      "health");
 	CHECK(strstr(text, "tcpaccept_info{version=\"0.1.0\",libbpf=\"1.1\",way=\"fexit\"} 1\n"), "info");
 	CHECK(strstr(text, "tcpaccept_metrics_timestamp_seconds 1700000000.500\n") &&
