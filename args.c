@@ -17,6 +17,7 @@
 #define OPT_METRICS 1004
 #define OPT_MAX_SERIES 1005
 #define OPT_CLIENT_FAMILY 1006
+#define OPT_NETNS 1007
 /* parse_opt()'s error for an argument that is not an option: as after
  * getopt's errors, args_parse() adds "Try --help". */
 #define ERR_TRY_HELP (EXIT_USAGE + 1)
@@ -38,6 +39,8 @@ static const char doc[] =
 "    tcpaccept -j          # JSON Lines, one object per accept\n"
 "    tcpaccept -U -u 33    # show UIDs; only accepts by UID 33\n"
 "    tcpaccept -C /sys/fs/cgroup/system.slice/nginx.service   # one cgroup\n"
+"    tcpaccept --netns=/run/netns/blue   # one network namespace (ip netns)\n"
+"    tcpaccept --netns=/proc/4029/ns/net # the network namespace of PID 4029\n"
 "    tcpaccept -c -i 5     # count accepts per process and port, every 5 s\n"
 "    tcpaccept -q          # accept queue: backlog and wait since handshake\n"
 "    tcpaccept --print-proto   # show whether each accept is TCP or MPTCP\n"
@@ -68,6 +71,7 @@ static const struct argp_option options[] = {
 	{ "print-uid", 'U', NULL, 0, "Include a UID column", 0 },
 	{ "uid", 'u', "UID", 0, "Trace this user ID only", 0 },
 	{ "cgroup", 'C', "PATH", 0, "Trace tasks in this cgroup v2 directory (and below) only", 0 },
+	{ "netns", OPT_NETNS, "INODE|PATH", 0, "Trace accepts in this network namespace only: its inode number, or a file that names it (/proc/PID/ns/net, /run/netns/NAME)", 0 },
 	{ "count", 'c', NULL, 0, "Count accepts per PID, COMM, IP, PROTO, LADDR, LPORT in the kernel; print a table at exit", 0 },
 	{ "interval", 'i', "SECS", 0, "With -c: print and reset the table every SECS seconds; with --metrics: write the file every SECS seconds (default 15)", 0 },
 	{ "duration", 'd', "SECS", 0, "Trace for SECS seconds, then exit", 0 },
@@ -242,6 +246,20 @@ static int parse_number(int key, const char *arg, struct config *cfg)
 		if (parse_ulong(arg, 1, 31536000, &v))
 			return usage_error("invalid duration '%s': expected 1-31536000 seconds", arg);
 		cfg->duration = (unsigned int)v;
+		return 0;
+	case OPT_NETNS:
+		/* Digits: an inode number; anything else a file. */
+		if (*arg >= '0' && *arg <= '9' && strspn(arg, "0123456789") == strlen(arg)) {
+			if (parse_ulong(arg, 1, UINT32_MAX, &v))
+				return usage_error("invalid network namespace inode '%s': expected 1-4294967295", arg);
+			cfg->netns = (uint32_t)v;
+			cfg->netns_path = NULL;
+			return 0;
+		}
+		if (!*arg)
+			return usage_error("%s", "invalid network namespace '': expected an inode number or a file");
+		cfg->netns_path = arg;
+		cfg->netns = 0;
 		return 0;
 	case OPT_RING_KB:
 		if (parse_ulong(arg, 4, 1048576, &v) || (v & (v - 1)))

@@ -27,6 +27,8 @@ struct config {
 	bool filter_uid;		/* -u */
 	uint32_t uid;
 	const char *cgroup;		/* -C: cgroup v2 directory */
+	const char *netns_path;		/* --netns=PATH: a network namespace file */
+	uint32_t netns;			/* --netns=INODE (0: none, or a PATH's) */
 	bool count;			/* -c: count in the kernel, print tables */
 	unsigned int interval;		/* -i: seconds between tables (0: at exit) */
 	unsigned int duration;		/* -d: seconds to trace (0: until a signal) */

@@ -25,6 +25,7 @@ static void settings_from(struct settings *s, const struct config *cfg)
 	memcpy(s->port_bits, cfg->port_bits, sizeof(s->port_bits));
 	s->family = (__u16)cfg->family;
 	s->client_family = (__u16)cfg->client_family;
+	s->netns = cfg->netns;	/* --netns=PATH's: preflight opens the file */
 	s->filter_cgroup = cfg->cgroup != NULL;
 	s->count = cfg->count;
 	s->queue = cfg->queue;

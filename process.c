@@ -3,7 +3,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include "log.h"
 #include "process.h"
 
@@ -51,4 +55,34 @@ __u32 process_pidns(void)
 	if (stat("/proc/1/ns/pid", &st) || st.st_ino == PID_NS_INIT_INO)
 		return 0;
 	return (__u32)st.st_ino;
+}
+
+#define NSFS_MAGIC 0x6e736673
+#define NS_GET_NSTYPE 0xb703		/* _IO(0xb7, 0x3), 4.11+ */
+#define CLONE_NEWNET_TYPE 0x40000000	/* CLONE_NEWNET */
+
+int process_netns_open(const char *path, __u32 *inode)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), type;
+	struct statfs sfs;
+	struct stat st;
+
+	if (fd < 0) {
+		warn("failed to open network namespace '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (fstatfs(fd, &sfs) || (unsigned long)sfs.f_type != NSFS_MAGIC || fstat(fd, &st)) {
+		warn("'%s' is not a namespace file: --netns takes one as /proc/PID/ns/net or /run/netns/NAME, or an inode number\n",
+		     path);
+		close(fd);
+		return -1;
+	}
+	type = ioctl(fd, NS_GET_NSTYPE);
+	if (type >= 0 && type != CLONE_NEWNET_TYPE) {
+		warn("'%s' names another kind of namespace, not a network one\n", path);
+		close(fd);
+		return -1;
+	}
+	*inode = (__u32)st.st_ino;
+	return fd;
 }

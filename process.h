@@ -11,6 +11,12 @@
  * as the filter is on the thread group. */
 int process_check_pid(pid_t pid);
 
+/* --netns=PATH: @path opened as a network namespace file (/proc/PID/ns/net,
+ * /run/netns/NAME), its inode number in @inode; the fd, to keep open while
+ * tracing (an open namespace file keeps the namespace, and so its inode
+ * number, from being reused). -1 (said) if it is none. */
+int process_netns_open(const char *path, __u32 *inode);
+
 /* The inode number of the PID namespace this process's /proc numbers
  * processes in (what ps here shows: /proc/1/ns/pid), or 0 if that is the
  * initial namespace (or /proc cannot say). */

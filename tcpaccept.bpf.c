@@ -294,9 +294,9 @@ static __always_inline __u16 local_port(struct sock *sk)
 	return bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 }
 
-/* -P, -4/-6, --client-family, and TCP or MPTCP only (SCTP's one-to-one
- * sockets, and any other stream protocol that accept()s, are not shown).
- * Fills @c's family, port and proto. */
+/* -P, --netns, -4/-6, --client-family, and TCP or MPTCP only (SCTP's
+ * one-to-one sockets, and any other stream protocol that accept()s, are
+ * not shown). Fills @c's family, port and proto. */
 static __always_inline bool socket_passes(const struct sighting *s, struct conn *c)
 {
 	struct sock *sk = s->sk;	/* CO-RE reads take a plain pointer */
@@ -304,6 +304,8 @@ static __always_inline bool socket_passes(const struct sighting *s, struct conn 
 
 	c->lport = local_port(sk);
 	if (!port_passes(c->lport))
+		return false;
+	if (settings.netns && BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != settings.netns)
 		return false;
 	c->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (c->family != AF_INET && c->family != AF_INET6)

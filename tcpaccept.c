@@ -53,6 +53,7 @@ struct tracer {
 	struct catchup catchup;
 	struct identity *ids;		/* names cgroups, if the plan reads them */
 	int cgroup_fd;			/* -C, or -1 */
+	int netns_fd;			/* --netns=PATH, or -1 */
 	double start_time;		/* --metrics: when tracing began */
 	struct hist_prev hist_prev;	/* -c -q -i */
 };
@@ -120,6 +121,10 @@ static int preflight(struct tracer *t)
 	if (cfg->pid && process_check_pid(cfg->pid))
 		return -1;
 	if (cfg->cgroup && (t->cgroup_fd = cgroup_open(cfg->cgroup)) < 0)
+		return -1;
+	/* --netns=PATH: the namespace's inode number is known from here. */
+	if (cfg->netns_path &&
+	    (t->netns_fd = process_netns_open(cfg->netns_path, &t->plan.settings.netns)) < 0)
 		return -1;
 	if (cfg->output && output_open(cfg->output))
 		return -1;
@@ -404,11 +409,13 @@ static void cleanup(struct tracer *t)
 	tcpaccept_bpf__destroy(t->skel);
 	if (t->cgroup_fd >= 0)
 		close(t->cgroup_fd);
+	if (t->netns_fd >= 0)
+		close(t->netns_fd);
 }
 
 int main(int argc, char **argv)
 {
-	static struct tracer t = { .cgroup_fd = -1 };
+	static struct tracer t = { .cgroup_fd = -1, .netns_fd = -1 };
 	int err, status = 1;
 
 	argv[0] = "tcpaccept";	/* getopt's messages name the program so */

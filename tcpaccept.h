@@ -73,6 +73,8 @@ struct settings {
 	 * number), where it is not the initial one: PIDs are shown, and -p
 	 * compared, as it numbers them; tasks outside it are not traced. */
 	__u32 pidns;
+	/* --netns: the accepted socket's network namespace's inode number. */
+	__u32 netns;
 	__u16 family;		/* -4/-6: AF_INET or AF_INET6, the socket's */
 	__u16 client_family;	/* --client-family: AF_INET or AF_INET6 */
 	__u8 filter_uid;
@@ -163,7 +165,7 @@ _Static_assert(sizeof(struct event_queue) == 16, "struct event_queue is 16 bytes
 _Static_assert(sizeof(struct event_identity) == 24, "struct event_identity is 24 bytes");
 _Static_assert(RECORD_SIZE(EVENT_ACCEPT, 0, 0, ADDR4_LEN) + RINGBUF_HDR_LEN == 64,
 	       "an IPv4 accept without -q and the identity fills one 64-byte cache line");
-_Static_assert(sizeof(struct settings) == PORT_BITS_BYTES + 40, "struct settings has no hidden padding");
+_Static_assert(sizeof(struct settings) == PORT_BITS_BYTES + 44, "struct settings has no hidden padding");
 
 /* A cgroup v2 directory the kernel just made, as cgroup_mkdir sends it: its
  * ID, then its path from the hierarchy's root (what /proc/PID/cgroup's 0::

@@ -278,3 +278,26 @@ TEST(client_family)
 }
 
 /* False if any line of @text (@len bytes) ends in a blank. */
+
+TEST(netns_args)
+{
+	struct config cfg;
+	char err[512];
+
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--netns=4026531833")) == 0 &&
+	      cfg.netns == 4026531833U && !cfg.netns_path, "an inode number");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--netns", "/run/netns/blue")) == 0 &&
+	      !cfg.netns && !strcmp(cfg.netns_path, "/run/netns/blue"), "a file");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--netns=4294967295")) == 0 &&
+	      cfg.netns == 4294967295U, "the largest inode number");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--netns=4294967296")) == EXIT_USAGE &&
+	      !strcmp(err, "tcpaccept: invalid network namespace inode '4294967296': expected 1-4294967295\n"),
+	      "too large: %s", err);
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--netns=0")) == EXIT_USAGE, "0");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--netns=")) == EXIT_USAGE &&
+	      !strcmp(err, "tcpaccept: invalid network namespace '': expected an inode number or a file\n"),
+	      "empty: %s", err);
+	/* Not all digits: a file (relative, as a shell's ./123 would be). */
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--netns=123x")) == 0 &&
+	      !strcmp(cfg.netns_path, "123x") && !cfg.netns, "a name with digits");
+}
