@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "args.h"
+#include "service.h"
 #include "version.h"
 
 #define DEFAULT_RING_KB 1024
@@ -18,6 +19,7 @@
 #define OPT_MAX_SERIES 1005
 #define OPT_CLIENT_FAMILY 1006
 #define OPT_NETNS 1007
+#define OPT_CONTAINER 1008
 /* parse_opt()'s error for an argument that is not an option: as after
  * getopt's errors, args_parse() adds "Try --help". */
 #define ERR_TRY_HELP (EXIT_USAGE + 1)
@@ -39,6 +41,7 @@ static const char doc[] =
 "    tcpaccept -j          # JSON Lines, one object per accept\n"
 "    tcpaccept -U -u 33    # show UIDs; only accepts by UID 33\n"
 "    tcpaccept -C /sys/fs/cgroup/system.slice/nginx.service   # one cgroup\n"
+"    tcpaccept --container=4f3c2b1a09e8   # one container (docker ps, podman ps)\n"
 "    tcpaccept --netns=/run/netns/blue   # one network namespace (ip netns)\n"
 "    tcpaccept --netns=/proc/4029/ns/net # the network namespace of PID 4029\n"
 "    tcpaccept -c -i 5     # count accepts per process and port, every 5 s\n"
@@ -71,6 +74,7 @@ static const struct argp_option options[] = {
 	{ "print-uid", 'U', NULL, 0, "Include a UID column", 0 },
 	{ "uid", 'u', "UID", 0, "Trace this user ID only", 0 },
 	{ "cgroup", 'C', "PATH", 0, "Trace tasks in this cgroup v2 directory (and below) only", 0 },
+	{ "container", OPT_CONTAINER, "ID", 0, "Trace tasks of these containers only (and of containers nested in them): IDs or unique prefixes of them, comma-separated; containers started later are matched too", 0 },
 	{ "netns", OPT_NETNS, "INODE|PATH", 0, "Trace accepts in this network namespace only: its inode number, or a file that names it (/proc/PID/ns/net, /run/netns/NAME)", 0 },
 	{ "count", 'c', NULL, 0, "Count accepts per PID, COMM, IP, PROTO, LADDR, LPORT in the kernel; print a table at exit", 0 },
 	{ "interval", 'i', "SECS", 0, "With -c: print and reset the table every SECS seconds; with --metrics: write the file every SECS seconds (default 15)", 0 },
@@ -141,10 +145,12 @@ static int parse_ulong(const char *s, unsigned long min, unsigned long max,
 	return 0;
 }
 
-/* "invalid port list '80,90-80': <why>", @item (@len bytes) quoted in @why. */
-static int port_error(const char *list, const char *why, const char *item, size_t len)
+/* "invalid port list '80,90-80': <why>" (@what: "port list"), @item (@len
+ * bytes) quoted in @why. */
+static int list_error(const char *what, const char *list, const char *why, const char *item,
+		      size_t len)
 {
-	fprintf(stderr, "tcpaccept: invalid port list '%s': ", list);
+	fprintf(stderr, "tcpaccept: invalid %s '%s': ", what, list);
 	fprintf(stderr, why, (int)len, item);
 	fputc('\n', stderr);
 	return EXIT_USAGE;
@@ -167,7 +173,7 @@ static int parse_ports(const char *list, struct config *cfg)
 		if (len == 0)
 			return usage_error("invalid port list '%s': empty item", list);
 		if (len >= sizeof(item))
-			return port_error(list, not_port, p, len);
+			return list_error("port list", list, not_port, p, len);
 		memcpy(item, p, len);
 		item[len] = '\0';
 		dash = strchr(item, '-');
@@ -175,14 +181,40 @@ static int parse_ports(const char *list, struct config *cfg)
 			*dash = '\0';
 		if (parse_ulong(item, 1, 65535, &first) ||
 		    parse_ulong(dash ? dash + 1 : item, 1, 65535, &last))
-			return port_error(list, not_port, p, len);
+			return list_error("port list", list, not_port, p, len);
 		if (first > last)
-			return port_error(list, "range '%.*s' ends before it starts", p, len);
+			return list_error("port list", list, "range '%.*s' ends before it starts", p, len);
 		for (unsigned long port = first; port <= last; port++)
 			cfg->port_bits[port >> 3] |= (uint8_t)(1u << (port & 7));
 		if (!p[len])
 			return 0;
 		p += len + 1;
+	}
+}
+
+/* --container: comma-separated ID prefixes, added to any earlier ones. */
+static int parse_containers(const char *list, struct config *cfg)
+{
+	char item[CONTAINER_DIGITS + 2];
+	const char *p = list;
+	size_t len;
+	int i;
+
+	for (;; p += len + 1) {
+		len = strcspn(p, ",");
+		snprintf(item, sizeof(item), "%.*s", (int)(len < sizeof(item) ? len : sizeof(item) - 1), p);
+		if (len >= sizeof(item) - 1 || !service_container_prefix_valid(item))
+			return list_error("container ID list", list,
+					  "'%.*s' is not 1-64 lowercase hex digits (a container's ID or its start)",
+					  p, len);
+		for (i = 0; i < cfg->ncontainers && strcmp(cfg->containers[i], item); i++)
+			;
+		if (i == cfg->ncontainers && cfg->ncontainers == CONTAINERS_MAX)
+			return list_error("container ID list", list, "%.*smore than 8 containers", "", 0);
+		if (i == cfg->ncontainers)
+			memcpy(cfg->containers[cfg->ncontainers++], item, len + 1);
+		if (!p[len])
+			return 0;
 	}
 }
 
@@ -247,6 +279,8 @@ static int parse_number(int key, const char *arg, struct config *cfg)
 			return usage_error("invalid duration '%s': expected 1-31536000 seconds", arg);
 		cfg->duration = (unsigned int)v;
 		return 0;
+	case OPT_CONTAINER:
+		return parse_containers(arg, cfg);
 	case OPT_NETNS:
 		/* Digits: an inode number; anything else a file. */
 		if (*arg >= '0' && *arg <= '9' && strspn(arg, "0123456789") == strlen(arg)) {

@@ -28,6 +28,9 @@ struct config {
 	uint32_t uid;
 	const char *cgroup;		/* -C: cgroup v2 directory */
 	const char *netns_path;		/* --netns=PATH: a network namespace file */
+	/* --container: ID prefixes, lowercase hex, NUL-terminated */
+	char containers[CONTAINERS_MAX][CONTAINER_DIGITS + 1];
+	int ncontainers;
 	uint32_t netns;			/* --netns=INODE (0: none, or a PATH's) */
 	bool count;			/* -c: count in the kernel, print tables */
 	unsigned int interval;		/* -i: seconds between tables (0: at exit) */

@@ -315,6 +315,11 @@ const char *cgroup_paths_lookup(struct cgroup_paths *c, __u64 id, __u64 now_ns)
 	return e->id ? e->path : NULL;
 }
 
+int cgroup_paths_walk(struct cgroup_paths *c, __u64 now_ns)
+{
+	return walk(c, now_ns);
+}
+
 int cgroup_paths_add(struct cgroup_paths *c, __u64 id, const char *path, __u64 now_ns)
 {
 	int err = add(c, id, path);

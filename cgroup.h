@@ -66,6 +66,9 @@ struct cgroup_paths *cgroup_paths_open(const struct cgroup_v2_mount *m, __u64 re
  * found; one that is gone again before that stays unknown. */
 const char *cgroup_paths_lookup(struct cgroup_paths *c, __u64 id, __u64 now_ns);
 
+/* Walks the tree again now, whenever the last walk was. 0 or -errno. */
+int cgroup_paths_walk(struct cgroup_paths *c, __u64 now_ns);
+
 /* Adds @id's @path as another source (the kernel's cgroup_mkdir
  * tracepoint) saw it. Walks forget it once it is gone (or once the walks
  * cannot list its directory: a 0700 one of another user, after the

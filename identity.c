@@ -43,7 +43,7 @@ static int on_made(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-struct identity *identity_open(int made_fd)
+struct identity *identity_open(void)
 {
 	struct identity *ids = calloc(1, sizeof(*ids));
 	struct cgroup_v2_mount m;
@@ -64,16 +64,21 @@ struct identity *identity_open(int made_fd)
 		return ids;
 	}
 	ids->paths = cgroup_paths_open(&m, IDENTITY_REWALK_NS, monotonic_ns());
-	if (!ids->paths) {
+	if (!ids->paths)
 		warn("failed to read the cgroup v2 tree at %s: %s\n", m.point, strerror(errno));
-		return ids;
-	}
-	if (made_fd >= 0 && !(ids->made = ring_buffer__new(made_fd, on_made, ids, NULL))) {
-		warn("failed to read new cgroups: %s\n", strerror(errno));
-		identity_close(ids);
-		return NULL;
-	}
 	return ids;
+}
+
+int identity_watch(struct identity *ids, int made_fd)
+{
+	if (!ids->paths || ids->made)
+		return 0;
+	ids->made = ring_buffer__new(made_fd, on_made, ids, NULL);
+	if (!ids->made) {
+		warn("failed to read new cgroups: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 void identity_drain(struct identity *ids)
@@ -189,6 +194,80 @@ void identity_names(struct identity *ids, __u64 id, struct fmt_names *n)
 	n->unit = e->unit;
 	n->container = e->container[0] ? e->container : NULL;
 	n->service = e->service;
+}
+
+/* --- --container ------------------------------------------------------------- */
+
+struct container_match {
+	const char (*prefixes)[CONTAINER_DIGITS + 1];
+	int n;
+	int (*fn)(__u64 id, void *ctx);
+	void *ctx;
+	/* Per prefix: the first two containers found whose ID it starts. */
+	char found[CONTAINERS_MAX][2][CONTAINER_ID_LEN + 1];
+};
+
+_Static_assert(CONTAINER_DIGITS == CONTAINER_ID_LEN, "one length of a container ID");
+
+static int match_dir(__u64 id, const char *path, void *arg)
+{
+	struct container_match *m = arg;
+	const char *last = strrchr(path, '/');
+	bool matched = false;
+	struct service s;
+
+	service_of_cgroup(path, &s);
+	/* The container's own directory, not a sub-cgroup of it. */
+	if (!s.container[0] || !last || !strstr(last, s.container))
+		return 0;
+	for (int i = 0; i < m->n; i++) {
+		char (*found)[CONTAINER_ID_LEN + 1] = m->found[i];
+
+		if (strncmp(s.container, m->prefixes[i], strlen(m->prefixes[i])))
+			continue;
+		matched = true;
+		if (!found[0][0])
+			memcpy(found[0], s.container, sizeof(s.container));
+		else if (!found[1][0] && strcmp(found[0], s.container))
+			memcpy(found[1], s.container, sizeof(s.container));
+	}
+	return matched && m->fn ? m->fn(id, m->ctx) : 0;
+}
+
+/* Each prefix named one container: else said. 0 or -1. */
+static int check_unique(const struct container_match *m)
+{
+	for (int i = 0; i < m->n; i++) {
+		if (m->found[i][1][0]) {
+			warn("'%s' starts the IDs of more than one running container (%.12s, %.12s): give more of its digits\n",
+			     m->prefixes[i], m->found[i][0], m->found[i][1]);
+			return -1;
+		}
+		if (!m->found[i][0][0])
+			warn("no running container's ID starts with '%s': one made from now on whose ID does is traced\n",
+			     m->prefixes[i]);
+	}
+	return 0;
+}
+
+int identity_containers(struct identity *ids, const char (*prefixes)[CONTAINER_DIGITS + 1], int n,
+			bool unique, int (*fn)(__u64 id, void *ctx), void *ctx)
+{
+	struct container_match m = { .prefixes = prefixes, .n = n, .fn = fn, .ctx = ctx };
+	int err;
+
+	if (!ids->paths) {
+		warn("--container needs cgroup v2, which is not mounted here\n");
+		return -1;
+	}
+	err = cgroup_paths_walk(ids->paths, monotonic_ns());
+	if (err) {
+		warn("failed to read the cgroup v2 tree: %s\n", strerror(-err));
+		return -1;
+	}
+	if (cgroup_paths_foreach(ids->paths, match_dir, &m))
+		return -1;
+	return unique ? check_unique(&m) : 0;
 }
 
 void identity_close(struct identity *ids)

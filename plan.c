@@ -26,6 +26,11 @@ static void settings_from(struct settings *s, const struct config *cfg)
 	s->family = (__u16)cfg->family;
 	s->client_family = (__u16)cfg->client_family;
 	s->netns = cfg->netns;	/* --netns=PATH's: preflight opens the file */
+	s->ncontainers = (__u8)cfg->ncontainers;
+	for (int i = 0; i < cfg->ncontainers; i++) {
+		s->container_len[i] = (__u8)strlen(cfg->containers[i]);
+		memcpy(s->containers[i], cfg->containers[i], s->container_len[i]);
+	}
 	s->filter_cgroup = cfg->cgroup != NULL;
 	s->count = cfg->count;
 	s->queue = cfg->queue;
@@ -75,8 +80,13 @@ void plan_make(struct plan *p, const struct config *cfg)
 	if (handshake)
 		add_prog(p, "tp_sock_set_state", "the handshake tracepoint (for -q's and --metrics' wait)",
 			 true);
-	if (s->feed_cgroups)
-		add_prog(p, "raw_cgroup_mkdir", "the cgroup_mkdir tracepoint (cgroup paths)", true);
+	/* Before the way's: a container made while tcpaccept starts is
+	 * seen by the walk after this, or by the tracepoint, or both. */
+	if (s->feed_cgroups || s->ncontainers)
+		add_prog(p, "raw_cgroup_mkdir", "the cgroup_mkdir tracepoint (cgroup paths, --container)",
+			 true);
+	if (s->ncontainers)
+		add_prog(p, "raw_cgroup_rmdir", "the cgroup_rmdir tracepoint (--container)", true);
 	add_map(p, "events", true, s->rows ? cfg->ring_kb * 1024 : RING_MIN_BYTES);
 	if (!s->feed_cgroups)
 		add_map(p, "cgroups_made", true, RING_MIN_BYTES);
@@ -84,6 +94,7 @@ void plan_make(struct plan *p, const struct config *cfg)
 	add_map(p, "metric_totals", s->metrics, cfg->max_series);
 	add_map(p, "listen_stats", s->need_listen_stats, cfg->max_series);
 	add_map(p, "counts", s->count, COUNT_MAX_ENTRIES);
+	add_map(p, "container_cgroups", s->ncontainers, CONTAINER_CGROUPS_MAX);
 	p->keep_bpf = cfg->count || cfg->metrics;
 }
 

@@ -16,8 +16,8 @@
 struct tcpaccept_bpf;
 struct choice;
 
-#define PLAN_MAX_PROGS 8
-#define PLAN_MAX_MAPS 8
+#define PLAN_MAX_PROGS 12
+#define PLAN_MAX_MAPS 12
 
 /* A program the options need, on top of the way in's own. */
 struct plan_prog {

@@ -30,6 +30,7 @@
 #define PF_IO_WORKER	0x00000010
 #define IORING_OP_ACCEPT 13
 #define MAX_PID_NS_LEVEL 32	/* the kernel's: levels 0..32 */
+#define MAX_CGROUP_DEPTH 32	/* --container: cgroups checked, the task's and above */
 
 /* Everything the options decide, set by plan.c before load (tcpaccept.h). */
 const volatile struct settings settings = {};
@@ -54,6 +55,8 @@ __u32 metrics_epoch = 0;
 struct listen_stats zero_listen_stats = {};
 /* New cgroups whose path cgroups_made had no room for. */
 __u64 cgroups_lost = 0;
+/* --container: new containers' cgroups container_cgroups had no room for. */
+__u64 container_cgroups_full = 0;
 /* settings.pidns: accept() calls of tasks outside it, not traced. */
 __u64 outside_pidns = 0;
 /* The level of settings.pidns, learnt from the first task seen in it:
@@ -120,6 +123,18 @@ struct {
 	__type(key, __u64);
 	__type(value, __u64);
 } handshake_done SEC(".maps");
+
+/* --container: the cgroups of the containers whose IDs the prefixes
+ * start, their own directories (a container's sub-cgroups, and containers
+ * nested in it, match through their ancestors): from identity.c's walk at
+ * start, then from cgroup_mkdir as containers are made; cgroup_rmdir
+ * takes them out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CONTAINER_CGROUPS_MAX);	/* resized by plan.c */
+	__type(key, __u64);
+	__type(value, __u8);
+} container_cgroups SEC(".maps");
 
 /* feed_cgroups: struct cgroup_made records, read by identity.c; room for
  * 63 between two reads, 100 ms apart. */
@@ -239,10 +254,33 @@ struct conn {
 	__u8 proto;		/* enum accept_proto */
 };
 
+/* --- --container ------------------------------------------------------------- */
+
+/* @cg, or a cgroup above it, is a matching container's. */
+static __always_inline bool in_container(struct cgroup *cg)
+{
+	__u64 id;
+
+	for (int i = 0; i < MAX_CGROUP_DEPTH && cg; i++) {
+		id = BPF_CORE_READ(cg, kn, id);
+		if (bpf_map_lookup_elem(&container_cgroups, &id))
+			return true;
+		cg = BPF_CORE_READ(cg, self.parent, cgroup);
+	}
+	return false;
+}
+
+static __always_inline bool current_in_container(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return in_container(BPF_CORE_READ(task, cgroups, dfl_cgrp));
+}
+
 /* --- step 1, in each program: the filters on the task ----------------------- */
 
-/* -p, -u, -C and the tracer's PID namespace: false if the current task is
- * not traced. @pid_tgid becomes its IDs as the tracer's /proc shows them. */
+/* -p, -u, -C, --container and the tracer's PID namespace: false if the
+ * current task is not traced. @pid_tgid becomes its IDs as the tracer's /proc shows them. */
 static __always_inline bool task_passes(__u64 *pid_tgid)
 {
 	if (!to_view(pid_tgid)) {
@@ -254,6 +292,8 @@ static __always_inline bool task_passes(__u64 *pid_tgid)
 	if (settings.filter_uid && (__u32)bpf_get_current_uid_gid() != settings.uid)
 		return false;
 	if (settings.filter_cgroup && bpf_current_task_under_cgroup(&cgroup_map, 0) != 1)
+		return false;
+	if (settings.ncontainers && !current_in_container())
 		return false;
 	return true;
 }
@@ -706,6 +746,9 @@ static __always_inline int report(const struct sighting *s)
 {
 	struct conn c;
 
+	/* Without a task, task_passes() could not ask: the socket's cgroup. */
+	if (s->no_task && settings.ncontainers && !in_container(sock_cgroup(owner_socket(s))))
+		return 0;
 	if (!socket_passes(s, &c))
 		return 0;
 	c.cgroup_id = settings.need_cgroup ? event_cgroup_id(s) : 0;
@@ -1025,27 +1068,155 @@ int tp_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
 /* --- new cgroups ---------------------------------------------------------------- */
 
-/* A cgroup v2 directory was made: its ID and path to user space, before
- * mkdir(2) returns, so before any task can be moved into it and accept:
- * its rows have a path without a walk of the tree, however short-lived
- * the cgroup. */
-SEC("?raw_tp/cgroup_mkdir")
-int BPF_PROG(raw_cgroup_mkdir, struct cgroup *cgrp, const char *path)
+/* The first @n bytes of @s are @lit's. */
+static __always_inline bool starts_with(const char *s, const char *lit, int n)
 {
-	struct cgroup_made *m;
+	for (int i = 0; i < n; i++)
+		if (s[i] != lit[i])
+			return false;
+	return true;
+}
 
-	if (!settings.feed_cgroups || BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
-		return 0;	/* (or a v1 hierarchy's) */
-	m = bpf_ringbuf_reserve(&cgroups_made, sizeof(*m), 0);
+static __always_inline bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+#define CGROUP_NAME_MAX 128	/* the longest container directory is 85 bytes */
+
+/* A new directory's name and its parent's. In a map, not on the stack: the
+ * ID is read at a variable offset, which 5.10's verifier allows in map
+ * values only (variable-offset stack reads came in 5.12, 01f810ace9ed). */
+struct cgroup_names {
+	char name[CGROUP_NAME_MAX];
+	char parent[CGROUP_NAME_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cgroup_names);
+} cgroup_names SEC(".maps");
+
+/* @name[@off..) is a container ID that one of --container's prefixes
+ * starts. */
+static __always_inline bool id_wanted(const char name[CGROUP_NAME_MAX], int off)
+{
+	bool ok;
+
+	for (int i = 0; i < CONTAINER_DIGITS; i++)
+		if (!is_hex(name[(off + i) & (CGROUP_NAME_MAX - 1)]))
+			return false;
+	for (int p = 0; p < CONTAINERS_MAX; p++) {
+		ok = p < settings.ncontainers;
+		for (int i = 0; ok && i < CONTAINER_DIGITS && i < settings.container_len[p]; i++)
+			ok = name[(off + i) & (CGROUP_NAME_MAX - 1)] == settings.containers[p][i];
+		if (ok)
+			return true;
+	}
+	return false;
+}
+
+/* The offset of the ID in @name (@len bytes, NUL excluded), a new cgroup
+ * directory whose parent is @parent (@plen bytes): the runtimes' layouts,
+ * as service.c's container_of() reads them; -1 if it is no container's. */
+static __always_inline int container_id_at(const char *name, int len, const char *parent,
+					   int plen)
+{
+	const int id = CONTAINER_DIGITS;
+
+	if (len == 7 + id + 6 && starts_with(name + 7 + id, ".scope", 6) &&
+	    (starts_with(name, "docker-", 7) || starts_with(name, "libpod-", 7)))
+		return 7;		/* the systemd driver's Docker and podman */
+	if (len == 7 + id && starts_with(name, "libpod-", 7))
+		return 7;		/* podman's cgroupfs: /libpod_parent/libpod-ID */
+	if (len == 15 + id + 6 && starts_with(name, "cri-containerd-", 15) &&
+	    starts_with(name + 15 + id, ".scope", 6))
+		return 15;
+	if ((len == 5 + id || (len == 5 + id + 6 && starts_with(name + 5 + id, ".scope", 6))) &&
+	    starts_with(name, "crio-", 5))
+		return 5;
+	/* Bare IDs, where Docker's (/docker/ID) and the kubelet's cgroupfs
+	 * drivers (/kubepods/[QOS/]podUID/ID) put them. */
+	if (len == id && ((plen == 6 && starts_with(parent, "docker", 6)) ||
+			  (plen == 3 + 36 && starts_with(parent, "pod", 3))))
+		return 0;
+	return -1;
+}
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(kn->parent))
+		return BPF_CORE_READ(kn, parent);
+	return BPF_CORE_READ((struct kernfs_node___new *)kn, __parent);
+}
+
+/* --container: a new directory named as a matching container's goes into
+ * container_cgroups, before mkdir(2) returns to the runtime, so before
+ * any task can be moved into it: no window. */
+static __always_inline void match_container(struct cgroup *cgrp)
+{
+	struct kernfs_node *kn = BPF_CORE_READ(cgrp, kn);
+	struct cgroup_names *n;
+	int len, plen, off;
+	__u32 zero = 0;
+	__u8 one = 1;
+	__u64 id;
+
+	n = bpf_map_lookup_elem(&cgroup_names, &zero);
+	if (!n)
+		return;
+	len = bpf_probe_read_kernel_str(n->name, sizeof(n->name), BPF_CORE_READ(kn, name)) - 1;
+	plen = bpf_probe_read_kernel_str(n->parent, sizeof(n->parent),
+					 BPF_CORE_READ(kn_parent(kn), name)) - 1;
+	off = container_id_at(n->name, len, n->parent, plen);
+	if (off < 0 || !id_wanted(n->name, off))
+		return;
+	id = BPF_CORE_READ(kn, id);
+	if (bpf_map_update_elem(&container_cgroups, &id, &one, BPF_ANY))
+		__sync_fetch_and_add(&container_cgroups_full, 1);
+}
+
+/* feed_cgroups: the directory's ID and path to user space, so that its
+ * rows have a path without a walk of the tree, however short-lived the
+ * cgroup. */
+static __always_inline void feed_path(struct cgroup *cgrp, const char *path)
+{
+	struct cgroup_made *m = bpf_ringbuf_reserve(&cgroups_made, sizeof(*m), 0);
+
 	if (!m) {
 		__sync_fetch_and_add(&cgroups_lost, 1);
-		return 0;
+		return;
 	}
 	m->id = BPF_CORE_READ(cgrp, kn, id);
 	if (bpf_probe_read_kernel_str(m->path, sizeof(m->path), path) <= 0)
 		m->path[0] = '\0';
 	/* Nobody waits for these: identity.c reads them before it needs them. */
 	bpf_ringbuf_submit(m, BPF_RB_NO_WAKEUP);
+}
+
+/* A cgroup v2 directory was made; it runs before mkdir(2) returns. */
+SEC("?raw_tp/cgroup_mkdir")
+int BPF_PROG(raw_cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+		return 0;	/* a v1 hierarchy's */
+	if (settings.ncontainers)
+		match_container(cgrp);
+	if (settings.feed_cgroups)
+		feed_path(cgrp, path);
+	return 0;
+}
+
+/* --container: a removed container's cgroup leaves container_cgroups (a
+ * cgroup must be empty to go: no task of it accepts any more). */
+SEC("?raw_tp/cgroup_rmdir")
+int BPF_PROG(raw_cgroup_rmdir, struct cgroup *cgrp, const char *path)
+{
+	__u64 id = BPF_CORE_READ(cgrp, kn, id);
+
+	bpf_map_delete_elem(&container_cgroups, &id);
 	return 0;
 }
 

@@ -122,6 +122,11 @@ static int preflight(struct tracer *t)
 		return -1;
 	if (cfg->cgroup && (t->cgroup_fd = cgroup_open(cfg->cgroup)) < 0)
 		return -1;
+	/* --container: each ID names one container, if any (a walk). */
+	if (cfg->ncontainers &&
+	    (!(t->ids = identity_open()) ||
+	     identity_containers(t->ids, cfg->containers, cfg->ncontainers, true, NULL, NULL)))
+		return -1;
 	/* --netns=PATH: the namespace's inode number is known from here. */
 	if (cfg->netns_path &&
 	    (t->netns_fd = process_netns_open(cfg->netns_path, &t->plan.settings.netns)) < 0)
@@ -142,6 +147,26 @@ static int set_cgroup(struct tcpaccept_bpf *skel, int cgroup_fd)
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.cgroup_map), &zero, &cgroup_fd, BPF_ANY))
 		return -errno;
 	return 0;
+}
+
+static int add_container(__u64 id, void *ctx)
+{
+	__u8 one = 1;
+
+	if (bpf_map_update_elem(*(int *)ctx, &id, &one, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* --container: the running containers' cgroups, walked again now that
+ * cgroup_mkdir adds those made from here on: none is missed between the
+ * two, and the way's programs, attached after this, find them all. */
+static int set_containers(struct tracer *t, struct tcpaccept_bpf *skel)
+{
+	int fd = bpf_map__fd(skel->maps.container_cgroups);
+
+	return identity_containers(t->ids, t->cfg.containers, t->cfg.ncontainers, false,
+				   add_container, &fd);
 }
 
 /* Opens, loads and attaches the programs the plan and the chosen way in
@@ -175,6 +200,11 @@ static int start_way(struct tracer *t)
 	err = plan_attach(&t->plan, skel, why, len);
 	if (err)
 		goto fail;
+	if (t->cfg.ncontainers && set_containers(t, skel)) {
+		err = -EIO;
+		snprintf(why, len, "failed to set the container filter");
+		goto fail;
+	}
 	err = ways[c->way].attach(skel, c);
 	if (err) {
 		snprintf(why, len, "failed to attach the BPF programs: %s", kernel_strerror(-err));
@@ -242,9 +272,10 @@ static int begin_tracing(struct tracer *t)
 
 	/* Before dropping capabilities: the walk of the cgroup tree sees
 	 * every directory; the reader asks the kernel about the map. */
-	if (t->plan.settings.need_cgroup &&
-	    !(t->ids = identity_open(t->plan.settings.feed_cgroups ?
-				     bpf_map__fd(t->skel->maps.cgroups_made) : -1)))
+	if (t->plan.settings.need_cgroup && !t->ids && !(t->ids = identity_open()))
+		return -1;
+	if (t->plan.settings.feed_cgroups &&
+	    identity_watch(t->ids, bpf_map__fd(t->skel->maps.cgroups_made)))
 		return -1;
 	if (rows_open(&t->rows, t->skel, cfg, &t->plan.settings, t->ids))
 		return -1;
@@ -389,6 +420,9 @@ static int finish(struct tracer *t)
 	if (cfg->count && t->skel->bss->count_overflow)
 		warn("%llu accepts not counted: the count table (" STR(COUNT_MAX_ENTRIES) " keys) was full\n",
 		     (unsigned long long)t->skel->bss->count_overflow);
+	if (t->skel->bss->container_cgroups_full)
+		warn("%llu new cgroups of matching containers not traced: their table (" STR(CONTAINER_CGROUPS_MAX) ") was full\n",
+		     (unsigned long long)t->skel->bss->container_cgroups_full);
 	if (t->skel->bss->outside_pidns)
 		warn("%llu accept() calls of processes outside this PID namespace were not traced (its ps does not show them either)\n",
 		     (unsigned long long)t->skel->bss->outside_pidns);

@@ -18,6 +18,12 @@
 /* -P: one bit per local port. */
 #define PORT_BITS_BYTES (65536 / 8)
 
+/* --container: how many ID prefixes, how many hex digits in a full ID,
+ * how many cgroups of matching containers the kernel side keeps. */
+#define CONTAINERS_MAX 8
+#define CONTAINER_DIGITS 64
+#define CONTAINER_CGROUPS_MAX 4096
+
 /* The ways into the kernel, in the order that auto tries them: X(enum,
  * name). ways.c says how each is probed, loaded and attached; adding one
  * is an entry here, one there, and its BPF programs. */
@@ -64,6 +70,10 @@ enum accept_proto {
  * given" or "off". */
 struct settings {
 	__u8 port_bits[PORT_BITS_BYTES];	/* -P, when filter_ports */
+	/* --container: ncontainers ID prefixes, container_len[i] lowercase
+	 * hex digits each (no NUL). */
+	char containers[CONTAINERS_MAX][CONTAINER_DIGITS];
+	__u8 container_len[CONTAINERS_MAX];
 	__u32 pid;		/* -p: this thread group only */
 	__u32 uid;		/* -u, when filter_uid */
 	/* Wake the reader only when this much data waits; otherwise it drains
@@ -99,7 +109,10 @@ struct settings {
 	 * (struct cgroup_made) to cgroups_made. */
 	__u8 feed_cgroups;
 	__u8 count_cgroup;	/* -c -S: counts per cgroup too (count_key's labels.cgroup) */
-	__u8 pad[2];
+	/* --container: the task's cgroup, or one above it, is in
+	 * container_cgroups; cgroup_mkdir adds new containers' there. */
+	__u8 ncontainers;
+	__u8 pad;
 };
 
 /* One event, as the kernel side sends it: a struct event_head, then with
@@ -165,7 +178,9 @@ _Static_assert(sizeof(struct event_queue) == 16, "struct event_queue is 16 bytes
 _Static_assert(sizeof(struct event_identity) == 24, "struct event_identity is 24 bytes");
 _Static_assert(RECORD_SIZE(EVENT_ACCEPT, 0, 0, ADDR4_LEN) + RINGBUF_HDR_LEN == 64,
 	       "an IPv4 accept without -q and the identity fills one 64-byte cache line");
-_Static_assert(sizeof(struct settings) == PORT_BITS_BYTES + 44, "struct settings has no hidden padding");
+_Static_assert(sizeof(struct settings) ==
+	       PORT_BITS_BYTES + CONTAINERS_MAX * (CONTAINER_DIGITS + 1) + 44,
+	       "struct settings has no hidden padding");
 
 /* A cgroup v2 directory the kernel just made, as cgroup_mkdir sends it: its
  * ID, then its path from the hierarchy's root (what /proc/PID/cgroup's 0::

@@ -8,14 +8,16 @@ server saw from inside."""
 import os
 import re
 import signal
+import subprocess
 
 import pytest
 
+from tests.lib import TCPACCEPT, cgroups
 from tests.lib.cgroups import LAYOUTS, CgroupTree, in_cgroup, ns_inode, nspids, proc_cgroup
 from tests.lib.checks import (LOST_RE, check_json, check_rows, one, parse_json_lines, parse_prom,
                               parse_rows)
 from tests.lib.containers import Container, busybox_image
-from tests.lib.host import Tracer, WaitingPeer
+from tests.lib.host import Tracer, WaitingPeer, free_port, run_tcpaccept
 from tests.lib.pidns import IN_NEW_PIDNS, enter_pidns, inside_pid
 from tests.e2e.test_filters import cgroup2_mounts
 
@@ -268,3 +270,89 @@ def test_tracer_in_a_pid_namespace_with_the_hosts_proc():
     assert rc == 0, err
     check_json(parse_json_lines(out), accepts, server.pid, identity={"nspid": server.pid})
     assert "PID namespace" not in err, err
+
+
+# --- --container -------------------------------------------------------------------
+
+def rows_of(t):
+    out, err, rc = t.stop()
+    assert rc == 0 and not LOST_RE.search(err), err
+    return parse_rows(out), err
+
+
+def test_container_filter_podman(image):
+    """Two containers and a host process accept on the same port: each
+    --container tracer shows exactly its own container's accepts, by a
+    prefix of its ID, for a container running before tcpaccept started and
+    for one started after (its cgroup is matched as it is made)."""
+    port = free_port()
+    with Container(image, "--count", "2", "--port", str(port)) as a, \
+            Container(image, "--count", "3", "--port", str(port)) as b:
+        a.start()
+        host = WaitingPeer("--count", "1", "--port", str(port))
+        tracers = {"a": Tracer(f"--container={a.id[:12]}"), "b": Tracer(f"--container={b.id[:5]}")}
+        b.start()
+        accepts = {"a": a.go(), "b": b.go(), "host": host.go()}
+        pids = {"a": a.host_pid, "b": b.host_pid, "host": host.pid}
+        for name, t in tracers.items():
+            rows, err = rows_of(t)
+            want = accepts[name]
+            check_rows(rows, [{**x, "pid": pids[name], "tid": pids[name]} for x in want],
+                       pids[name])
+            assert len(rows) == len(want) and {r["lport"] for r in rows} == {port}, (name, rows)
+            if name == "b":
+                assert f"no running container's ID starts with '{b.id[:5]}'" in err, err
+    assert len(accepts["host"]) == 1
+
+
+# Which layouts a prefix of ID_A, and of ID_B, matches: the container's own
+# directory, its sub-cgroups, and containers nested in it.
+MATCH = {cgroups.ID_A[:7]: {n for n, l in LAYOUTS.items() if l.container},
+         cgroups.ID_B[:5]: {"docker-in-docker", "kind"}}
+
+
+@pytest.mark.parametrize("made", ["before", "after"])
+def test_container_filter_layouts(made):
+    """Real directories of every layout, a real server in each: made before
+    tcpaccept starts (found by its walk) or after (by cgroup_mkdir)."""
+    tracers = {}
+    with CgroupTree() as tree:
+        dirs = {name: tree.make(l.path) for name, l in LAYOUTS.items() if made == "before"}
+        tracers = {p: Tracer(f"--container={p}") for p in MATCH}
+        servers = {}
+        for name, layout in sorted(LAYOUTS.items()):
+            d = dirs.get(name) or tree.make(layout.path)
+            server = WaitingPeer("--count", "1", prefix=in_cgroup(d))
+            servers[name] = (server.pid, server.go())
+        for prefix, t in tracers.items():
+            rows, _ = rows_of(t)
+            shown = set()
+            for name, (pid, accepts) in servers.items():
+                if [r for r in rows if r["pid"] == pid]:
+                    check_rows(rows, accepts, pid)
+                    shown.add(name)
+            assert shown == MATCH[prefix], (prefix, shown ^ MATCH[prefix])
+
+
+def test_container_prefix_of_two_is_refused():
+    with CgroupTree() as tree:
+        tree.make(f"docker/{cgroups.ID_A}")
+        other = cgroups.ID_A[:-1] + ("0" if cgroups.ID_A[-1] != "0" else "1")
+        tree.make(f"docker/{other}")
+        res = run_tcpaccept(f"--container={cgroups.ID_A[:10]}", "--container=abcdef")
+    assert res.returncode == 1, res
+    assert res.stderr.decode() == (
+        f"tcpaccept: '{cgroups.ID_A[:10]}' starts the IDs of more than one running container "
+        f"({cgroups.ID_A[:12]}, {other[:12]}): give more of its digits\n") or \
+        res.stderr.decode() == (
+        f"tcpaccept: '{cgroups.ID_A[:10]}' starts the IDs of more than one running container "
+        f"({other[:12]}, {cgroups.ID_A[:12]}): give more of its digits\n"), res.stderr
+
+
+def test_container_without_cgroup_v2():
+    umounts = " && ".join(f"umount -l {p}" for p in cgroup2_mounts())
+    res = subprocess.run(["unshare", "--mount", "sh", "-c",
+                          f'{umounts} && exec "$0" --container=4f3c', TCPACCEPT],
+                         capture_output=True, timeout=10)
+    assert (res.returncode, res.stderr.decode()) == \
+        (1, "tcpaccept: --container needs cgroup v2, which is not mounted here\n")

@@ -301,3 +301,33 @@ TEST(netns_args)
 	CHECK(parse(&cfg, err, sizeof(err), ARGS("--netns=123x")) == 0 &&
 	      !strcmp(cfg.netns_path, "123x") && !cfg.netns, "a name with digits");
 }
+
+TEST(container_args)
+{
+	struct config cfg;
+	char err[512];
+
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--container=4f3c2b1a09e8")) == 0 &&
+	      cfg.ncontainers == 1 && !strcmp(cfg.containers[0], "4f3c2b1a09e8"), "one prefix");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--container=ab,cd", "--container", "ab,ef")) == 0 &&
+	      cfg.ncontainers == 3 && !strcmp(cfg.containers[0], "ab") &&
+	      !strcmp(cfg.containers[1], "cd") && !strcmp(cfg.containers[2], "ef"),
+	      "lists merge, without repeats");
+	CHECK(parse(&cfg, err, sizeof(err),
+		    ARGS("--container=4f3c2b1a09e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2")) == 0 &&
+	      strlen(cfg.containers[0]) == 64, "a full ID");
+	CHECK(parse(&cfg, err, sizeof(err),
+		    ARGS("--container=4f3c2b1a09e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c21")) == EXIT_USAGE,
+	      "65 digits");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--container=4F3C")) == EXIT_USAGE &&
+	      !strcmp(err, "tcpaccept: invalid container ID list '4F3C': '4F3C' is not 1-64 lowercase hex digits (a container's ID or its start)\n"),
+	      "upper case: %s", err);
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--container=nginx")) == EXIT_USAGE, "a name");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--container=")) == EXIT_USAGE, "empty");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--container=a,")) == EXIT_USAGE, "empty item");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--container=1,2,3,4,5,6,7,8")) == 0 &&
+	      cfg.ncontainers == 8, "eight");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--container=1,2,3,4,5,6,7,8", "--container=9")) ==
+	      EXIT_USAGE && !strcmp(err, "tcpaccept: invalid container ID list '9': more than 8 containers\n"),
+	      "nine: %s", err);
+}
