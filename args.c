@@ -20,6 +20,7 @@
 #define OPT_CLIENT_FAMILY 1006
 #define OPT_NETNS 1007
 #define OPT_CONTAINER 1008
+#define OPT_METRICS_LABELS 1009
 /* parse_opt()'s error for an argument that is not an option: as after
  * getopt's errors, args_parse() adds "Try --help". */
 #define ERR_TRY_HELP (EXIT_USAGE + 1)
@@ -54,6 +55,8 @@ static const char doc[] =
 "    tcpaccept --way=tracepoint   # force the syscall tracepoints\n"
 "    tcpaccept --metrics=/var/lib/prometheus/node-exporter/tcpaccept.prom\n"
 "                          # Prometheus metrics for node_exporter, every 15 s\n"
+"    tcpaccept --metrics=/var/lib/prometheus/node-exporter/tcpaccept.prom \\\n"
+"              --metrics-labels=container   # accepts per container too\n"
 "    tcpaccept -c -q       # counts, then a wait histogram per port\n"
 "    tcpaccept -j -o /var/log/tcpaccept.jsonl   # reopened on SIGHUP\n"
 "\n";
@@ -89,6 +92,7 @@ static const struct argp_option options[] = {
 	{ "backend", 0, NULL, OPTION_ALIAS | OPTION_HIDDEN, NULL, 0 },
 	{ "ring-kb", OPT_RING_KB, "KB", 0, "Ring buffer size in KiB, a power of two from 4 to 1048576 (default 1024)", 0 },
 	{ "metrics", OPT_METRICS, "PATH", 0, "Write Prometheus metrics to PATH (atomically) every interval and at exit; alone, print no rows", 0 },
+	{ "metrics-labels", OPT_METRICS_LABELS, "LABELS", 0, "Also label the accept (and failure) counters by container and/or unit: container, unit or container,unit (see the man page for the series they make)", 0 },
 	{ "metrics-max-series", OPT_MAX_SERIES, "N", 0, "Most label sets per metric, 1-1048576 (default 4096); accepts beyond are counted, not lost silently", 0 },
 	{ "output", 'o', "FILE", 0, "Append the output to FILE instead of stdout; reopen it on SIGHUP (log rotation)", 0 },
 	{ "verbose", 'v', NULL, 0, "Say which way in was chosen and why; libbpf debug output", 0 },
@@ -192,6 +196,25 @@ static int parse_ports(const char *list, struct config *cfg)
 	}
 }
 
+/* --metrics-labels: "container", "unit", comma-separated. */
+static int parse_metrics_labels(const char *list, struct config *cfg)
+{
+	const char *p = list;
+	size_t len;
+
+	for (;; p += len + 1) {
+		len = strcspn(p, ",");
+		if (len == strlen("container") && !strncmp(p, "container", len))
+			cfg->label_container = true;
+		else if (len == strlen("unit") && !strncmp(p, "unit", len))
+			cfg->label_unit = true;
+		else
+			return list_error("metrics labels", list, "'%.*s' is not container or unit", p, len);
+		if (!p[len])
+			return 0;
+	}
+}
+
 /* --container: comma-separated ID prefixes, added to any earlier ones. */
 static int parse_containers(const char *list, struct config *cfg)
 {
@@ -241,6 +264,8 @@ static int finish_config(struct config *cfg)
 		return usage_error("%s", "-i/--interval needs -c/--count or --metrics");
 	if (cfg->count && (cfg->timestamp || cfg->wallclock || cfg->print_uid))
 		return usage_error("%s", "-c/--count does not combine with -t, -T or -U");
+	if ((cfg->label_container || cfg->label_unit) && !cfg->metrics)
+		return usage_error("%s", "--metrics-labels needs --metrics");
 	/* --metrics alone prints nothing; an option about rows asks for them. */
 	cfg->rows = !cfg->count && (!cfg->metrics || cfg->json || cfg->output || cfg->timestamp ||
 				    cfg->wallclock || cfg->print_uid || cfg->queue || cfg->wide ||
@@ -281,6 +306,8 @@ static int parse_number(int key, const char *arg, struct config *cfg)
 		return 0;
 	case OPT_CONTAINER:
 		return parse_containers(arg, cfg);
+	case OPT_METRICS_LABELS:
+		return parse_metrics_labels(arg, cfg);
 	case OPT_NETNS:
 		/* Digits: an inode number; anything else a file. */
 		if (*arg >= '0' && *arg <= '9' && strspn(arg, "0123456789") == strlen(arg)) {

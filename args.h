@@ -45,6 +45,8 @@ struct config {
 	bool exit_now;			/* -h or -V was handled: exit 0 */
 	const char *metrics;		/* --metrics: Prometheus text file */
 	unsigned int max_series;	/* --metrics-max-series */
+	bool label_container;		/* --metrics-labels=container */
+	bool label_unit;		/* --metrics-labels=unit */
 	const char *output;		/* -o: rows and tables to this file */
 	bool rows;			/* one row per accept (not -c; not --metrics alone) */
 	unsigned int metrics_interval;	/* seconds between metrics writes */

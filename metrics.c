@@ -76,21 +76,74 @@ static void listen_labels(char *out, size_t size, __u16 family, const __u8 laddr
 	snprintf(out, size, "laddr=\"%s\",lport=\"%u\"", addr, lport);
 }
 
+/* ,NAME="VALUE" for an opt-in label (nothing if not asked for); "" for a
+ * series that has none. */
+static void opt_label(FILE *f, bool asked, const char *name, const char *value)
+{
+	char text[5 * 256 + 1];	/* a unit name of \xHH escapes */
+
+	if (!asked)
+		return;
+	metrics_escape_label(text, sizeof(text), value ? value : "", value ? strlen(value) : 0);
+	fprintf(f, ",%s=\"%s\"", name, text);
+}
+
 static void format_totals(FILE *f, const struct metrics_snapshot *s)
 {
 	help_type(f, "tcpaccept_accepts_total", "counter",
-		  "Successful TCP accept()s since tcpaccept started, by task name, IP version, local address and port.");
+		  "Successful TCP accept()s since tcpaccept started, by task name, IP version, local address and port (and container, unit with --metrics-labels).");
 	for (size_t i = 0; i < s->ntotals; i++) {
-		const struct accept_labels *k = &s->totals[i].key;
+		const struct metric_series *m = &s->totals[i];
+		const struct accept_labels *k = &m->key;
 		char comm[4 * TASK_COMM_LEN + 1], label[2 * sizeof(comm) + 1], addr[64];
 
 		fmt_escape_comm(comm, sizeof(comm), k->comm, sizeof(k->comm));
 		metrics_escape_label(label, sizeof(label), comm, sizeof(comm));
 		fmt_addr(addr, sizeof(addr), k->family, k->laddr);
-		fprintf(f, "tcpaccept_accepts_total{comm=\"%s\",ip=\"%d\",laddr=\"%s\",lport=\"%u\",proto=\"%s\"} %llu\n",
-			label, k->family == AF_INET6 ? 6 : 4, addr, k->lport, fmt_proto_name(k->proto),
-			(unsigned long long)s->totals[i].counts.events[EVENT_ACCEPT]);
+		fprintf(f, "tcpaccept_accepts_total{comm=\"%s\"", label);
+		opt_label(f, s->label_container, "container", m->container);
+		fprintf(f, ",ip=\"%d\",laddr=\"%s\",lport=\"%u\",proto=\"%s\"", k->family == AF_INET6 ? 6 : 4,
+			addr, k->lport, fmt_proto_name(k->proto));
+		opt_label(f, s->label_unit, "unit", m->unit);
+		fprintf(f, "} %llu\n", (unsigned long long)m->counts.events[EVENT_ACCEPT]);
 	}
+}
+
+static int text_cmp(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+/* The labels of two series, cgroup aside. */
+static int by_labels(const void *pa, const void *pb)
+{
+	const struct metric_series *a = pa, *b = pb;
+	struct accept_labels x = a->key, y = b->key;
+	int d;
+
+	x.cgroup = y.cgroup = 0;
+	d = memcmp(&x, &y, sizeof(x));
+	if (!d)
+		d = text_cmp(a->container, b->container);
+	return d ? d : text_cmp(a->unit, b->unit);
+}
+
+size_t metrics_merge_series(struct metric_series *s, size_t n)
+{
+	size_t out = 0;
+
+	qsort(s, n, sizeof(*s), by_labels);
+	for (size_t i = 0; i < n; i++) {
+		if (out && !by_labels(&s[out - 1], &s[i])) {
+			for (int k = 0; k < NR_EVENT_KINDS; k++)
+				s[out - 1].counts.events[k] += s[i].counts.events[k];
+			free(s[i].container);
+			free(s[i].unit);
+			continue;
+		}
+		s[out++] = s[i];
+	}
+	return out;
 }
 
 static void format_hist(FILE *f, const struct metrics_snapshot *s)

@@ -46,7 +46,8 @@ static void settings_from(struct settings *s, const struct config *cfg)
 	s->need_service = cfg->rows && (cfg->json || cfg->print_service);
 	s->need_namespaces = cfg->rows && cfg->json;
 	s->count_cgroup = cfg->count && cfg->print_service;
-	s->need_cgroup = s->need_service || s->count_cgroup;
+	s->metrics_cgroup = cfg->metrics && (cfg->label_container || cfg->label_unit);
+	s->need_cgroup = s->need_service || s->count_cgroup || s->metrics_cgroup;
 	/* New cgroups' paths as the kernel makes them; in a cgroup namespace
 	 * they would not be the paths its /proc shows (the walks are). */
 	s->feed_cgroups = s->need_cgroup && cgroup_ns_initial();

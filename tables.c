@@ -172,8 +172,33 @@ static long read_listeners(struct tcpaccept_bpf *skel, struct listen_series **ou
 	return n;
 }
 
-int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, const char *way,
-		  double start)
+/* --metrics-labels: each series' container and unit, then one series per
+ * label set. The count of series left. */
+static long name_series(struct identity *ids, const struct config *cfg,
+			struct metric_series *totals, long n)
+{
+	struct fmt_names names;
+
+	for (long i = 0; i < n; i++) {
+		identity_names(ids, totals[i].key.cgroup, &names);
+		if (cfg->label_container && names.container)
+			totals[i].container = strdup(names.container);
+		if (cfg->label_unit && names.unit)
+			totals[i].unit = strdup(names.unit);
+	}
+	return (long)metrics_merge_series(totals, (size_t)n);
+}
+
+static void free_series_names(struct metric_series *totals, long n)
+{
+	for (long i = 0; i < n; i++) {
+		free(totals[i].container);
+		free(totals[i].unit);
+	}
+}
+
+int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg,
+			 struct identity *ids, const char *way, double start)
 {
 	size_t max = bpf_map__max_entries(skel->maps.metric_totals), len = 0;
 	struct metric_series *totals = calloc(max, sizeof(*totals));
@@ -188,6 +213,8 @@ int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, c
 	n = totals ? read_hash(bpf_map__fd(skel->maps.metric_totals), sizeof(struct accept_labels),
 			       offsetof(struct metric_series, counts), sizeof(*totals),
 			       totals, max) : -ENOMEM;
+	if (n > 0 && ids && (cfg->label_container || cfg->label_unit))
+		n = name_series(ids, cfg, totals, n);
 	nl = read_listeners(skel, &listeners);
 	/* The next interval's peaks start from here. */
 	__atomic_store_n(&skel->bss->metrics_epoch, epoch + 1, __ATOMIC_RELAXED);
@@ -207,6 +234,8 @@ int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, c
 	snap.listen_overflow = __atomic_load_n(&skel->bss->listen_overflow, __ATOMIC_RELAXED);
 	snap.outside_pidns = __atomic_load_n(&skel->bss->outside_pidns, __ATOMIC_RELAXED);
 	snap.max_series = cfg->max_series;
+	snap.label_container = cfg->label_container;
+	snap.label_unit = cfg->label_unit;
 	snap.version = TCPACCEPT_VERSION;
 	snap.libbpf = TCPACCEPT_LIBBPF_VERSION;
 	snap.way = way;
@@ -225,6 +254,8 @@ done:
 	if (err)
 		warn("failed to write the metrics to '%s': %s\n", cfg->metrics, strerror(-err));
 	free(text);
+	if (n > 0)
+		free_series_names(totals, n);
 	free(totals);
 	free(listeners);
 	return err;

@@ -29,8 +29,9 @@ int tables_print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, st
  * -i, of the interval only (the kernel's are cumulative, for --metrics). */
 int tables_print_hists(struct tcpaccept_bpf *skel, const struct config *cfg, struct hist_prev *prev);
 
-/* One write of the --metrics file, from the kernel maps; 0 or -errno (said). */
-int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, const char *way,
-		  double start);
+/* One write of the --metrics file, from the kernel maps; @ids names the
+ * series' cgroups (--metrics-labels), or is NULL. 0 or -errno (said). */
+int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg,
+			 struct identity *ids, const char *way, double start);
 
 #endif /* TCPACCEPT_TABLES_H */

@@ -532,6 +532,7 @@ static __always_inline void count_labels(const struct sighting *s, const struct 
 	key.labels.proto = c->proto;
 	read_laddr(s->sk, c->family, key.labels.laddr);
 	current_comm(key.labels.comm, s->maybe_worker);
+	key.labels.cgroup = settings.metrics_cgroup ? c->cgroup_id : 0;
 	if (settings.metrics && !count_in(&metric_totals, &key.labels, s->kind))
 		__sync_fetch_and_add(&metric_overflow, 1);
 	key.labels.cgroup = settings.count_cgroup ? c->cgroup_id : 0;

@@ -310,7 +310,8 @@ static void print_tables(struct tracer *t, bool with_time, bool skip_if_empty)
 
 static int write_metrics_now(struct tracer *t)
 {
-	return tables_write_metrics(t->skel, &t->cfg, args_way_name(t->choice.way), t->start_time);
+	return tables_write_metrics(t->skel, &t->cfg, t->ids, args_way_name(t->choice.way),
+				    t->start_time);
 }
 
 /* -c without -i prints nothing until the end: on a terminal, say so (as

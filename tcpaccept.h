@@ -112,7 +112,8 @@ struct settings {
 	/* --container: the task's cgroup, or one above it, is in
 	 * container_cgroups; cgroup_mkdir adds new containers' there. */
 	__u8 ncontainers;
-	__u8 pad;
+	/* --metrics-labels: metric_totals' keys have the cgroup ID. */
+	__u8 metrics_cgroup;
 };
 
 /* One event, as the kernel side sends it: a struct event_head, then with

@@ -356,3 +356,41 @@ def test_container_without_cgroup_v2():
                          capture_output=True, timeout=10)
     assert (res.returncode, res.stderr.decode()) == \
         (1, "tcpaccept: --container needs cgroup v2, which is not mounted here\n")
+
+
+# --- --metrics-labels --------------------------------------------------------------
+
+def test_metrics_container_and_unit_labels(tmp_path, image):
+    """--metrics-labels=container,unit: the accept counters labelled with
+    the container's full ID and the unit (empty where none), exact counts,
+    promtool clean; the default labels are unchanged without it."""
+    path, plain = tmp_path / "labels.prom", tmp_path / "plain.prom"
+    t = Tracer("-v", f"--metrics={path}", "--metrics-labels=container,unit", ready_on_stderr=True)
+    t_plain = Tracer("-v", f"--metrics={plain}", ready_on_stderr=True)
+    with CgroupTree() as tree, Container(image, "--count", "2") as c:
+        servers = {}
+        for name, count in (("docker-systemd", 3), ("systemd-service", 2), ("none", 1)):
+            d = tree.make(LAYOUTS[name].path)
+            server = WaitingPeer("--count", str(count), prefix=in_cgroup(d))
+            servers[name] = (server.port, len(server.go()))
+        c.start()
+        c.go()
+        for tracer in (t, t_plain):
+            out, err, rc = tracer.stop()
+            assert rc == 0, err
+    text = path.read_text()
+    res = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0 and res.stdout == "" and res.stderr == "", res
+    s = parse_prom(text)
+    for name, (port, n) in servers.items():
+        layout = LAYOUTS[name]
+        assert one(s, "tcpaccept_accepts_total", lport=port, comm="tcppeer-srv",
+                   container=layout.container or "", unit=layout.unit or "") == n, name
+    assert one(s, "tcpaccept_accepts_total", container=c.id, unit="") == 2
+    p = parse_prom(plain.read_text())
+    for port, n in servers.values():
+        labels = next(dict(lb) for (name, lb), v in p.items()
+                      if name == "tcpaccept_accepts_total" and dict(lb)["lport"] == str(port))
+        assert set(labels) == {"comm", "ip", "laddr", "lport", "proto"}, labels
+        assert one(p, "tcpaccept_accepts_total", lport=port) == n

@@ -331,3 +331,21 @@ TEST(container_args)
 	      EXIT_USAGE && !strcmp(err, "tcpaccept: invalid container ID list '9': more than 8 containers\n"),
 	      "nine: %s", err);
 }
+
+TEST(metrics_labels_args)
+{
+	struct config cfg;
+	char err[512];
+
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--metrics=/tmp/m.prom", "--metrics-labels=container")) == 0 &&
+	      cfg.label_container && !cfg.label_unit, "container");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--metrics=/tmp/m.prom", "--metrics-labels=unit,container")) == 0 &&
+	      cfg.label_container && cfg.label_unit, "both");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--metrics-labels=unit")) == EXIT_USAGE &&
+	      !strcmp(err, "tcpaccept: --metrics-labels needs --metrics\n"), "alone: %s", err);
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--metrics=/tmp/m.prom", "--metrics-labels=pod")) == EXIT_USAGE &&
+	      !strcmp(err, "tcpaccept: invalid metrics labels 'pod': 'pod' is not container or unit\n"),
+	      "unknown: %s", err);
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--metrics=/tmp/m.prom", "--metrics-labels=")) == EXIT_USAGE,
+	      "empty");
+}
