@@ -2,6 +2,7 @@
 #include <argp.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,7 @@ static const struct argp_option options[] = {
 	{ "timestamp", 't', NULL, 0, "Include a timestamp column, TIME(s): seconds since the first event", 0 },
 	{ "time", 'T', NULL, 0, "Include a time-of-day column, TIME (HH:MM:SS)", 0 },
 	{ "pid", 'p', "PID", 0, "Trace this process ID only", 0 },
-	{ "port", 'P', "PORTS", 0, "Trace these local ports only: a comma-separated list of ports and FIRST-LAST ranges (80,443,8000-8100)", 0 },
+	{ "port", 'P', "PORTS", 0, "Trace these local ports only: a comma-separated list of ports and FIRST-LAST ranges (80,443,8000-8100); repeated -P lists merge", 0 },
 	{ "ipv4", '4', NULL, 0, "Trace IPv4 sockets only (an IPv4 client of a dual-stack listener is an IPv6 socket: see --client-family)", 0 },
 	{ "ipv6", '6', NULL, 0, "Trace IPv6 sockets only (includes IPv4 clients of dual-stack listeners, ::ffff:a.b.c.d)", 0 },
 	{ "client-family", OPT_CLIENT_FAMILY, "4|6", 0, "Trace clients of this IP version only, whatever the socket's: 4 includes IPv4 clients of dual-stack listeners (::ffff:a.b.c.d), 6 leaves them out", 0 },
@@ -169,8 +170,8 @@ static int parse_ports(const char *list, struct config *cfg)
 	unsigned long first, last;
 	char item[16], *dash;
 
+	/* Added to the ports of any earlier -P: lists merge. */
 	cfg->filter_ports = true;
-	memset(cfg->port_bits, 0, sizeof(cfg->port_bits));
 	for (;;) {
 		size_t len = strcspn(p, ",");
 
@@ -241,6 +242,25 @@ static int parse_containers(const char *list, struct config *cfg)
 	}
 }
 
+/* --netns: digits are an inode number; anything else a file. */
+static int parse_netns(const char *arg, struct config *cfg)
+{
+	unsigned long v;
+
+	cfg->netns = 0;
+	cfg->netns_path = NULL;
+	if (!*arg)
+		return usage_error("%s", "invalid network namespace '': expected an inode number or a file");
+	if (strspn(arg, "0123456789") != strlen(arg)) {
+		cfg->netns_path = arg;
+		return 0;
+	}
+	if (parse_ulong(arg, 1, UINT32_MAX, &v))
+		return usage_error("invalid network namespace inode '%s': expected 1-4294967295", arg);
+	cfg->netns = (uint32_t)v;
+	return 0;
+}
+
 static int parse_way(const char *name, struct config *cfg)
 {
 	char msg[160];
@@ -253,6 +273,41 @@ static int parse_way(const char *name, struct config *cfg)
 	}
 	way_list(msg, sizeof(msg), "unknown way in '%s': expected auto, ");
 	return usage_error(msg, name);
+}
+
+/* The options given so far, one bit per entry of options[]. */
+static uint64_t given;
+_Static_assert(sizeof(options) / sizeof(options[0]) <= 64, "one bit of 'given' per option");
+
+/* The options that take a list: given again, the lists merge. */
+static bool is_list(int key)
+{
+	return key == 'P' || key == OPT_CONTAINER || key == OPT_METRICS_LABELS;
+}
+
+/* A repeat is never "the last one wins": lists merge; a flag given again
+ * changes nothing (1: skip it); an option that takes one value is refused,
+ * named as --help names it. 0: go on. */
+static int check_repeat(int key)
+{
+	char name[64];
+	size_t i = 0;
+
+	while (options[i].name && options[i].key != key)
+		i++;
+	if (!options[i].name || is_list(key))
+		return 0;	/* not an option (ARGP_KEY_*), or a list */
+	if (!(given & (1ULL << i))) {
+		given |= 1ULL << i;
+		return 0;
+	}
+	if (!options[i].arg)
+		return 1;
+	if (key < 256)
+		snprintf(name, sizeof(name), "-%c/--%s", key, options[i].name);
+	else
+		snprintf(name, sizeof(name), "--%s", options[i].name);
+	return usage_error("%s given more than once: it takes one value", name);
 }
 
 /* The options together: what does not combine, and what follows. */
@@ -304,24 +359,6 @@ static int parse_number(int key, const char *arg, struct config *cfg)
 			return usage_error("invalid duration '%s': expected 1-31536000 seconds", arg);
 		cfg->duration = (unsigned int)v;
 		return 0;
-	case OPT_CONTAINER:
-		return parse_containers(arg, cfg);
-	case OPT_METRICS_LABELS:
-		return parse_metrics_labels(arg, cfg);
-	case OPT_NETNS:
-		/* Digits: an inode number; anything else a file. */
-		if (*arg >= '0' && *arg <= '9' && strspn(arg, "0123456789") == strlen(arg)) {
-			if (parse_ulong(arg, 1, UINT32_MAX, &v))
-				return usage_error("invalid network namespace inode '%s': expected 1-4294967295", arg);
-			cfg->netns = (uint32_t)v;
-			cfg->netns_path = NULL;
-			return 0;
-		}
-		if (!*arg)
-			return usage_error("%s", "invalid network namespace '': expected an inode number or a file");
-		cfg->netns_path = arg;
-		cfg->netns = 0;
-		return 0;
 	case OPT_RING_KB:
 		if (parse_ulong(arg, 4, 1048576, &v) || (v & (v - 1)))
 			return usage_error("invalid ring buffer size '%s' KiB: expected a power of two from 4 to 1048576", arg);
@@ -337,83 +374,95 @@ static int parse_number(int key, const char *arg, struct config *cfg)
 	}
 }
 
+/* The options that only turn something on. */
+static const struct {
+	int key;
+	size_t field;		/* a bool in struct config */
+} flags[] = {
+	{ 't', offsetof(struct config, timestamp) },
+	{ 'T', offsetof(struct config, wallclock) },
+	{ 'j', offsetof(struct config, json) },
+	{ 'U', offsetof(struct config, print_uid) },
+	{ 'c', offsetof(struct config, count) },
+	{ 'q', offsetof(struct config, queue) },
+	{ 'w', offsetof(struct config, wide) },
+	{ OPT_PRINT_PROTO, offsetof(struct config, print_proto) },
+	{ 'S', offsetof(struct config, print_service) },
+	{ 'v', offsetof(struct config, verbose) },
+};
+
+/* The options that take a path, which must not be empty. */
+static const struct {
+	int key;
+	size_t field;		/* a const char * in struct config */
+	const char *empty;	/* the error for '' */
+} paths[] = {
+	{ 'C', offsetof(struct config, cgroup), "invalid cgroup '': expected a cgroup v2 directory" },
+	{ OPT_BTF, offsetof(struct config, btf_path), "invalid BTF file '': expected a path" },
+	{ OPT_METRICS, offsetof(struct config, metrics), "invalid metrics path '': expected a file name" },
+	{ 'o', offsetof(struct config, output), "invalid output file '': expected a file name" },
+};
+
+/* A flag or a path option into its field; ARGP_ERR_UNKNOWN for any other
+ * key. */
+static int parse_flag_or_path(int key, const char *arg, struct config *cfg)
+{
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		if (flags[i].key == key) {
+			*(bool *)((char *)cfg + flags[i].field) = true;
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		if (paths[i].key != key)
+			continue;
+		if (!*arg)
+			return usage_error("%s", paths[i].empty);
+		*(const char **)((char *)cfg + paths[i].field) = arg;
+		return 0;
+	}
+	return parse_number(key, arg, cfg);
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct config *cfg = state->input;
+	int repeat = check_repeat(key);
 
+	if (repeat)
+		return repeat == 1 ? 0 : repeat;
 	switch (key) {
 	case ARGP_KEY_INIT:
 		/* argp would follow getopt's complaint with "Try --help or
 		 * --usage", and there is no --usage: args_parse() says it. */
 		state->err_stream = NULL;
 		return 0;
-	case 't':
-		cfg->timestamp = true;
-		return 0;
-	case 'T':
-		cfg->wallclock = true;
-		return 0;
+	case ARGP_KEY_END:
+		return finish_config(cfg);
+	case ARGP_KEY_ARG:
+		usage_error("unexpected argument '%s'", arg);
+		return ERR_TRY_HELP;
 	case 'P':
 		return parse_ports(arg, cfg);
+	case OPT_CONTAINER:
+		return parse_containers(arg, cfg);
+	case OPT_METRICS_LABELS:
+		return parse_metrics_labels(arg, cfg);
+	case OPT_NETNS:
+		return parse_netns(arg, cfg);
 	case '4':
 	case '6':
-		if (cfg->family)
+		if (cfg->family && cfg->family != (key == '4' ? AF_INET : AF_INET6))
 			return usage_error("%s", "-4 and -6 are exclusive");
 		cfg->family = key == '4' ? AF_INET : AF_INET6;
-		return 0;
-	case 'j':
-		cfg->json = true;
-		return 0;
-	case 'U':
-		cfg->print_uid = true;
-		return 0;
-	case 'C':
-		if (!*arg)
-			return usage_error("%s", "invalid cgroup '': expected a cgroup v2 directory");
-		cfg->cgroup = arg;
-		return 0;
-	case 'c':
-		cfg->count = true;
-		return 0;
-	case 'q':
-		cfg->queue = true;
-		return 0;
-	case 'w':
-		cfg->wide = true;
 		return 0;
 	case OPT_CLIENT_FAMILY:
 		if (strcmp(arg, "4") && strcmp(arg, "6"))
 			return usage_error("invalid client family '%s': expected 4 or 6", arg);
 		cfg->client_family = arg[0] == '4' ? AF_INET : AF_INET6;
 		return 0;
-	case ARGP_KEY_END:
-		return finish_config(cfg);
 	case OPT_WAY:
 		return parse_way(arg, cfg);
-	case OPT_PRINT_PROTO:
-		cfg->print_proto = true;
-		return 0;
-	case 'S':
-		cfg->print_service = true;
-		return 0;
-	case OPT_BTF:
-		if (!*arg)
-			return usage_error("%s", "invalid BTF file '': expected a path");
-		cfg->btf_path = arg;
-		return 0;
-	case OPT_METRICS:
-		if (!*arg)
-			return usage_error("%s", "invalid metrics path '': expected a file name");
-		cfg->metrics = arg;
-		return 0;
-	case 'o':
-		if (!*arg)
-			return usage_error("%s", "invalid output file '': expected a file name");
-		cfg->output = arg;
-		return 0;
-	case 'v':
-		cfg->verbose = true;
-		return 0;
 	case 'V':
 		printf("tcpaccept %s (libbpf %s)\n", TCPACCEPT_VERSION, TCPACCEPT_LIBBPF_VERSION);
 		cfg->exit_now = true;
@@ -422,11 +471,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
 		cfg->exit_now = true;
 		return 0;
-	case ARGP_KEY_ARG:
-		usage_error("unexpected argument '%s'", arg);
-		return ERR_TRY_HELP;
 	default:
-		return parse_number(key, arg, cfg);
+		return parse_flag_or_path(key, arg, cfg);
 	}
 }
 
@@ -441,6 +487,7 @@ int args_parse(int argc, char **argv, struct config *cfg)
 
 	way_list(way_help, sizeof(way_help), "Way into the kernel: auto (default), ");
 	memset(cfg, 0, sizeof(*cfg));
+	given = 0;
 	cfg->way = WAY_AUTO;
 	cfg->ring_kb = DEFAULT_RING_KB;
 	cfg->max_series = DEFAULT_MAX_SERIES;

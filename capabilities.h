@@ -13,4 +13,10 @@ bool caps_have_bpf(void);
  * @keep_bpf. Returns 0 or -errno. */
 int caps_drop(bool keep_bpf);
 
+/* Runs @fn(@arg) with an empty effective set (the permitted set kept), so
+ * that the kernel checks file access as it will once caps_drop()
+ * has run (CAP_BPF aside, which no file check looks at). Returns what
+ * @fn returns, or -errno if the set could not be changed. */
+int caps_without(int (*fn)(void *arg), void *arg);
+
 #endif /* TCPACCEPT_CAPABILITIES_H */

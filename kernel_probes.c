@@ -4,16 +4,52 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <linux/perf_event.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "kernel_probes.h"
+#include "log.h"
 #include "tracefs.h"
 
 const char *kernel_strerror(int err)
 {
-	return err == ENOTSUPP_KERNEL ? "not supported by this kernel (ENOTSUPP)" : strerror(err);
+	static char text[128];
+
+	if (err == ENOTSUPP_KERNEL)
+		return "not supported by this kernel (ENOTSUPP)";
+	/* libbpf's own codes, which strerror() calls "Unknown error 4001". */
+	if (err >= __LIBBPF_ERRNO__START && err < __LIBBPF_ERRNO__END) {
+		libbpf_strerror(err, text, sizeof(text));
+		return text;
+	}
+	return strerror(err);
+}
+
+int kernel_btf_check(const char *path)
+{
+	struct stat st;
+	struct btf *btf = NULL;
+	const char *why = NULL;
+	char text[192];
+
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		why = strerror(EISDIR);	/* libbpf would say EIO */
+	} else if (!(btf = btf__parse(path, NULL))) {
+		int err = errno;
+
+		snprintf(text, sizeof(text), "%s%s", kernel_strerror(err),
+			 err == LIBBPF_ERRNO__FORMAT ? " (neither raw BTF nor ELF)" : "");
+		why = text;
+	}
+	/* Every socket read is CO-RE relocated against struct sock. */
+	else if (btf__find_by_name_kind(btf, "sock", BTF_KIND_STRUCT) < 0)
+		why = "it has no struct sock, so it is not the kernel's types (a vmlinux BTF)";
+	btf__free(btf);
+	if (why)
+		warn("failed to read the BTF file '%s': %s\n", path, why);
+	return why ? -1 : 0;
 }
 
 int kernel_btf_func_params(const struct btf *btf, const char *func, int *btf_id)

@@ -13,8 +13,13 @@ struct btf;
  * arm64 kernels without ftrace direct calls (before 6.4). */
 #define ENOTSUPP_KERNEL 524
 
-/* strerror(), plus ENOTSUPP_KERNEL. */
+/* strerror(), plus ENOTSUPP_KERNEL and libbpf's own codes (>= 4000). */
 const char *kernel_strerror(int err);
+
+/* --btf: whether @path is a BTF file with the kernel's types, before
+ * libbpf loads anything with it. 0, or -1 with one line naming the file
+ * and why. */
+int kernel_btf_check(const char *path);
 
 /* Number of parameters of kernel function @func in @btf, its BTF id in
  * *@btf_id; -ENOENT if the kernel has no such function. */

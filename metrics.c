@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "format.h"
 #include "log.h"
 #include "metrics.h"
+#include "series.h"
 
 size_t metrics_escape_label(char *out, size_t size, const char *src, size_t len)
 {
@@ -202,6 +206,9 @@ static void format_health(FILE *f, const struct metrics_snapshot *s)
 	help_type(f, "tcpaccept_lost_events_total", "counter",
 		  "Events dropped because the ring buffer was full (rows only; counts and histograms are kept in the kernel).");
 	fprintf(f, "tcpaccept_lost_events_total %llu\n", (unsigned long long)s->lost);
+	help_type(f, "tcpaccept_unwritten_rows_total", "counter",
+		  "Rows that could not be written to the output (its disk full) and were dropped.");
+	fprintf(f, "tcpaccept_unwritten_rows_total %llu\n", (unsigned long long)s->unwritten);
 	help_type(f, "tcpaccept_count_overflow_total", "counter",
 		  "Accepts not counted by -c because its table (" STR(COUNT_MAX_ENTRIES) " keys) was full.");
 	fprintf(f, "tcpaccept_count_overflow_total %llu\n", (unsigned long long)s->count_overflow);
@@ -214,6 +221,12 @@ static void format_health(FILE *f, const struct metrics_snapshot *s)
 	help_type(f, "tcpaccept_outside_pid_namespace_total", "counter",
 		  "accept() calls of processes outside tcpaccept's PID namespace, not traced (as its ps does not show them).");
 	fprintf(f, "tcpaccept_outside_pid_namespace_total %llu\n", (unsigned long long)s->outside_pidns);
+	help_type(f, "tcpaccept_series_evicted_total", "counter",
+		  "Label sets removed from a full metric to make room: idle for " STR(SERIES_IDLE_WRITES) " writes while accepts were left out.");
+	fprintf(f, "tcpaccept_series_evicted_total{metric=\"tcpaccept_accepts_total\"} %llu\n",
+		(unsigned long long)s->totals_evicted);
+	fprintf(f, "tcpaccept_series_evicted_total{metric=\"tcpaccept_accept_wait_seconds\"} %llu\n",
+		(unsigned long long)s->listen_evicted);
 	help_type(f, "tcpaccept_max_series", "gauge", "The cap on label sets per metric (--metrics-max-series).");
 	fprintf(f, "tcpaccept_max_series %u\n", s->max_series);
 	metrics_escape_label(version, sizeof(version), s->version, strlen(s->version));
@@ -319,6 +332,10 @@ void metrics_hist_json(FILE *f, const struct listen_series *l, double ts)
 
 void metrics_stats_sub(struct listen_stats *after, const struct listen_stats *before)
 {
+	/* Fewer than before: the series was given back and made again
+	 * (series.c), everything in it is new. */
+	if (after->wait_count < before->wait_count || after->wait_unknown < before->wait_unknown)
+		return;
 	for (int i = 0; i < WAIT_SLOTS; i++)
 		after->slots[i] -= before->slots[i];
 	after->wait_sum_ns -= before->wait_sum_ns;
@@ -344,17 +361,24 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
+/* A name node_exporter's textfile collector skips (it reads *.prom):
+ * PATH.tmp.XXXXXX, mkostemp()'s six letters and digits. */
+#define TMP_SUFFIX ".tmp."
+#define TMP_RANDOM 6
+
 int metrics_write_file(const char *path, const char *data, size_t len)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	int fd, dfd, err;
 
-	/* A name node_exporter's textfile collector skips: it reads *.prom. */
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s" TMP_SUFFIX "XXXXXX", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* Held until the rename: metrics_remove_stale() leaves a locked
+	 * temporary file alone, it is another tcpaccept's write. */
+	flock(fd, LOCK_EX | LOCK_NB);
 	err = write_all(fd, data, len);
 	/* mkostemp makes 0600; node_exporter may run as another user. */
 	if (!err && fchmod(fd, 0644))
@@ -377,4 +401,53 @@ int metrics_write_file(const char *path, const char *data, size_t len)
 		close(dfd);
 	}
 	return 0;
+}
+
+/* Whether @name is @base's temporary name: base.tmp.XXXXXX. */
+static bool tmp_name_of(const char *name, const char *base)
+{
+	size_t blen = strlen(base), slen = strlen(TMP_SUFFIX);
+
+	if (strncmp(name, base, blen) || strncmp(name + blen, TMP_SUFFIX, slen) ||
+	    strlen(name + blen + slen) != TMP_RANDOM)
+		return false;
+	for (const char *p = name + blen + slen; *p; p++)
+		if (!isalnum((unsigned char)*p))
+			return false;
+	return true;
+}
+
+/* Removes @name in @dfd if it is a file a killed write left: ours, regular,
+ * one link, and no live writer holds its lock. */
+static void remove_if_stale(int dfd, const char *name)
+{
+	struct stat st;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+	    st.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0)
+		unlinkat(dfd, name, 0);
+	close(fd);
+}
+
+void metrics_remove_stale(const char *path)
+{
+	char dir[PATH_MAX], copy[PATH_MAX];
+	const char *base;
+	struct dirent *d;
+	DIR *dp;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return;
+	snprintf(copy, sizeof(copy), "%s", path);
+	base = basename(copy);
+	dp = opendir(dirname(dir));
+	if (!dp)
+		return;	/* the first write says what is wrong with the path */
+	while ((d = readdir(dp)))
+		if (tmp_name_of(d->d_name, base))
+			remove_if_stale(dirfd(dp), d->d_name);
+	closedir(dp);
 }

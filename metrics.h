@@ -33,10 +33,13 @@ struct metrics_snapshot {
 	const struct listen_series *listeners;
 	size_t nlisteners;
 	__u64 lost;		/* events the ring buffer had no room for */
+	__u64 unwritten;	/* rows the output did not take (disk full) */
 	__u64 count_overflow;	/* -c's table was full */
 	__u64 totals_overflow;	/* accepts beyond the series cap */
 	__u64 listen_overflow;
 	__u64 outside_pidns;	/* accept() calls of tasks outside tcpaccept's PID namespace */
+	__u64 totals_evicted;	/* series given back to make room (series.c) */
+	__u64 listen_evicted;
 	unsigned int max_series;
 	bool label_container;	/* --metrics-labels: the accept counters' */
 	bool label_unit;
@@ -67,12 +70,19 @@ void metrics_hist_print(FILE *f, const struct listen_series *l);
 /* -c -q -j: the same as one JSON line; @ts is Unix time. */
 void metrics_hist_json(FILE *f, const struct listen_series *l, double ts);
 
-/* @after - @before, slot by slot (-c -i prints each interval's part). */
+/* @after - @before, slot by slot (-c -i prints each interval's part);
+ * @after as it is if it counts less than @before (a series made anew). */
 void metrics_stats_sub(struct listen_stats *after, const struct listen_stats *before);
 
 /* Writes @len bytes to @path so that a reader sees either the old file or
  * the new one, whole: a temporary file in the same directory, fsync,
  * rename. Returns 0 or -errno. */
 int metrics_write_file(const char *path, const char *data, size_t len);
+
+/* At start: removes the temporary files of @path that writes cut short
+ * left (tcpaccept killed between mkostemp() and rename()): its name
+ * pattern only, regular files of ours with one link, not one a running
+ * tcpaccept is writing (locked). */
+void metrics_remove_stale(const char *path);
 
 #endif /* TCPACCEPT_METRICS_H */

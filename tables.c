@@ -10,6 +10,7 @@
 #include "identity.h"
 #include "log.h"
 #include "output.h"
+#include "series.h"
 #include "tables.h"
 #include "tcpaccept.skel.h"
 #include "version.h"
@@ -172,6 +173,78 @@ static long read_listeners(struct tcpaccept_bpf *skel, struct listen_series **ou
 	return n;
 }
 
+/* --- --metrics: series that give their place back (series.c) ------------- */
+
+_Static_assert(sizeof(struct accept_labels) <= SERIES_KEY_MAX &&
+	       sizeof(struct listen_key) <= SERIES_KEY_MAX, "series keys fit");
+
+static struct series_ages total_ages = { .key_size = sizeof(struct accept_labels) };
+static struct series_ages listen_ages = { .key_size = sizeof(struct listen_key) };
+
+static __u64 total_activity(const void *row)
+{
+	const struct metric_series *m = row;
+	__u64 sum = 0;
+
+	for (int k = 0; k < NR_EVENT_KINDS; k++)
+		sum += m->counts.events[k];
+	return sum;
+}
+
+static __u64 listen_activity(const void *row)
+{
+	const struct listen_series *l = row;
+
+	return l->st.wait_count + l->st.wait_unknown;	/* one of them per accept */
+}
+
+struct map_row {
+	int fd;
+	size_t value_off, value_size;
+};
+
+/* Deletes the series @row (its key first) from the map; if an accept was
+ * counted since the row was read, the value goes back in and the series
+ * stays (false). */
+static bool evict_from_map(const void *row, void *ctx)
+{
+	const struct map_row *m = ctx;
+	char now[sizeof(struct listen_stats)];
+
+	_Static_assert(sizeof(struct count_value) <= sizeof(now), "values fit");
+	if (bpf_map_lookup_and_delete_elem(m->fd, row, now)) {
+		/* Hash maps take lookup-and-delete from 5.14. */
+		return bpf_map_delete_elem(m->fd, row) == 0;
+	}
+	if (!memcmp(now, (const char *)row + m->value_off, m->value_size))
+		return true;
+	bpf_map_update_elem(m->fd, row, now, BPF_NOEXIST);
+	return false;
+}
+
+/* The series of either metric that were idle while it turned accepts
+ * away leave the maps and the rows read (*@n, *@nl of them; < 0: not
+ * read). */
+static void give_back_idle(struct tcpaccept_bpf *skel, struct metric_series *totals, long *n,
+			   struct listen_series *listeners, long *nl)
+{
+	struct map_row t = { bpf_map__fd(skel->maps.metric_totals),
+			     offsetof(struct metric_series, counts), sizeof(struct count_value) };
+	struct map_row l = { bpf_map__fd(skel->maps.listen_stats),
+			     offsetof(struct listen_series, st), sizeof(struct listen_stats) };
+
+	if (*n >= 0)
+		*n = series_give_back(&total_ages, totals, (size_t)*n, sizeof(*totals),
+				      total_activity,
+				      __atomic_load_n(&skel->bss->metric_overflow, __ATOMIC_RELAXED),
+				      evict_from_map, &t);
+	if (*nl >= 0)
+		*nl = series_give_back(&listen_ages, listeners, (size_t)*nl, sizeof(*listeners),
+				       listen_activity,
+				       __atomic_load_n(&skel->bss->listen_overflow, __ATOMIC_RELAXED),
+				       evict_from_map, &l);
+}
+
 /* --metrics-labels: each series' container and unit, then one series per
  * label set. The count of series left. */
 static long name_series(struct identity *ids, const struct config *cfg,
@@ -197,6 +270,26 @@ static void free_series_names(struct metric_series *totals, long n)
 	}
 }
 
+/* The tool's own figures, for a metrics write. */
+static void read_health(struct tcpaccept_bpf *skel, const struct config *cfg,
+			struct metrics_snapshot *snap)
+{
+	snap->lost = __atomic_load_n(&skel->bss->lost, __ATOMIC_RELAXED);
+	snap->unwritten = output_unwritten();
+	snap->count_overflow = __atomic_load_n(&skel->bss->count_overflow, __ATOMIC_RELAXED);
+	snap->totals_overflow = __atomic_load_n(&skel->bss->metric_overflow, __ATOMIC_RELAXED);
+	snap->listen_overflow = __atomic_load_n(&skel->bss->listen_overflow, __ATOMIC_RELAXED);
+	snap->outside_pidns = __atomic_load_n(&skel->bss->outside_pidns, __ATOMIC_RELAXED);
+	snap->totals_evicted = total_ages.evicted;
+	snap->listen_evicted = listen_ages.evicted;
+	snap->max_series = cfg->max_series;
+	snap->label_container = cfg->label_container;
+	snap->label_unit = cfg->label_unit;
+	snap->version = TCPACCEPT_VERSION;
+	snap->libbpf = TCPACCEPT_LIBBPF_VERSION;
+	snap->now = unix_now();
+}
+
 int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg,
 			 struct identity *ids, const char *way, double start)
 {
@@ -213,11 +306,13 @@ int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg,
 	n = totals ? read_hash(bpf_map__fd(skel->maps.metric_totals), sizeof(struct accept_labels),
 			       offsetof(struct metric_series, counts), sizeof(*totals),
 			       totals, max) : -ENOMEM;
-	if (n > 0 && ids && (cfg->label_container || cfg->label_unit))
-		n = name_series(ids, cfg, totals, n);
 	nl = read_listeners(skel, &listeners);
 	/* The next interval's peaks start from here. */
 	__atomic_store_n(&skel->bss->metrics_epoch, epoch + 1, __ATOMIC_RELAXED);
+	give_back_idle(skel, totals, &n, listeners, &nl);
+	/* After: the kernel's series are per cgroup, the labels' need not be. */
+	if (n > 0 && ids && (cfg->label_container || cfg->label_unit))
+		n = name_series(ids, cfg, totals, n);
 	if (n < 0 || nl < 0) {
 		err = -ENOMEM;
 		goto done;
@@ -228,19 +323,9 @@ int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg,
 	snap.ntotals = (size_t)n;
 	snap.listeners = listeners;
 	snap.nlisteners = (size_t)nl;
-	snap.lost = __atomic_load_n(&skel->bss->lost, __ATOMIC_RELAXED);
-	snap.count_overflow = __atomic_load_n(&skel->bss->count_overflow, __ATOMIC_RELAXED);
-	snap.totals_overflow = __atomic_load_n(&skel->bss->metric_overflow, __ATOMIC_RELAXED);
-	snap.listen_overflow = __atomic_load_n(&skel->bss->listen_overflow, __ATOMIC_RELAXED);
-	snap.outside_pidns = __atomic_load_n(&skel->bss->outside_pidns, __ATOMIC_RELAXED);
-	snap.max_series = cfg->max_series;
-	snap.label_container = cfg->label_container;
-	snap.label_unit = cfg->label_unit;
-	snap.version = TCPACCEPT_VERSION;
-	snap.libbpf = TCPACCEPT_LIBBPF_VERSION;
+	read_health(skel, cfg, &snap);
 	snap.way = way;
 	snap.start = start;
-	snap.now = unix_now();
 	f = open_memstream(&text, &len);
 	if (!f) {
 		err = -errno;

@@ -29,6 +29,7 @@
 #include "identity.h"
 #include "kernel_probes.h"
 #include "log.h"
+#include "metrics.h"
 #include "output.h"
 #include "plan.h"
 #include "process.h"
@@ -70,6 +71,7 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	exiting = 1;
+	output_stop();	/* a write() that blocks cannot hold up the end */
 }
 
 static void on_sighup(int sig)
@@ -96,10 +98,8 @@ static void set_signals(const struct config *cfg)
 
 static int check_btf(const struct config *cfg)
 {
-	if (cfg->btf_path && access(cfg->btf_path, R_OK)) {
-		warn("failed to read the BTF file '%s': %s\n", cfg->btf_path, strerror(errno));
+	if (cfg->btf_path && kernel_btf_check(cfg->btf_path))
 		return -1;
-	}
 	if (!cfg->btf_path && access("/sys/kernel/btf/vmlinux", R_OK)) {
 		warn("the kernel has no BTF (/sys/kernel/btf/vmlinux: %s); it needs CONFIG_DEBUG_INFO_BTF=y, or --btf=PATH with a BTF file for this kernel\n",
 		     strerror(errno));
@@ -133,6 +133,8 @@ static int preflight(struct tracer *t)
 		return -1;
 	if (cfg->output && output_open(cfg->output))
 		return -1;
+	if (cfg->metrics)
+		metrics_remove_stale(cfg->metrics);
 	ways_preflight();
 	set_signals(cfg);
 	return 0;
@@ -190,7 +192,11 @@ static int start_way(struct tracer *t)
 	if (!err)
 		err = tcpaccept_bpf__load(skel);
 	if (err) {
-		snprintf(why, len, "failed to load the BPF programs: %s", kernel_strerror(-err));
+		/* CO-RE relocated against --btf's types: name the file. */
+		snprintf(why, len, "failed to load the BPF programs%s%s%s: %s",
+			 t->cfg.btf_path ? " with the kernel types of --btf '" : "",
+			 t->cfg.btf_path ? t->cfg.btf_path : "", t->cfg.btf_path ? "'" : "",
+			 kernel_strerror(-err));
 		goto fail;
 	}
 	if (t->cgroup_fd >= 0 && (err = set_cgroup(skel, t->cgroup_fd))) {
@@ -374,6 +380,7 @@ static bool after_poll(struct tracer *t, struct deadlines *d, time_t *last_secon
 	if (time(NULL) != *last_second) {
 		*last_second = time(NULL);
 		rows_report_lost(&t->rows, false);
+		output_report_unwritten(false);
 		catchup_check(&t->catchup, t->skel);
 	}
 	now = monotonic_ns();
@@ -431,6 +438,7 @@ static int finish(struct tracer *t)
 		rows_drain(&t->rows);
 	output_flush();
 	rows_report_lost(&t->rows, true);
+	output_report_unwritten(true);
 	return output_failed() ? 1 : 0;
 }
 

@@ -38,6 +38,21 @@ def test_port_filter_two_ports():
     assert not [r for r in rows if r["pid"] == ready_b["pid"]]
 
 
+def test_port_filter_repeated_options_merge():
+    """-P A -P B traces both ports (not only the last -P's), as one -P A,B."""
+    a_port, b_port, untraced_port = free_port(), free_port(), free_port()
+    t = Tracer("-P", str(a_port), "--port", str(b_port))
+    ready_a, accepts_a = peer("--port", str(a_port), "--count", "2")
+    ready_b, accepts_b = peer("--port", str(b_port), "--count", "3")
+    ready_c, _ = peer("--port", str(untraced_port), "--count", "1")
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    rows = parse_rows(out)
+    check_rows([r for r in rows if r["lport"] == a_port], accepts_a, ready_a["pid"])
+    check_rows([r for r in rows if r["lport"] == b_port], accepts_b, ready_b["pid"])
+    assert {r["lport"] for r in rows} == {a_port, b_port}, out
+
+
 @pytest.mark.parametrize("flag,kept", [("-4", {4}), ("-6", {6})])
 def test_family_filter(flag, kept):
     t = Tracer(flag)

@@ -252,8 +252,10 @@ def test_tracer_in_a_pid_namespace(tmp_path):
                   r"namespace were not traced", err, re.M)
     assert m and int(m.group(1)) >= len(outside_accepts), err
     assert "tcpaccept: in PID namespace " in err
-    assert one(parse_prom(prom.read_text()), "tcpaccept_outside_pid_namespace_total") == \
-        int(m.group(1))
+    # Written at exit before the line was said; other users' accepts on
+    # a shared host count too.
+    assert len(outside_accepts) <= one(parse_prom(prom.read_text()),
+                                       "tcpaccept_outside_pid_namespace_total") <= int(m.group(1))
     # -p with a PID of that namespace: that server's rows only.
     check_json(objs, in_accepts, inside.pid)
     assert {o["pid"] for o in objs} == {inside.pid}, objs

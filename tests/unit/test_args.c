@@ -208,9 +208,13 @@ TEST(port_ranges)
 	      !port_selected(&cfg, 0), "-P 1-65535: every port");
 	CHECK(parse(&cfg, err, sizeof(err), ARGS("--port=22-22,22,20-25")) == 0 &&
 	      count_ports(&cfg) == 6, "a one-port range, overlaps");
-	/* A later -P replaces an earlier one, as for every other option. */
+	/* -P lists merge: the ports of every -P are traced. */
 	CHECK(parse(&cfg, err, sizeof(err), ARGS("-P", "80-90", "-P", "443")) == 0 &&
-	      count_ports(&cfg) == 1 && port_selected(&cfg, 443), "the last -P counts");
+	      count_ports(&cfg) == 12 && port_selected(&cfg, 80) && port_selected(&cfg, 443),
+	      "-P 80-90 -P 443: %d ports", count_ports(&cfg));
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("-P", "40400", "--port=40401", "-P", "40400")) == 0 &&
+	      count_ports(&cfg) == 2 && port_selected(&cfg, 40400) && port_selected(&cfg, 40401),
+	      "-P 40400 --port=40401 -P 40400: %d ports", count_ports(&cfg));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = parse(&cfg, err, sizeof(err), ARGS("-P", bad[i][0]));
 
@@ -278,6 +282,65 @@ TEST(client_family)
 }
 
 /* False if any line of @text (@len bytes) ends in a blank. */
+
+/* A repeated option never silently replaces an earlier one: -P lists merge,
+ * a flag given again changes nothing, an option with one value is refused. */
+TEST(repeated_options)
+{
+	static const char *const once[][3] = {
+		{ "-p", "1", "-p/--pid" },
+		{ "-u", "0", "-u/--uid" },
+		{ "-C", "/sys/fs/cgroup", "-C/--cgroup" },
+		{ "-i", "5", "-i/--interval" },
+		{ "-d", "5", "-d/--duration" },
+		{ "--way", "tracepoint", "--way" },
+		{ "--backend", "tracepoint", "--way" },
+		{ "--ring-kb", "4", "--ring-kb" },
+		{ "--btf", "/x.btf", "--btf" },
+		{ "--metrics", "/x.prom", "--metrics" },
+		{ "--metrics-max-series", "9", "--metrics-max-series" },
+		{ "-o", "/x.log", "-o/--output" },
+		{ "--client-family", "4", "--client-family" },
+		{ "--netns", "1", "--netns" },
+	};
+	static const char *const flags[] = {
+		"-t", "-T", "-U", "-j", "-q", "-w", "-v", "-4", "-6", "--print-proto", "-c", "-S",
+	};
+	struct config cfg;
+	char err[512], want[160];
+
+	for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++) {
+		const char *v = once[i][1];
+		/* Even the same value twice: a script that says it twice has
+		 * two places that set it, and one of them is wrong. */
+		int rc = parse(&cfg, err, sizeof(err), ARGS("--metrics=/m", "-c", once[i][0], v,
+							    once[i][0], v));
+
+		if (!strcmp(once[i][0], "--metrics"))
+			rc = parse(&cfg, err, sizeof(err), ARGS("--metrics", v, "--metrics", v));
+		snprintf(want, sizeof(want), "tcpaccept: %s given more than once: it takes one value\n",
+			 once[i][2]);
+		CHECK(rc == EXIT_USAGE && !strcmp(err, want), "%s %s twice: exit %d, '%s'",
+		      once[i][0], v, rc, err);
+	}
+	/* --way and its earlier name are one option. */
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--way=auto", "--backend=tracepoint")) == EXIT_USAGE &&
+	      !strcmp(err, "tcpaccept: --way given more than once: it takes one value\n"),
+	      "--way then --backend: '%s'", err);
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		struct config one;
+
+		CHECK(parse(&one, err, sizeof(err), ARGS(flags[i])) == 0, "%s: %s", flags[i], err);
+		CHECK(parse(&cfg, err, sizeof(err), ARGS(flags[i], flags[i])) == 0 &&
+		      !memcmp(&one, &cfg, sizeof(cfg)), "%s twice is %s once: '%s'", flags[i],
+		      flags[i], err);
+	}
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("-j", "--json", "-4", "--ipv4")) == 0 && cfg.json &&
+	      cfg.family == AF_INET, "short and long flag together: '%s'", err);
+	/* Still exclusive, whichever comes twice. */
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("-4", "-4", "-6")) == EXIT_USAGE &&
+	      strstr(err, "-4 and -6 are exclusive"), "-4 -4 -6: '%s'", err);
+}
 
 TEST(netns_args)
 {

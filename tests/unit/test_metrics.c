@@ -29,8 +29,8 @@ TEST(metrics_format)
 	struct listen_series l = {};
 	struct metrics_snapshot s = {
 		.totals = totals, .ntotals = 2, .listeners = &l, .nlisteners = 1,
-		.lost = 7, .count_overflow = 8, .totals_overflow = 9, .listen_overflow = 10,
-		.outside_pidns = 11,
+		.lost = 7, .unwritten = 11, .totals_evicted = 12, .listen_evicted = 13, .count_overflow = 8,
+		.totals_overflow = 9, .listen_overflow = 10, .outside_pidns = 14,
 		.max_series = 4096, .version = "0.1.0", .libbpf = "1.1", .way = "fexit",
 		.now = 1700000000.5, .start = 1699999999.25,
 	};
@@ -80,10 +80,14 @@ TEST(metrics_format)
 	CHECK(strstr(text, "tcpaccept_listen_backlog{laddr=\"127.0.0.1\",lport=\"8080\"} 3\n"), "backlog");
 	CHECK(strstr(text, "tcpaccept_listen_backlog_max{laddr=\"127.0.0.1\",lport=\"8080\"} 128\n"), "max");
 	CHECK(strstr(text, "tcpaccept_listen_backlog_peak{laddr=\"127.0.0.1\",lport=\"8080\"} 9\n"), "peak");
+	CHECK(strstr(text, "tcpaccept_unwritten_rows_total 11\n"), "unwritten rows");
+	CHECK(strstr(text, "tcpaccept_series_evicted_total{metric=\"tcpaccept_accepts_total\"} 12\n") &&
+	      strstr(text, "tcpaccept_series_evicted_total{metric=\"tcpaccept_accept_wait_seconds\"} 13\n"),
+	      "evicted series");
 	CHECK(strstr(text, "tcpaccept_lost_events_total 7\n") && strstr(text, "tcpaccept_count_overflow_total 8\n") &&
 	      strstr(text, "tcpaccept_series_overflow_total{metric=\"tcpaccept_accepts_total\"} 9\n") &&
 	      strstr(text, "tcpaccept_series_overflow_total{metric=\"tcpaccept_accept_wait_seconds\"} 10\n") &&
-	      strstr(text, "tcpaccept_outside_pid_namespace_total 11\n"),
+	      strstr(text, "tcpaccept_outside_pid_namespace_total 14\n"),
 	      "health");
 	CHECK(strstr(text, "tcpaccept_info{version=\"0.1.0\",libbpf=\"1.1\",way=\"fexit\"} 1\n"), "info");
 	CHECK(strstr(text, "tcpaccept_metrics_timestamp_seconds 1700000000.500\n") &&
@@ -156,6 +160,12 @@ TEST(metrics_hist_print)
 	metrics_stats_sub(&l.st, &before.st);
 	CHECK(l.st.slots[0] == 1 && l.st.slots[2] == 1 && l.st.wait_count == 2 && l.st.wait_unknown == 0,
 	      "interval difference");
+	/* The series was given back and made again: it counts less than the
+	 * last table showed, and all of it is new. */
+	before.st.wait_count = 9;
+	metrics_stats_sub(&l.st, &before.st);
+	CHECK(l.st.slots[0] == 1 && l.st.slots[2] == 1 && l.st.wait_count == 2,
+	      "a series made anew is not subtracted from");
 }
 
 

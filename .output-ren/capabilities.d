@@ -1,2 +1,0 @@
-.output-ren/capabilities.o: capabilities.c capabilities.h
-capabilities.h:

@@ -1,3 +1,0 @@
-.output-ren/format.o: format.c format.h tcpaccept.h
-format.h:
-tcpaccept.h:

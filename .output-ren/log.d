@@ -1,2 +1,0 @@
-.output-ren/log.o: log.c log.h
-log.h:

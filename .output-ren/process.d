@@ -1,3 +1,0 @@
-.output-ren/process.o: process.c log.h process.h
-log.h:
-process.h:

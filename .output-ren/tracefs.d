@@ -1,2 +1,0 @@
-.output-ren/tracefs.o: tracefs.c tracefs.h
-tracefs.h:
