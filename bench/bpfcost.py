@@ -13,8 +13,10 @@ bench/run.sh built .output/bench/flood:
   bench/bpfcost.py floor="./tcpaccept -p $$" print='./tcpaccept' count='./tcpaccept -c'
 
 Each CMD gets -v and is started before the flood; the flood starts once
-the tracer reported its way in. Output to /dev/null. Figures:
-bench/README.md."""
+the tracer reported its way in. Output to /dev/null. --cgroup=DIR runs
+every flood in that cgroup v2 directory (made if missing, removed after
+if this made it), as a container's or a unit's server runs: for -S,
+--container and --metrics-labels. Figures: bench/README.md."""
 import argparse, os, shlex, statistics, subprocess, sys
 
 FLOOD = ".output/bench/flood"
@@ -33,7 +35,26 @@ def prog_stats(pid):
     return res
 
 
-def one_run(cmd, seconds, clients):
+def make_dirs(path):
+    """Makes @path and its missing parents; the ones it made, outermost first."""
+    made, cur = [], "/"
+    for part in path.strip("/").split("/"):
+        cur = os.path.join(cur, part)
+        if not os.path.isdir(cur):
+            os.mkdir(cur)
+            made.append(cur)
+    return made
+
+
+def flood_cmd(seconds, clients, cgroup):
+    cmd = [FLOOD, "-m", "rst", "-4", "-d", str(seconds), "-c", str(clients)]
+    if not cgroup:
+        return cmd
+    # Moved in before it makes its sockets: a socket keeps its cgroup.
+    return ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, *cmd]
+
+
+def one_run(cmd, seconds, clients, cgroup=None):
     p = subprocess.Popen(cmd + ["-v"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         buf = b""
@@ -43,7 +64,7 @@ def one_run(cmd, seconds, clients):
                 raise RuntimeError(f"{cmd}: exited before attaching: {buf.decode(errors='replace')}")
             buf += chunk
         before = prog_stats(p.pid)
-        out = subprocess.run([FLOOD, "-m", "rst", "-4", "-d", str(seconds), "-c", str(clients)],
+        out = subprocess.run(flood_cmd(seconds, clients, cgroup),
                              stdout=subprocess.PIPE, text=True, check=True).stdout
         after = prog_stats(p.pid)
     finally:
@@ -63,6 +84,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=2)
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--cgroup", help="run the floods in this cgroup v2 directory")
     ap.add_argument("configs", nargs="+", metavar="LABEL=CMD")
     args = ap.parse_args()
     configs = [(c.split("=", 1)[0], shlex.split(c.split("=", 1)[1])) for c in args.configs]
@@ -70,19 +92,22 @@ def main():
     got = {n: [] for n in names}
     with open("/proc/sys/kernel/bpf_stats_enabled") as f:
         prev = f.read().strip()
+    made = make_dirs(args.cgroup) if args.cgroup else []
     try:
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write("1")
         for rnd in range(args.rounds):
             order = configs[rnd % len(configs):] + configs[:rnd % len(configs)]
             for name, cmd in order:
-                ns, n, accepts = one_run(cmd, args.seconds, args.clients)
+                ns, n, accepts = one_run(cmd, args.seconds, args.clients, args.cgroup)
                 got[name].append(ns)
                 print(f"  round {rnd} {name:<20} {ns:6.0f} ns x {n:,} runs ({accepts:,} accepts)",
                       file=sys.stderr)
     finally:
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write(prev)
+        for d in reversed(made):
+            os.rmdir(d)
     floor = statistics.median(got[names[0]])
     print(f"{'config':<20} {'ns/accept':>9} {'min-max':>11} {'x ' + names[0]:>10}")
     for name in names:
