@@ -463,22 +463,6 @@ static void json_ts(struct out *o, const struct cell *c, const struct json_key *
 	out_str(o, d + 1, 6);	/* the six digits after the leading 1 */
 }
 
-#define JSON_UINT(name, field)								\
-	static void json_##name(struct out *o, const struct cell *c,			\
-				const struct json_key *k)				\
-	{										\
-		(void)k;								\
-		out_uint(o, c->e->field);						\
-	}
-JSON_UINT(pid, pid)
-JSON_UINT(tid, tid)
-JSON_UINT(uid, uid)
-JSON_UINT(rport, rport)
-JSON_UINT(lport, lport)
-JSON_UINT(netns, netns)
-JSON_UINT(backlog, backlog_len)
-JSON_UINT(backlog_max, backlog_max)
-
 static void json_string(struct out *o, const char *s)
 {
 	out_char(o, '"');
@@ -508,27 +492,28 @@ static void json_known(struct out *o, unsigned long long v)
 		out_str(o, "null", 4);
 }
 
-#define JSON_TEXT(name, field)								\
+/* json_NAME(), writing the event's @field with @put(o, value). */
+#define JSON_FIELD(name, field, put)							\
 	static void json_##name(struct out *o, const struct cell *c,			\
 				const struct json_key *k)				\
 	{										\
 		(void)k;								\
-		json_text(o, c->e->field);						\
+		put(o, c->e->field);							\
 	}
-JSON_TEXT(cgroup, names.cgroup)
-JSON_TEXT(unit, names.unit)
-JSON_TEXT(container, names.container)
-
-#define JSON_KNOWN(name, field)								\
-	static void json_##name(struct out *o, const struct cell *c,			\
-				const struct json_key *k)				\
-	{										\
-		(void)k;								\
-		json_known(o, c->e->field);						\
-	}
-JSON_KNOWN(nspid, nspid)
-JSON_KNOWN(pidns, pidns)
-JSON_KNOWN(mntns, mntns)
+JSON_FIELD(pid, pid, out_uint)
+JSON_FIELD(tid, tid, out_uint)
+JSON_FIELD(uid, uid, out_uint)
+JSON_FIELD(rport, rport, out_uint)
+JSON_FIELD(lport, lport, out_uint)
+JSON_FIELD(netns, netns, out_uint)
+JSON_FIELD(backlog, backlog_len, out_uint)
+JSON_FIELD(backlog_max, backlog_max, out_uint)
+JSON_FIELD(cgroup, names.cgroup, json_text)
+JSON_FIELD(unit, names.unit, json_text)
+JSON_FIELD(container, names.container, json_text)
+JSON_FIELD(nspid, nspid, json_known)
+JSON_FIELD(pidns, pidns, json_known)
+JSON_FIELD(mntns, mntns, json_known)
 
 static void json_comm(struct out *o, const struct cell *c, const struct json_key *k)
 {
