@@ -43,7 +43,7 @@ static const char doc[] =
 "    tcpaccept -j          # JSON Lines, one object per accept\n"
 "    tcpaccept -U -u 33    # show UIDs; only accepts by UID 33\n"
 "    tcpaccept -C /sys/fs/cgroup/system.slice/nginx.service   # one cgroup\n"
-"    tcpaccept --container=4f3c2b1a09e8   # one container (docker ps, podman ps)\n"
+"    tcpaccept --container=4f3c2b1a09e8   # one container (docker ps's ID)\n"
 "    tcpaccept --netns=/run/netns/blue   # one network namespace (ip netns)\n"
 "    tcpaccept --netns=/proc/4029/ns/net # the network namespace of PID 4029\n"
 "    tcpaccept -c -i 5     # count accepts per process and port, every 5 s\n"

@@ -432,8 +432,9 @@ static int finish(struct tracer *t)
 		warn("%llu new cgroups of matching containers not traced: their table (" STR(CONTAINER_CGROUPS_MAX) ") was full\n",
 		     (unsigned long long)t->skel->bss->container_cgroups_full);
 	if (t->skel->bss->outside_pidns)
-		warn("%llu accept() calls of processes outside this PID namespace were not traced (its ps does not show them either)\n",
-		     (unsigned long long)t->skel->bss->outside_pidns);
+		warn("%llu accept() call%s of processes outside this PID namespace not traced (its ps does not show them either)\n",
+		     (unsigned long long)t->skel->bss->outside_pidns,
+		     t->skel->bss->outside_pidns == 1 ? "" : "s");
 	if (!output_closed())
 		rows_drain(&t->rows);
 	output_flush();
