@@ -280,7 +280,8 @@ static __always_inline bool current_in_container(void)
 /* --- step 1, in each program: the filters on the task ----------------------- */
 
 /* -p, -u, -C, --container and the tracer's PID namespace: false if the
- * current task is not traced. @pid_tgid becomes its IDs as the tracer's /proc shows them. */
+ * current task is not traced. @pid_tgid becomes its IDs as the tracer's
+ * /proc shows them. */
 static __always_inline bool task_passes(__u64 *pid_tgid)
 {
 	if (!to_view(pid_tgid)) {

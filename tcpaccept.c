@@ -431,6 +431,9 @@ static int finish(struct tracer *t)
 	if (t->skel->bss->container_cgroups_full)
 		warn("%llu new cgroups of matching containers not traced: their table (" STR(CONTAINER_CGROUPS_MAX) ") was full\n",
 		     (unsigned long long)t->skel->bss->container_cgroups_full);
+	if (t->skel->bss->cgroups_lost)
+		warn("%llu new cgroups' paths found their ring full: rows of theirs had their paths from a walk of the tree, or none\n",
+		     (unsigned long long)t->skel->bss->cgroups_lost);
 	if (t->skel->bss->outside_pidns)
 		warn("%llu accept() call%s of processes outside this PID namespace not traced (its ps does not show them either)\n",
 		     (unsigned long long)t->skel->bss->outside_pidns,
