@@ -3,8 +3,10 @@
 """BPF run time per accept of several tracer command lines, side by side:
 each round runs every configuration once, in a rotated order, under an IPv4
 RST flood (bench/flood.c) with kernel.bpf_stats_enabled=1 (restored after),
-and reads run_time_ns / run_cnt of the program that ran most (the syscall
-exit program on the tracepoint way) from /proc/TRACER/fdinfo. Prints the
+and reads run_time_ns / run_cnt of the accept program from
+/proc/TRACER/fdinfo: tp_exit_accept4 on the tracepoint way (bpftool names
+the programs), else the one that ran most (with -q or --metrics the
+handshake tracepoint runs more often than the accept program). Prints the
 median over rounds, the spread, and the ratio to the first configuration
 (give the floor first). Run from the source tree as root, after make and
 bench/run.sh built .output/bench/flood:
@@ -17,9 +19,18 @@ the tracer reported its way in. Output to /dev/null. --cgroup=DIR runs
 every flood in that cgroup v2 directory (made if missing, removed after
 if this made it), as a container's or a unit's server runs: for -S,
 --container and --metrics-labels. Figures: bench/README.md."""
-import argparse, os, shlex, statistics, subprocess, sys
+import argparse, json, os, shlex, statistics, subprocess, sys
 
 FLOOD = ".output/bench/flood"
+
+
+def prog_name(prog_id):
+    res = subprocess.run(["bpftool", "-j", "prog", "show", "id", str(prog_id)],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        return json.loads(res.stdout)["name"]
+    except (ValueError, KeyError):
+        return ""
 
 
 def prog_stats(pid):
@@ -74,7 +85,8 @@ def one_run(cmd, seconds, clients, cgroup=None):
         print(f"  warning: {cmd}: {err.strip()}", file=sys.stderr)
     accepts = int(dict(kv.split("=", 1) for kv in out.split())["accepts"])
     delta = {k: (v[0] - before.get(k, (0, 0))[0], v[1] - before.get(k, (0, 0))[1]) for k, v in after.items()}
-    best = max(delta, key=lambda k: delta[k][1])
+    named = [k for k in delta if delta[k][1] and prog_name(k) == "tp_exit_accept4"]
+    best = named[0] if named else max(delta, key=lambda k: delta[k][1])
     ns, n = delta[best]
     return ns / max(n, 1), n, accepts
 
