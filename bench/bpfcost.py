@@ -4,9 +4,9 @@
 each round runs every configuration once, in a rotated order, under an IPv4
 RST flood (bench/flood.c) with kernel.bpf_stats_enabled=1 (restored after),
 and reads run_time_ns / run_cnt of the accept program from
-/proc/TRACER/fdinfo: tp_exit_accept4 on the tracepoint way (bpftool names
-the programs), else the one that ran most (with -q or --metrics the
-handshake tracepoint runs more often than the accept program). Prints the
+/proc/TRACER/fdinfo: the one of ACCEPT_PROGS (bpftool names them) that ran
+most, else the program that ran most (with -q or --metrics the handshake
+tracepoint runs more often than the accept program). Prints the
 median over rounds, the spread, and the ratio to the first configuration
 (give the floor first). Run from the source tree as root, after make and
 bench/run.sh built .output/bench/flood:
@@ -22,6 +22,11 @@ if this made it), as a container's or a unit's server runs: for -S,
 import argparse, json, os, shlex, statistics, subprocess, sys
 
 FLOOD = ".output/bench/flood"
+
+
+# The programs that run once per accept, on each way in.
+ACCEPT_PROGS = ("tp_exit_accept4", "tp_exit_accept", "fexit_accept", "fexit_accept_pre610",
+                "kretprobe_accept")
 
 
 def prog_name(prog_id):
@@ -85,8 +90,8 @@ def one_run(cmd, seconds, clients, cgroup=None):
         print(f"  warning: {cmd}: {err.strip()}", file=sys.stderr)
     accepts = int(dict(kv.split("=", 1) for kv in out.split())["accepts"])
     delta = {k: (v[0] - before.get(k, (0, 0))[0], v[1] - before.get(k, (0, 0))[1]) for k, v in after.items()}
-    named = [k for k in delta if delta[k][1] and prog_name(k) == "tp_exit_accept4"]
-    best = named[0] if named else max(delta, key=lambda k: delta[k][1])
+    named = [k for k in delta if prog_name(k) in ACCEPT_PROGS]
+    best = max(named or delta, key=lambda k: delta[k][1])
     ns, n = delta[best]
     return ns / max(n, 1), n, accepts
 
