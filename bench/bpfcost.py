@@ -4,8 +4,8 @@
 each round runs every configuration once, in a rotated order, under an IPv4
 RST flood (bench/flood.c) with kernel.bpf_stats_enabled=1 (restored after),
 and reads run_time_ns / run_cnt of the accept program from
-/proc/TRACER/fdinfo: the one of ACCEPT_PROGS (bpftool names them) that ran
-most, else the program that ran most (with -q or --metrics the handshake
+/proc/TRACER/fdinfo: the first of ACCEPT_PROGS (bpftool names them) that
+ran, else the program that ran most (with -q or --metrics the handshake
 tracepoint runs more often than the accept program). Prints the
 median over rounds, the spread, and the ratio to the first configuration
 (give the floor first). Run from the source tree as root, after make and
@@ -24,7 +24,9 @@ import argparse, json, os, shlex, statistics, subprocess, sys
 FLOOD = ".output/bench/flood"
 
 
-# The programs that run once per accept, on each way in.
+# The programs that run once per accept, on each way in, first the one
+# that sees the flood's accept4() (tp_exit_accept sees other processes'
+# accept() too).
 ACCEPT_PROGS = ("tp_exit_accept4", "tp_exit_accept", "fexit_accept", "fexit_accept_pre610",
                 "kretprobe_accept")
 
@@ -83,6 +85,8 @@ def one_run(cmd, seconds, clients, cgroup=None):
         out = subprocess.run(flood_cmd(seconds, clients, cgroup),
                              stdout=subprocess.PIPE, text=True, check=True).stdout
         after = prog_stats(p.pid)
+        # While the programs are loaded: bpftool finds them by ID.
+        names = {k: prog_name(k) for k in after}
     finally:
         p.send_signal(2)
         err = p.communicate()[1].decode(errors="replace")
@@ -90,8 +94,9 @@ def one_run(cmd, seconds, clients, cgroup=None):
         print(f"  warning: {cmd}: {err.strip()}", file=sys.stderr)
     accepts = int(dict(kv.split("=", 1) for kv in out.split())["accepts"])
     delta = {k: (v[0] - before.get(k, (0, 0))[0], v[1] - before.get(k, (0, 0))[1]) for k, v in after.items()}
-    named = [k for k in delta if prog_name(k) in ACCEPT_PROGS]
-    best = max(named or delta, key=lambda k: delta[k][1])
+    named = sorted((ACCEPT_PROGS.index(n), k) for k, n in names.items()
+                   if n in ACCEPT_PROGS and delta[k][1])
+    best = named[0][1] if named else max(delta, key=lambda k: delta[k][1])
     ns, n = delta[best]
     return ns / max(n, 1), n, accepts
 
