@@ -158,6 +158,35 @@ static void out_printf(struct out *o, const char *fmt, ...)
 		o->p += (size_t)n < room ? (size_t)n : room;
 }
 
+/* @s escaped as fmt_json_escape() (@json) or fmt_escape_column() does,
+ * whole runs of plain bytes at a time: a cgroup path is mostly plain, and
+ * byte by byte its escaping cost more than the rest of the row. Stops
+ * before an escape that does not fit. */
+static void out_escaped(struct out *o, const char *s, bool json)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s, *run;
+	const unsigned char quote = json ? '"' : ' ';
+
+	for (;;) {
+		for (run = p; *p >= 0x20 && *p < 0x7f && *p != quote && *p != '\\'; p++)
+			;
+		out_str(o, (const char *)run, (size_t)(p - run));
+		if (!*p || o->end - o->p < 6)
+			return;
+		if (json) {
+			memcpy(o->p, "\\u00", 4);
+			o->p += 4;
+		} else {
+			memcpy(o->p, "\\x", 2);
+			o->p += 2;
+		}
+		*o->p++ = hex[*p >> 4];
+		*o->p++ = hex[*p & 0xf];
+		p++;
+	}
+}
+
 const char *fmt_proto_name(unsigned int proto)
 {
 	return proto == PROTO_MPTCP ? "mptcp" : "tcp";
@@ -410,8 +439,8 @@ static void put_service(struct out *o, const struct cell *c, const struct column
 	(void)col;
 	if (!s)
 		out_char(o, '-');
-	else	/* the writer's end keeps a byte for the NUL escape_bytes() writes */
-		o->p += escape_bytes(o->p, (size_t)(o->end - o->p) + 1, s, strlen(s), "\\x", "\\ ");
+	else
+		out_escaped(o, s, false);
 }
 
 #define KIND_COLUMN(id, name, column, key) { column, W_TITLE, FMT_COUNTS, 0, id, put_count },
@@ -478,8 +507,7 @@ static void json_text(struct out *o, const char *s)
 		return;
 	}
 	out_char(o, '"');
-	/* The writer's end keeps a byte for a NUL: escape_bytes() writes one. */
-	o->p += escape_bytes(o->p, (size_t)(o->end - o->p) + 1, s, strlen(s), "\\u00", "\"\\");
+	out_escaped(o, s, true);
 	out_char(o, '"');
 }
 

@@ -220,7 +220,8 @@ def json_fields(line):
     """A -j row as the column fields check_lines() reads; [] if its
     identity is not the flood's cgroup's (--services)."""
     o = json.loads(line)
-    if FLOOD_CGROUP and o.get("container") != SERVICE_ID:
+    # An earlier build (--baseline) has no container key.
+    if FLOOD_CGROUP and o.get("container", SERVICE_ID) != SERVICE_ID:
         return []
     return [str(o["pid"]), o["comm"], str(o["ip"]), o["raddr"], str(o["rport"]), o["laddr"],
             str(o["lport"])]
