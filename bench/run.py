@@ -36,6 +36,7 @@ TCPACCEPT = TCPACCEPT_BUILT	# a private copy once main() starts
 FLOOD = os.path.join(ROOT, ".output", "bench", "flood")
 ACCEPTLOOP = os.path.join(ROOT, ".output", "bench", "acceptloop")
 SYSCALLTAX = os.path.join(ROOT, ".output", "bench", "syscalltax")
+ROWCOST = os.path.join(ROOT, ".output", "bench", "rowcost")
 # The start-up floor: a minimal CO-RE loader (bench/floorload.c, `make bench`).
 FLOORLOAD = os.path.join(ROOT, ".output", "bench", "floorload")
 BT_SCRIPT = os.path.join(HERE, "tcpaccept.bt")
@@ -778,6 +779,10 @@ def main():
             tax_pass(configs, args.tax_rounds, workdir)
         if not args.no_bpf_stats:
             bpf_stats_pass(configs, args, workdir)
+        if args.services and os.access(ROWCOST, os.X_OK):
+            log("\nformatting one row (bench/rowcost: format.c in a loop, the fastest of 9 batches):")
+            for line in subprocess.run([ROWCOST], stdout=subprocess.PIPE, text=True).stdout.splitlines():
+                log(f"  {line}")
         log("")
         t = startup["tcpaccept"]
         typed_ms = startup["floor, tcpaccept's types"]["header_ms"]
