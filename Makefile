@@ -107,7 +107,7 @@ endif
 
 USER_OBJS := $(addprefix $(OUTPUT)/,tcpaccept.o plan.o ways.o rows.o catchup.o tables.o \
 	output.o log.o args.o format.o metrics.o series.o capabilities.o kernel_probes.o \
-	tracefs.o blocked_threads.o cgroup.o process.o)
+	tracefs.o blocked_threads.o cgroup.o service.o identity.o process.o)
 # The user-space objects that include the skeleton (tests/tests.mk too).
 SKEL_USERS := tcpaccept.o plan.o ways.o rows.o catchup.o tables.o
 

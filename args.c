@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "args.h"
+#include "service.h"
 #include "version.h"
 
 #define DEFAULT_RING_KB 1024
@@ -18,6 +19,9 @@
 #define OPT_METRICS 1004
 #define OPT_MAX_SERIES 1005
 #define OPT_CLIENT_FAMILY 1006
+#define OPT_NETNS 1007
+#define OPT_CONTAINER 1008
+#define OPT_METRICS_LABELS 1009
 /* parse_opt()'s error for an argument that is not an option: as after
  * getopt's errors, args_parse() adds "Try --help". */
 #define ERR_TRY_HELP (EXIT_USAGE + 1)
@@ -39,17 +43,24 @@ static const char doc[] =
 "    tcpaccept -j          # JSON Lines, one object per accept\n"
 "    tcpaccept -U -u 33    # show UIDs; only accepts by UID 33\n"
 "    tcpaccept -C /sys/fs/cgroup/system.slice/nginx.service   # one cgroup\n"
+"    tcpaccept --container=4f3c2b1a09e8   # one container (docker ps's ID)\n"
+"    tcpaccept --netns=/run/netns/blue   # one network namespace (ip netns)\n"
+"    tcpaccept --netns=/proc/4029/ns/net # the network namespace of PID 4029\n"
 "    tcpaccept -c -i 5     # count accepts per process and port, every 5 s\n"
 "    tcpaccept -q          # accept queue: backlog and wait since handshake\n"
 "    tcpaccept -x          # failed connections only: drops, accept() errors\n"
 "    tcpaccept -a -P 8080  # accepts and failures on port 8080, one stream\n"
 "    tcpaccept -c -x -i 5  # accepts, drops and errors per listener, every 5 s\n"
 "    tcpaccept --print-proto   # show whether each accept is TCP or MPTCP\n"
+"    tcpaccept -S          # which container, unit or cgroup accepted\n"
+"    tcpaccept -c -S       # count accepts per process, port and container\n"
 "    tcpaccept --btf=/boot/vmlinux.btf   # a kernel without /sys/kernel/btf\n"
 "    tcpaccept -d 10       # trace for 10 seconds\n"
 "    tcpaccept --way=tracepoint   # force the syscall tracepoints\n"
 "    tcpaccept --metrics=/var/lib/prometheus/node-exporter/tcpaccept.prom\n"
 "                          # Prometheus metrics for node_exporter, every 15 s\n"
+"    tcpaccept --metrics=/var/lib/prometheus/node-exporter/tcpaccept.prom \\\n"
+"              --metrics-labels=container   # accepts per container too\n"
 "    tcpaccept -c -q       # counts, then a wait histogram per port\n"
 "    tcpaccept -j -o /var/log/tcpaccept.jsonl   # reopened on SIGHUP\n"
 "\n";
@@ -70,6 +81,8 @@ static const struct argp_option options[] = {
 	{ "print-uid", 'U', NULL, 0, "Include a UID column", 0 },
 	{ "uid", 'u', "UID", 0, "Trace this user ID only", 0 },
 	{ "cgroup", 'C', "PATH", 0, "Trace tasks in this cgroup v2 directory (and below) only", 0 },
+	{ "container", OPT_CONTAINER, "ID", 0, "Trace tasks of these containers only (and of containers nested in them): IDs or unique prefixes of them, comma-separated; containers started later are matched too", 0 },
+	{ "netns", OPT_NETNS, "INODE|PATH", 0, "Trace accepts in this network namespace only: its inode number, or a file that names it (/proc/PID/ns/net, /run/netns/NAME)", 0 },
 	{ "count", 'c', NULL, 0, "Count accepts per PID, COMM, IP, PROTO, LADDR, LPORT in the kernel; print a table at exit", 0 },
 	{ "interval", 'i', "SECS", 0, "With -c: print and reset the table every SECS seconds; with --metrics: write the file every SECS seconds (default 15)", 0 },
 	{ "duration", 'd', "SECS", 0, "Trace for SECS seconds, then exit", 0 },
@@ -78,12 +91,14 @@ static const struct argp_option options[] = {
 	{ "failed", 'x', NULL, 0, "Show failed passive connections instead of accepts: connection attempts the listener dropped (its queues full) and failed accept() calls, with a REASON column; with -c: DROPS and ERRORS columns", 0 },
 	{ "all", 'a', NULL, 0, "Show accepts and failed connections alike (-x with the accepts)", 0 },
 	{ "print-proto", OPT_PRINT_PROTO, NULL, 0, "Include a PROTO column: tcp or mptcp (what the accepted socket is)", 0 },
+	{ "print-service", 'S', NULL, 0, "Include a SERVICE column, last: the container's short ID, else the systemd unit, else the cgroup path; with -c, count per service too", 0 },
 	{ "btf", OPT_BTF, "PATH", 0, "Read the kernel's types from this BTF file, for kernels without /sys/kernel/btf/vmlinux", 0 },
 	{ "way", OPT_WAY, "NAME", 0, way_help, 0 },
 	/* --way's earlier name: still accepted for existing scripts, not shown. */
 	{ "backend", 0, NULL, OPTION_ALIAS | OPTION_HIDDEN, NULL, 0 },
 	{ "ring-kb", OPT_RING_KB, "KB", 0, "Ring buffer size in KiB, a power of two from 4 to 1048576 (default 1024)", 0 },
 	{ "metrics", OPT_METRICS, "PATH", 0, "Write Prometheus metrics to PATH (atomically) every interval and at exit; alone, print no rows", 0 },
+	{ "metrics-labels", OPT_METRICS_LABELS, "LABELS", 0, "Also label the accept (and failure) counters by container and/or unit: container, unit or container,unit (see the man page for the series they make)", 0 },
 	{ "metrics-max-series", OPT_MAX_SERIES, "N", 0, "Most label sets per metric, 1-1048576 (default 4096); accepts beyond are counted, not lost silently", 0 },
 	{ "output", 'o', "FILE", 0, "Append the output to FILE instead of stdout; reopen it on SIGHUP (log rotation)", 0 },
 	{ "verbose", 'v', NULL, 0, "Say which way in was chosen and why; libbpf debug output", 0 },
@@ -140,10 +155,12 @@ static int parse_ulong(const char *s, unsigned long min, unsigned long max,
 	return 0;
 }
 
-/* "invalid port list '80,90-80': <why>", @item (@len bytes) quoted in @why. */
-static int port_error(const char *list, const char *why, const char *item, size_t len)
+/* "invalid port list '80,90-80': <why>" (@what: "port list"), @item (@len
+ * bytes) quoted in @why. */
+static int list_error(const char *what, const char *list, const char *why, const char *item,
+		      size_t len)
 {
-	fprintf(stderr, "tcpaccept: invalid port list '%s': ", list);
+	fprintf(stderr, "tcpaccept: invalid %s '%s': ", what, list);
 	fprintf(stderr, why, (int)len, item);
 	fputc('\n', stderr);
 	return EXIT_USAGE;
@@ -166,7 +183,7 @@ static int parse_ports(const char *list, struct config *cfg)
 		if (len == 0)
 			return usage_error("invalid port list '%s': empty item", list);
 		if (len >= sizeof(item))
-			return port_error(list, not_port, p, len);
+			return list_error("port list", list, not_port, p, len);
 		memcpy(item, p, len);
 		item[len] = '\0';
 		dash = strchr(item, '-');
@@ -174,15 +191,79 @@ static int parse_ports(const char *list, struct config *cfg)
 			*dash = '\0';
 		if (parse_ulong(item, 1, 65535, &first) ||
 		    parse_ulong(dash ? dash + 1 : item, 1, 65535, &last))
-			return port_error(list, not_port, p, len);
+			return list_error("port list", list, not_port, p, len);
 		if (first > last)
-			return port_error(list, "range '%.*s' ends before it starts", p, len);
+			return list_error("port list", list, "range '%.*s' ends before it starts", p, len);
 		for (unsigned long port = first; port <= last; port++)
 			cfg->port_bits[port >> 3] |= (uint8_t)(1u << (port & 7));
 		if (!p[len])
 			return 0;
 		p += len + 1;
 	}
+}
+
+/* --metrics-labels: "container", "unit", comma-separated. */
+static int parse_metrics_labels(const char *list, struct config *cfg)
+{
+	const char *p = list;
+	size_t len;
+
+	for (;; p += len + 1) {
+		len = strcspn(p, ",");
+		if (len == strlen("container") && !strncmp(p, "container", len))
+			cfg->label_container = true;
+		else if (len == strlen("unit") && !strncmp(p, "unit", len))
+			cfg->label_unit = true;
+		else
+			return list_error("metrics labels", list, "'%.*s' is not container or unit", p, len);
+		if (!p[len])
+			return 0;
+	}
+}
+
+/* --container: comma-separated ID prefixes, added to any earlier ones. */
+static int parse_containers(const char *list, struct config *cfg)
+{
+	char item[CONTAINER_DIGITS + 2];
+	const char *p = list;
+	size_t len;
+	int i;
+
+	for (;; p += len + 1) {
+		len = strcspn(p, ",");
+		snprintf(item, sizeof(item), "%.*s", (int)(len < sizeof(item) ? len : sizeof(item) - 1), p);
+		if (len >= sizeof(item) - 1 || !service_container_prefix_valid(item))
+			return list_error("container ID list", list,
+					  "'%.*s' is not 1-64 lowercase hex digits (a container's ID or its start)",
+					  p, len);
+		for (i = 0; i < cfg->ncontainers && strcmp(cfg->containers[i], item); i++)
+			;
+		if (i == cfg->ncontainers && cfg->ncontainers == CONTAINERS_MAX)
+			return list_error("container ID list", list, "%.*smore than 8 containers", "", 0);
+		if (i == cfg->ncontainers)
+			memcpy(cfg->containers[cfg->ncontainers++], item, len + 1);
+		if (!p[len])
+			return 0;
+	}
+}
+
+/* --netns: digits are an inode number; anything else a file. */
+static int parse_netns(const char *arg, struct config *cfg)
+{
+	unsigned long v;
+
+	cfg->netns = 0;
+	cfg->netns_path = NULL;
+	if (!*arg)
+		return usage_error("%s", "invalid network namespace '': expected an inode number or a file");
+	if (strspn(arg, "0123456789") != strlen(arg)) {
+		cfg->netns_path = arg;
+		return 0;
+	}
+	if (parse_ulong(arg, 1, UINT32_MAX, &v))
+		return usage_error("invalid network namespace inode '%s': expected 1-4294967295", arg);
+	cfg->netns = (uint32_t)v;
+	return 0;
 }
 
 static int parse_way(const char *name, struct config *cfg)
@@ -203,7 +284,13 @@ static int parse_way(const char *name, struct config *cfg)
 static uint64_t given;
 _Static_assert(sizeof(options) / sizeof(options[0]) <= 64, "one bit of 'given' per option");
 
-/* A repeat is never "the last one wins": -P lists merge; a flag given again
+/* The options that take a list: given again, the lists merge. */
+static bool is_list(int key)
+{
+	return key == 'P' || key == OPT_CONTAINER || key == OPT_METRICS_LABELS;
+}
+
+/* A repeat is never "the last one wins": lists merge; a flag given again
  * changes nothing (1: skip it); an option that takes one value is refused,
  * named as --help names it. 0: go on. */
 static int check_repeat(int key)
@@ -213,7 +300,7 @@ static int check_repeat(int key)
 
 	while (options[i].name && options[i].key != key)
 		i++;
-	if (!options[i].name || key == 'P')
+	if (!options[i].name || is_list(key))
 		return 0;	/* not an option (ARGP_KEY_*), or a list */
 	if (!(given & (1ULL << i))) {
 		given |= 1ULL << i;
@@ -241,10 +328,12 @@ static int finish_config(struct config *cfg)
 		cfg->failed = true;
 	if (cfg->all && cfg->count)
 		return usage_error("%s", "-a/--all is about rows: -c -x counts accepts, drops and errors");
+	if ((cfg->label_container || cfg->label_unit) && !cfg->metrics)
+		return usage_error("%s", "--metrics-labels needs --metrics");
 	/* --metrics alone prints nothing; an option about rows asks for them. */
 	cfg->rows = !cfg->count && (!cfg->metrics || cfg->json || cfg->output || cfg->timestamp ||
 				    cfg->wallclock || cfg->print_uid || cfg->queue || cfg->wide ||
-				    cfg->failed);
+				    cfg->print_service || cfg->failed);
 	if (cfg->metrics)
 		cfg->metrics_interval = cfg->interval ? cfg->interval : DEFAULT_METRICS_INTERVAL;
 	return 0;
@@ -309,6 +398,7 @@ static const struct {
 	{ 'a', offsetof(struct config, all) },
 	{ 'w', offsetof(struct config, wide) },
 	{ OPT_PRINT_PROTO, offsetof(struct config, print_proto) },
+	{ 'S', offsetof(struct config, print_service) },
 	{ 'v', offsetof(struct config, verbose) },
 };
 
@@ -365,6 +455,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		return ERR_TRY_HELP;
 	case 'P':
 		return parse_ports(arg, cfg);
+	case OPT_CONTAINER:
+		return parse_containers(arg, cfg);
+	case OPT_METRICS_LABELS:
+		return parse_metrics_labels(arg, cfg);
+	case OPT_NETNS:
+		return parse_netns(arg, cfg);
 	case '4':
 	case '6':
 		if (cfg->family && cfg->family != (key == '4' ? AF_INET : AF_INET6))

@@ -27,6 +27,11 @@ struct config {
 	bool filter_uid;		/* -u */
 	uint32_t uid;
 	const char *cgroup;		/* -C: cgroup v2 directory */
+	const char *netns_path;		/* --netns=PATH: a network namespace file */
+	/* --container: ID prefixes, lowercase hex, NUL-terminated */
+	char containers[CONTAINERS_MAX][CONTAINER_DIGITS + 1];
+	int ncontainers;
+	uint32_t netns;			/* --netns=INODE (0: none, or a PATH's) */
 	bool count;			/* -c: count in the kernel, print tables */
 	unsigned int interval;		/* -i: seconds between tables (0: at exit) */
 	unsigned int duration;		/* -d: seconds to trace (0: until a signal) */
@@ -35,12 +40,15 @@ struct config {
 	bool print_proto;		/* --print-proto: PROTO column (tcp/mptcp) */
 	bool failed;			/* -x (or -a): drops and accept() errors */
 	bool all;			/* -a: accepts and failures alike */
+	bool print_service;		/* -S: SERVICE column (container, unit or cgroup) */
 	const char *btf_path;		/* --btf: kernel types from this file */
 	enum way way;			/* --way: WAY_AUTO, or the one to use */
 	unsigned int ring_kb;		/* ring buffer size in KiB */
 	bool exit_now;			/* -h or -V was handled: exit 0 */
 	const char *metrics;		/* --metrics: Prometheus text file */
 	unsigned int max_series;	/* --metrics-max-series */
+	bool label_container;		/* --metrics-labels=container */
+	bool label_unit;		/* --metrics-labels=unit */
 	const char *output;		/* -o: rows and tables to this file */
 	bool rows;			/* one row per accept (not -c; not --metrics alone) */
 	unsigned int metrics_interval;	/* seconds between metrics writes */

@@ -179,6 +179,35 @@ const char *fmt_errno_name(char *out, size_t size, unsigned int err)
 	return out;
 }
 
+/* @s escaped as fmt_json_escape() (@json) or fmt_escape_column() does,
+ * whole runs of plain bytes at a time: a cgroup path is mostly plain, and
+ * byte by byte its escaping cost more than the rest of the row. Stops
+ * before an escape that does not fit. */
+static void out_escaped(struct out *o, const char *s, bool json)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s, *run;
+	const unsigned char quote = json ? '"' : ' ';
+
+	for (;;) {
+		for (run = p; *p >= 0x20 && *p < 0x7f && *p != quote && *p != '\\'; p++)
+			;
+		out_str(o, (const char *)run, (size_t)(p - run));
+		if (!*p || o->end - o->p < 6)
+			return;
+		if (json) {
+			memcpy(o->p, "\\u00", 4);
+			o->p += 4;
+		} else {
+			memcpy(o->p, "\\x", 2);
+			o->p += 2;
+		}
+		*o->p++ = hex[*p >> 4];
+		*o->p++ = hex[*p & 0xf];
+		p++;
+	}
+}
+
 const char *fmt_proto_name(unsigned int proto)
 {
 	return proto == PROTO_MPTCP ? "mptcp" : "tcp";
@@ -224,9 +253,10 @@ static const char *event_hms(struct fmt_state *st, __u64 ts_ns)
 
 /* --- records ------------------------------------------------------------------- */
 
-bool fmt_decode(const void *data, size_t size, bool queue, struct event *e)
+bool fmt_decode(const void *data, size_t size, const struct fmt_parts *parts, struct event *e)
 {
 	const unsigned char *p = data;
+	struct event_identity id;
 	struct event_head h;
 	struct event_queue q;
 	struct event_failure f;
@@ -241,7 +271,8 @@ bool fmt_decode(const void *data, size_t size, bool queue, struct event *e)
 		addr_len = ADDR6_LEN;
 	else
 		return false;
-	if (h.kind >= NR_EVENT_KINDS || size != RECORD_SIZE(h.kind, queue, addr_len))
+	if (h.kind >= NR_EVENT_KINDS ||
+	    size != RECORD_SIZE(h.kind, parts->queue, parts->identity, addr_len))
 		return false;
 	memset(e, 0, sizeof(*e));
 	e->ts_ns = h.ts_ns;
@@ -256,7 +287,7 @@ bool fmt_decode(const void *data, size_t size, bool queue, struct event *e)
 	e->kind = h.kind;
 	memcpy(e->comm, h.comm, sizeof(e->comm));
 	e->wait_ns = WAIT_UNKNOWN;
-	if (h.kind == EVENT_ACCEPT && queue) {
+	if (h.kind == EVENT_ACCEPT && parts->queue) {
 		memcpy(&q, p + off, sizeof(q));
 		off += sizeof(q);
 		e->backlog_len = q.backlog_len;
@@ -269,6 +300,14 @@ bool fmt_decode(const void *data, size_t size, bool queue, struct event *e)
 		e->code = f.code;
 		e->stage = f.stage;
 		e->owner_known = f.owner_known;
+	}
+	if (parts->identity) {
+		memcpy(&id, p + off, sizeof(id));
+		off += sizeof(id);
+		e->cgroup_id = id.cgroup_id;
+		e->nspid = id.nspid;
+		e->pidns = id.pidns;
+		e->mntns = id.mntns;
 	}
 	memcpy(e->laddr, p + off, addr_len);
 	memcpy(e->raddr, p + off + addr_len, addr_len);
@@ -286,14 +325,17 @@ struct cell {
 
 /* Which lines show a column or key (FMT_ROWS, FMT_COUNTS: format.h), and
  * the option it needs (0: none). */
-enum { F_WALLCLOCK = 1, F_TIMESTAMP = 2, F_UID = 4, F_PROTO = 8, F_QUEUE = 16, F_FAILED = 32 };
+enum {
+	F_WALLCLOCK = 1, F_TIMESTAMP = 2, F_UID = 4, F_PROTO = 8, F_QUEUE = 16, F_FAILED = 32,
+	F_SERVICE = 64
+};
 
 static unsigned int options_of(const struct fmt_state *st)
 {
 	return (st->wallclock ? F_WALLCLOCK : 0) | (st->timestamp ? F_TIMESTAMP : 0) |
 	       (st->print_uid ? F_UID : 0) | (st->print_proto ? F_PROTO : 0) |
-	       (st->queue ? F_QUEUE : 0) | (st->failed ? F_FAILED : 0) | (st->wide ? 0x100 : 0) |
-	       (st->json ? 0x200 : 0);
+	       (st->queue ? F_QUEUE : 0) | (st->failed ? F_FAILED : 0) |
+	       (st->print_service ? F_SERVICE : 0) | (st->wide ? 0x100 : 0) | (st->json ? 0x200 : 0);
 }
 
 /* A column's width: its own, the address width, or its title's. */
@@ -465,6 +507,19 @@ static void put_count(struct out *o, const struct cell *c, const struct column *
 	out_uint(o, c->counts->events[col->kind]);
 }
 
+/* The word that names the service, escaped as COMM is (a path may hold
+ * anything); - if nothing names it. */
+static void put_service(struct out *o, const struct cell *c, const struct column *col)
+{
+	const char *s = c->e->names.service;
+
+	(void)col;
+	if (!s)
+		out_char(o, '-');
+	else
+		out_escaped(o, s, false);
+}
+
 #define KIND_COLUMN(id, name, column, key, failed)				\
 	{ column, W_TITLE, FMT_COUNTS, (failed) ? F_FAILED : 0, id, put_count },
 
@@ -486,6 +541,8 @@ static const struct column columns[] = {
 	{ "WAIT(ms)", W_TITLE, FMT_ROWS, F_QUEUE, 0, put_wait },
 	{ "REASON", W_TITLE, FMT_ROWS, F_FAILED, 0, put_reason },
 	FOR_EACH_KIND(KIND_COLUMN)
+	/* Last: its values have any length (a cgroup path). */
+	{ "SERVICE", W_TITLE, FMT_ROWS | FMT_COUNTS, F_SERVICE, 0, put_service },
 };
 
 _Static_assert(sizeof(columns) / sizeof(columns[0]) <= FMT_MAX_FIELDS, "FMT_MAX_FIELDS");
@@ -521,19 +578,6 @@ static void json_ts(struct out *o, const struct cell *c, const struct json_key *
 	out_str(o, d + 1, 6);	/* the six digits after the leading 1 */
 }
 
-#define JSON_UINT(name, field)								\
-	static void json_##name(struct out *o, const struct cell *c,			\
-				const struct json_key *k)				\
-	{										\
-		(void)k;								\
-		out_uint(o, c->e->field);						\
-	}
-JSON_UINT(uid, uid)
-JSON_UINT(lport, lport)
-JSON_UINT(netns, netns)
-JSON_UINT(backlog, backlog_len)
-JSON_UINT(backlog_max, backlog_max)
-
 static void json_string(struct out *o, const char *s)
 {
 	out_char(o, '"');
@@ -564,6 +608,47 @@ static void json_tid(struct out *o, const struct cell *c, const struct json_key 
 	else
 		out_uint(o, c->e->tid);
 }
+
+/* @s as a JSON string, escaped as fmt_json_escape() does; null if NULL. */
+static void json_text(struct out *o, const char *s)
+{
+	if (!s) {
+		json_null(o);
+		return;
+	}
+	out_char(o, '"');
+	out_escaped(o, s, true);
+	out_char(o, '"');
+}
+
+/* A number that is 0 when unknown: null then. */
+static void json_known(struct out *o, unsigned long long v)
+{
+	if (v)
+		out_uint(o, v);
+	else
+		json_null(o);
+}
+
+/* json_NAME(), writing the event's @field with @put(o, value). */
+#define JSON_FIELD(name, field, put)							\
+	static void json_##name(struct out *o, const struct cell *c,			\
+				const struct json_key *k)				\
+	{										\
+		(void)k;								\
+		put(o, c->e->field);							\
+	}
+JSON_FIELD(uid, uid, out_uint)
+JSON_FIELD(lport, lport, out_uint)
+JSON_FIELD(netns, netns, out_uint)
+JSON_FIELD(backlog, backlog_len, out_uint)
+JSON_FIELD(backlog_max, backlog_max, out_uint)
+JSON_FIELD(cgroup, names.cgroup, json_text)
+JSON_FIELD(unit, names.unit, json_text)
+JSON_FIELD(container, names.container, json_text)
+JSON_FIELD(nspid, nspid, json_known)
+JSON_FIELD(pidns, pidns, json_known)
+JSON_FIELD(mntns, mntns, json_known)
 
 static void json_comm(struct out *o, const struct cell *c, const struct json_key *k)
 {
@@ -684,6 +769,16 @@ static const struct json_key json_keys[] = {
 	{ "\"laddr\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_laddr },
 	{ "\"lport\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_lport },
 	{ "\"netns\":", FMT_ROWS, 0, 0, 0, json_netns },
+	{ "\"cgroup\":", FMT_ROWS, 0, 0, 0, json_cgroup },
+	{ "\"unit\":", FMT_ROWS, 0, 0, 0, json_unit },
+	{ "\"container\":", FMT_ROWS, 0, 0, 0, json_container },
+	{ "\"nspid\":", FMT_ROWS, 0, 0, 0, json_nspid },
+	{ "\"pidns\":", FMT_ROWS, 0, 0, 0, json_pidns },
+	{ "\"mntns\":", FMT_ROWS, 0, 0, 0, json_mntns },
+	/* -c -S counts per cgroup: its rows name it. */
+	{ "\"cgroup\":", FMT_COUNTS, F_SERVICE, 0, 0, json_cgroup },
+	{ "\"unit\":", FMT_COUNTS, F_SERVICE, 0, 0, json_unit },
+	{ "\"container\":", FMT_COUNTS, F_SERVICE, 0, 0, json_container },
 	{ "\"backlog\":", FMT_ROWS, F_QUEUE, 0, K_ACCEPT, json_backlog },
 	{ "\"backlog_max\":", FMT_ROWS, F_QUEUE, 0, K_ACCEPT, json_backlog_max },
 	{ "\"wait_ms\":", FMT_ROWS, F_QUEUE, 0, K_ACCEPT, json_wait },
@@ -819,7 +914,8 @@ size_t fmt_count_header(const struct fmt_state *st, char *buf, size_t size)
 }
 
 size_t fmt_count_row(struct fmt_state *st, const struct count_key *key,
-		     const struct count_value *counts, __u64 now_ns, char *buf, size_t size)
+		     const struct count_value *counts, const struct fmt_names *names,
+		     __u64 now_ns, char *buf, size_t size)
 {
 	struct event e = {
 		.ts_ns = now_ns,
@@ -830,6 +926,8 @@ size_t fmt_count_row(struct fmt_state *st, const struct count_key *key,
 	};
 	struct cell c = { st, &e, counts };
 
+	if (names)
+		e.names = *names;
 	memcpy(e.laddr, key->labels.laddr, sizeof(e.laddr));
 	memcpy(e.comm, key->labels.comm, sizeof(e.comm));
 	return put_line(layout_of(st, FMT_COUNTS), &c, st->json, buf, size);

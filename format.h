@@ -11,6 +11,17 @@
 #include <linux/types.h>
 #include "tcpaccept.h"
 
+/* What a cgroup ID names (identity.c fills it), NULL where nothing: the
+ * path as /proc/PID/cgroup's 0:: line says it, the systemd unit, the full
+ * container ID, and the one word that names the service (the SERVICE
+ * column: the container's short ID, else the unit, else the path). */
+struct fmt_names {
+	const char *cgroup;
+	const char *unit;
+	const char *container;
+	const char *service;
+};
+
 /* One event, decoded from the kernel side's record (tcpaccept.h).
  * Addresses in network byte order, an IPv4 address in the first 4 bytes. */
 struct event {
@@ -35,19 +46,35 @@ struct event {
 	__u32 backlog_len;
 	__u32 backlog_max;
 	__u64 wait_ns;
+	/* The identity part (tcpaccept.h), 0 where unknown; and what its
+	 * cgroup ID names (identity.c). */
+	__u64 cgroup_id;
+	__u32 nspid;
+	__u32 pidns;
+	__u32 mntns;
+	struct fmt_names names;
 };
 
-/* Decodes the @size-byte record at @data, sent with (@queue) or without -q,
- * into @e. False if it is not a well-formed record. */
-bool fmt_decode(const void *data, size_t size, bool queue, struct event *e);
+/* What a record holds beyond the head and addresses: the parts the
+ * settings ask for (tcpaccept.h). */
+struct fmt_parts {
+	bool queue;		/* -q: struct event_queue (accepts) */
+	bool identity;		/* need_service: struct event_identity */
+};
+
+/* Decodes the @size-byte record at @data, sent with @parts, into @e
+ * (names NULL). False if it is not a well-formed record. */
+bool fmt_decode(const void *data, size_t size, const struct fmt_parts *parts, struct event *e);
 
 /* The longest line fmt_event() or fmt_count_row() writes, newline
- * included (a JSON line with a 15-byte name of \u00XX escapes is ~340). */
-#define FMT_LINE_MAX 512
+ * included: a JSON line whose cgroup path is PATH_MAX - 1 bytes of \u00XX
+ * escapes (6 bytes each), the unit 255 of them, and the rest (a 15-byte
+ * name of escapes and the numbers: ~400). */
+#define FMT_LINE_MAX 32768
 
 /* Which lines show a column or JSON key: rows, -c tables. */
 enum { FMT_ROWS = 1, FMT_COUNTS = 2 };
-#define FMT_MAX_FIELDS 32
+#define FMT_MAX_FIELDS 40
 
 /* What a line of one kind shows under the options: the indexes of its
  * columns (or JSON keys) in format.c's tables, and the widths. */
@@ -67,6 +94,7 @@ struct fmt_state {
 	bool wide;		/* -w: 39-character address columns */
 	bool print_proto;	/* --print-proto: PROTO column */
 	bool failed;		/* -x, -a: REASON column, -c's DROPS and ERRORS */
+	bool print_service;	/* -S: SERVICE column; -c -j: cgroup, unit, container */
 	__s64 mono_to_real_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	__u64 first_ts_ns;	/* -t counts from the first event */
 	bool have_first;
@@ -85,10 +113,12 @@ size_t fmt_header(const struct fmt_state *st, char *buf, size_t size);
 size_t fmt_event(struct fmt_state *st, const struct event *e, char *buf,
 		 size_t size);
 
-/* -c tables: a header and one row per key; @now_ns is CLOCK_MONOTONIC. */
+/* -c tables: a header and one row per key; @names: what the key's cgroup
+ * names (NULL: nothing); @now_ns is CLOCK_MONOTONIC. */
 size_t fmt_count_header(const struct fmt_state *st, char *buf, size_t size);
 size_t fmt_count_row(struct fmt_state *st, const struct count_key *key,
-		     const struct count_value *counts, __u64 now_ns, char *buf, size_t size);
+		     const struct count_value *counts, const struct fmt_names *names,
+		     __u64 now_ns, char *buf, size_t size);
 
 /* Copies @comm (at most @len bytes, up to a NUL) to @out as the inside of a
  * JSON string (RFC 8259): '"', '\\' and every byte below 0x20 or above

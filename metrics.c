@@ -80,40 +80,53 @@ static void listen_labels(char *out, size_t size, __u16 family, const __u8 laddr
 	snprintf(out, size, "laddr=\"%s\",lport=\"%u\"", addr, lport);
 }
 
+/* ,NAME="VALUE" for an opt-in label (nothing if not asked for); "" for a
+ * series that has none. */
+static void opt_label(FILE *f, bool asked, const char *name, const char *value)
+{
+	char text[5 * 256 + 1];	/* a unit name of \xHH escapes */
+
+	if (!asked)
+		return;
+	metrics_escape_label(text, sizeof(text), value ? value : "", value ? strlen(value) : 0);
+	fprintf(f, ",%s=\"%s\"", name, text);
+}
+
 /* The series of @kind among the totals: accepts by task name, IP version,
- * local address and port; errors by the same and the errno's name. */
+ * local address and port (and container, unit with --metrics-labels);
+ * errors by the same and the errno's name. */
 static void format_kind_totals(FILE *f, const struct metrics_snapshot *s, const char *name,
 			       unsigned int kind)
 {
 	for (size_t i = 0; i < s->ntotals; i++) {
-		const struct accept_labels *k = &s->totals[i].key;
-		char comm[4 * TASK_COMM_LEN + 1], label[2 * sizeof(comm) + 1], addr[64], err[40];
-		unsigned long long v = s->totals[i].counts.events[kind];
+		const struct metric_series *m = &s->totals[i];
+		const struct accept_labels *k = &m->key;
+		char comm[4 * TASK_COMM_LEN + 1], label[2 * sizeof(comm) + 1], addr[64], e[24];
+		unsigned long long v = m->counts.events[kind];
 
 		if (!v)
 			continue;
 		fmt_escape_comm(comm, sizeof(comm), k->comm, sizeof(k->comm));
 		metrics_escape_label(label, sizeof(label), comm, sizeof(comm));
 		fmt_addr(addr, sizeof(addr), k->family, k->laddr);
-		err[0] = '\0';
-		if (kind == EVENT_ERROR) {
-			char e[24];
-
-			snprintf(err, sizeof(err), "errno=\"%s\",", fmt_errno_name(e, sizeof(e), k->err));
-		}
-		fprintf(f, "%s{comm=\"%s\",%sip=\"%d\",laddr=\"%s\",lport=\"%u\",proto=\"%s\"} %llu\n",
-			name, label, err, k->family == AF_INET6 ? 6 : 4, addr, k->lport,
-			fmt_proto_name(k->proto), v);
+		fprintf(f, "%s{comm=\"%s\"", name, label);
+		opt_label(f, s->label_container, "container", m->container);
+		if (kind == EVENT_ERROR)
+			fprintf(f, ",errno=\"%s\"", fmt_errno_name(e, sizeof(e), k->err));
+		fprintf(f, ",ip=\"%d\",laddr=\"%s\",lport=\"%u\",proto=\"%s\"", k->family == AF_INET6 ? 6 : 4,
+			addr, k->lport, fmt_proto_name(k->proto));
+		opt_label(f, s->label_unit, "unit", m->unit);
+		fprintf(f, "} %llu\n", v);
 	}
 }
 
 static void format_totals(FILE *f, const struct metrics_snapshot *s)
 {
 	help_type(f, "tcpaccept_accepts_total", "counter",
-		  "Successful TCP accept()s since tcpaccept started, by task name, IP version, local address and port.");
+		  "Successful TCP accept()s since tcpaccept started, by task name, IP version, local address and port (and container, unit with --metrics-labels).");
 	format_kind_totals(f, s, "tcpaccept_accepts_total", EVENT_ACCEPT);
 	help_type(f, "tcpaccept_accept_errors_total", "counter",
-		  "Failed accept() calls on TCP and MPTCP listeners since tcpaccept started (not EAGAIN, EINTR), by task name, errno, IP version, local address and port.");
+		  "Failed accept() calls on TCP and MPTCP listeners since tcpaccept started (not EAGAIN, EINTR), by task name, errno, IP version, local address and port (and container, unit with --metrics-labels).");
 	format_kind_totals(f, s, "tcpaccept_accept_errors_total", EVENT_ERROR);
 	help_type(f, "tcpaccept_listen_drops_total", "counter",
 		  "Connection attempts the listener dropped (its own drop counter, ss -tlm's d) since tcpaccept first met it (listen() or accept() while tracing: all of them), by local address and port.");
@@ -125,6 +138,43 @@ static void format_totals(FILE *f, const struct metrics_snapshot *s)
 		fprintf(f, "tcpaccept_listen_drops_total{%s} %llu\n", labels,
 			(unsigned long long)s->drops[i].drops);
 	}
+}
+
+static int text_cmp(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+/* The labels of two series, cgroup aside. */
+static int by_labels(const void *pa, const void *pb)
+{
+	const struct metric_series *a = pa, *b = pb;
+	struct accept_labels x = a->key, y = b->key;
+	int d;
+
+	x.cgroup = y.cgroup = 0;
+	d = memcmp(&x, &y, sizeof(x));
+	if (!d)
+		d = text_cmp(a->container, b->container);
+	return d ? d : text_cmp(a->unit, b->unit);
+}
+
+size_t metrics_merge_series(struct metric_series *s, size_t n)
+{
+	size_t out = 0;
+
+	qsort(s, n, sizeof(*s), by_labels);
+	for (size_t i = 0; i < n; i++) {
+		if (out && !by_labels(&s[out - 1], &s[i])) {
+			for (int k = 0; k < NR_EVENT_KINDS; k++)
+				s[out - 1].counts.events[k] += s[i].counts.events[k];
+			free(s[i].container);
+			free(s[i].unit);
+			continue;
+		}
+		s[out++] = s[i];
+	}
+	return out;
 }
 
 static void format_hist(FILE *f, const struct metrics_snapshot *s)
@@ -197,6 +247,9 @@ static void format_health(FILE *f, const struct metrics_snapshot *s)
 		(unsigned long long)s->listen_overflow);
 	fprintf(f, "tcpaccept_series_overflow_total{metric=\"tcpaccept_listen_drops_total\"} %llu\n",
 		(unsigned long long)s->listeners_overflow);
+	help_type(f, "tcpaccept_outside_pid_namespace_total", "counter",
+		  "accept() calls of processes outside tcpaccept's PID namespace, not traced (as its ps does not show them).");
+	fprintf(f, "tcpaccept_outside_pid_namespace_total %llu\n", (unsigned long long)s->outside_pidns);
 	help_type(f, "tcpaccept_series_evicted_total", "counter",
 		  "Label sets removed from a full metric to make room: idle for " STR(SERIES_IDLE_WRITES) " writes while accepts were left out.");
 	fprintf(f, "tcpaccept_series_evicted_total{metric=\"tcpaccept_accepts_total\"} %llu\n",

@@ -14,6 +14,10 @@
 struct metric_series {
 	struct accept_labels key;
 	struct count_value counts;
+	/* --metrics-labels: what key.cgroup names (NULL: none, or not asked
+	 * for); the series owns them. */
+	char *container;
+	char *unit;
 };
 
 struct listen_series {
@@ -42,9 +46,12 @@ struct metrics_snapshot {
 	__u64 count_overflow;	/* -c's table was full */
 	__u64 totals_overflow;	/* accepts beyond the series cap */
 	__u64 listen_overflow;
+	__u64 outside_pidns;	/* accept() calls of tasks outside tcpaccept's PID namespace */
 	__u64 totals_evicted;	/* series given back to make room (series.c) */
 	__u64 listen_evicted;
 	unsigned int max_series;
+	bool label_container;	/* --metrics-labels: the accept counters' */
+	bool label_unit;
 	const char *version;
 	const char *libbpf;
 	const char *way;
@@ -55,6 +62,11 @@ struct metrics_snapshot {
 /* Writes @s as the Prometheus text exposition format (version 0.0.4):
  * HELP and TYPE for every metric, label values escaped. */
 void metrics_format(FILE *f, const struct metrics_snapshot *s);
+
+/* --metrics-labels: series whose labels are the same (their cgroups
+ * differ: a container's own directory and its sub-cgroups, a unit's) made
+ * one, counts added, the others' names freed. Sorts @s; the series left. */
+size_t metrics_merge_series(struct metric_series *s, size_t n);
 
 /* Copies @src (at most @len bytes, up to a NUL) to @out as a label value:
  * '\\', '"' and newline escaped as the format says, other bytes outside

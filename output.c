@@ -19,7 +19,7 @@
 enum { FD_REGULAR = 1, FD_OTHER };
 
 static struct output {
-	char buf[64 * 1024];
+	char buf[256 * 1024];	/* several FMT_LINE_MAX */
 	size_t len;
 	int fd;
 	bool closed;		/* the reader went away (EPIPE) */

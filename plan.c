@@ -5,8 +5,10 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "log.h"
+#include "cgroup.h"
 #include "kernel_probes.h"
 #include "plan.h"
+#include "process.h"
 #include "tcpaccept.skel.h"
 #include "ways.h"
 
@@ -17,12 +19,20 @@ static void settings_from(struct settings *s, const struct config *cfg)
 {
 	memset(s, 0, sizeof(*s));
 	s->pid = (__u32)cfg->pid;
+	/* PIDs as this /proc numbers them: in a PID namespace, its own. */
+	s->pidns = process_pidns();
 	s->filter_uid = cfg->filter_uid;
 	s->uid = cfg->uid;
 	s->filter_ports = cfg->filter_ports;
 	memcpy(s->port_bits, cfg->port_bits, sizeof(s->port_bits));
 	s->family = (__u16)cfg->family;
 	s->client_family = (__u16)cfg->client_family;
+	s->netns = cfg->netns;	/* --netns=PATH's: preflight opens the file */
+	s->ncontainers = (__u8)cfg->ncontainers;
+	for (int i = 0; i < cfg->ncontainers; i++) {
+		s->container_len[i] = (__u8)strlen(cfg->containers[i]);
+		memcpy(s->containers[i], cfg->containers[i], s->container_len[i]);
+	}
 	s->filter_cgroup = cfg->cgroup != NULL;
 	s->count = cfg->count;
 	s->queue = cfg->queue;
@@ -40,6 +50,16 @@ static void settings_from(struct settings *s, const struct config *cfg)
 	s->need_listener = s->queue || s->need_listen_stats || s->need_listeners;
 	s->need_time = cfg->rows && (cfg->timestamp || cfg->wallclock || cfg->json);
 	s->need_ids = cfg->rows && (cfg->print_uid || cfg->json);
+	/* -j: the cgroup (its path, unit and container) and namespaces; -S
+	 * the cgroup, in rows or as a key of -c's counts. */
+	s->need_service = cfg->rows && (cfg->json || cfg->print_service);
+	s->need_namespaces = cfg->rows && cfg->json;
+	s->count_cgroup = cfg->count && cfg->print_service;
+	s->metrics_cgroup = cfg->metrics && (cfg->label_container || cfg->label_unit);
+	s->need_cgroup = s->need_service || s->count_cgroup || s->metrics_cgroup;
+	/* New cgroups' paths as the kernel makes them; in a cgroup namespace
+	 * they would not be the paths its /proc shows (the walks are). */
+	s->feed_cgroups = s->need_cgroup && cgroup_ns_initial();
 	/* Wake the reader early only when a quarter of the ring is used,
 	 * so a flood costs a few wakeups a second, not one per event. */
 	s->wakeup_bytes = cfg->ring_kb * 1024 / 4;
@@ -116,9 +136,18 @@ void plan_make(struct plan *p, const struct config *cfg)
 	if (handshake || s->need_listeners)
 		add_prog(p, "tp_sock_set_state",
 			 "the socket state tracepoint (-q's and --metrics' wait, listeners)", true);
+	/* Before the way's: a container made while tcpaccept starts is
+	 * seen by the walk after this, or by the tracepoint, or both. */
+	if (s->feed_cgroups || s->ncontainers)
+		add_prog(p, "raw_cgroup_mkdir", "the cgroup_mkdir tracepoint (cgroup paths, --container)",
+			 true);
+	if (s->ncontainers)
+		add_prog(p, "raw_cgroup_rmdir", "the cgroup_rmdir tracepoint (--container)", true);
 	if (s->need_listeners)
 		add_failure_progs(p);
 	add_map(p, "events", true, s->rows ? cfg->ring_kb * 1024 : RING_MIN_BYTES);
+	if (!s->feed_cgroups)
+		add_map(p, "cgroups_made", true, RING_MIN_BYTES);
 	add_map(p, "handshake_done", handshake, HANDSHAKE_MAX_ENTRIES);
 	add_map(p, "metric_totals", s->metrics, cfg->max_series);
 	add_map(p, "listen_stats", s->need_listen_stats, cfg->max_series);
@@ -126,6 +155,7 @@ void plan_make(struct plan *p, const struct config *cfg)
 	add_map(p, "listeners", s->need_listeners, LISTENERS_MAX_ENTRIES);
 	add_map(p, "closed_listeners", s->count || s->metrics, LISTENERS_MAX_ENTRIES);
 	add_map(p, "accept_fds", s->need_listeners, THREAD_MAX_ENTRIES);
+	add_map(p, "container_cgroups", s->ncontainers, CONTAINER_CGROUPS_MAX);
 	p->keep_bpf = cfg->count || cfg->metrics;
 	p->btf_path = cfg->btf_path;
 }

@@ -4,6 +4,7 @@
 #include <time.h>
 #include <bpf/libbpf.h>
 #include "clocks.h"
+#include "identity.h"
 #include "log.h"
 #include "output.h"
 #include "rows.h"
@@ -16,8 +17,10 @@ static int handle_record(void *ctx, void *data, size_t size)
 	size_t room;
 	char *buf;
 
-	if (!fmt_decode(data, size, r->fmt.queue, &e))
+	if (!fmt_decode(data, size, &r->parts, &e))
 		return 0;	/* cannot happen: both sides build from tcpaccept.h */
+	if (r->parts.identity && r->ids)
+		identity_names(r->ids, e.cgroup_id, &e.names);
 	buf = output_reserve(&room);
 	if (output_closed() || output_failed())
 		return -EPIPE;	/* stop consuming */
@@ -34,10 +37,14 @@ static __s64 mono_to_real_ns(void)
 	return (real.tv_sec - mono.tv_sec) * (__s64)NSEC_PER_SEC + (real.tv_nsec - mono.tv_nsec);
 }
 
-int rows_open(struct rows *r, struct tcpaccept_bpf *skel, const struct config *cfg)
+int rows_open(struct rows *r, struct tcpaccept_bpf *skel, const struct config *cfg,
+	      const struct settings *settings, struct identity *ids)
 {
 	memset(r, 0, sizeof(*r));
 	r->skel = skel;
+	r->ids = ids;
+	r->parts.queue = settings->queue;
+	r->parts.identity = settings->need_service;
 	fmt_init(&r->fmt, cfg->wallclock, cfg->timestamp, mono_to_real_ns());
 	r->fmt.json = cfg->json;
 	r->fmt.print_uid = cfg->print_uid;
@@ -45,6 +52,7 @@ int rows_open(struct rows *r, struct tcpaccept_bpf *skel, const struct config *c
 	r->fmt.wide = cfg->wide;
 	r->fmt.print_proto = cfg->print_proto;
 	r->fmt.failed = cfg->failed;
+	r->fmt.print_service = cfg->print_service;
 	r->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_record, r, NULL);
 	if (!r->rb) {
 		warn("failed to create the ring buffer reader: %s\n", strerror(errno));
@@ -74,6 +82,7 @@ int rows_poll(struct rows *r, int timeout_ms)
 	/* Records submitted without a wakeup wait for the timeout. */
 	if (err == 0)
 		err = ring_buffer__consume(r->rb);
+	identity_drain(r->ids);
 	if (err < 0 && err != -EINTR && err != -EPIPE) {
 		warn("failed to read the ring buffer: %s\n", strerror(-err));
 		return err;

@@ -13,18 +13,23 @@
 
 struct tcpaccept_bpf;
 struct ring_buffer;
+struct identity;
 
 struct rows {
 	struct ring_buffer *rb;
 	struct fmt_state fmt;	/* the -c tables print with it too */
+	struct fmt_parts parts;	/* what the records hold */
+	struct identity *ids;	/* names the records' cgroups; NULL: none */
 	struct tcpaccept_bpf *skel;
 	__u64 lost_reported;
 };
 
 /* Sets up formatting for @cfg and the reader of @skel's ring buffer (which
- * asks the kernel about the map: before the capability drop). 0 or -1
- * (said). */
-int rows_open(struct rows *r, struct tcpaccept_bpf *skel, const struct config *cfg);
+ * asks the kernel about the map: before the capability drop), whose
+ * records @settings shaped; @ids names their cgroups if they carry them.
+ * 0 or -1 (said). */
+int rows_open(struct rows *r, struct tcpaccept_bpf *skel, const struct config *cfg,
+	      const struct settings *settings, struct identity *ids);
 void rows_close(struct rows *r);
 
 /* The column header (nothing for JSON), into the output buffer. */

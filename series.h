@@ -15,7 +15,7 @@
 /* A series without an accept in this many metrics writes gives its place
  * back, once the metric has turned accepts away since the last write. */
 #define SERIES_IDLE_WRITES 3
-#define SERIES_KEY_MAX 40
+#define SERIES_KEY_MAX 48	/* struct accept_labels */
 
 /* One series as a metrics write read it from the kernel. */
 struct series_seen {

@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "clocks.h"
+#include "identity.h"
 #include "log.h"
 #include "output.h"
 #include "series.h"
@@ -261,8 +262,10 @@ done:
 }
 
 static void print_count_table(const struct config *cfg, struct fmt_state *fmt,
-			      const struct count_row *rows, long n, __u64 now, bool with_time)
+			      struct identity *ids, const struct count_row *rows, long n,
+			      __u64 now, bool with_time)
 {
+	struct fmt_names names = {};
 	size_t room;
 	char *buf;
 
@@ -278,7 +281,10 @@ static void print_count_table(const struct config *cfg, struct fmt_state *fmt,
 	output_commit(fmt_count_header(fmt, buf, room));
 	for (long i = 0; i < n; i++) {
 		buf = output_reserve(&room);
-		output_commit(fmt_count_row(fmt, &rows[i].key, &rows[i].counts, now, buf, room));
+		if (ids)
+			identity_names(ids, rows[i].key.labels.cgroup, &names);
+		output_commit(fmt_count_row(fmt, &rows[i].key, &rows[i].counts, &names, now, buf,
+					    room));
 	}
 	buf = output_tail(&room);
 	if (with_time && !cfg->json && room > 0) {
@@ -289,7 +295,7 @@ static void print_count_table(const struct config *cfg, struct fmt_state *fmt,
 }
 
 int tables_print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, struct fmt_state *fmt,
-		 bool with_time, bool skip_if_empty)
+			struct identity *ids, bool with_time, bool skip_if_empty)
 {
 	__u32 max = bpf_map__max_entries(skel->maps.counts);
 	__u64 now = monotonic_ns();
@@ -306,7 +312,7 @@ int tables_print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, st
 
 	if (n > 0 || (n == 0 && !skip_if_empty)) {
 		qsort(rows, (size_t)n, sizeof(*rows), by_count_desc);
-		print_count_table(cfg, fmt, rows, n, now, with_time);
+		print_count_table(cfg, fmt, ids, rows, n, now, with_time);
 	}
 	free(rows);
 	return n < 0 ? (int)n : 0;
@@ -430,8 +436,54 @@ static void give_back_idle(struct tcpaccept_bpf *skel, struct metric_series *tot
 				       evict_from_map, &l);
 }
 
-int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, const char *way,
-		  double start)
+/* --metrics-labels: each series' container and unit, then one series per
+ * label set. The count of series left. */
+static long name_series(struct identity *ids, const struct config *cfg,
+			struct metric_series *totals, long n)
+{
+	struct fmt_names names;
+
+	for (long i = 0; i < n; i++) {
+		identity_names(ids, totals[i].key.cgroup, &names);
+		if (cfg->label_container && names.container)
+			totals[i].container = strdup(names.container);
+		if (cfg->label_unit && names.unit)
+			totals[i].unit = strdup(names.unit);
+	}
+	return (long)metrics_merge_series(totals, (size_t)n);
+}
+
+static void free_series_names(struct metric_series *totals, long n)
+{
+	for (long i = 0; i < n; i++) {
+		free(totals[i].container);
+		free(totals[i].unit);
+	}
+}
+
+/* The tool's own figures, for a metrics write. */
+static void read_health(struct tcpaccept_bpf *skel, const struct config *cfg,
+			struct metrics_snapshot *snap)
+{
+	snap->lost = __atomic_load_n(&skel->bss->lost, __ATOMIC_RELAXED);
+	snap->unwritten = output_unwritten();
+	snap->count_overflow = __atomic_load_n(&skel->bss->count_overflow, __ATOMIC_RELAXED);
+	snap->totals_overflow = __atomic_load_n(&skel->bss->metric_overflow, __ATOMIC_RELAXED);
+	snap->listen_overflow = __atomic_load_n(&skel->bss->listen_overflow, __ATOMIC_RELAXED);
+	snap->listeners_overflow = __atomic_load_n(&skel->bss->listeners_overflow, __ATOMIC_RELAXED);
+	snap->outside_pidns = __atomic_load_n(&skel->bss->outside_pidns, __ATOMIC_RELAXED);
+	snap->totals_evicted = total_ages.evicted;
+	snap->listen_evicted = listen_ages.evicted;
+	snap->max_series = cfg->max_series;
+	snap->label_container = cfg->label_container;
+	snap->label_unit = cfg->label_unit;
+	snap->version = TCPACCEPT_VERSION;
+	snap->libbpf = TCPACCEPT_LIBBPF_VERSION;
+	snap->now = unix_now();
+}
+
+int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg,
+			 struct identity *ids, const char *way, double start)
 {
 	size_t max = bpf_map__max_entries(skel->maps.metric_totals), len = 0;
 	struct metric_series *totals = calloc(max, sizeof(*totals));
@@ -452,6 +504,9 @@ int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, c
 	/* The next interval's peaks start from here. */
 	__atomic_store_n(&skel->bss->metrics_epoch, epoch + 1, __ATOMIC_RELAXED);
 	give_back_idle(skel, totals, &n, listeners, &nl);
+	/* After: the kernel's series are per cgroup, the labels' need not be. */
+	if (n > 0 && ids && (cfg->label_container || cfg->label_unit))
+		n = name_series(ids, cfg, totals, n);
 	if (n < 0 || nl < 0) {
 		err = -ENOMEM;
 		goto done;
@@ -464,20 +519,9 @@ int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, c
 	snap.nlisteners = (size_t)nl;
 	snap.ndrops = drop_totals(&drops);
 	snap.drops = drops;
-	snap.listeners_overflow = __atomic_load_n(&skel->bss->listeners_overflow, __ATOMIC_RELAXED);
-	snap.lost = __atomic_load_n(&skel->bss->lost, __ATOMIC_RELAXED);
-	snap.unwritten = output_unwritten();
-	snap.count_overflow = __atomic_load_n(&skel->bss->count_overflow, __ATOMIC_RELAXED);
-	snap.totals_overflow = __atomic_load_n(&skel->bss->metric_overflow, __ATOMIC_RELAXED);
-	snap.listen_overflow = __atomic_load_n(&skel->bss->listen_overflow, __ATOMIC_RELAXED);
-	snap.totals_evicted = total_ages.evicted;
-	snap.listen_evicted = listen_ages.evicted;
-	snap.max_series = cfg->max_series;
-	snap.version = TCPACCEPT_VERSION;
-	snap.libbpf = TCPACCEPT_LIBBPF_VERSION;
+	read_health(skel, cfg, &snap);
 	snap.way = way;
 	snap.start = start;
-	snap.now = unix_now();
 	f = open_memstream(&text, &len);
 	if (!f) {
 		err = -errno;
@@ -491,6 +535,8 @@ done:
 	if (err)
 		warn("failed to write the metrics to '%s': %s\n", cfg->metrics, strerror(-err));
 	free(text);
+	if (n > 0)
+		free_series_names(totals, n);
 	free(totals);
 	free(listeners);
 	free(drops);

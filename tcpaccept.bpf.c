@@ -48,6 +48,8 @@
 #define ERESTARTNOINTR	513
 #define ERESTARTNOHAND	514
 #define ERESTART_RESTARTBLOCK 516
+#define MAX_PID_NS_LEVEL 32	/* the kernel's: levels 0..32 */
+#define MAX_CGROUP_DEPTH 32	/* --container: cgroups checked, the task's and above */
 
 /* Everything the options decide, set by plan.c before load (tcpaccept.h). */
 const volatile struct settings settings = {};
@@ -72,6 +74,16 @@ __u64 listeners_overflow = 0;
 __u32 metrics_epoch = 0;
 /* The value a new listen_stats entry starts from (too large for the stack). */
 struct listen_stats zero_listen_stats = {};
+/* New cgroups whose path cgroups_made had no room for. */
+__u64 cgroups_lost = 0;
+/* --container: new containers' cgroups container_cgroups had no room for. */
+__u64 container_cgroups_full = 0;
+/* settings.pidns: accept() calls of tasks outside it, not traced. */
+__u64 outside_pidns = 0;
+/* The level of settings.pidns, learnt from the first task seen in it:
+ * user space inside it cannot tell (its /proc shows only the namespace's
+ * own PIDs), and a namespace's level never changes. ~0: not yet. */
+__u32 pidns_level = ~0U;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -133,6 +145,25 @@ struct {
 	__type(value, __u64);
 } handshake_done SEC(".maps");
 
+/* --container: the cgroups of the containers whose IDs the prefixes
+ * start, their own directories (a container's sub-cgroups, and containers
+ * nested in it, match through their ancestors): from identity.c's walk at
+ * start, then from cgroup_mkdir as containers are made; cgroup_rmdir
+ * takes them out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CONTAINER_CGROUPS_MAX);	/* resized by plan.c */
+	__type(key, __u64);
+	__type(value, __u8);
+} container_cgroups SEC(".maps");
+
+/* feed_cgroups: struct cgroup_made records, read by identity.c; room for
+ * 63 between two reads, 100 ms apart. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CGROUPS_MADE_BYTES);	/* resized by plan.c */
+} cgroups_made SEC(".maps");
+
 /* Threads that were already inside accept() when tcpaccept attached, with
  * their listening fd, found by catchup.c in /proc/PID/task/TID/syscall.
  * fexit and kretprobe never see those calls return (the function was
@@ -191,6 +222,57 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } accept_fds SEC(".maps");
+/* --- the tracer's PID namespace ------------------------------------------------ */
+
+/* The number @pid has in settings.pidns; 0 if none (its task is outside:
+ * in an ancestor or a sibling namespace). A task of a namespace nested in
+ * it has one, as ps there shows it. */
+static __always_inline __u32 pid_in_view(struct pid *pid)
+{
+	unsigned int level = BPF_CORE_READ(pid, level), want = pidns_level;
+	struct upid up = {};
+
+	if (want == ~0U) {
+		for (int i = 0; i <= MAX_PID_NS_LEVEL; i++) {
+			if (i > level)
+				return 0;
+			bpf_core_read(&up, sizeof(up), &pid->numbers[i]);
+			if (BPF_CORE_READ(up.ns, ns.inum) == settings.pidns) {
+				pidns_level = i;
+				return up.nr;
+			}
+		}
+		return 0;
+	}
+	if (want > level || want > MAX_PID_NS_LEVEL)
+		return 0;
+	bpf_core_read(&up, sizeof(up), &pid->numbers[want]);
+	return BPF_CORE_READ(up.ns, ns.inum) == settings.pidns ? up.nr : 0;
+}
+
+/* @pid_tgid (the current task's) as settings.pidns numbers it; false if
+ * the task is outside. Unchanged without settings.pidns. */
+static __always_inline bool to_view(__u64 *pid_tgid)
+{
+	struct task_struct *task;
+	__u32 tgid;
+
+	if (!settings.pidns)
+		return true;
+	task = (struct task_struct *)bpf_get_current_task();
+	tgid = pid_in_view(BPF_CORE_READ(task, group_leader, thread_pid));
+	if (!tgid)
+		return false;
+	*pid_tgid = (__u64)tgid << 32 | pid_in_view(BPF_CORE_READ(task, thread_pid));
+	return true;
+}
+
+/* catchup's key for the current thread: its ID as catchup.c's /proc
+ * shows it (0: it shows none). */
+static __always_inline __u32 catchup_tid(__u64 pid_tgid)
+{
+	return to_view(&pid_tgid) ? (__u32)pid_tgid : 0;
+}
 
 static __always_inline void forget_catchup(__u32 tid)
 {
@@ -198,10 +280,10 @@ static __always_inline void forget_catchup(__u32 tid)
 		__sync_fetch_and_add(&catchup_pending, -1);
 }
 
-static __always_inline void seen_by_probe(__u32 tid)
+static __always_inline void seen_by_probe(__u64 pid_tgid)
 {
 	if (catchup_active)
-		forget_catchup(tid);
+		forget_catchup(catchup_tid(pid_tgid));
 }
 
 
@@ -223,14 +305,19 @@ struct sighting {
 	__u8 stage;		/* EVENT_DROP: enum drop_stage */
 	__u8 kind;		/* enum event_kind */
 	bool maybe_worker;	/* see current_comm() */
-	/* No task of the connection runs (a drop, in softirq): the PID,
-	 * name and UID are the listener's. */
+	/* No task did this (a drop, in softirq): the current task is
+	 * whoever was interrupted. The PID, name and UID are the listener's
+	 * owner's (struct listener); who the event belongs to beyond them
+	 * comes from the listener's socket (listener, else sk): its cgroup;
+	 * no PID namespace or mount namespace (see event_cgroup_id(),
+	 * fill_identity()). */
 	bool no_task;
 };
 
 /* What the socket filters learnt, for the steps after them. */
 struct conn {
 	__u64 now;		/* bpf_ktime_get_ns(), where a step reads it */
+	__u64 cgroup_id;	/* settings.need_cgroup: event_cgroup_id() */
 	__u64 wait_ns;		/* -q and listen_stats: see queue_wait() */
 	struct listener *entry;	/* need_listeners: the listener's, if kept */
 	__u16 family;
@@ -238,16 +325,47 @@ struct conn {
 	__u8 proto;		/* enum accept_proto */
 };
 
+/* --- --container ------------------------------------------------------------- */
+
+/* @cg, or a cgroup above it, is a matching container's. */
+static __always_inline bool in_container(struct cgroup *cg)
+{
+	__u64 id;
+
+	for (int i = 0; i < MAX_CGROUP_DEPTH && cg; i++) {
+		id = BPF_CORE_READ(cg, kn, id);
+		if (bpf_map_lookup_elem(&container_cgroups, &id))
+			return true;
+		cg = BPF_CORE_READ(cg, self.parent, cgroup);
+	}
+	return false;
+}
+
+static __always_inline bool current_in_container(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return in_container(BPF_CORE_READ(task, cgroups, dfl_cgrp));
+}
+
 /* --- step 1, in each program: the filters on the task ----------------------- */
 
-/* -p, -u, -C: false if the current task is not traced. */
-static __always_inline bool task_passes(__u64 pid_tgid)
+/* -p, -u, -C, --container and the tracer's PID namespace: false if the
+ * current task is not traced. @pid_tgid becomes its IDs as the tracer's
+ * /proc shows them. */
+static __always_inline bool task_passes(__u64 *pid_tgid)
 {
-	if (settings.pid && (__u32)(pid_tgid >> 32) != settings.pid)
+	if (!to_view(pid_tgid)) {
+		__sync_fetch_and_add(&outside_pidns, 1);
+		return false;
+	}
+	if (settings.pid && (__u32)(*pid_tgid >> 32) != settings.pid)
 		return false;
 	if (settings.filter_uid && (__u32)bpf_get_current_uid_gid() != settings.uid)
 		return false;
 	if (settings.filter_cgroup && bpf_current_task_under_cgroup(&cgroup_map, 0) != 1)
+		return false;
+	if (settings.ncontainers && !current_in_container())
 		return false;
 	return true;
 }
@@ -288,9 +406,6 @@ static __always_inline __u16 local_port(struct sock *sk)
 	return bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 }
 
-/* -P, -4/-6, --client-family, and TCP or MPTCP only (SCTP's one-to-one
- * sockets, and any other stream protocol that accept()s, are not shown).
- * Fills @c's family, port and proto. */
 static __always_inline bool packet_is_ipv4(struct sk_buff *skb)
 {
 	return bpf_ntohs(BPF_CORE_READ(skb, protocol)) == ETH_P_IP;
@@ -307,15 +422,16 @@ static __always_inline __u16 client_of(const struct sighting *s, __u16 family)
 	return 0;
 }
 
-/* A listener's labels into @c and the filters on them: -P, -4/-6, TCP or
- * MPTCP. @listener is the TCP socket (its skc_num is set), @sk what
- * accept() is called on (an MPTCP listener, or @listener). */
-static __always_inline bool listener_passes(struct sock *listener, struct sock *sk, struct conn *c)
+/* --netns, -4/-6, and TCP or MPTCP only (SCTP's one-to-one sockets, and
+ * any other stream protocol that accept()s, are not shown), of @sk: what
+ * accept() hands out or is called on. Fills @c's family and proto. A drop
+ * or an error is the listener's: it belongs to the listener's network
+ * namespace. */
+static __always_inline bool sock_passes(struct sock *sk, struct conn *c)
 {
 	__u16 protocol;
 
-	c->lport = BPF_CORE_READ(listener, __sk_common.skc_num);
-	if (!port_passes(c->lport))
+	if (settings.netns && BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != settings.netns)
 		return false;
 	c->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (c->family != AF_INET && c->family != AF_INET6)
@@ -327,37 +443,33 @@ static __always_inline bool listener_passes(struct sock *listener, struct sock *
 	return protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP;
 }
 
+/* A listener's labels into @c and the filters on them: -P and
+ * sock_passes(). @listener is the TCP socket (its skc_num is set), @sk
+ * what accept() is called on (an MPTCP listener, or @listener). */
+static __always_inline bool listener_passes(struct sock *listener, struct sock *sk, struct conn *c)
+{
+	c->lport = BPF_CORE_READ(listener, __sk_common.skc_num);
+	return port_passes(c->lport) && sock_passes(sk, c);
+}
+
+/* -P, --client-family and sock_passes() for sighting @s. Fills @c's
+ * family, port and proto. */
 static __always_inline bool socket_passes(const struct sighting *s, struct conn *c)
 {
-	struct sock *sk = s->sk;	/* CO-RE reads take a plain pointer */
-	struct sock *listener = s->listener;
-	__u16 protocol, client;
+	__u16 client;
 
-	/* A drop or an error has only the listener. */
-	if (s->kind != EVENT_ACCEPT) {
-		if (!listener_passes(listener, sk, c))
+	if (s->kind == EVENT_ACCEPT) {
+		c->lport = local_port(s->sk);
+		if (!port_passes(c->lport) || !sock_passes(s->sk, c))
 			return false;
-		client = settings.client_family ? client_of(s, c->family) : 0;
-		return !client || client == settings.client_family;
+	} else if (!listener_passes(s->listener, s->sk, c)) {
+		return false;	/* a drop or an error has only the listener */
 	}
-	c->lport = local_port(sk);
-	if (!port_passes(c->lport))
-		return false;
-	c->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (c->family != AF_INET && c->family != AF_INET6)
-		return false;
-	if (settings.family && c->family != settings.family)
-		return false;
-	if (settings.client_family && client_of(s, c->family) != settings.client_family)
-		return false;
-	protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
-	if (protocol == IPPROTO_TCP)
-		c->proto = PROTO_TCP;
-	else if (protocol == IPPROTO_MPTCP)
-		c->proto = PROTO_MPTCP;
-	else
-		return false;
-	return true;
+	if (!settings.client_family)
+		return true;
+	/* An error has no client: --client-family does not hide it. */
+	client = client_of(s, c->family);
+	return !client || client == settings.client_family;
 }
 
 /* --- MPTCP ----------------------------------------------------------------- */
@@ -400,6 +512,38 @@ static __always_inline struct sock *tcp_listener(struct sock *sk)
 	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) == IPPROTO_MPTCP)
 		return mptcp_first(sk);
 	return sk;
+}
+
+/* --- who the event belongs to: its cgroup -------------------------------------- */
+
+/* The cgroup v2 directory @sk was made in. Before 5.15 (8520e224f547, in
+ * 5.10.y too) sk_cgrp_data was a union whose u64 is the pointer unless bit
+ * 0 says that v1 net_prio/net_cls data took its place: then unknown. */
+static __always_inline struct cgroup *sock_cgroup(struct sock *sk)
+{
+	struct sock___old *old = (void *)sk;
+	__u64 val;
+
+	if (bpf_core_field_exists(sk->sk_cgrp_data.cgroup))
+		return BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	val = BPF_CORE_READ(old, sk_cgrp_data.val);
+	return val & 1 ? NULL : (struct cgroup *)val;
+}
+
+/* The socket that says who a sighting without a task belongs to. */
+static __always_inline struct sock *owner_socket(const struct sighting *s)
+{
+	return s->listener ? s->listener : s->sk;
+}
+
+/* The cgroup ID of the task, or without one of the listener's socket (a
+ * socket keeps the cgroup it was made in: a socket-activated listener's
+ * is systemd's); 0 if unknown. */
+static __always_inline __u64 event_cgroup_id(const struct sighting *s)
+{
+	if (!s->no_task)
+		return bpf_get_current_cgroup_id();
+	return BPF_CORE_READ(sock_cgroup(owner_socket(s)), kn, id);
 }
 
 /* --- step 3: accounting ------------------------------------------------------ */
@@ -497,9 +641,11 @@ static __always_inline void count_labels(const struct sighting *s, const struct 
 	/* An error has no connection: the listener's address. */
 	read_laddr(s->kind == EVENT_ACCEPT ? s->sk : s->listener, c->family, key.labels.laddr);
 	current_comm(key.labels.comm, s->maybe_worker);
+	key.labels.cgroup = settings.metrics_cgroup ? c->cgroup_id : 0;
 	key.labels.err = s->kind == EVENT_ERROR ? s->code : 0;
 	if (settings.metrics && !count_in(&metric_totals, &key.labels, s->kind))
 		__sync_fetch_and_add(&metric_overflow, 1);
+	key.labels.cgroup = settings.count_cgroup ? c->cgroup_id : 0;
 	key.labels.err = 0;	/* -c counts a listener's errors together */
 	if (settings.count && !count_in(&counts, &key, s->kind))
 		__sync_fetch_and_add(&count_overflow, 1);
@@ -522,9 +668,11 @@ static __always_inline __u64 sk_drops(struct sock *sk)
 	return (__u32)BPF_CORE_READ(sk, sk_drops.counter);
 }
 
+/* Options that leave tasks out: a drop, which has none, shows only on a
+ * listener that a task they let in met (its owner). */
 static __always_inline bool task_filtered(void)
 {
-	return settings.pid || settings.filter_uid || settings.filter_cgroup;
+	return settings.pid || settings.filter_uid || settings.filter_cgroup || settings.pidns;
 }
 
 /* A new entry for the listener of @s: its labels, the current task as its
@@ -788,6 +936,32 @@ static __always_inline void read_failure_addrs(__u8 *addrs, const struct sightin
 	bpf_probe_read_kernel(raddr + 12, ADDR4_LEN, nh + 12);
 }
 
+/* The identity part (need_service): the cgroup, and with need_namespaces
+ * the process's PID in its own namespace (the last field of NSpid), that
+ * namespace and the mount namespace; 0 where there is no task. */
+static __always_inline void fill_identity(struct event_identity *id, const struct sighting *s,
+					  const struct conn *c)
+{
+	struct task_struct *task;
+	struct upid up = {};
+	unsigned int level;
+	struct pid *pid;
+
+	id->cgroup_id = c->cgroup_id;
+	id->nspid = id->pidns = id->mntns = id->pad = 0;
+	if (!settings.need_namespaces || s->no_task)
+		return;
+	task = (struct task_struct *)bpf_get_current_task();
+	pid = BPF_CORE_READ(task, group_leader, thread_pid);
+	level = BPF_CORE_READ(pid, level);
+	if (level <= MAX_PID_NS_LEVEL) {
+		bpf_core_read(&up, sizeof(up), &pid->numbers[level]);
+		id->nspid = up.nr;
+		id->pidns = BPF_CORE_READ(up.ns, ns.inum);
+	}
+	id->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+}
+
 /* -q: the listener's queue, read after the accept took the child off it. */
 static __always_inline void fill_queue(struct event_queue *q, const struct sighting *s,
 				       const struct conn *c)
@@ -821,7 +995,7 @@ static __always_inline void read_addrs(__u8 *addrs, struct sock *sk, const __u32
 static __always_inline void send_record(const struct sighting *s, const struct conn *c,
 					const __u8 kind, const __u32 alen)
 {
-	const __u32 size = RECORD_SIZE(kind, settings.queue, alen);
+	const __u32 size = RECORD_SIZE(kind, settings.queue, settings.need_service, alen);
 	struct event_head *h = bpf_ringbuf_reserve(&events, size, 0);
 	__u8 *addrs;
 
@@ -831,6 +1005,8 @@ static __always_inline void send_record(const struct sighting *s, const struct c
 	}
 	fill_head(h, s, c);
 	addrs = (__u8 *)h + size - 2 * alen;
+	if (settings.need_service)
+		fill_identity((struct event_identity *)(addrs - sizeof(struct event_identity)), s, c);
 	if (kind == EVENT_ACCEPT) {
 		if (settings.queue)
 			fill_queue((struct event_queue *)(h + 1), s, c);
@@ -852,15 +1028,17 @@ static __always_inline void send_kind(const struct sighting *s, const struct con
 		send_record(s, c, kind, ADDR6_LEN);
 }
 
+#define SEND_KIND(id, name, column, key, failed)	\
+	if (s->kind == id) {				\
+		send_kind(s, c, id);			\
+		return;					\
+	}
+
 static __always_inline void send(const struct sighting *s, const struct conn *c)
 {
-	if (s->kind == EVENT_ACCEPT)
-		send_kind(s, c, EVENT_ACCEPT);
-	else if (s->kind == EVENT_DROP)
-		send_kind(s, c, EVENT_DROP);
-	else
-		send_kind(s, c, EVENT_ERROR);
+	FOR_EACH_KIND(SEND_KIND)
 }
+#undef SEND_KIND
 
 /* -x shows failures only, -a accepts and failures, neither accepts only. */
 static __always_inline bool wants_row(__u8 kind)
@@ -877,8 +1055,12 @@ static __always_inline int report(const struct sighting *s)
 {
 	struct conn c;
 
+	/* Without a task, task_passes() could not ask: the socket's cgroup. */
+	if (s->no_task && settings.ncontainers && !in_container(sock_cgroup(owner_socket(s))))
+		return 0;
 	if (!socket_passes(s, &c))
 		return 0;
+	c.cgroup_id = settings.need_cgroup ? event_cgroup_id(s) : 0;
 	if (account(s, &c) && wants_row(s->kind))
 		send(s, &c);
 	return 0;
@@ -915,8 +1097,8 @@ int BPF_PROG(fexit_accept_pre610, struct sock *sk, int flags, int *err,
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	seen_by_probe((__u32)pid_tgid);
-	if (!newsk || !task_passes(pid_tgid))
+	seen_by_probe(pid_tgid);
+	if (!newsk || !task_passes(&pid_tgid))
 		return 0;
 	return report_accepted(pid_tgid, sk, newsk);
 }
@@ -927,8 +1109,8 @@ int BPF_PROG(fexit_accept, struct sock *sk, struct proto_accept_arg *arg,
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	seen_by_probe((__u32)pid_tgid);
-	if (!newsk || !task_passes(pid_tgid))
+	seen_by_probe(pid_tgid);
+	if (!newsk || !task_passes(&pid_tgid))
 		return 0;
 	return report_accepted(pid_tgid, sk, newsk);
 }
@@ -942,7 +1124,7 @@ int BPF_KPROBE(kprobe_accept, struct sock *sk)
 	__u32 tid = (__u32)pid_tgid;
 	__u64 listener = (__u64)sk;
 
-	if (!task_passes(pid_tgid))
+	if (!task_passes(&pid_tgid))
 		return 0;
 	bpf_map_update_elem(&inflight, &tid, &listener, BPF_ANY);
 	return 0;
@@ -956,13 +1138,14 @@ int BPF_KRETPROBE(kretprobe_accept, struct sock *newsk)
 	struct sock *listener;
 	__u64 *slot;
 
-	seen_by_probe(tid);
+	seen_by_probe(pid_tgid);
 	slot = bpf_map_lookup_elem(&inflight, &tid);
 	if (!slot)
 		return 0;
 	listener = (struct sock *)*slot;
 	bpf_map_delete_elem(&inflight, &tid);
-	if (!newsk)
+	/* The entry's task_passes() let it in: its IDs as the tracer sees them. */
+	if (!newsk || !to_view(&pid_tgid))
 		return 0;
 	return report_accepted(pid_tgid, listener, newsk);
 }
@@ -1042,7 +1225,7 @@ static __always_inline int on_accept_enter(long listen_fd)
 	__u32 tid = (__u32)pid_tgid;
 	__u64 fd = listen_fd;
 
-	if (!task_passes(pid_tgid))
+	if (!task_passes(&pid_tgid))
 		return 0;
 	bpf_map_update_elem(&inflight, &tid, &fd, BPF_ANY);
 	return 0;
@@ -1063,8 +1246,9 @@ static __always_inline long listen_fd_from_regs(void)
 /* Takes the thread's entry out of inflight (the tracepoint way's
  * sys_enter) or else catchup, with the listening fd it holds; false if it
  * has none. */
-static __always_inline bool take_listen_fd(__u32 tid, long *listen_fd)
+static __always_inline bool take_listen_fd(__u64 pid_tgid, long *listen_fd)
 {
+	__u32 tid = (__u32)pid_tgid;
 	__u64 *slot = NULL;
 
 	if (settings.way == WAY_TRACEPOINT)
@@ -1074,6 +1258,9 @@ static __always_inline bool take_listen_fd(__u32 tid, long *listen_fd)
 		bpf_map_delete_elem(&inflight, &tid);
 		return true;
 	}
+	if (!catchup_active)
+		return false;
+	tid = catchup_tid(pid_tgid);
 	slot = bpf_map_lookup_elem(&catchup, &tid);
 	if (!slot)
 		return false;
@@ -1092,15 +1279,17 @@ static __always_inline bool normal_failure(long ret)
 	       ret == -ERESTARTNOHAND || ret == -ERESTART_RESTARTBLOCK;
 }
 
-/* An accept() on @listen_fd (@listener if already known) returned @ret < 0:
- * an error row for a TCP or MPTCP listener; its owner either way. */
-static __always_inline int report_failed_on(struct sock *sk, long ret, bool maybe_worker)
+/* An accept() on @sk by the current task (@pid_tgid, as task_passes()
+ * left it) returned @ret < 0: an error row for a TCP or MPTCP listener;
+ * its owner either way. */
+static __always_inline int report_failed_on(struct sock *sk, long ret, __u64 pid_tgid,
+					    bool maybe_worker)
 {
 	struct sock *listener = tcp_listener(sk);
 	struct sighting s = {
 		.sk = sk,
 		.listener = listener,
-		.pid_tgid = bpf_get_current_pid_tgid(),
+		.pid_tgid = pid_tgid,
 		.code = (__u16)-ret,
 		.kind = EVENT_ERROR,
 		.maybe_worker = maybe_worker,
@@ -1118,11 +1307,11 @@ static __always_inline int report_failed_on(struct sock *sk, long ret, bool mayb
 }
 
 static __always_inline int report_failed(const struct fd_array *fds, long listen_fd, long ret,
-					 bool maybe_worker)
+					 __u64 pid_tgid)
 {
 	struct sock *sk = sock_from_fd(fds, listen_fd);
 
-	return sk ? report_failed_on(sk, ret, maybe_worker) : 0;
+	return sk ? report_failed_on(sk, ret, pid_tgid, false) : 0;
 }
 
 static __always_inline int on_accept_exit(long ret)
@@ -1133,19 +1322,19 @@ static __always_inline int on_accept_exit(long ret)
 
 	s.pid_tgid = bpf_get_current_pid_tgid();
 	if (settings.way == WAY_TRACEPOINT && settings.task_regs) {
-		if ((ret < 0 && !settings.need_listeners) || !task_passes(s.pid_tgid))
+		if ((ret < 0 && !settings.need_listeners) || !task_passes(&s.pid_tgid))
 			return 0;
 		listen_fd = listen_fd_from_regs();
 	} else {
 		/* The entry out first, filtered or not: none is left behind. */
-		if (!take_listen_fd((__u32)s.pid_tgid, &listen_fd))
+		if (!take_listen_fd(s.pid_tgid, &listen_fd))
 			return 0;
-		if ((ret < 0 && !settings.need_listeners) || !task_passes(s.pid_tgid))
+		if ((ret < 0 && !settings.need_listeners) || !task_passes(&s.pid_tgid))
 			return 0;
 	}
 	current_fds(&fds);
 	if (ret < 0)
-		return settings.way == WAY_TRACEPOINT ? report_failed(&fds, listen_fd, ret, false) : 0;
+		return settings.way == WAY_TRACEPOINT ? report_failed(&fds, listen_fd, ret, s.pid_tgid) : 0;
 	if (!listener_of_fd(&fds, listen_fd, &s.listener))
 		return 0;
 	s.sk = sock_from_fd(&fds, ret);
@@ -1204,12 +1393,12 @@ int tp_io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 	if (!req || BPF_CORE_READ(req, opcode) != IORING_OP_ACCEPT)
 		return 0;
 	s.pid_tgid = bpf_get_current_pid_tgid();
-	if (!task_passes(s.pid_tgid))
+	if (!task_passes(&s.pid_tgid))
 		return 0;
 	if (res < 0) {
 		sock = BPF_CORE_READ(req, file, private_data);
 		s.sk = BPF_CORE_READ(sock, sk);
-		return s.sk ? report_failed_on(s.sk, res, true) : 0;
+		return s.sk ? report_failed_on(s.sk, res, s.pid_tgid, true) : 0;
 	}
 	if (settings.need_listener) {
 		sock = BPF_CORE_READ(req, file, private_data);
@@ -1225,8 +1414,6 @@ int tp_io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 	return report(&s);
 }
 
-/* -q and --metrics: the moment a child socket completed its handshake and
- * so joined the listener's accept queue. */
 /* -x, --metrics: listen() makes a listener, owned by its caller; a close
  * reads its drop counter a last time (the entry stays for user space to
  * take while something counts). A child is cloned in LISTEN and set to
@@ -1245,7 +1432,7 @@ static __always_inline void listener_state(struct sock *sk, int oldstate, int ne
 	struct conn c;
 
 	if (newstate == TCP_LISTEN) {
-		if (task_passes(s.pid_tgid) && listener_passes(sk, s.sk, &c))
+		if (task_passes(&s.pid_tgid) && listener_passes(sk, s.sk, &c))
 			listener_meet(&s, &c);
 		return;
 	}
@@ -1265,6 +1452,9 @@ static __always_inline void listener_state(struct sock *sk, int oldstate, int ne
 	bpf_map_delete_elem(&listeners, &key);
 }
 
+/* -q and --metrics: the moment a child socket completed its handshake and
+ * so joined the listener's accept queue; -x and --metrics: listeners
+ * made and closed. */
 SEC("?tracepoint/sock/inet_sock_set_state")
 int tp_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
@@ -1294,12 +1484,13 @@ SEC("?fexit/__sys_accept4")
 int BPF_PROG(fexit_sys_accept4, int fd, void *upeer_sockaddr, int *upeer_addrlen, int flags,
 	     int ret)
 {
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct fd_array fds;
 
-	if (ret >= 0 || !task_passes(bpf_get_current_pid_tgid()))
+	if (ret >= 0 || !task_passes(&pid_tgid))
 		return 0;
 	current_fds(&fds);
-	return report_failed(&fds, fd, ret, false);
+	return report_failed(&fds, fd, ret, pid_tgid);
 }
 
 /* The kprobe way takes the syscall exits (a kretprobe on __sys_accept4
@@ -1311,7 +1502,7 @@ static __always_inline int on_fail_enter(long listen_fd)
 	__u32 tid = (__u32)pid_tgid;
 	__u64 fd = listen_fd;
 
-	if (!task_passes(pid_tgid))
+	if (!task_passes(&pid_tgid))
 		return 0;
 	bpf_map_update_elem(&accept_fds, &tid, &fd, BPF_ANY);
 	return 0;
@@ -1326,7 +1517,7 @@ static __always_inline int on_fail_exit(long ret)
 	__u64 *slot;
 
 	if (settings.task_regs) {
-		if (ret >= 0 || !task_passes(pid_tgid))
+		if (ret >= 0 || !task_passes(&pid_tgid))
 			return 0;
 		listen_fd = listen_fd_from_regs();
 	} else {
@@ -1335,11 +1526,12 @@ static __always_inline int on_fail_exit(long ret)
 			return 0;
 		listen_fd = *slot;
 		bpf_map_delete_elem(&accept_fds, &tid);
-		if (ret >= 0)
+		/* The entry's task_passes() let it in: its IDs as the tracer sees them. */
+		if (ret >= 0 || !to_view(&pid_tgid))
 			return 0;
 	}
 	current_fds(&fds);
-	return report_failed(&fds, listen_fd, ret, false);
+	return report_failed(&fds, listen_fd, ret, pid_tgid);
 }
 
 SEC("?tracepoint/syscalls/sys_enter_accept")
@@ -1556,6 +1748,160 @@ int tp_kfree_skb(struct trace_event_raw_kfree_skb *ctx)
 	if ((at >= settings.cookie_text[0] && at < settings.cookie_text[1]) ||
 	    (at >= settings.cookie_text[2] && at < settings.cookie_text[3]))
 		return report_drop(sk, BPF_CORE_READ(ctx, skbaddr), STAGE_ACK, DROP_COOKIE_ACK);
+	return 0;
+}
+
+/* --- new cgroups ---------------------------------------------------------------- */
+
+/* The first @n bytes of @s are @lit's. */
+static __always_inline bool starts_with(const char *s, const char *lit, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (s[i] != lit[i])
+			return false;
+	return true;
+}
+
+static __always_inline bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+#define CGROUP_NAME_MAX 128	/* the longest container directory is 85 bytes */
+
+/* A new directory's name and its parent's. In a map, not on the stack: the
+ * ID is read at a variable offset, which 5.10's verifier allows in map
+ * values only (variable-offset stack reads came in 5.12, 01f810ace9ed). */
+struct cgroup_names {
+	char name[CGROUP_NAME_MAX];
+	char parent[CGROUP_NAME_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cgroup_names);
+} cgroup_names SEC(".maps");
+
+/* @name[@off..) is a container ID that one of --container's prefixes
+ * starts. */
+static __always_inline bool id_wanted(const char name[CGROUP_NAME_MAX], int off)
+{
+	bool ok;
+
+	for (int i = 0; i < CONTAINER_DIGITS; i++)
+		if (!is_hex(name[(off + i) & (CGROUP_NAME_MAX - 1)]))
+			return false;
+	for (int p = 0; p < CONTAINERS_MAX; p++) {
+		ok = p < settings.ncontainers;
+		for (int i = 0; ok && i < CONTAINER_DIGITS && i < settings.container_len[p]; i++)
+			ok = name[(off + i) & (CGROUP_NAME_MAX - 1)] == settings.containers[p][i];
+		if (ok)
+			return true;
+	}
+	return false;
+}
+
+/* The offset of the ID in @name (@len bytes, NUL excluded), a new cgroup
+ * directory whose parent is @parent (@plen bytes): the runtimes' layouts,
+ * as service.c's container_of() reads them; -1 if it is no container's. */
+static __always_inline int container_id_at(const char *name, int len, const char *parent,
+					   int plen)
+{
+	const int id = CONTAINER_DIGITS;
+
+	if (len == 7 + id + 6 && starts_with(name + 7 + id, ".scope", 6) &&
+	    (starts_with(name, "docker-", 7) || starts_with(name, "libpod-", 7)))
+		return 7;		/* the systemd driver's Docker and podman */
+	if (len == 7 + id && starts_with(name, "libpod-", 7))
+		return 7;		/* podman's cgroupfs: /libpod_parent/libpod-ID */
+	if (len == 15 + id + 6 && starts_with(name, "cri-containerd-", 15) &&
+	    starts_with(name + 15 + id, ".scope", 6))
+		return 15;
+	if ((len == 5 + id || (len == 5 + id + 6 && starts_with(name + 5 + id, ".scope", 6))) &&
+	    starts_with(name, "crio-", 5))
+		return 5;
+	/* Bare IDs, where Docker's (/docker/ID) and the kubelet's cgroupfs
+	 * drivers (/kubepods/[QOS/]podUID/ID) put them. */
+	if (len == id && ((plen == 6 && starts_with(parent, "docker", 6)) ||
+			  (plen == 3 + 36 && starts_with(parent, "pod", 3))))
+		return 0;
+	return -1;
+}
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(kn->parent))
+		return BPF_CORE_READ(kn, parent);
+	return BPF_CORE_READ((struct kernfs_node___new *)kn, __parent);
+}
+
+/* --container: a new directory named as a matching container's goes into
+ * container_cgroups, before mkdir(2) returns to the runtime, so before
+ * any task can be moved into it: no window. */
+static __always_inline void match_container(struct cgroup *cgrp)
+{
+	struct kernfs_node *kn = BPF_CORE_READ(cgrp, kn);
+	struct cgroup_names *n;
+	int len, plen, off;
+	__u32 zero = 0;
+	__u8 one = 1;
+	__u64 id;
+
+	n = bpf_map_lookup_elem(&cgroup_names, &zero);
+	if (!n)
+		return;
+	len = bpf_probe_read_kernel_str(n->name, sizeof(n->name), BPF_CORE_READ(kn, name)) - 1;
+	plen = bpf_probe_read_kernel_str(n->parent, sizeof(n->parent),
+					 BPF_CORE_READ(kn_parent(kn), name)) - 1;
+	off = container_id_at(n->name, len, n->parent, plen);
+	if (off < 0 || !id_wanted(n->name, off))
+		return;
+	id = BPF_CORE_READ(kn, id);
+	if (bpf_map_update_elem(&container_cgroups, &id, &one, BPF_ANY))
+		__sync_fetch_and_add(&container_cgroups_full, 1);
+}
+
+/* feed_cgroups: the directory's ID and path to user space, so that its
+ * rows have a path without a walk of the tree, however short-lived the
+ * cgroup. */
+static __always_inline void feed_path(struct cgroup *cgrp, const char *path)
+{
+	struct cgroup_made *m = bpf_ringbuf_reserve(&cgroups_made, sizeof(*m), 0);
+
+	if (!m) {
+		__sync_fetch_and_add(&cgroups_lost, 1);
+		return;
+	}
+	m->id = BPF_CORE_READ(cgrp, kn, id);
+	if (bpf_probe_read_kernel_str(m->path, sizeof(m->path), path) <= 0)
+		m->path[0] = '\0';
+	/* Nobody waits for these: identity.c reads them before it needs them. */
+	bpf_ringbuf_submit(m, BPF_RB_NO_WAKEUP);
+}
+
+/* A cgroup v2 directory was made; it runs before mkdir(2) returns. */
+SEC("?raw_tp/cgroup_mkdir")
+int BPF_PROG(raw_cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+		return 0;	/* a v1 hierarchy's */
+	if (settings.ncontainers)
+		match_container(cgrp);
+	if (settings.feed_cgroups)
+		feed_path(cgrp, path);
+	return 0;
+}
+
+/* --container: a removed container's cgroup leaves container_cgroups (a
+ * cgroup must be empty to go: no task of it accepts any more). */
+SEC("?raw_tp/cgroup_rmdir")
+int BPF_PROG(raw_cgroup_rmdir, struct cgroup *cgrp, const char *path)
+{
+	__u64 id = BPF_CORE_READ(cgrp, kn, id);
+
+	bpf_map_delete_elem(&container_cgroups, &id);
 	return 0;
 }
 

@@ -26,6 +26,7 @@
 #include "catchup.h"
 #include "cgroup.h"
 #include "clocks.h"
+#include "identity.h"
 #include "kernel_probes.h"
 #include "log.h"
 #include "metrics.h"
@@ -51,7 +52,9 @@ struct tracer {
 	struct tcpaccept_bpf *skel;
 	struct rows rows;
 	struct catchup catchup;
+	struct identity *ids;		/* names cgroups, if the plan reads them */
 	int cgroup_fd;			/* -C, or -1 */
+	int netns_fd;			/* --netns=PATH, or -1 */
 	double start_time;		/* --metrics: when tracing began */
 	struct hist_prev hist_prev;	/* -c -q -i */
 };
@@ -119,6 +122,15 @@ static int preflight(struct tracer *t)
 		return -1;
 	if (cfg->cgroup && (t->cgroup_fd = cgroup_open(cfg->cgroup)) < 0)
 		return -1;
+	/* --container: each ID names one container, if any (a walk). */
+	if (cfg->ncontainers &&
+	    (!(t->ids = identity_open()) ||
+	     identity_containers(t->ids, cfg->containers, cfg->ncontainers, true, NULL, NULL)))
+		return -1;
+	/* --netns=PATH: the namespace's inode number is known from here. */
+	if (cfg->netns_path &&
+	    (t->netns_fd = process_netns_open(cfg->netns_path, &t->plan.settings.netns)) < 0)
+		return -1;
 	if (cfg->output && output_open(cfg->output))
 		return -1;
 	if (cfg->metrics)
@@ -137,6 +149,26 @@ static int set_cgroup(struct tcpaccept_bpf *skel, int cgroup_fd)
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.cgroup_map), &zero, &cgroup_fd, BPF_ANY))
 		return -errno;
 	return 0;
+}
+
+static int add_container(__u64 id, void *ctx)
+{
+	__u8 one = 1;
+
+	if (bpf_map_update_elem(*(int *)ctx, &id, &one, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* --container: the running containers' cgroups, walked again now that
+ * cgroup_mkdir adds those made from here on: none is missed between the
+ * two, and the way's programs, attached after this, find them all. */
+static int set_containers(struct tracer *t, struct tcpaccept_bpf *skel)
+{
+	int fd = bpf_map__fd(skel->maps.container_cgroups);
+
+	return identity_containers(t->ids, t->cfg.containers, t->cfg.ncontainers, false,
+				   add_container, &fd);
 }
 
 /* Opens, loads and attaches the programs the plan and the chosen way in
@@ -174,6 +206,11 @@ static int start_way(struct tracer *t)
 	err = plan_attach(&t->plan, skel, c, why, len);
 	if (err)
 		goto fail;
+	if (t->cfg.ncontainers && set_containers(t, skel)) {
+		err = -EIO;
+		snprintf(why, len, "failed to set the container filter");
+		goto fail;
+	}
 	err = ways[c->way].attach(skel, c);
 	if (err) {
 		snprintf(why, len, "failed to attach the BPF programs: %s", kernel_strerror(-err));
@@ -240,8 +277,14 @@ static int begin_tracing(struct tracer *t)
 	const struct config *cfg = &t->cfg;
 	int err;
 
-	/* Before dropping capabilities: it asks the kernel about the map. */
-	if (rows_open(&t->rows, t->skel, cfg))
+	/* Before dropping capabilities: the walk of the cgroup tree sees
+	 * every directory; the reader asks the kernel about the map. */
+	if (t->plan.settings.need_cgroup && !t->ids && !(t->ids = identity_open()))
+		return -1;
+	if (t->plan.settings.feed_cgroups &&
+	    identity_watch(t->ids, bpf_map__fd(t->skel->maps.cgroups_made)))
+		return -1;
+	if (rows_open(&t->rows, t->skel, cfg, &t->plan.settings, t->ids))
 		return -1;
 	catchup_start(&t->catchup, t->skel, &t->choice, cfg->pid);
 	/* From here on tracing only reads memory-mapped maps and closes fds,
@@ -253,6 +296,9 @@ static int begin_tracing(struct tracer *t)
 	}
 	if (verbose) {
 		say_choice(t);
+		if (t->plan.settings.pidns)
+			warn("in PID namespace %u: PIDs as its /proc shows them; processes outside it are not traced\n",
+			     t->plan.settings.pidns);
 		warn("%s\n", t->plan.keep_bpf ?
 		     "dropped every capability but CAP_BPF (to read the counts)" :
 		     "dropped every capability: tracing needs none from here on");
@@ -264,14 +310,15 @@ static int begin_tracing(struct tracer *t)
 
 static void print_tables(struct tracer *t, bool with_time, bool skip_if_empty)
 {
-	tables_print_counts(t->skel, &t->cfg, &t->rows.fmt, with_time, skip_if_empty);
+	tables_print_counts(t->skel, &t->cfg, &t->rows.fmt, t->ids, with_time, skip_if_empty);
 	if (t->cfg.queue)
 		tables_print_hists(t->skel, &t->cfg, &t->hist_prev);
 }
 
 static int write_metrics_now(struct tracer *t)
 {
-	return tables_write_metrics(t->skel, &t->cfg, args_way_name(t->choice.way), t->start_time);
+	return tables_write_metrics(t->skel, &t->cfg, t->ids, args_way_name(t->choice.way),
+				    t->start_time);
 }
 
 /* -c without -i prints nothing until the end: on a terminal, say so (as
@@ -382,6 +429,16 @@ static int finish(struct tracer *t)
 	if (cfg->count && t->skel->bss->count_overflow)
 		warn("%llu accepts not counted: the count table (" STR(COUNT_MAX_ENTRIES) " keys) was full\n",
 		     (unsigned long long)t->skel->bss->count_overflow);
+	if (t->skel->bss->container_cgroups_full)
+		warn("%llu new cgroups of matching containers not traced: their table (" STR(CONTAINER_CGROUPS_MAX) ") was full\n",
+		     (unsigned long long)t->skel->bss->container_cgroups_full);
+	if (t->skel->bss->cgroups_lost)
+		warn("%llu new cgroups' paths found their ring full: rows of theirs had their paths from a walk of the tree, or none\n",
+		     (unsigned long long)t->skel->bss->cgroups_lost);
+	if (t->skel->bss->outside_pidns)
+		warn("%llu accept() call%s of processes outside this PID namespace not traced (its ps does not show them either)\n",
+		     (unsigned long long)t->skel->bss->outside_pidns,
+		     t->skel->bss->outside_pidns == 1 ? "" : "s");
 	if (!output_closed())
 		rows_drain(&t->rows);
 	output_flush();
@@ -396,15 +453,18 @@ static void cleanup(struct tracer *t)
 	tables_free();
 	output_close();
 	rows_close(&t->rows);
+	identity_close(t->ids);
 	ways_detach(&t->choice);
 	tcpaccept_bpf__destroy(t->skel);
 	if (t->cgroup_fd >= 0)
 		close(t->cgroup_fd);
+	if (t->netns_fd >= 0)
+		close(t->netns_fd);
 }
 
 int main(int argc, char **argv)
 {
-	static struct tracer t = { .cgroup_fd = -1 };
+	static struct tracer t = { .cgroup_fd = -1, .netns_fd = -1 };
 	int err, status = 1;
 
 	argv[0] = "tcpaccept";	/* getopt's messages name the program so */

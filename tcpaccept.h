@@ -19,6 +19,12 @@
 /* -P: one bit per local port. */
 #define PORT_BITS_BYTES (65536 / 8)
 
+/* --container: how many ID prefixes, how many hex digits in a full ID,
+ * how many cgroups of matching containers the kernel side keeps. */
+#define CONTAINERS_MAX 8
+#define CONTAINER_DIGITS 64
+#define CONTAINER_CGROUPS_MAX 4096
+
 /* The ways into the kernel, in the order that auto tries them: X(enum,
  * name). ways.c says how each is probed, loaded and attached; adding one
  * is an entry here, one there, and its BPF programs. */
@@ -92,11 +98,21 @@ enum accept_proto {
  * given" or "off". */
 struct settings {
 	__u8 port_bits[PORT_BITS_BYTES];	/* -P, when filter_ports */
+	/* --container: ncontainers ID prefixes, container_len[i] lowercase
+	 * hex digits each (no NUL). */
+	char containers[CONTAINERS_MAX][CONTAINER_DIGITS];
+	__u8 container_len[CONTAINERS_MAX];
 	__u32 pid;		/* -p: this thread group only */
 	__u32 uid;		/* -u, when filter_uid */
 	/* Wake the reader only when this much data waits; otherwise it drains
 	 * on its poll timeout. 0 wakes it for every record. */
 	__u32 wakeup_bytes;
+	/* The PID namespace tcpaccept's /proc numbers processes in (its inode
+	 * number), where it is not the initial one: PIDs are shown, and -p
+	 * compared, as it numbers them; tasks outside it are not traced. */
+	__u32 pidns;
+	/* --netns: the accepted socket's network namespace's inode number. */
+	__u32 netns;
 	__u16 family;		/* -4/-6: AF_INET or AF_INET6, the socket's */
 	__u16 client_family;	/* --client-family: AF_INET or AF_INET6 */
 	__u8 filter_uid;
@@ -114,11 +130,24 @@ struct settings {
 	/* The listening fd from the task's registers at syscall exit
 	 * (bpf_task_pt_regs, 5.15+), not from sys_enter. */
 	__u8 task_regs;
+	__u8 need_service;	/* the identity part in records (-j, -S) */
+	__u8 need_cgroup;	/* the cgroup v2 ID is read (need_service, count_cgroup) */
+	__u8 need_namespaces;	/* nspid, pidns and mntns in the identity part (-j) */
+	/* cgroup_mkdir sends each new cgroup v2 directory's ID and path
+	 * (struct cgroup_made) to cgroups_made. */
+	__u8 feed_cgroups;
+	__u8 count_cgroup;	/* -c -S: counts per cgroup too (count_key's labels.cgroup) */
+	/* --container: the task's cgroup, or one above it, is in
+	 * container_cgroups; cgroup_mkdir adds new containers' there. */
+	__u8 ncontainers;
+	/* --metrics-labels: metric_totals' keys have the cgroup ID. */
+	__u8 metrics_cgroup;
 	/* -x and -a: failed passive connections (drops, accept() errors). */
 	__u8 failed;
 	__u8 failed_only;	/* -x without -a: no rows of accepts */
 	/* The listeners map (owner, drop counter): -x, --metrics. */
 	__u8 need_listeners;
+	__u8 drop_rows;		/* rows of drops: their programs are attached */
 	/* --- -x: what plan.c found in the running kernel --- */
 	/* &__per_cpu_offset[0], from kallsyms: each CPU's offset of its
 	 * per-CPU data (fexit and kprobe's drop rows). */
@@ -131,15 +160,15 @@ struct settings {
 	__u16 mib_listen_drops;
 	__u16 mib_listen_overflows;
 	__u16 mib_reqq_full_drop;
-	__u8 drop_rows;		/* rows of drops: their programs are attached */
-	__u8 pad[5];
+	__u8 pad[6];
 };
 
 /* One event, as the kernel side sends it: a struct event_head, then with
- * -q (accepts only) a struct event_queue, then the local and the remote
- * address, ADDR4_LEN bytes each for AF_INET and ADDR6_LEN for AF_INET6, in
- * network byte order. Kept small because the kernel side's cost per event
- * grows with the cache lines it writes into the ring buffer: an IPv4
+ * a struct event_queue (an accept, with -q) or a struct event_failure (a
+ * drop or an error), with need_service a struct event_identity, then the local and
+ * the remote address, ADDR4_LEN bytes each for AF_INET and ADDR6_LEN for
+ * AF_INET6, in network byte order. Kept small because the kernel side's
+ * cost per event grows with the cache lines it writes into the ring buffer: an IPv4
  * accept without -q is one 64-byte line with the ring's own header
  * (asserted below). Ports are in host byte order. */
 struct event_head {
@@ -171,6 +200,19 @@ struct event_queue {
 	__u64 wait_ns;		/* handshake done -> accepted; WAIT_UNKNOWN if not seen */
 };
 
+/* With need_service: where the event belongs beyond its PIDs. 0 is
+ * "unknown" in each field (null in -j): a kernel ID, inode or PID is
+ * never 0. */
+struct event_identity {
+	/* The cgroup v2 ID (the directory's inode number) of the task; of
+	 * the listener's socket where there is no task (a drop). */
+	__u64 cgroup_id;
+	__u32 nspid;		/* the process's PID in its own PID namespace (need_namespaces) */
+	__u32 pidns;		/* that namespace's inode number */
+	__u32 mntns;		/* the task's mount namespace's inode number */
+	__u32 pad;
+};
+
 #define WAIT_UNKNOWN (~0ULL)
 #define ADDR4_LEN 4
 #define ADDR6_LEN 16
@@ -178,11 +220,12 @@ struct event_queue {
 #define RINGBUF_HDR_LEN 8
 
 /* The size of a record of @kind with addresses of @alen bytes each, sent
- * under settings' @queue. */
-#define RECORD_SIZE(kind, queue, alen)						\
+ * under settings' @queue and @service (need_service). */
+#define RECORD_SIZE(kind, queue, service, alen)					\
 	(sizeof(struct event_head) +						\
 	 ((kind) == EVENT_ACCEPT && (queue) ? sizeof(struct event_queue) : 0) +	\
 	 ((kind) != EVENT_ACCEPT ? sizeof(struct event_failure) : 0) +		\
+	 ((service) ? sizeof(struct event_identity) : 0) +			\
 	 2 * (alen))
 
 _Static_assert(sizeof(struct event_head) == 48, "struct event_head is 48 bytes");
@@ -190,14 +233,28 @@ _Static_assert(__builtin_offsetof(struct event_head, family) == 24 &&
 	       __builtin_offsetof(struct event_head, kind) == 31 &&
 	       __builtin_offsetof(struct event_head, comm) == 32, "struct event_head's layout");
 _Static_assert(sizeof(struct event_queue) == 16, "struct event_queue is 16 bytes");
-_Static_assert(RECORD_SIZE(EVENT_ACCEPT, 0, ADDR4_LEN) + RINGBUF_HDR_LEN == 64,
-	       "an IPv4 accept without -q fills one 64-byte cache line");
 _Static_assert(sizeof(struct event_failure) == 8, "struct event_failure is 8 bytes");
-_Static_assert(sizeof(struct settings) == PORT_BITS_BYTES + 88, "struct settings has no hidden padding");
+_Static_assert(sizeof(struct event_identity) == 24, "struct event_identity is 24 bytes");
+_Static_assert(RECORD_SIZE(EVENT_ACCEPT, 0, 0, ADDR4_LEN) + RINGBUF_HDR_LEN == 64,
+	       "an IPv4 accept without -q and the identity fills one 64-byte cache line");
+_Static_assert(sizeof(struct settings) ==
+	       PORT_BITS_BYTES + CONTAINERS_MAX * (CONTAINER_DIGITS + 1) + 104,
+	       "struct settings has no hidden padding");
+
+/* A cgroup v2 directory the kernel just made, as cgroup_mkdir sends it: its
+ * ID, then its path from the hierarchy's root (what /proc/PID/cgroup's 0::
+ * line says of a task there, outside cgroup namespaces), NUL-terminated. */
+#define CGROUP_PATH_MAX 4096	/* PATH_MAX */
+#define CGROUPS_MADE_BYTES (256 * 1024)	/* the ring of them */
+struct cgroup_made {
+	__u64 id;
+	char path[CGROUP_PATH_MAX];
+};
 
 /* Who accepted, on which local address: what --metrics counts accepts by
  * (no PID: bounded labels), and -c with the PID. */
 struct accept_labels {
+	__u64 cgroup;		/* the cgroup v2 ID where the options count by it, else 0 */
 	__u16 family;
 	__u16 lport;
 	__u8 laddr[16];
@@ -210,6 +267,7 @@ struct accept_labels {
 /* -c: what events are counted by, and their counts by kind. */
 struct count_key {
 	__u32 pid;
+	__u32 pad;
 	struct accept_labels labels;
 };
 
@@ -217,8 +275,8 @@ struct count_value {
 	__u64 events[NR_EVENT_KINDS];	/* enum event_kind */
 };
 
-_Static_assert(sizeof(struct accept_labels) == 40, "struct accept_labels is 40 bytes");
-_Static_assert(sizeof(struct count_key) == 44, "struct count_key is 44 bytes");
+_Static_assert(sizeof(struct accept_labels) == 48, "struct accept_labels is 48 bytes");
+_Static_assert(sizeof(struct count_key) == 56, "struct count_key is 56 bytes");
 
 /* --metrics and -c -q: one entry per local address and port. */
 struct listen_key {
@@ -264,6 +322,6 @@ struct closed_key {
 	__u64 born_ns;
 };
 
-_Static_assert(sizeof(struct listener) == 72, "struct listener is 72 bytes");
+_Static_assert(sizeof(struct listener) == 88, "struct listener is 88 bytes");
 
 #endif /* TCPACCEPT_H */

@@ -45,7 +45,7 @@ CHECKS := unit sanitize valgrind fuzz dynamic package e2e vm
 .PHONY: check unit e2e vm cross-arm64
 
 PEER := $(OUTPUT)/tcppeer
-UNIT_OBJS := $(addprefix $(OUTPUT)/,args.o format.o metrics.o series.o)
+UNIT_OBJS := $(addprefix $(OUTPUT)/,args.o format.o metrics.o series.o service.o cgroup.o)
 # What the host e2e suite (tests/e2e) reads besides the tcpaccept under test:
 # every run of it (e2e, sanitize, dynamic) builds them first. The release
 # binary too: the systemd unit's system-call test straces the binary the

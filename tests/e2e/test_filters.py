@@ -281,3 +281,56 @@ def test_not_cgroup2_says_none_is_mounted():
     assert res.returncode == 1, res
     assert res.stderr.decode() == (f"tcpaccept: '{path}' is not a cgroup v2 directory; no cgroup v2 "
                                    "is mounted on this host (mount -t cgroup2 none DIR)\n")
+
+
+# --- --netns ------------------------------------------------------------------------
+
+@pytest.fixture
+def named_netns():
+    """A network namespace of ip netns's (/run/netns/NAME), lo up; its name."""
+    name = f"tcpaccept-test-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+    yield name
+    subprocess.run(["ip", "netns", "delete", name], check=True)
+
+
+def test_netns_filter(named_netns):
+    """--netns by a /run/netns file, a /proc/PID/ns/net file and an inode
+    number: exactly the accepts made in that namespace."""
+    in_named = ("ip", "netns", "exec", named_netns)
+    other = WaitingPeer("--count", "2", prefix=("unshare", "--net", "sh", "-c",
+                                                'ip link set lo up && exec "$@"', "sh"))
+    host_ino = os.stat("/proc/self/ns/net").st_ino
+    tracers = {"named": Tracer("--netns", f"/run/netns/{named_netns}"),
+               "proc": Tracer(f"--netns=/proc/{other.pid}/ns/net"),
+               "inode": Tracer(f"--netns={host_ino}")}
+    named, named_accepts = peer("--count", "3", prefix=in_named)
+    other_accepts = other.go()
+    host, host_accepts = peer("--count", "1")
+    want = {"named": (named["pid"], named_accepts), "proc": (other.pid, other_accepts),
+            "inode": (host["pid"], host_accepts)}
+    for name, t in tracers.items():
+        out, err, rc = t.stop()
+        assert rc == 0, (name, err)
+        rows = parse_rows(out)
+        pid, accepts = want[name]
+        check_rows(rows, accepts, pid)
+        for other_name, (other_pid, _) in want.items():
+            if other_name != name:
+                assert not [r for r in rows if r["pid"] == other_pid], (name, other_name, out)
+
+
+@pytest.mark.parametrize("arg,status,message", [
+    ("/proc/self/ns/pid", 1, "'/proc/self/ns/pid' names another kind of namespace, not a network one"),
+    ("/tmp", 1, "'/tmp' is not a namespace file: --netns takes one as /proc/PID/ns/net or "
+                "/run/netns/NAME, or an inode number"),
+    ("/run/netns/none-such", 1, "failed to open network namespace '/run/netns/none-such': "
+                                "No such file or directory"),
+    ("0", 64, "invalid network namespace inode '0': expected 1-4294967295"),
+    ("", 64, "invalid network namespace '': expected an inode number or a file"),
+])
+def test_netns_refused(tmp_path, arg, status, message):
+    res, calls = no_bpf_calls(tmp_path, f"--netns={arg}")
+    assert (res.returncode, res.stderr.decode()) == (status, f"tcpaccept: {message}\n")
+    assert calls == [], calls

@@ -26,7 +26,8 @@ from collections import Counter
 
 import pytest
 
-from tests.lib import TCPACCEPT
+from tests.lib import TCPACCEPT, cgroups
+from tests.lib.cgroups import LAYOUTS, CgroupTree, in_cgroup
 from tests.lib.checks import (LOST_RE, check_rows, comm_column, expected_keys, header, one,
                               parse_prom, parse_rows, peer_comm_bytes, row_key, series)
 from tests.lib.host import Tracer, WaitingPeer, assert_loaded, assert_unloaded, free_port, peer
@@ -497,6 +498,45 @@ if VG_APP:
         assert series(s, "tcpaccept_accepts_total", comm="second"), s
         assert one(s, "tcpaccept_series_evicted_total", metric="tcpaccept_accepts_total") == 1
         assert rows.read_text().startswith(header()) and "second" in rows.read_text()
+
+    def test_valgrind_services(tmp_path):
+        # Issue 22's paths: the walk and the cgroup_mkdir feed (identity.c,
+        # cgroup.c), -S's names, --container's walk and map, --metrics-labels'
+        # naming and merging of series; an ambiguous --container's exit.
+        log, prom = tmp_path / "valgrind.log", tmp_path / "m.prom"
+        with CgroupTree() as tree:
+            before = tree.make(LAYOUTS["docker-systemd"].path)
+            t = Tracer("-S", f"--container={cgroups.ID_A[:8]},{cgroups.ID_B[:8]}",
+                       f"--metrics={prom}", "--metrics-labels=container,unit", "-i", "1",
+                       binary=VG_APP, wrapper=valgrind_wrapper(log), header_timeout=180)
+            servers = {}
+            for name, d in (("docker-systemd", before),
+                            ("kubepods-cgroupfs", tree.make(LAYOUTS["kubepods-cgroupfs"].path)),
+                            ("none", tree.make(LAYOUTS["none"].path))):
+                server = WaitingPeer("--count", "2", prefix=in_cgroup(d))
+                servers[name] = (server.pid, server.go())
+            t.wait_for(lambda out, err: out.count(b"\n") >= 5, 60, "rows missing")
+            out, err, rc = t.stop(signal.SIGINT, timeout=120)
+        check_valgrind_log(log, rc, 0)
+        rows = parse_rows(out, service=True)
+        for name, (pid, accepts) in servers.items():
+            if name == "none":
+                assert not [r for r in rows if r["pid"] == pid], out
+                continue
+            check_rows(rows, accepts, pid)
+            want = LAYOUTS[name].container[:12]
+            assert {r["service"] for r in rows if r["pid"] == pid} == {want}, out
+        assert one(parse_prom(prom.read_text()), "tcpaccept_accepts_total",
+                   container=cgroups.ID_A, unit=LAYOUTS["docker-systemd"].unit) == 2
+        log2 = tmp_path / "valgrind2.log"
+        with CgroupTree() as tree:
+            tree.make(f"docker/{cgroups.ID_A}")
+            tree.make(f"docker/{cgroups.ID_A[:-1]}{'1' if cgroups.ID_A[-1] == '0' else '0'}")
+            res = subprocess.run([*valgrind_wrapper(log2), VG_APP,
+                                  f"--container={cgroups.ID_A[:3]}"], capture_output=True,
+                                 timeout=180)
+        check_valgrind_log(log2, res.returncode, 1)
+        assert b"starts the IDs of more than one running container" in res.stderr, res.stderr
 
     @pytest.mark.parametrize("case", ["usage", "no-btf", "bad-btf", "output-refused",
                                       "stdout-full"])

@@ -51,7 +51,7 @@
 #define CLOCK_LIMIT ((__s64)1 << 62)
 
 struct opts {
-	bool wallclock, timestamp, json, uid, queue, wide, counts, proto, failed;
+	bool wallclock, timestamp, json, uid, queue, wide, counts, proto, failed, service;
 };
 
 /* -x: a drop's process is its listener's owner, "-" (null) while unknown;
@@ -372,6 +372,25 @@ struct want_field {
 	char text[64];		/* a number's text; a string's bytes */
 };
 
+/* A string key, or null for NULL. */
+static struct want_field str_or_null(const char *key, const char *v)
+{
+	struct want_field f = { .key = key, .type = v ? J_STR : J_NULL };
+
+	snprintf(f.text, sizeof(f.text), "%s", v ? v : "");
+	return f;
+}
+
+/* A number that is null when 0 (unknown). */
+static struct want_field known(const char *key, unsigned long long v)
+{
+	struct want_field f = { .key = key, .type = v ? J_NUM : J_NULL };
+
+	if (v)
+		snprintf(f.text, sizeof(f.text), "%llu", v);
+	return f;
+}
+
 static void expect_json(const char *row, const struct want_field *want, int count)
 {
 	struct json_field got[24];
@@ -431,23 +450,42 @@ static void check_header(const struct fmt_state *st, const struct opts *o)
 			names[k++] = "BL", names[k++] = "WAIT(ms)";
 		if (o->failed)
 			names[k++] = "REASON";
+		if (o->service)
+			names[k++] = "SERVICE";
 		expect_names(row, names, k);
 	}
 	n = fmt_count_header(st, buf, FMT_LINE_MAX);
 	if (o->json) {
 		REQUIRE(n == 0, "a -c header in JSON mode: \"%.*s\"", (int)n, buf);
 	} else {
+		const char *names_c[10];
+		int c = 0;
+
 		check_line(buf, n, row, "the -c header");
-		k = 0;
-		names[k++] = "PID", names[k++] = "COMM", names[k++] = "IP";
+		names_c[c++] = "PID", names_c[c++] = "COMM", names_c[c++] = "IP";
 		if (o->proto)
-			names[k++] = "PROTO";
-		names[k++] = "LADDR", names[k++] = "LPORT", names[k++] = "ACCEPTS";
+			names_c[c++] = "PROTO";
+		names_c[c++] = "LADDR", names_c[c++] = "LPORT", names_c[c++] = "ACCEPTS";
 		if (o->failed)
-			names[k++] = "DROPS", names[k++] = "ERRORS";
-		expect_names(row, names, k);
+			names_c[c++] = "DROPS", names_c[c++] = "ERRORS";
+		if (o->service)
+			names_c[c++] = "SERVICE";
+		expect_names(row, names_c, c);
 	}
 	free(buf);
+}
+
+/* The SERVICE column: the whole name, escaped as COMM is; - for none. */
+static void expect_service(const char *row, size_t *pos, const struct event *e)
+{
+	struct ref_name name;
+
+	if (!e->names.service) {
+		expect_column(row, pos, "SERVICE", "-", 0, true);
+		return;
+	}
+	ref_escape(e->names.service, TASK_COMM_LEN, ESC_COLUMN, &name);
+	expect_column(row, pos, "SERVICE", name.text, 0, true);
 }
 
 static void check_event(struct fmt_state *st, const struct event *e, const struct opts *o,
@@ -470,7 +508,7 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 			{ "pid", J_NULL, "" }, { "tid", J_NULL, "" }, { "comm", J_NULL, "" },
 			{ "raddr", J_NULL, "" }, { "rport", J_NULL, "" },
 		};
-		struct want_field f[20];
+		struct want_field f[28];
 		int k = 0;
 
 		ref_escape(e->comm, sizeof(e->comm), ESC_JSON, &name);
@@ -488,6 +526,12 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 		f[k++] = str("laddr", laddr);
 		f[k++] = num("lport", e->lport);
 		f[k++] = num("netns", e->netns);
+		f[k++] = str_or_null("cgroup", e->names.cgroup);
+		f[k++] = str_or_null("unit", e->names.unit);
+		f[k++] = str_or_null("container", e->names.container);
+		f[k++] = known("nspid", e->nspid);
+		f[k++] = known("pidns", e->pidns);
+		f[k++] = known("mntns", e->mntns);
 		if (o->queue && e->kind == EVENT_ACCEPT) {
 			f[k++] = num("backlog", e->backlog_len);
 			f[k++] = num("backlog_max", e->backlog_max);
@@ -541,8 +585,8 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 	expect_column(row, &pos, "LADDR", laddr, w, false);
 	snprintf(want, sizeof(want), "%u", e->lport);
 	/* Padded only where a column follows: a row never ends in a blank. */
-	expect_column(row, &pos, "LPORT", want, o->queue || o->failed ? 5 : 0,
-		      !o->queue && !o->failed);
+	expect_column(row, &pos, "LPORT", want, o->queue || o->failed || o->service ? 5 : 0,
+		      !o->queue && !o->failed && !o->service);
 	if (o->queue) {
 		snprintf(want, sizeof(want), "%u/%u", e->backlog_len, e->backlog_max);
 		expect_column(row, &pos, "BL", e->kind != EVENT_ACCEPT ? "-" : want, 11, false);
@@ -550,12 +594,15 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 			snprintf(want, sizeof(want), "-");
 		else
 			snprintf(want, sizeof(want), "%.3f", (double)e->wait_ns / 1e6);
-		expect_column(row, &pos, "WAIT(ms)", want, o->failed ? 8 : 0, !o->failed);
+		expect_column(row, &pos, "WAIT(ms)", want, o->failed || o->service ? 8 : 0,
+			      !o->failed && !o->service);
 	}
 	if (o->failed) {
 		ref_reason(e, want, sizeof(want));
-		expect_column(row, &pos, "REASON", want, 0, true);
+		expect_column(row, &pos, "REASON", want, o->service ? 6 : 0, !o->service);
 	}
+	if (o->service)
+		expect_service(row, &pos, e);
 }
 
 /* A -c row for the event's process, name and local end; the count and
@@ -578,14 +625,14 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	key->labels.proto = e->proto;
 	memcpy(key->labels.laddr, e->laddr, sizeof(key->labels.laddr));
 	memcpy(key->labels.comm, e->comm, sizeof(key->labels.comm));
-	check_line(buf, fmt_count_row(st, key, &(struct count_value){ .events = { count } }, e->ts_ns,
+	check_line(buf, fmt_count_row(st, key, &(struct count_value){ .events = { count } }, &e->names, e->ts_ns,
 				 buf, FMT_LINE_MAX), row, "a -c row");
 	free(buf);
 	free(key);
 	ref_addr(family, e->laddr, laddr, sizeof(laddr));
 
 	if (o->json) {
-		struct want_field f[12];
+		struct want_field f[16];
 		int k = 0;
 
 		ref_escape(e->comm, sizeof(e->comm), ESC_JSON, &name);
@@ -599,6 +646,11 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 		f[k++] = str("proto", ref_proto(e->proto));
 		f[k++] = str("laddr", laddr);
 		f[k++] = num("lport", e->lport);
+		if (o->service) {
+			f[k++] = str_or_null("cgroup", e->names.cgroup);
+			f[k++] = str_or_null("unit", e->names.unit);
+			f[k++] = str_or_null("container", e->names.container);
+		}
 		f[k++] = num("accepts", count);
 		if (o->failed) {
 			f[k++] = num("drops", 0);
@@ -624,19 +676,23 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	snprintf(want, sizeof(want), "%u", e->lport);
 	expect_column(row, &pos, "LPORT", want, 5, false);
 	snprintf(want, sizeof(want), "%llu", (unsigned long long)count);
-	expect_column(row, &pos, "ACCEPTS", want, o->failed ? 7 : 0, !o->failed);
+	expect_column(row, &pos, "ACCEPTS", want, o->failed || o->service ? 7 : 0,
+		      !o->failed && !o->service);
 	if (o->failed) {
 		expect_column(row, &pos, "DROPS", "0", 5, false);
-		expect_column(row, &pos, "ERRORS", "0", 0, true);
+		expect_column(row, &pos, "ERRORS", "0", o->service ? 6 : 0, !o->service);
 	}
+	if (o->service)
+		expect_service(row, &pos, e);
 }
 
 /* A record of @size bytes: decoded only if its size is the one its family
  * and -q make, and then every field comes from its bytes. The copy is
  * exactly @size bytes so that ASan sees any read past the record. */
-static void check_decode(const uint8_t *data, size_t size, bool queue)
+static void check_decode(const uint8_t *data, size_t size, const struct fmt_parts *parts)
 {
 	unsigned char *rec = malloc(size ? size : 1);
+	struct event_identity id;
 	struct event_head h;
 	struct event e;
 	size_t want = 0;
@@ -648,11 +704,11 @@ static void check_decode(const uint8_t *data, size_t size, bool queue)
 		memcpy(&h, rec, sizeof(h));
 		if ((h.family == AF_INET || h.family == AF_INET6) && h.kind < NR_EVENT_KINDS)
 			want = sizeof(h) +
-			       (queue && h.kind == EVENT_ACCEPT ? sizeof(struct event_queue) : 0) +
+			       (parts->queue && h.kind == EVENT_ACCEPT ? sizeof(struct event_queue) : 0) +
 			       (h.kind != EVENT_ACCEPT ? sizeof(struct event_failure) : 0) +
-			       (h.family == AF_INET ? 8 : 32);
+			       (parts->identity ? sizeof(id) : 0) + (h.family == AF_INET ? 8 : 32);
 	}
-	if (fmt_decode(rec, size, queue, &e)) {
+	if (fmt_decode(rec, size, parts, &e)) {
 		size_t alen = h.family == AF_INET ? 4 : 16;
 		const unsigned char *addrs = rec + size - 2 * alen;
 
@@ -662,10 +718,51 @@ static void check_decode(const uint8_t *data, size_t size, bool queue)
 			"decoded head differs");
 		REQUIRE(!memcmp(e.laddr, addrs, alen) && !memcmp(e.raddr, addrs + alen, alen),
 			"decoded addresses differ");
+		if (parts->identity) {
+			memcpy(&id, addrs - sizeof(id), sizeof(id));
+			REQUIRE(e.cgroup_id == id.cgroup_id && e.nspid == id.nspid &&
+				e.pidns == id.pidns && e.mntns == id.mntns, "decoded identity differs");
+		}
+		REQUIRE(!e.names.cgroup && !e.names.unit && !e.names.container, "decoding named a cgroup");
 	} else {
 		REQUIRE(!want || size != want, "refused a well-formed record of %zu bytes", size);
 	}
 	free(rec);
+}
+
+/* The fuzzer's strings for the names (fuzz_input.h): made from the raw
+ * bytes where the event's pointers lie, before they are set. */
+struct fuzz_names {
+	char cgroup[17], unit[9], container[TASK_COMM_LEN + 1];
+};
+
+static bool all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+static void set_names(struct event *e, struct fuzz_names *n)
+{
+	const unsigned char *raw = (const unsigned char *)e;
+	bool cgroup = !all_zero(&e->names.cgroup, sizeof(e->names.cgroup));
+	bool unit = !all_zero(&e->names.container, sizeof(e->names.container));
+	bool container = !all_zero(&e->names.unit, sizeof(e->names.unit));
+
+	memcpy(n->cgroup, raw + offsetof(struct event, names.cgroup), 16);
+	n->cgroup[16] = '\0';
+	memcpy(n->unit, raw + offsetof(struct event, names.container), 8);
+	n->unit[8] = '\0';
+	memcpy(n->container, e->comm, TASK_COMM_LEN);
+	n->container[TASK_COMM_LEN] = '\0';
+	e->names.service = !all_zero(&e->names.service, sizeof(e->names.service)) ? n->cgroup : NULL;
+	e->names.cgroup = cgroup ? n->cgroup : NULL;
+	e->names.unit = unit ? n->unit : NULL;
+	e->names.container = container ? n->container : NULL;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -683,7 +780,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.json = flags & FUZZ_JSON, .uid = flags & FUZZ_UID, .queue = flags & FUZZ_QUEUE,
 		.wide = flags & FUZZ_WIDE, .counts = flags & FUZZ_COUNTS, .proto = flags & FUZZ_PROTO,
 		.failed = size > 2 && (data[2] & FUZZ_FAILED),
+		.service = size > 11 && (data[11] & FUZZ2_SERVICE),
 	};
+	struct fmt_parts parts = {
+		.queue = o.queue, .identity = size > 11 && (data[11] & FUZZ2_IDENTITY),
+	};
+	struct fuzz_names names;
 	__u64 raw = 0, first_ts = 0;
 	__s64 off;
 	size_t at = FUZZ_HEAD_LEN;
@@ -703,6 +805,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st.wide = o.wide;
 	st.print_proto = o.proto;
 	st.failed = o.failed;
+	st.print_service = o.service;
 	check_header(&st, &o);
 
 	for (int i = 0; i < FUZZ_MAX_EVENTS && (i == 0 || at < size); i++) {
@@ -710,11 +813,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (take > sizeof(*e))
 			take = sizeof(*e);
-		check_decode(data + at, take, o.queue);
+		check_decode(data + at, take, &parts);
 		memset(e, 0, sizeof(*e));
 		if (take)
 			memcpy(e, data + at, take);
 		at += take;
+		set_names(e, &names);
 		e->ts_ns &= (__u64)CLOCK_LIMIT - 1;
 		if ((__s64)e->ts_ns + off < 0)
 			e->ts_ns = (__u64)-off;

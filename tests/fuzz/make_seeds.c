@@ -30,7 +30,19 @@ static void head(struct seed *s, unsigned char flags, unsigned char esc_size,
 	s->bytes[2] = esc_len;
 	for (int i = 0; i < 8; i++)
 		s->bytes[3 + i] = (unsigned char)(raw >> (8 * i));
+	s->bytes[11] = flags & FUZZ_JSON ? FUZZ2_IDENTITY : 0;
 	s->len = FUZZ_HEAD_LEN;
+}
+
+/* The last event's names, as fuzz_format.c makes them from the bytes where
+ * the pointers lie (fuzz_input.h): a cgroup of up to 16 bytes (one over 8
+ * names a container too: the task name), a unit of up to 8. */
+static void names(struct seed *s, const char *cgroup, const char *unit)
+{
+	unsigned char *e = s->bytes + s->len - sizeof(struct event);
+
+	memcpy(e + offsetof(struct event, names.cgroup), cgroup, strnlen(cgroup, 16));
+	memcpy(e + offsetof(struct event, names.container), unit, strnlen(unit, 8));
 }
 
 static void add(struct seed *s, uint64_t ts_ns, int family, const char *raddr, uint16_t rport,
@@ -122,6 +134,7 @@ int main(int argc, char **argv)
 	add(&s, t0, AF_INET6, "::ffff:10.1.2.3", 443, "::ffff:10.1.2.4", 8443, 77,
 	    "a\"b\\c\x1b\x00", 7);
 	add(&s, t0 + 5, AF_INET, "10.1.2.3", 444, "10.1.2.4", 8443, 78, "\"},{\"x\":1", 10);
+	names(&s, "/a\"b\\c.slice\n", "x.scope");
 	save(argv[1], "json", &s);
 
 	/* -w: IPv6 addresses up to their longest. */
@@ -156,6 +169,28 @@ int main(int argc, char **argv)
 		add(&s, t0 + 3, AF_INET, "0.0.0.0", 0, "127.0.0.1", 8080, 300, "httpd", 5);
 		set_failure(&s, EVENT_ERROR, EMFILE, 0, 0);
 		save(argv[1], json ? "failed-json" : "failed", &s);
+	}
+	/* -S: a service named by a path with a space, one by nothing. */
+	head(&s, FUZZ_COUNTS | FUZZ_QUEUE, 64, 16, off);
+	s.bytes[11] = FUZZ2_SERVICE;
+	add(&s, t0, AF_INET, "127.0.0.1", 40000, "127.0.0.1", 8080, 201, "nginx", 6);
+	names(&s, "/a b.service", "");
+	memset(s.bytes + s.len - sizeof(struct event) + offsetof(struct event, names.service), 1, 8);
+	add(&s, t0 + 7, AF_INET6, "::1", 40001, "::1", 8080, 201, "nginx", 6);
+	save(argv[1], "service", &s);
+
+	/* -x -S, -x -j: a drop named by its listener's cgroup, no namespaces
+	 * (no task), beside an error row of the same service. */
+	for (int json = 0; json < 2; json++) {
+		head(&s, FUZZ_COUNTS | (json ? FUZZ_JSON : 0), 64, 16 | FUZZ_FAILED, off);
+		s.bytes[11] = FUZZ2_SERVICE;
+		add(&s, t0, AF_INET, "127.0.0.1", 40001, "127.0.0.1", 8080, 300, "httpd", 5);
+		set_failure(&s, EVENT_DROP, DROP_ACCEPT_QUEUE_FULL, STAGE_SYN, 1);
+		names(&s, "/web.service", "");
+		add(&s, t0 + 1, AF_INET, "0.0.0.0", 0, "127.0.0.1", 8080, 300, "httpd", 5);
+		set_failure(&s, EVENT_ERROR, EMFILE, 0, 0);
+		names(&s, "/web.service", "");
+		save(argv[1], json ? "failed-service-json" : "failed-service", &s);
 	}
 	return 0;
 }

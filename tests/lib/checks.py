@@ -13,11 +13,14 @@ from collections import Counter
 
 LOST_RE = re.compile(r"^tcpaccept: lost \d+ events", re.M)
 JSON_KEYS = {"ts", "event", "pid", "tid", "comm", "uid", "ip", "proto", "raddr", "rport", "laddr", "lport",
-             "netns"}
+             "netns", "cgroup", "unit", "container", "nspid", "pidns", "mntns"}
+# Where a row belongs beyond its PIDs (issue 22): check_json(identity=...).
+IDENTITY_KEYS = ("cgroup", "unit", "container", "nspid", "pidns", "mntns", "netns")
 QUEUE_KEYS = {"backlog", "backlog_max", "wait_ms"}
 
 
-def header(wallclock=False, timestamp=False, uid=False, queue=False, wide=False, proto=False):
+def header(wallclock=False, timestamp=False, uid=False, queue=False, wide=False, proto=False,
+           service=False):
     w = 39 if wide else 16
     h = ("TIME     " if wallclock else "") + ("TIME(s)  " if timestamp else "")
     h += "UID    " if uid else ""
@@ -25,17 +28,19 @@ def header(wallclock=False, timestamp=False, uid=False, queue=False, wide=False,
     h += f"{'RADDR':<{w}} {'RPORT':<5} {'LADDR':<{w}} {'LPORT':<5}"
     if queue:
         h += f" {'BL':<11} WAIT(ms)"
+    if service:
+        h += " SERVICE"
     return h
 
 
 def parse_rows(text, wallclock=False, timestamp=False, uid=False, queue=False, wide=False,
-               proto=False):
+               proto=False, service=False):
     """Parses tcpaccept's column output into dicts; the header must come
     first. The row layout is fixed-width up to COMM (COMM may hold spaces),
-    then whitespace-separated."""
+    then whitespace-separated (SERVICE too: its spaces are escaped)."""
     lines = text.splitlines()
     assert lines, "tcpaccept printed nothing, not even its header"
-    want = header(wallclock, timestamp, uid, queue, wide, proto)
+    want = header(wallclock, timestamp, uid, queue, wide, proto, service)
     assert lines[0] == want, f"header {lines[0]!r} != {want!r}"
     rows = []
     for line in lines[1:]:
@@ -60,6 +65,8 @@ def parse_rows(text, wallclock=False, timestamp=False, uid=False, queue=False, w
         if proto:
             row["proto"] = fields.pop(1)
             assert row["proto"] in ("tcp", "mptcp"), line
+        if service:
+            row["service"] = fields.pop()
         assert len(fields) == (7 if queue else 5), f"malformed row: {line!r}"
         row["ip"], row["raddr"], row["rport"], row["laddr"], row["lport"] = fields[:5]
         for k in ("ip", "rport", "lport"):
@@ -182,8 +189,10 @@ def check_rows(rows, accepts, pid):
         assert key[6] != 0, "LPORT 0"
 
 
-def check_json(objs, accepts, pid, queue=False, netns=None):
-    """JSON Lines: exact keys, and every value of every accept of @pid."""
+def check_json(objs, accepts, pid, queue=False, netns=None, identity=None):
+    """JSON Lines: exact keys, and every value of every accept of @pid;
+    @identity: the values of IDENTITY_KEYS its rows must have (the truth
+    from /proc, or from inside the server's namespaces)."""
     mine = [o for o in objs if o["pid"] == pid]
     for o in objs:
         assert set(o) == JSON_KEYS | (QUEUE_KEYS if queue else set()), sorted(o)
@@ -195,6 +204,9 @@ def check_json(objs, accepts, pid, queue=False, netns=None):
     assert got == want, f"JSON objects differ:\n got  {sorted(got)[:3]}\n want {sorted(want)[:3]}"
     if netns is not None:
         assert {o["netns"] for o in mine} == {netns}
+    for o in mine:
+        got = {k: o[k] for k in IDENTITY_KEYS if identity and k in identity}
+        assert got == {k: identity[k] for k in got}, (got, identity)
     return mine
 
 

@@ -171,13 +171,17 @@ def peer(*args, prefix=()):
 class WaitingPeer:
     """A tcppeer started with --wait: its PID is known before it connects."""
 
-    def __init__(self, *args):
-        self.proc = subprocess.Popen([PEER, "--wait", *args], stdin=subprocess.PIPE,
+    def __init__(self, *args, prefix=()):
+        """@prefix: a command that execs tcppeer (cgroups.in_cgroup(),
+        pidns.IN_NEW_PIDNS); READY's pid is then what tcppeer's getpid()
+        said, in its own PID namespace."""
+        self.proc = subprocess.Popen([*prefix, PEER, "--wait", *args], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         STARTED.append(self.proc)
         self.ready_line = self.proc.stdout.readline().decode()
         assert self.ready_line.startswith("READY "), f"tcppeer: {self.ready_line!r}"
         self.pid = int(self.ready_line.split("pid=")[1].split()[0])
+        self.port = int(self.ready_line.split("port=")[1].split()[0])
 
     def go(self):
         out, err = self.proc.communicate(b"go\n", timeout=120)

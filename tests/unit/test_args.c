@@ -302,9 +302,10 @@ TEST(repeated_options)
 		{ "--metrics-max-series", "9", "--metrics-max-series" },
 		{ "-o", "/x.log", "-o/--output" },
 		{ "--client-family", "4", "--client-family" },
+		{ "--netns", "1", "--netns" },
 	};
 	static const char *const flags[] = {
-		"-t", "-T", "-U", "-j", "-q", "-w", "-v", "-4", "-6", "--print-proto", "-c",
+		"-t", "-T", "-U", "-j", "-q", "-w", "-v", "-4", "-6", "--print-proto", "-c", "-S",
 	};
 	struct config cfg;
 	char err[512], want[160];
@@ -355,4 +356,75 @@ TEST(failed_options)
 	      !cfg.rows, "-c -x: counts");
 	CHECK(parse(&cfg, err, sizeof(err), ARGS("--metrics=/tmp/m", "-x")) == 0 && cfg.rows,
 	      "--metrics -x: rows of failures too");
+}
+
+TEST(netns_args)
+{
+	struct config cfg;
+	char err[512];
+
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--netns=4026531833")) == 0 &&
+	      cfg.netns == 4026531833U && !cfg.netns_path, "an inode number");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--netns", "/run/netns/blue")) == 0 &&
+	      !cfg.netns && !strcmp(cfg.netns_path, "/run/netns/blue"), "a file");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--netns=4294967295")) == 0 &&
+	      cfg.netns == 4294967295U, "the largest inode number");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--netns=4294967296")) == EXIT_USAGE &&
+	      !strcmp(err, "tcpaccept: invalid network namespace inode '4294967296': expected 1-4294967295\n"),
+	      "too large: %s", err);
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--netns=0")) == EXIT_USAGE, "0");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--netns=")) == EXIT_USAGE &&
+	      !strcmp(err, "tcpaccept: invalid network namespace '': expected an inode number or a file\n"),
+	      "empty: %s", err);
+	/* Not all digits: a file (relative, as a shell's ./123 would be). */
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--netns=123x")) == 0 &&
+	      !strcmp(cfg.netns_path, "123x") && !cfg.netns, "a name with digits");
+}
+
+TEST(container_args)
+{
+	struct config cfg;
+	char err[512];
+
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--container=4f3c2b1a09e8")) == 0 &&
+	      cfg.ncontainers == 1 && !strcmp(cfg.containers[0], "4f3c2b1a09e8"), "one prefix");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--container=ab,cd", "--container", "ab,ef")) == 0 &&
+	      cfg.ncontainers == 3 && !strcmp(cfg.containers[0], "ab") &&
+	      !strcmp(cfg.containers[1], "cd") && !strcmp(cfg.containers[2], "ef"),
+	      "lists merge, without repeats");
+	CHECK(parse(&cfg, err, sizeof(err),
+		    ARGS("--container=4f3c2b1a09e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2")) == 0 &&
+	      strlen(cfg.containers[0]) == 64, "a full ID");
+	CHECK(parse(&cfg, err, sizeof(err),
+		    ARGS("--container=4f3c2b1a09e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c21")) == EXIT_USAGE,
+	      "65 digits");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--container=4F3C")) == EXIT_USAGE &&
+	      !strcmp(err, "tcpaccept: invalid container ID list '4F3C': '4F3C' is not 1-64 lowercase hex digits (a container's ID or its start)\n"),
+	      "upper case: %s", err);
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--container=nginx")) == EXIT_USAGE, "a name");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--container=")) == EXIT_USAGE, "empty");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--container=a,")) == EXIT_USAGE, "empty item");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--container=1,2,3,4,5,6,7,8")) == 0 &&
+	      cfg.ncontainers == 8, "eight");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--container=1,2,3,4,5,6,7,8", "--container=9")) ==
+	      EXIT_USAGE && !strcmp(err, "tcpaccept: invalid container ID list '9': more than 8 containers\n"),
+	      "nine: %s", err);
+}
+
+TEST(metrics_labels_args)
+{
+	struct config cfg;
+	char err[512];
+
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--metrics=/tmp/m.prom", "--metrics-labels=container")) == 0 &&
+	      cfg.label_container && !cfg.label_unit, "container");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--metrics=/tmp/m.prom", "--metrics-labels=unit,container")) == 0 &&
+	      cfg.label_container && cfg.label_unit, "both");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--metrics-labels=unit")) == EXIT_USAGE &&
+	      !strcmp(err, "tcpaccept: --metrics-labels needs --metrics\n"), "alone: %s", err);
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--metrics=/tmp/m.prom", "--metrics-labels=pod")) == EXIT_USAGE &&
+	      !strcmp(err, "tcpaccept: invalid metrics labels 'pod': 'pod' is not container or unit\n"),
+	      "unknown: %s", err);
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--metrics=/tmp/m.prom", "--metrics-labels=")) == EXIT_USAGE,
+	      "empty");
 }

@@ -118,20 +118,26 @@ TEST(escape)
 }
 
 
-static size_t make_record(unsigned char *buf, int family, bool queue, const char *laddr,
-			  const char *raddr)
+static size_t make_record(unsigned char *buf, int family, const struct fmt_parts *parts,
+			  const char *laddr, const char *raddr)
 {
 	struct event_head h = { .ts_ns = 42, .pid = 7, .tid = 8, .uid = 9, .netns = 10,
 				.family = (__u16)family, .lport = 80, .rport = 40000,
 				.comm = "srv" };
 	struct event_queue q = { .backlog_len = 3, .backlog_max = 128, .wait_ns = 1500 };
+	struct event_identity id = { .cgroup_id = 0x100000001ULL, .nspid = 8, .pidns = 11,
+				     .mntns = 12 };
 	size_t n = 0, alen = family == AF_INET6 ? 16 : 4;
 
 	memcpy(buf, &h, sizeof(h));
 	n += sizeof(h);
-	if (queue) {
+	if (parts->queue) {
 		memcpy(buf + n, &q, sizeof(q));
 		n += sizeof(q);
+	}
+	if (parts->identity) {
+		memcpy(buf + n, &id, sizeof(id));
+		n += sizeof(id);
 	}
 	inet_pton(family == AF_INET6 ? AF_INET6 : AF_INET, laddr, buf + n);
 	inet_pton(family == AF_INET6 ? AF_INET6 : AF_INET, raddr, buf + n + alen);
@@ -140,14 +146,16 @@ static size_t make_record(unsigned char *buf, int family, bool queue, const char
 
 TEST(decode)
 {
+	const struct fmt_parts plain = { false, false }, queue = { true, false },
+			       identity = { false, true }, both = { true, true };
 	unsigned char rec[128], want[16];
 	struct event e;
 	size_t n;
 
 	/* IPv4 without -q: 56 bytes, one cache line with the ring's header. */
-	n = make_record(rec, AF_INET, false, "127.0.0.1", "10.0.0.2");
+	n = make_record(rec, AF_INET, &plain, "127.0.0.1", "10.0.0.2");
 	CHECK(n == 56, "IPv4 record is 56 bytes: %zu", n);
-	CHECK(fmt_decode(rec, n, false, &e), "IPv4 record decodes");
+	CHECK(fmt_decode(rec, n, &plain, &e), "IPv4 record decodes");
 	inet_pton(AF_INET, "127.0.0.1", want);
 	CHECK(!memcmp(e.laddr, want, 4) && !memcmp(e.laddr + 4, "\0\0\0\0\0\0\0\0\0\0\0\0", 12),
 	      "IPv4 laddr, rest zero");
@@ -155,26 +163,38 @@ TEST(decode)
 	CHECK(!memcmp(e.raddr, want, 4), "IPv4 raddr");
 	CHECK(e.ts_ns == 42 && e.pid == 7 && e.tid == 8 && e.uid == 9 && e.netns == 10 &&
 	      e.family == AF_INET && e.lport == 80 && e.rport == 40000 &&
-	      !strcmp(e.comm, "srv") && e.wait_ns == WAIT_UNKNOWN,
+	      !strcmp(e.comm, "srv") && e.wait_ns == WAIT_UNKNOWN && !e.cgroup_id && !e.nspid,
 	      "IPv4 head fields");
-	CHECK(!fmt_decode(rec, n, true, &e), "IPv4 record without -q part refused under -q");
-	CHECK(!fmt_decode(rec, n - 1, false, &e) && !fmt_decode(rec, n + 8, false, &e),
+	CHECK(!fmt_decode(rec, n, &queue, &e), "IPv4 record without -q part refused under -q");
+	CHECK(!fmt_decode(rec, n, &identity, &e), "IPv4 record without identity refused");
+	CHECK(!fmt_decode(rec, n - 1, &plain, &e) && !fmt_decode(rec, n + 8, &plain, &e),
 	      "IPv4 record of the wrong size refused");
 
-	n = make_record(rec, AF_INET6, true, "::1", "2001:db8::7");
+	n = make_record(rec, AF_INET6, &queue, "::1", "2001:db8::7");
 	CHECK(n == 96, "IPv6 record with -q is 96 bytes: %zu", n);
-	CHECK(fmt_decode(rec, n, true, &e), "IPv6 -q record decodes");
+	CHECK(fmt_decode(rec, n, &queue, &e), "IPv6 -q record decodes");
 	inet_pton(AF_INET6, "::1", want);
 	CHECK(!memcmp(e.laddr, want, 16), "IPv6 laddr");
 	inet_pton(AF_INET6, "2001:db8::7", want);
 	CHECK(!memcmp(e.raddr, want, 16), "IPv6 raddr");
 	CHECK(e.backlog_len == 3 && e.backlog_max == 128 && e.wait_ns == 1500, "-q fields");
-	CHECK(!fmt_decode(rec, n, false, &e), "IPv6 -q record refused without -q");
+	CHECK(!fmt_decode(rec, n, &plain, &e), "IPv6 -q record refused without -q");
 
-	n = make_record(rec, AF_INET, false, "1.2.3.4", "5.6.7.8");
+	/* The identity part after -q's, before the addresses. */
+	n = make_record(rec, AF_INET6, &both, "::1", "2001:db8::7");
+	CHECK(n == 120 && fmt_decode(rec, n, &both, &e), "IPv6 -q -j record: %zu", n);
+	inet_pton(AF_INET6, "2001:db8::7", want);
+	CHECK(!memcmp(e.raddr, want, 16) && e.wait_ns == 1500, "IPv6 -q -j raddr and wait");
+	CHECK(e.cgroup_id == 0x100000001ULL && e.nspid == 8 && e.pidns == 11 && e.mntns == 12 &&
+	      !e.names.cgroup && !e.names.unit && !e.names.container, "identity fields");
+	CHECK(!fmt_decode(rec, n, &queue, &e), "identity part refused when not asked for");
+	n = make_record(rec, AF_INET, &identity, "1.2.3.4", "5.6.7.8");
+	CHECK(n == 80 && fmt_decode(rec, n, &identity, &e) && e.mntns == 12, "IPv4 -j record");
+
+	n = make_record(rec, AF_INET, &plain, "1.2.3.4", "5.6.7.8");
 	rec[offsetof(struct event_head, family)] = 1;	/* AF_UNIX */
-	CHECK(!fmt_decode(rec, n, false, &e), "unknown family refused");
-	CHECK(!fmt_decode(rec, 10, false, &e), "short record refused");
+	CHECK(!fmt_decode(rec, n, &plain, &e), "unknown family refused");
+	CHECK(!fmt_decode(rec, 10, &plain, &e), "short record refused");
 }
 
 
@@ -210,11 +230,11 @@ TEST(proto)
 	buf[fmt_count_header(&st, buf, sizeof(buf))] = '\0';
 	CHECK(!strcmp(buf, "PID     COMM         IP PROTO LADDR            LPORT ACCEPTS\n"),
 	      "-c --print-proto header: '%s'", buf);
-	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 3 } }, 0, buf, sizeof(buf))] = '\0';
+	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 3 } }, NULL, 0, buf, sizeof(buf))] = '\0';
 	CHECK(!strcmp(buf, "1234    go-api       4  mptcp 127.0.0.1        80    3\n"),
 	      "-c --print-proto row: '%s'", buf);
 	st.json = true;
-	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 3 } }, 0, buf, sizeof(buf))] = '\0';
+	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 3 } }, NULL, 0, buf, sizeof(buf))] = '\0';
 	CHECK(strstr(buf, ",\"ip\":4,\"proto\":\"mptcp\",\"laddr\":\"127.0.0.1\","),
 	      "-c -j proto: '%s'", buf);
 	e.proto = PROTO_MPTCP;
@@ -244,18 +264,20 @@ TEST(no_trailing_blank)
 	size_t n, len = 0;
 	FILE *f;
 
-	for (unsigned int opts = 0; opts < 64; opts++) {
+	for (unsigned int opts = 0; opts < 128; opts++) {
 		for (int fam = 0; fam < 2; fam++) {
 			fmt_init(&st, opts & 1, opts & 2, 0);
 			st.print_uid = opts & 4;
 			st.queue = opts & 8;
 			st.wide = opts & 16;
 			st.print_proto = opts & 32;
+			st.print_service = opts & 64;
 			n = fmt_header(&st, buf, sizeof(buf));
 			CHECK(no_trailing_blank(buf, n), "header, options %#x: '%.*s'", opts, (int)n, buf);
 			make_event(&e, fam ? AF_INET6 : AF_INET, fam ? "::1" : "1.2.3.4", 1,
 				   fam ? "::" : "0.0.0.0", 8, "x", 0);
 			e.wait_ns = opts & 8 ? WAIT_UNKNOWN : 1000;
+			e.names.service = fam ? "a b" : NULL;
 			n = fmt_event(&st, &e, buf, sizeof(buf));
 			CHECK(no_trailing_blank(buf, n), "row, options %#x: '%.*s'", opts, (int)n, buf);
 			if (opts & (1 | 2 | 4))
@@ -264,7 +286,7 @@ TEST(no_trailing_blank)
 			CHECK(no_trailing_blank(buf, n), "-c header, options %#x: '%.*s'", opts, (int)n, buf);
 			key.labels.family = e.family;
 			memcpy(key.labels.laddr, e.laddr, sizeof(key.labels.laddr));
-			n = fmt_count_row(&st, &key, &(struct count_value){ .events = { 1 } }, 0, buf, sizeof(buf));
+			n = fmt_count_row(&st, &key, &(struct count_value){ .events = { 1 } }, NULL, 0, buf, sizeof(buf));
 			CHECK(no_trailing_blank(buf, n), "-c row, options %#x: '%.*s'", opts, (int)n, buf);
 		}
 	}
@@ -309,7 +331,7 @@ TEST(column_comm_cannot_forge_columns)
 	CHECK(!strcmp(buf, "1234    \\x1b]0;pwn   4  1.2.3.4          5     5.6.7.8          22\n"),
 	      "cut before a whole escape: '%s'", buf);
 	inet_pton(AF_INET, "5.6.7.8", key.labels.laddr);
-	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 2 } }, 0, buf,
+	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 2 } }, NULL, 0, buf,
 			  sizeof(buf))] = '\0';
 	CHECK(!strcmp(buf, "1234    x\\x204\\x201. 4  5.6.7.8          22    2\n"),
 	      "-c row: '%s'", buf);
@@ -382,8 +404,9 @@ TEST(decode_failed)
 {
 	unsigned char rec[128];
 	struct event_failure f = { .code = DROP_SYN_QUEUE_FULL, .stage = STAGE_SYN, .owner_known = 1 };
+	const struct fmt_parts plain = { false, false }, queued = { true, false };
 	struct event e;
-	size_t n = make_record(rec, AF_INET, false, "127.0.0.1", "10.0.0.2");
+	size_t n = make_record(rec, AF_INET, &plain, "127.0.0.1", "10.0.0.2");
 
 	/* make_record() writes an accept: make room for the part. */
 	memmove(rec + sizeof(struct event_head) + sizeof(f), rec + sizeof(struct event_head),
@@ -391,11 +414,113 @@ TEST(decode_failed)
 	memcpy(rec + sizeof(struct event_head), &f, sizeof(f));
 	rec[offsetof(struct event_head, kind)] = EVENT_DROP;
 	n += sizeof(f);
-	CHECK(n == RECORD_SIZE(EVENT_DROP, 0, ADDR4_LEN), "drop record size %zu", n);
-	CHECK(fmt_decode(rec, n, false, &e) && e.kind == EVENT_DROP && e.code == DROP_SYN_QUEUE_FULL &&
+	CHECK(n == RECORD_SIZE(EVENT_DROP, 0, 0, ADDR4_LEN), "drop record size %zu", n);
+	CHECK(fmt_decode(rec, n, &plain, &e) && e.kind == EVENT_DROP && e.code == DROP_SYN_QUEUE_FULL &&
 	      e.stage == STAGE_SYN && e.owner_known, "drop record decodes");
-	CHECK(fmt_decode(rec, n, true, &e), "no -q part in a drop's record");
-	CHECK(!fmt_decode(rec, n - sizeof(f), false, &e), "a drop without its part refused");
+	CHECK(fmt_decode(rec, n, &queued, &e), "no -q part in a drop's record");
+	CHECK(!fmt_decode(rec, n - sizeof(f), &plain, &e), "a drop without its part refused");
 	rec[offsetof(struct event_head, kind)] = NR_EVENT_KINDS;
-	CHECK(!fmt_decode(rec, n, false, &e), "unknown kind refused");
+	CHECK(!fmt_decode(rec, n, &plain, &e), "unknown kind refused");
+}
+
+/* -j's identity keys: strings escaped as comm is, null where unknown; a
+ * path of PATH_MAX - 1 bytes that all need escapes still fits a line. */
+TEST(json_identity)
+{
+	static char path[4096], buf[FMT_LINE_MAX];
+	struct fmt_state st;
+	struct event e;
+	size_t n;
+
+	fmt_init(&st, false, false, 0);
+	st.json = true;
+	make_event(&e, AF_INET, "1.2.3.4", 5, "5.6.7.8", 22, "nc", 0);
+	e.netns = 4026531833U;
+	e.names.cgroup = "/libpod_parent/libpod-4f3c";
+	e.names.container = "4f3c";
+	e.nspid = 8;
+	e.pidns = 4026532181U;
+	e.mntns = 4026532179U;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(strstr(buf, ",\"netns\":4026531833,\"cgroup\":\"/libpod_parent/libpod-4f3c\","
+		      "\"unit\":null,\"container\":\"4f3c\",\"nspid\":8,\"pidns\":4026532181,"
+		      "\"mntns\":4026532179}\n"), "identity keys: '%s'", buf);
+	e.names.cgroup = "/system.slice/a\"b\\c\n.service";
+	e.names.unit = "a\"b.service";
+	e.names.container = NULL;
+	e.nspid = e.pidns = e.mntns = 0;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(strstr(buf, "\"cgroup\":\"/system.slice/a\\u0022b\\u005cc\\u000a.service\","
+		      "\"unit\":\"a\\u0022b.service\",\"container\":null,\"nspid\":null,"
+		      "\"pidns\":null,\"mntns\":null}\n"), "escaped and null: '%s'", buf);
+	e.names.cgroup = e.names.unit = NULL;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(strstr(buf, "\"cgroup\":null,\"unit\":null,"), "no cgroup v2: '%s'", buf);
+	memset(path, '\x01', sizeof(path) - 1);
+	path[0] = '/';
+	e.names.cgroup = path;
+	e.names.unit = path + sizeof(path) - 256;
+	n = fmt_event(&st, &e, buf, sizeof(buf));
+	CHECK(n < sizeof(buf) && buf[n - 1] == '\n' && buf[n - 2] == '}' &&
+	      memchr(buf, '\n', n) == buf + n - 1, "the longest path fits: %zu bytes", n);
+}
+
+/* -S: SERVICE, the last column, never padded: the short container ID, the
+ * unit or the path (escaped as COMM is: a path may hold spaces), - for
+ * nothing; with -c after ACCEPTS, and -c -j names the cgroup. */
+TEST(service_column)
+{
+	struct fmt_names names = { "/system.slice/my app.service", "my app.service", NULL,
+				   "my app.service" };
+	struct count_key key = { .pid = 1234, .labels = { .cgroup = 77, .family = AF_INET,
+						       .lport = 80, .comm = "nginx" } };
+	struct fmt_state st;
+	struct event e;
+	char buf[FMT_LINE_MAX], err[512];
+	struct config cfg;
+
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("-S")) == 0 && cfg.print_service && cfg.rows,
+	      "-S");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("-c", "--print-service")) == 0 &&
+	      cfg.print_service && cfg.count && !cfg.rows, "-c --print-service");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--metrics=/tmp/m.prom", "-S")) == 0 && cfg.rows,
+	      "--metrics -S prints rows");
+	fmt_init(&st, false, false, 0);
+	st.print_service = true;
+	buf[fmt_header(&st, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "PID     COMM         IP RADDR            RPORT LADDR            LPORT SERVICE\n"),
+	      "header: '%s'", buf);
+	make_event(&e, AF_INET, "10.0.0.2", 54321, "127.0.0.1", 80, "nginx", 0);
+	e.names = names;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    nginx        4  10.0.0.2         54321 127.0.0.1        80    my\\x20app.service\n"),
+	      "a unit: '%s'", buf);
+	e.names.service = "4f3c2b1a09e8";
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    nginx        4  10.0.0.2         54321 127.0.0.1        80    4f3c2b1a09e8\n"),
+	      "a container: '%s'", buf);
+	e.names.service = NULL;
+	st.queue = true;
+	e.wait_ns = WAIT_UNKNOWN;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    nginx        4  10.0.0.2         54321 127.0.0.1        80    0/0         -        -\n"),
+	      "nothing, after -q's WAIT(ms): '%s'", buf);
+	st.queue = false;
+	buf[fmt_count_header(&st, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "PID     COMM         IP LADDR            LPORT ACCEPTS SERVICE\n"),
+	      "-c header: '%s'", buf);
+	inet_pton(AF_INET, "127.0.0.1", key.labels.laddr);
+	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 3 } }, &names, 0, buf,
+			  sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    nginx        4  127.0.0.1        80    3       my\\x20app.service\n"),
+	      "-c row: '%s'", buf);
+	st.json = true;
+	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 3 } }, &names, 0, buf,
+			  sizeof(buf))] = '\0';
+	CHECK(strstr(buf, ",\"lport\":80,\"cgroup\":\"/system.slice/my app.service\","
+		      "\"unit\":\"my app.service\",\"container\":null,\"accepts\":3}\n"), "-c -j -S: '%s'", buf);
+	st.print_service = false;
+	buf[fmt_count_row(&st, &key, &(struct count_value){ .events = { 3 } }, &names, 0, buf,
+			  sizeof(buf))] = '\0';
+	CHECK(!strstr(buf, "cgroup"), "-c -j without -S: '%s'", buf);
 }

@@ -29,7 +29,8 @@ TEST(metrics_format)
 	struct listen_series l = {};
 	struct metrics_snapshot s = {
 		.totals = totals, .ntotals = 2, .listeners = &l, .nlisteners = 1,
-		.lost = 7, .unwritten = 11, .totals_evicted = 12, .listen_evicted = 13, .count_overflow = 8, .totals_overflow = 9, .listen_overflow = 10,
+		.lost = 7, .unwritten = 11, .totals_evicted = 12, .listen_evicted = 13, .count_overflow = 8,
+		.totals_overflow = 9, .listen_overflow = 10, .outside_pidns = 14,
 		.max_series = 4096, .version = "0.1.0", .libbpf = "1.1", .way = "fexit",
 		.now = 1700000000.5, .start = 1699999999.25,
 	};
@@ -85,7 +86,8 @@ TEST(metrics_format)
 	      "evicted series");
 	CHECK(strstr(text, "tcpaccept_lost_events_total 7\n") && strstr(text, "tcpaccept_count_overflow_total 8\n") &&
 	      strstr(text, "tcpaccept_series_overflow_total{metric=\"tcpaccept_accepts_total\"} 9\n") &&
-	      strstr(text, "tcpaccept_series_overflow_total{metric=\"tcpaccept_accept_wait_seconds\"} 10\n"),
+	      strstr(text, "tcpaccept_series_overflow_total{metric=\"tcpaccept_accept_wait_seconds\"} 10\n") &&
+	      strstr(text, "tcpaccept_outside_pid_namespace_total 14\n"),
 	      "health");
 	CHECK(strstr(text, "tcpaccept_info{version=\"0.1.0\",libbpf=\"1.1\",way=\"fexit\"} 1\n"), "info");
 	CHECK(strstr(text, "tcpaccept_metrics_timestamp_seconds 1700000000.500\n") &&
@@ -192,3 +194,49 @@ TEST(metrics_write_file)
 
 /* --- issue 16: what a new user meets first ----------------------------------- */
 
+
+/* --metrics-labels: the container and unit labels, "" where a series has
+ * none; series of one label set (cgroups of one container) merged. */
+TEST(metrics_labels)
+{
+	struct metric_series totals[4] = {};
+	struct metrics_snapshot s = {
+		.totals = totals, .max_series = 4096, .version = "0.1.0", .libbpf = "1.1",
+		.way = "tracepoint", .label_container = true, .label_unit = true,
+	};
+	char *text;
+	size_t n;
+
+	for (int i = 0; i < 4; i++) {
+		totals[i].key.family = AF_INET;
+		totals[i].key.lport = 8080;
+		totals[i].key.cgroup = 100 + (__u64)i;
+		inet_pton(AF_INET, "127.0.0.1", totals[i].key.laddr);
+		memcpy(totals[i].key.comm, "nginx", 6);
+		totals[i].counts.events[EVENT_ACCEPT] = 1ULL << i;
+	}
+	/* A container's own cgroup and its sub-cgroup; a unit; nothing. */
+	totals[0].container = strdup("4f3c");
+	totals[2].container = strdup("4f3c");
+	totals[1].unit = strdup("my\"app.service");
+	n = metrics_merge_series(totals, 4);
+	CHECK(n == 3, "3 label sets: %zu", n);
+	s.ntotals = n;
+	text = format_snapshot(&s);
+	CHECK(strstr(text, "tcpaccept_accepts_total{comm=\"nginx\",container=\"4f3c\",ip=\"4\",laddr=\"127.0.0.1\","
+			   "lport=\"8080\",proto=\"tcp\",unit=\"\"} 5\n"), "merged: %s", text);
+	CHECK(strstr(text, "{comm=\"nginx\",container=\"\",ip=\"4\",laddr=\"127.0.0.1\",lport=\"8080\","
+			   "proto=\"tcp\",unit=\"my\\\"app.service\"} 2\n"), "a unit, escaped");
+	CHECK(strstr(text, "{comm=\"nginx\",container=\"\",ip=\"4\",laddr=\"127.0.0.1\",lport=\"8080\","
+			   "proto=\"tcp\",unit=\"\"} 8\n"), "neither");
+	free(text);
+	s.label_unit = false;
+	text = format_snapshot(&s);
+	CHECK(strstr(text, "{comm=\"nginx\",container=\"4f3c\",ip=\"4\",laddr=\"127.0.0.1\",lport=\"8080\","
+			   "proto=\"tcp\"} 5\n"), "container only: %s", text);
+	free(text);
+	for (size_t i = 0; i < n; i++) {
+		free(totals[i].container);
+		free(totals[i].unit);
+	}
+}
