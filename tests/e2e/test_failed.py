@@ -8,15 +8,17 @@ tcppeer's own account of its clients and failed accept() calls.
 What a way in sees (tcpaccept.8): fexit and kprobe a row for every drop
 (ListenDrops); the tracepoint way rows for the drops at the final ACK only.
 Every way counts each listener's own counter (ss d) exactly."""
+import os
 import subprocess
 
 import pytest
 
 from tests.lib import PEER
+from tests.lib.cgroups import ID_A, ID_B, LAYOUTS, CgroupTree, in_cgroup, ns_inode
 from tests.lib.checks import parse_json_lines, parse_peer, parse_prom, peer_lines, one, series
-from tests.lib.host import Tracer, bpftool_ids, free_port
+from tests.lib.host import Tracer, WaitingPeer, bpftool_ids, free_port
 from tests.lib.netns import NetNs, counter_delta
-from tests.peer.test_workload import DROPS, Burst
+from tests.peer.test_workload import BURST, DROPS, Burst
 
 REASONS = {"accept_queue_full", "syn_queue_full", "other", "cookie_ack_dropped"}
 
@@ -203,3 +205,113 @@ def test_nothing_extra_without_failed():
     counted = attached_programs(t)
     t.stop()
     assert "tp_sweep" in counted and "tp_kfree_skb" not in counted, counted
+
+
+# --- who a drop belongs to: the listener's socket, never the interrupted task ----
+
+def children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def move(pid, path):
+    with open(os.path.join(path, "cgroup.procs"), "w") as f:
+        f.write(str(pid))
+
+
+def burst_apart(ns, server_dir, client_dir, port):
+    """A burst whose server (and so its listener's socket) is in cgroup
+    @server_dir and whose clients are in @client_dir: a drop runs in softirq
+    in the client's context on loopback, so a row that took the current
+    task's cgroup would name the clients'. Returns the peer's text."""
+    # Into the cgroup first: ip netns exec mounts the namespace's own /sys.
+    proc = subprocess.Popen([*in_cgroup(server_dir), *ns.cmd(PEER, *BURST, "--wait", "--wait-end",
+                                                            "--port", str(port))],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ready = proc.stdout.readline()
+    assert ready.startswith(b"READY "), (ready, proc.stderr.read())
+    (client,) = children(int(ready.split(b"pid=")[1].split()[0]))
+    move(client, client_dir)
+    proc.stdin.write(b"go\n")
+    proc.stdin.flush()
+    out = ready
+    while b"\nDONE " not in b"\n" + out or not out.endswith(b"\n"):
+        chunk = proc.stdout.read1(65536)
+        assert chunk, proc.stderr.read()
+        out += chunk
+    rest, err = proc.communicate(b"\n", timeout=30)
+    assert proc.returncode == 0, err
+    return (out + rest).decode()
+
+
+def test_drop_rows_belong_to_the_listener(tmp_path):
+    """-x -j: a drop's cgroup, unit and container are the listener
+    socket's (the server's), its nspid, pidns and mntns null (no task);
+    -S names the server's service; --container and --netns take a drop as
+    the listener's: its cgroup's container, its network namespace."""
+    port = free_port()
+    layout = LAYOUTS["docker-systemd"]
+    with CgroupTree() as tree, NetNs(["net.ipv4.tcp_syncookies=1"]) as ns:
+        server_dir, client_dir = tree.make(layout.path), tree.make(LAYOUTS["none"].path)
+        common = ("-x", "-v", "-P", str(port))
+        tracers = {
+            "json": Tracer("-a", "-j", *common, ready_on_stderr=True),
+            "service": Tracer("-S", *common, ready_on_stderr=True),
+            "container": Tracer("-j", f"--container={ID_A[:12]}", *common, ready_on_stderr=True),
+            "other-container": Tracer("-j", f"--container={ID_B[:12]}", *common,
+                                      ready_on_stderr=True),
+            "netns": Tracer("-j", f"--netns=/run/netns/{ns.name}", *common, ready_on_stderr=True),
+            "host-netns": Tracer("-j", "--netns=/proc/self/ns/net", *common, ready_on_stderr=True),
+        }
+        text = burst_apart(ns, server_dir, client_dir, port)
+        server_cgroup, netns = tree.cgroup_path(server_dir), ns.inode
+        outs = {}
+        for name, t in tracers.items():
+            out, err, rc = t.stop()
+            assert rc == 0, (name, err)
+            outs[name] = out
+    ready, accepts, _ = parse_peer(text)
+    rows = parse_json_lines(outs["json"])
+    drops = [o for o in rows if o["event"] == "drop"]
+    assert drops, "the cookie ACKs' drops (every way sees those)"
+    for o in drops:
+        assert (o["cgroup"], o["unit"], o["container"]) == (server_cgroup, layout.unit, ID_A), o
+        assert (o["nspid"], o["pidns"], o["mntns"], o["tid"]) == (None, None, None, None), o
+        assert o["netns"] == netns and o["pid"] in (None, ready["pid"]), o
+    for o in (o for o in rows if o["event"] == "accept"):
+        assert o["cgroup"] == server_cgroup and o["nspid"] == ready["pid"], o
+    assert len(rows) == len(drops) + len(accepts)
+    # -S: the container's short ID on every drop row.
+    lines = outs["service"].splitlines()
+    assert lines[0].endswith(" REASON SERVICE"), lines[0]
+    assert [l.split()[-1] for l in lines[1:]] == [ID_A[:12]] * len(drops), lines[:3]
+    # The filters keep exactly the drops of the listener they name.
+    keys = lambda out: sorted((o["raddr"], o["rport"], o["reason"]) for o in parse_json_lines(out))
+    want = sorted((o["raddr"], o["rport"], o["reason"]) for o in drops)
+    assert keys(outs["container"]) == want and keys(outs["netns"]) == want
+    assert not outs["other-container"] and not outs["host-netns"]
+
+
+def test_error_rows_have_the_callers_identity():
+    """An error has a task, the caller: -j gives its cgroup, unit and
+    namespaces, -S its service."""
+    layout = LAYOUTS["systemd-service"]
+    with CgroupTree() as tree:
+        d = tree.make(layout.path)
+        port = free_port()
+        tj = Tracer("-x", "-j", "-v", "-P", str(port), ready_on_stderr=True)
+        ts = Tracer("-x", "-S", "-v", "-P", str(port), ready_on_stderr=True)
+        server = WaitingPeer("--count", "3", "--emfile", "5", "--port", str(port),
+                             prefix=in_cgroup(d))
+        truth = {"cgroup": tree.cgroup_path(d), "nspid": server.pid,
+                 "pidns": ns_inode(server.pid, "pid"), "mntns": ns_inode(server.pid, "mnt")}
+        server.go()
+        outs = [t.stop() for t in (tj, ts)]
+    assert all(rc == 0 for _, _, rc in outs), outs
+    rows = parse_json_lines(outs[0][0])
+    assert len(rows) == 5, rows
+    for o in rows:
+        assert o["event"] == "error" and o["pid"] == server.pid and o["unit"] == layout.unit, o
+        assert {k: o[k] for k in truth} == truth, (o, truth)
+    lines = outs[1][0].splitlines()
+    assert [l.split()[-2:] for l in lines[1:]] == [["EMFILE", layout.unit]] * 5, lines

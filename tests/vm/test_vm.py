@@ -647,6 +647,8 @@ def check_burst(uname, way, label, text, rows, samples, stats=None):
     clients = {(c["raddr"], c["rport"]) for c in peer_lines(text, "CLIENT")}
     for o in drops:
         assert (o["raddr"], o["rport"]) in clients and o["laddr"] == laddr, (label, o)
+        # No task: the namespaces are null (the cgroup is the listener's).
+        assert (o["tid"], o["nspid"], o["pidns"], o["mntns"]) == (None,) * 4, (label, o)
     reasons = {r: sum(o["reason"] == r for o in drops)
                for r in ("accept_queue_full", "syn_queue_full", "other", "cookie_ack_dropped")}
     if way != "tracepoint" and alone:
@@ -702,6 +704,8 @@ def test_failed(kernel, way):
             want = 0
         assert len(errors) == want, (uname, way, label, failed, errors[:2])
         assert all(o["errno"] == "EMFILE" and o["lport"] == ready["port"] for o in errors)
+        # The caller's own identity (the guest has one PID namespace).
+        assert all(o["nspid"] == ready["pid"] and o["mntns"] for o in errors), errors[:1]
         if want:
             assert one(samples, "tcpaccept_accept_errors_total", errno="EMFILE",
                        lport=ready["port"]) == want
