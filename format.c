@@ -379,19 +379,52 @@ static void put_uid(struct out *o, const struct cell *c, const struct column *co
 	out_uint(o, c->e->uid);
 }
 
-/* A drop's process is its listener's owner, unknown until tcpaccept sees
- * listen() or accept() on it (a -c row of such drops has PID 0): "-". */
+#define KIND_NAME(id, name, column, key, traits) [id] = name,
+static const char *const kind_names[NR_EVENT_KINDS] = {
+	FOR_EACH_KIND(KIND_NAME)
+};
+
+#define KIND_TRAITS(id, name, column, key, traits) [id] = (traits),
+static const unsigned char kind_traits[NR_EVENT_KINDS] = {
+	FOR_EACH_KIND(KIND_TRAITS)
+};
+
+unsigned int fmt_kind_traits(unsigned int kind)
+{
+	return kind < NR_EVENT_KINDS ? kind_traits[kind] : 0;
+}
+
+/* Whether the event of @c is of a kind with @trait (KIND_*); a -c row is
+ * of none. */
+static bool kind_is(const struct cell *c, unsigned int trait)
+{
+	return !c->counts && (fmt_kind_traits(c->e->kind) & trait);
+}
+
+/* A task-less event's process is its listener's owner, unknown until
+ * tcpaccept sees listen() or accept() on it (a -c row of such drops has
+ * PID 0): "-". */
 static bool no_owner(const struct cell *c)
 {
 	if (c->counts)
 		return c->e->pid == 0;
-	return c->e->kind == EVENT_DROP && !c->e->owner_known;
+	return kind_is(c, KIND_NO_TASK) && !c->e->owner_known;
 }
 
-/* An error has no client: "-" for its address and port. */
 static bool no_client(const struct cell *c)
 {
-	return c->e->kind == EVENT_ERROR;
+	return kind_is(c, KIND_NO_CLIENT);
+}
+
+/* What failed, by the kind's code: a drop's reason, an error's errno name
+ * (into @buf); NULL for a kind without one. */
+static const char *failure_name(const struct cell *c, char *buf, size_t size)
+{
+	if (kind_is(c, KIND_REASON))
+		return fmt_reason_name(c->e->code);
+	if (kind_is(c, KIND_ERRNO))
+		return fmt_errno_name(buf, size, c->e->code);
+	return NULL;
 }
 
 static void put_pid(struct out *o, const struct cell *c, const struct column *col)
@@ -488,17 +521,15 @@ static void put_wait(struct out *o, const struct cell *c, const struct column *c
 		out_printf(o, "%.3f", (double)c->e->wait_ns / 1e6);
 }
 
-/* What failed: a drop's reason, an error's errno name; "-" for an accept. */
+/* What failed; "-" for an accept. */
 static void put_reason(struct out *o, const struct cell *c, const struct column *col)
 {
 	char name[24];
-	const char *r = "-";
+	const char *r = failure_name(c, name, sizeof(name));
 
 	(void)col;
-	if (c->e->kind == EVENT_DROP)
-		r = fmt_reason_name(c->e->code);
-	else if (c->e->kind == EVENT_ERROR)
-		r = fmt_errno_name(name, sizeof(name), c->e->code);
+	if (!r)
+		r = "-";
 	out_str(o, r, strlen(r));
 }
 
@@ -520,8 +551,8 @@ static void put_service(struct out *o, const struct cell *c, const struct column
 		out_escaped(o, s, false);
 }
 
-#define KIND_COLUMN(id, name, column, key, failed)				\
-	{ column, W_TITLE, FMT_COUNTS, (failed) ? F_FAILED : 0, id, put_count },
+#define KIND_COLUMN(id, name, column, key, traits)				\
+	{ column, W_TITLE, FMT_COUNTS, (traits) & KIND_FAILED ? F_FAILED : 0, id, put_count },
 
 /* The columns, in order; a line shows those of its lines whose option is
  * given. bcc's columns are PID to LPORT. */
@@ -599,11 +630,11 @@ static void json_pid(struct out *o, const struct cell *c, const struct json_key 
 		out_uint(o, c->e->pid);
 }
 
-/* A drop runs in no thread of the process. */
+/* A task-less event (a drop) runs in no thread of the process. */
 static void json_tid(struct out *o, const struct cell *c, const struct json_key *k)
 {
 	(void)k;
-	if (c->e->kind == EVENT_DROP)
+	if (kind_is(c, KIND_NO_TASK))
 		json_null(o);
 	else
 		out_uint(o, c->e->tid);
@@ -663,10 +694,6 @@ static void json_comm(struct out *o, const struct cell *c, const struct json_key
 	json_string(o, comm);
 }
 
-#define KIND_NAME(id, name, column, key, failed) [id] = name,
-static const char *const kind_names[NR_EVENT_KINDS] = {
-	FOR_EACH_KIND(KIND_NAME)
-};
 
 static void json_event(struct out *o, const struct cell *c, const struct json_key *k)
 {
@@ -674,24 +701,20 @@ static void json_event(struct out *o, const struct cell *c, const struct json_ke
 	json_string(o, c->e->kind < NR_EVENT_KINDS ? kind_names[c->e->kind] : "unknown");
 }
 
-static void json_reason(struct out *o, const struct cell *c, const struct json_key *k)
+/* "reason" or "errno", as the kind's code is. */
+static void json_failure(struct out *o, const struct cell *c, const struct json_key *k)
 {
+	char name[24];
+	const char *r = failure_name(c, name, sizeof(name));
+
 	(void)k;
-	json_string(o, fmt_reason_name(c->e->code));
+	json_string(o, r ? r : "unknown");
 }
 
 static void json_stage(struct out *o, const struct cell *c, const struct json_key *k)
 {
 	(void)k;
 	json_string(o, c->e->stage == STAGE_ACK ? "ack" : "syn");
-}
-
-static void json_errno(struct out *o, const struct cell *c, const struct json_key *k)
-{
-	char name[24];
-
-	(void)k;
-	json_string(o, fmt_errno_name(name, sizeof(name), c->e->code));
 }
 
 static void json_ip(struct out *o, const struct cell *c, const struct json_key *k)
@@ -752,8 +775,8 @@ static void json_count(struct out *o, const struct cell *c, const struct json_ke
 	out_uint(o, c->counts->events[k->kind]);
 }
 
-#define KIND_KEY(id, name, column, key, failed)					\
-	{ "\"" key "\":", FMT_COUNTS, (failed) ? F_FAILED : 0, id, 0, json_count },
+#define KIND_KEY(id, name, column, key, traits)					\
+	{ "\"" key "\":", FMT_COUNTS, (traits) & KIND_FAILED ? F_FAILED : 0, id, 0, json_count },
 
 static const struct json_key json_keys[] = {
 	{ "\"ts\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_ts },
@@ -782,9 +805,9 @@ static const struct json_key json_keys[] = {
 	{ "\"backlog\":", FMT_ROWS, F_QUEUE, 0, K_ACCEPT, json_backlog },
 	{ "\"backlog_max\":", FMT_ROWS, F_QUEUE, 0, K_ACCEPT, json_backlog_max },
 	{ "\"wait_ms\":", FMT_ROWS, F_QUEUE, 0, K_ACCEPT, json_wait },
-	{ "\"reason\":", FMT_ROWS, 0, 0, K_DROP, json_reason },
+	{ "\"reason\":", FMT_ROWS, 0, 0, K_DROP, json_failure },
 	{ "\"stage\":", FMT_ROWS, 0, 0, K_DROP, json_stage },
-	{ "\"errno\":", FMT_ROWS, 0, 0, K_ERROR, json_errno },
+	{ "\"errno\":", FMT_ROWS, 0, 0, K_ERROR, json_failure },
 	FOR_EACH_KIND(KIND_KEY)
 };
 

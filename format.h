@@ -140,6 +140,9 @@ size_t fmt_escape_column(char *out, size_t size, const char *comm, size_t len);
 /* A drop's reason (enum drop_reason) as -j and REASON say it. */
 const char *fmt_reason_name(unsigned int reason);
 
+/* What FOR_EACH_KIND says of @kind: KIND_* bits (0 for an unknown one). */
+unsigned int fmt_kind_traits(unsigned int kind);
+
 /* An errno's symbolic name ("EMFILE"), or E and its number for one that
  * the C library does not name, into @out. */
 const char *fmt_errno_name(char *out, size_t size, unsigned int err);

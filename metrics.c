@@ -111,7 +111,7 @@ static void format_kind_totals(FILE *f, const struct metrics_snapshot *s, const 
 		fmt_addr(addr, sizeof(addr), k->family, k->laddr);
 		fprintf(f, "%s{comm=\"%s\"", name, label);
 		opt_label(f, s->label_container, "container", m->container);
-		if (kind == EVENT_ERROR)
+		if (fmt_kind_traits(kind) & KIND_ERRNO)
 			fprintf(f, ",errno=\"%s\"", fmt_errno_name(e, sizeof(e), k->err));
 		fprintf(f, ",ip=\"%d\",laddr=\"%s\",lport=\"%u\",proto=\"%s\"", k->family == AF_INET6 ? 6 : 4,
 			addr, k->lport, fmt_proto_name(k->proto));

@@ -1028,7 +1028,7 @@ static __always_inline void send_kind(const struct sighting *s, const struct con
 		send_record(s, c, kind, ADDR6_LEN);
 }
 
-#define SEND_KIND(id, name, column, key, failed)	\
+#define SEND_KIND(id, name, column, key, traits)	\
 	if (s->kind == id) {				\
 		send_kind(s, c, id);			\
 		return;					\

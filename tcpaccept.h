@@ -43,17 +43,23 @@ enum way {
 #undef WAY_ENUM
 
 /* The kinds of event a record can be: X(enum, JSON "event" value, the -c
- * column that counts them, its -c -j key, whether only -x/-a show it). The
+ * column that counts them, its -c -j key, what it is: KIND_* below). The
  * kernel side reports a kind through the one path in tcpaccept.bpf.c
  * (report()); format.c and tables.c print every kind listed here. A drop
  * is a connection attempt the listener dropped (the kernel's
  * ListenDrops); an error, an accept() call that failed. */
-#define FOR_EACH_KIND(X)					\
-	X(EVENT_ACCEPT, "accept", "ACCEPTS", "accepts", 0)	\
-	X(EVENT_DROP, "drop", "DROPS", "drops", 1)		\
-	X(EVENT_ERROR, "error", "ERRORS", "errors", 1)
+#define KIND_FAILED	1	/* rows only with -x or -a; -c -x's column */
+#define KIND_NO_TASK	2	/* no task did it (softirq): PID and COMM the listener's owner's, no TID */
+#define KIND_NO_CLIENT	4	/* no client: RADDR and RPORT "-" */
+#define KIND_REASON	8	/* code: enum drop_reason (REASON, "reason") */
+#define KIND_ERRNO	16	/* code: the errno (REASON, "errno", the errno label) */
 
-#define KIND_ENUM(id, name, column, key, failed) id,
+#define FOR_EACH_KIND(X)								\
+	X(EVENT_ACCEPT, "accept", "ACCEPTS", "accepts", 0)				\
+	X(EVENT_DROP, "drop", "DROPS", "drops", KIND_FAILED | KIND_NO_TASK | KIND_REASON)	\
+	X(EVENT_ERROR, "error", "ERRORS", "errors", KIND_FAILED | KIND_NO_CLIENT | KIND_ERRNO)
+
+#define KIND_ENUM(id, name, column, key, traits) id,
 enum event_kind {
 	FOR_EACH_KIND(KIND_ENUM)
 	NR_EVENT_KINDS
