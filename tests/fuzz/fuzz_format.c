@@ -488,13 +488,68 @@ static void expect_service(const char *row, size_t *pos, const struct event *e)
 	expect_column(row, pos, "SERVICE", name.text, 0, true);
 }
 
+/* The JSON line of @e (as @row): every key, in order, kind by kind. */
+static void check_event_json(const char *row, const struct event *e, const struct opts *o,
+			     const char *raddr, const char *laddr, __s64 off)
+{
+	int family = e->family == AF_INET6 ? AF_INET6 : AF_INET;
+	struct ref_name name;
+	char want[64];
+	static const char *const kinds[] = { "accept", "drop", "error" };
+	static const struct want_field null_of[] = {
+		{ "pid", J_NULL, "" }, { "tid", J_NULL, "" }, { "comm", J_NULL, "" },
+		{ "raddr", J_NULL, "" }, { "rport", J_NULL, "" },
+	};
+	struct want_field f[28];
+	int k = 0;
+
+	ref_escape(e->comm, sizeof(e->comm), ESC_JSON, &name);
+	f[k] = (struct want_field){ .key = "ts", .type = J_NUM };
+	ref_unix_time(e->ts_ns, off, f[k++].text, sizeof(f[0].text));
+	f[k++] = str("event", e->kind < 3 ? kinds[e->kind] : "unknown");
+	f[k++] = ref_no_owner(e) ? null_of[0] : num("pid", e->pid);
+	f[k++] = e->kind == EVENT_DROP ? null_of[1] : num("tid", e->tid);
+	f[k++] = ref_no_owner(e) ? null_of[2] : str("comm", (const char *)name.raw);
+	f[k++] = num("uid", e->uid);
+	f[k++] = num("ip", family == AF_INET6 ? 6 : 4);
+	f[k++] = str("proto", ref_proto(e->proto));
+	f[k++] = e->kind == EVENT_ERROR ? null_of[3] : str("raddr", raddr);
+	f[k++] = e->kind == EVENT_ERROR ? null_of[4] : num("rport", e->rport);
+	f[k++] = str("laddr", laddr);
+	f[k++] = num("lport", e->lport);
+	f[k++] = num("netns", e->netns);
+	f[k++] = str_or_null("cgroup", e->names.cgroup);
+	f[k++] = str_or_null("unit", e->names.unit);
+	f[k++] = str_or_null("container", e->names.container);
+	f[k++] = known("nspid", e->nspid);
+	f[k++] = known("pidns", e->pidns);
+	f[k++] = known("mntns", e->mntns);
+	if (o->queue && e->kind == EVENT_ACCEPT) {
+		f[k++] = num("backlog", e->backlog_len);
+		f[k++] = num("backlog_max", e->backlog_max);
+		f[k] = (struct want_field){ .key = "wait_ms",
+					    .type = e->wait_ns == WAIT_UNKNOWN ? J_NULL : J_NUM };
+		if (e->wait_ns != WAIT_UNKNOWN)
+			snprintf(f[k].text, sizeof(f[k].text), "%.3f", (double)e->wait_ns / 1e6);
+		k++;
+	}
+	if (e->kind == EVENT_DROP) {
+		ref_reason(e, want, sizeof(want));
+		f[k++] = str("reason", want);
+		f[k++] = str("stage", e->stage == STAGE_ACK ? "ack" : "syn");
+	} else if (e->kind == EVENT_ERROR) {
+		ref_reason(e, want, sizeof(want));
+		f[k++] = str("errno", want);
+	}
+	expect_json(row, f, k);
+}
+
 static void check_event(struct fmt_state *st, const struct event *e, const struct opts *o,
 			__u64 first_ts, __s64 off)
 {
 	char *buf = malloc(FMT_LINE_MAX), row[FMT_LINE_MAX + 1], want[64], raddr[64], laddr[64];
 	int family = e->family == AF_INET6 ? AF_INET6 : AF_INET;
 	size_t w = o->wide ? 39 : 16, pos = 0;
-	struct ref_name name;
 
 	REQUIRE(buf, "out of memory");
 	check_line(buf, fmt_event(st, e, buf, FMT_LINE_MAX), row, "an event line");
@@ -503,53 +558,7 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 	ref_addr(family, e->laddr, laddr, sizeof(laddr));
 
 	if (o->json) {
-		static const char *const kinds[] = { "accept", "drop", "error" };
-		static const struct want_field null_of[] = {
-			{ "pid", J_NULL, "" }, { "tid", J_NULL, "" }, { "comm", J_NULL, "" },
-			{ "raddr", J_NULL, "" }, { "rport", J_NULL, "" },
-		};
-		struct want_field f[28];
-		int k = 0;
-
-		ref_escape(e->comm, sizeof(e->comm), ESC_JSON, &name);
-		f[k] = (struct want_field){ .key = "ts", .type = J_NUM };
-		ref_unix_time(e->ts_ns, off, f[k++].text, sizeof(f[0].text));
-		f[k++] = str("event", e->kind < 3 ? kinds[e->kind] : "unknown");
-		f[k++] = ref_no_owner(e) ? null_of[0] : num("pid", e->pid);
-		f[k++] = e->kind == EVENT_DROP ? null_of[1] : num("tid", e->tid);
-		f[k++] = ref_no_owner(e) ? null_of[2] : str("comm", (const char *)name.raw);
-		f[k++] = num("uid", e->uid);
-		f[k++] = num("ip", family == AF_INET6 ? 6 : 4);
-		f[k++] = str("proto", ref_proto(e->proto));
-		f[k++] = e->kind == EVENT_ERROR ? null_of[3] : str("raddr", raddr);
-		f[k++] = e->kind == EVENT_ERROR ? null_of[4] : num("rport", e->rport);
-		f[k++] = str("laddr", laddr);
-		f[k++] = num("lport", e->lport);
-		f[k++] = num("netns", e->netns);
-		f[k++] = str_or_null("cgroup", e->names.cgroup);
-		f[k++] = str_or_null("unit", e->names.unit);
-		f[k++] = str_or_null("container", e->names.container);
-		f[k++] = known("nspid", e->nspid);
-		f[k++] = known("pidns", e->pidns);
-		f[k++] = known("mntns", e->mntns);
-		if (o->queue && e->kind == EVENT_ACCEPT) {
-			f[k++] = num("backlog", e->backlog_len);
-			f[k++] = num("backlog_max", e->backlog_max);
-			f[k] = (struct want_field){ .key = "wait_ms",
-						    .type = e->wait_ns == WAIT_UNKNOWN ? J_NULL : J_NUM };
-			if (e->wait_ns != WAIT_UNKNOWN)
-				snprintf(f[k].text, sizeof(f[k].text), "%.3f", (double)e->wait_ns / 1e6);
-			k++;
-		}
-		if (e->kind == EVENT_DROP) {
-			ref_reason(e, want, sizeof(want));
-			f[k++] = str("reason", want);
-			f[k++] = str("stage", e->stage == STAGE_ACK ? "ack" : "syn");
-		} else if (e->kind == EVENT_ERROR) {
-			ref_reason(e, want, sizeof(want));
-			f[k++] = str("errno", want);
-		}
-		expect_json(row, f, k);
+		check_event_json(row, e, o, raddr, laddr, off);
 		return;
 	}
 
@@ -605,6 +614,39 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 		expect_service(row, &pos, e);
 }
 
+/* The -c -j line of @e's key with @count accepts (as @row). */
+static void check_count_json(const char *row, const struct event *e, const struct opts *o,
+			     const char *laddr, __u64 count, __s64 off)
+{
+	int family = e->family == AF_INET6 ? AF_INET6 : AF_INET;
+	struct ref_name name;
+	struct want_field f[16];
+	int k = 0;
+
+	ref_escape(e->comm, sizeof(e->comm), ESC_JSON, &name);
+	f[k] = (struct want_field){ .key = "ts", .type = J_NUM };
+	ref_unix_time(e->ts_ns, off, f[k++].text, sizeof(f[0].text));
+	/* A -c row of drops whose listener's owner is unknown: PID 0. */
+	f[k++] = e->pid ? num("pid", e->pid) : (struct want_field){ "pid", J_NULL, "" };
+	f[k++] = e->pid ? str("comm", (const char *)name.raw) :
+			  (struct want_field){ "comm", J_NULL, "" };
+	f[k++] = num("ip", family == AF_INET6 ? 6 : 4);
+	f[k++] = str("proto", ref_proto(e->proto));
+	f[k++] = str("laddr", laddr);
+	f[k++] = num("lport", e->lport);
+	if (o->service) {
+		f[k++] = str_or_null("cgroup", e->names.cgroup);
+		f[k++] = str_or_null("unit", e->names.unit);
+		f[k++] = str_or_null("container", e->names.container);
+	}
+	f[k++] = num("accepts", count);
+	if (o->failed) {
+		f[k++] = num("drops", 0);
+		f[k++] = num("errors", 0);
+	}
+	expect_json(row, f, k);
+}
+
 /* A -c row for the event's process, name and local end; the count and
  * the time of the row are taken from the event's other fields. */
 static void check_count_row(struct fmt_state *st, const struct event *e, const struct opts *o,
@@ -614,7 +656,6 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	struct count_key *key = malloc(sizeof(*key));
 	int family = e->family == AF_INET6 ? AF_INET6 : AF_INET;
 	__u64 count = e->wait_ns;
-	struct ref_name name;
 	size_t pos = 0;
 
 	REQUIRE(buf && key, "out of memory");
@@ -632,31 +673,7 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	ref_addr(family, e->laddr, laddr, sizeof(laddr));
 
 	if (o->json) {
-		struct want_field f[16];
-		int k = 0;
-
-		ref_escape(e->comm, sizeof(e->comm), ESC_JSON, &name);
-		f[k] = (struct want_field){ .key = "ts", .type = J_NUM };
-		ref_unix_time(e->ts_ns, off, f[k++].text, sizeof(f[0].text));
-		/* A -c row of drops whose listener's owner is unknown: PID 0. */
-		f[k++] = e->pid ? num("pid", e->pid) : (struct want_field){ "pid", J_NULL, "" };
-		f[k++] = e->pid ? str("comm", (const char *)name.raw) :
-				  (struct want_field){ "comm", J_NULL, "" };
-		f[k++] = num("ip", family == AF_INET6 ? 6 : 4);
-		f[k++] = str("proto", ref_proto(e->proto));
-		f[k++] = str("laddr", laddr);
-		f[k++] = num("lport", e->lport);
-		if (o->service) {
-			f[k++] = str_or_null("cgroup", e->names.cgroup);
-			f[k++] = str_or_null("unit", e->names.unit);
-			f[k++] = str_or_null("container", e->names.container);
-		}
-		f[k++] = num("accepts", count);
-		if (o->failed) {
-			f[k++] = num("drops", 0);
-			f[k++] = num("errors", 0);
-		}
-		expect_json(row, f, k);
+		check_count_json(row, e, o, laddr, count, off);
 		return;
 	}
 	if (e->pid)
