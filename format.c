@@ -570,7 +570,7 @@ static const struct column columns[] = {
 	{ "LPORT", 5, FMT_ROWS | FMT_COUNTS, 0, 0, put_lport },
 	{ "BL", 11, FMT_ROWS, F_QUEUE, 0, put_backlog },
 	{ "WAIT(ms)", W_TITLE, FMT_ROWS, F_QUEUE, 0, put_wait },
-	{ "REASON", W_TITLE, FMT_ROWS, F_FAILED, 0, put_reason },
+	{ "REASON", 18, FMT_ROWS, F_FAILED, 0, put_reason },	/* cookie_ack_dropped */
 	FOR_EACH_KIND(KIND_COLUMN)
 	/* Last: its values have any length (a cgroup path). */
 	{ "SERVICE", W_TITLE, FMT_ROWS | FMT_COUNTS, F_SERVICE, 0, put_service },

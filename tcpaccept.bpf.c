@@ -693,6 +693,13 @@ static __always_inline struct listener *listener_add(const struct sighting *s,
 	fresh.key.labels.family = c->family;
 	fresh.key.labels.lport = c->lport;
 	fresh.key.labels.proto = c->proto;
+	/* -c -S: the drops on the row of the listener's cgroup, which its
+	 * server's accepts have where it made the socket itself. */
+	if (settings.count_cgroup) {
+		struct cgroup *cg = sock_cgroup(s->listener);
+
+		fresh.key.labels.cgroup = BPF_CORE_READ(cg, kn, id);
+	}
 	read_laddr(s->listener, c->family, fresh.key.labels.laddr);
 	bpf_map_update_elem(&listeners, &key, &fresh, BPF_NOEXIST);
 	l = bpf_map_lookup_elem(&listeners, &key);

@@ -262,6 +262,7 @@ def test_drop_rows_belong_to_the_listener(tmp_path):
                                       ready_on_stderr=True),
             "netns": Tracer("-j", f"--netns=/run/netns/{ns.name}", *common, ready_on_stderr=True),
             "host-netns": Tracer("-j", "--netns=/proc/self/ns/net", *common, ready_on_stderr=True),
+            "count": Tracer("-c", "-S", *common, ready_on_stderr=True),
         }
         text = burst_apart(ns, server_dir, client_dir, port)
         server_cgroup, netns = tree.cgroup_path(server_dir), ns.inode
@@ -283,13 +284,20 @@ def test_drop_rows_belong_to_the_listener(tmp_path):
     assert len(rows) == len(drops) + len(accepts)
     # -S: the container's short ID on every drop row.
     lines = outs["service"].splitlines()
-    assert lines[0].endswith(" REASON SERVICE"), lines[0]
+    assert lines[0].split()[-2:] == ["REASON", "SERVICE"], lines[0]
     assert [l.split()[-1] for l in lines[1:]] == [ID_A[:12]] * len(drops), lines[:3]
     # The filters keep exactly the drops of the listener they name.
     keys = lambda out: sorted((o["raddr"], o["rport"], o["reason"]) for o in parse_json_lines(out))
     want = sorted((o["raddr"], o["rport"], o["reason"]) for o in drops)
     assert keys(outs["container"]) == want and keys(outs["netns"]) == want
     assert not outs["other-container"] and not outs["host-netns"]
+    # -c -x -S: the drops on the server's row, the one of its service.
+    (listener,) = peer_lines(text, "LISTENER")
+    lines = outs["count"].splitlines()
+    assert lines[0].endswith(" ACCEPTS DROPS ERRORS SERVICE") and len(lines) == 2, lines
+    f = lines[1].split()
+    assert (int(f[0]), int(f[5]), int(f[6]), int(f[7]), f[8]) == \
+        (ready["pid"], len(accepts), listener["drops"], 0, ID_A[:12]), (lines, listener)
 
 
 def test_error_rows_have_the_callers_identity():

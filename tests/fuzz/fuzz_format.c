@@ -608,7 +608,7 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 	}
 	if (o->failed) {
 		ref_reason(e, want, sizeof(want));
-		expect_column(row, &pos, "REASON", want, o->service ? 6 : 0, !o->service);
+		expect_column(row, &pos, "REASON", want, o->service ? 18 : 0, !o->service);
 	}
 	if (o->service)
 		expect_service(row, &pos, e);

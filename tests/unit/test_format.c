@@ -374,6 +374,19 @@ TEST(failed_rows)
 	e.code = 4000;
 	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
 	CHECK(strstr(buf, " E4000\n"), "an errno without a name: '%s'", buf);
+	st.print_service = true;
+	e.names.service = "web.service";
+	buf[fmt_header(&st, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "PID     COMM         IP RADDR            RPORT LADDR            LPORT REASON             SERVICE\n"),
+	      "-x -S header: '%s'", buf);
+	e.kind = EVENT_DROP;
+	e.code = DROP_COOKIE_ACK;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "-       -            4  127.0.0.1        40001 127.0.0.1        8080  cookie_ack_dropped web.service\n"),
+	      "-x -S drop row: '%s'", buf);
+	e.kind = EVENT_ERROR;
+	e.names.service = NULL;
+	st.print_service = false;
 	e.kind = EVENT_ACCEPT;
 	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
 	CHECK(!strcmp(buf, "1234    srv          4  127.0.0.1        40001 127.0.0.1        8080  -\n"),
