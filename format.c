@@ -621,24 +621,21 @@ static void json_null(struct out *o)
 	out_str(o, "null", 4);
 }
 
-static void json_pid(struct out *o, const struct cell *c, const struct json_key *k)
-{
-	(void)k;
-	if (no_owner(c))
-		json_null(o);
-	else
-		out_uint(o, c->e->pid);
-}
-
+/* json_NAME(), writing the event's @field, or null where @unknown is. */
+#define JSON_UINT_UNLESS(name, field, unknown)						\
+	static void json_##name(struct out *o, const struct cell *c,			\
+				const struct json_key *k)				\
+	{										\
+		(void)k;								\
+		if (unknown)								\
+			json_null(o);							\
+		else									\
+			out_uint(o, c->e->field);					\
+	}
+JSON_UINT_UNLESS(pid, pid, no_owner(c))
 /* A task-less event (a drop) runs in no thread of the process. */
-static void json_tid(struct out *o, const struct cell *c, const struct json_key *k)
-{
-	(void)k;
-	if (kind_is(c, KIND_NO_TASK))
-		json_null(o);
-	else
-		out_uint(o, c->e->tid);
-}
+JSON_UINT_UNLESS(tid, tid, kind_is(c, KIND_NO_TASK))
+JSON_UINT_UNLESS(rport, rport, no_client(c))
 
 /* @s as a JSON string, escaped as fmt_json_escape() does; null if NULL. */
 static void json_text(struct out *o, const char *s)
@@ -744,15 +741,6 @@ static void json_raddr(struct out *o, const struct cell *c, const struct json_ke
 		json_null(o);
 	else
 		json_addr(o, c->e->family, c->e->raddr);
-}
-
-static void json_rport(struct out *o, const struct cell *c, const struct json_key *k)
-{
-	(void)k;
-	if (no_client(c))
-		json_null(o);
-	else
-		out_uint(o, c->e->rport);
 }
 
 static void json_laddr(struct out *o, const struct cell *c, const struct json_key *k)

@@ -1350,29 +1350,32 @@ static __always_inline int on_accept_exit(long ret)
 	return report(&s);
 }
 
-SEC("?tracepoint/syscalls/sys_enter_accept")
-int tp_enter_accept(struct syscall_enter_ctx *ctx)
-{
-	return on_accept_enter(ctx->args[0]);
-}
+/* @enter_prog and @enter_prog##4 on the accept() and accept4() syscalls'
+ * entries, calling @on_enter(the listening fd); @exit_prog and
+ * @exit_prog##4 on their exits, calling @on_exit(the result). */
+#define ACCEPT_SYSCALL_PROGS(enter_prog, on_enter, exit_prog, on_exit)	\
+	SEC("?tracepoint/syscalls/sys_enter_accept")				\
+	int enter_prog(struct syscall_enter_ctx *ctx)				\
+	{									\
+		return on_enter(ctx->args[0]);					\
+	}									\
+	SEC("?tracepoint/syscalls/sys_enter_accept4")				\
+	int enter_prog##4(struct syscall_enter_ctx *ctx)			\
+	{									\
+		return on_enter(ctx->args[0]);					\
+	}									\
+	SEC("?tracepoint/syscalls/sys_exit_accept")				\
+	int exit_prog(struct syscall_exit_ctx *ctx)				\
+	{									\
+		return on_exit(ctx->ret);					\
+	}									\
+	SEC("?tracepoint/syscalls/sys_exit_accept4")				\
+	int exit_prog##4(struct syscall_exit_ctx *ctx)				\
+	{									\
+		return on_exit(ctx->ret);					\
+	}
 
-SEC("?tracepoint/syscalls/sys_enter_accept4")
-int tp_enter_accept4(struct syscall_enter_ctx *ctx)
-{
-	return on_accept_enter(ctx->args[0]);
-}
-
-SEC("?tracepoint/syscalls/sys_exit_accept")
-int tp_exit_accept(struct syscall_exit_ctx *ctx)
-{
-	return on_accept_exit(ctx->ret);
-}
-
-SEC("?tracepoint/syscalls/sys_exit_accept4")
-int tp_exit_accept4(struct syscall_exit_ctx *ctx)
-{
-	return on_accept_exit(ctx->ret);
-}
+ACCEPT_SYSCALL_PROGS(tp_enter_accept, on_accept_enter, tp_exit_accept, on_accept_exit)
 
 /* The tracepoint way's view of io_uring: IORING_OP_ACCEPT makes no accept()
  * syscall, but its completion is traced with the request, whose file is
@@ -1541,29 +1544,7 @@ static __always_inline int on_fail_exit(long ret)
 	return report_failed(&fds, listen_fd, ret, pid_tgid);
 }
 
-SEC("?tracepoint/syscalls/sys_enter_accept")
-int tp_fail_enter_accept(struct syscall_enter_ctx *ctx)
-{
-	return on_fail_enter(ctx->args[0]);
-}
-
-SEC("?tracepoint/syscalls/sys_enter_accept4")
-int tp_fail_enter_accept4(struct syscall_enter_ctx *ctx)
-{
-	return on_fail_enter(ctx->args[0]);
-}
-
-SEC("?tracepoint/syscalls/sys_exit_accept")
-int tp_fail_accept(struct syscall_exit_ctx *ctx)
-{
-	return on_fail_exit(ctx->ret);
-}
-
-SEC("?tracepoint/syscalls/sys_exit_accept4")
-int tp_fail_accept4(struct syscall_exit_ctx *ctx)
-{
-	return on_fail_exit(ctx->ret);
-}
+ACCEPT_SYSCALL_PROGS(tp_fail_enter_accept, on_fail_enter, tp_fail_accept, on_fail_exit)
 
 /* --- -x, --metrics: the sweep ------------------------------------------------ */
 
