@@ -88,7 +88,7 @@ static const struct argp_option options[] = {
 	{ "duration", 'd', "SECS", 0, "Trace for SECS seconds, then exit", 0 },
 	{ "queue", 'q', NULL, 0, "Include BL (listener backlog LEN/MAX after the accept) and WAIT(ms) (handshake to accept); with -c: a WAIT histogram per port after the table", 0 },
 	{ "wide", 'w', NULL, 0, "Address columns wide enough for any IPv6 address", 0 },
-	{ "failed", 'x', NULL, 0, "Show failed passive connections instead of accepts: connection attempts the listener dropped (its queues full) and failed accept() calls, with a REASON column; with -c: DROPS and ERRORS columns", 0 },
+	{ "failed", 'x', NULL, 0, "Show failed passive connections instead of accepts: connection attempts the listener dropped (its queues full) and failed accept() calls, with a REASON column (accept_queue_full, syn_queue_full, other, cookie_ack_dropped; an errno: EMFILE); a drop's PID and COMM are the listener's owner's, an error has no RADDR and RPORT (-); with -c: DROPS and ERRORS columns", 0 },
 	{ "all", 'a', NULL, 0, "Show accepts and failed connections alike (-x with the accepts)", 0 },
 	{ "print-proto", OPT_PRINT_PROTO, NULL, 0, "Include a PROTO column: tcp or mptcp (what the accepted socket is)", 0 },
 	{ "print-service", 'S', NULL, 0, "Include a SERVICE column, last: the container's short ID, else the systemd unit, else the cgroup path; with -c, count per service too", 0 },
