@@ -53,6 +53,13 @@ tracer_stop() {
 	echo "@@@ TRACER-RC $rc"
 }
 
+# The BPF programs loaded now, by the names the JIT gives them in
+# kallsyms (bpf_prog_TAG_NAME, NAME cut to 15 characters).
+progs() {
+	echo "@@@ PROGS $(sed -n 's/.* bpf_prog_[0-9a-f]*_\([A-Za-z0-9_]*\).*/\1/p' /proc/kallsyms |
+		sort -u | tr '\n' ' ')"
+}
+
 peer() { # label, tcppeer args...
 	label=$1
 	shift
@@ -151,6 +158,7 @@ for way in $WAYS; do
 	echo "@@@ CASE $way fields"
 	tracer_start --way="$way" -v
 	echo "@@@ CAPEFF $(sed -n 's/^CapEff:[[:space:]]*//p' /proc/$TRACER/status)"
+	progs
 	peer ipv4 --family 4 --count 3
 	peer ipv6-accept4 --family 6 --count 3 --accept4
 	peer mapped --family mapped --count 2
@@ -308,6 +316,7 @@ for way in $WAYS; do
 	# sockets' final ACKs. Then accept() errors.
 	echo "@@@ CASE $way failed"
 	tracer_start --way="$way" -v -a -j --metrics=$W/m.prom -P 7101-7110
+	progs
 	burst="--burst 60 --count 20 --backlog 2 --delay-accept 50 --stats --timeout 120"
 	sysctl_set net/ipv4/tcp_syncookies 1
 	# The kernel's counters around both (each tcppeer's STAT lines would

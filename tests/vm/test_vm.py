@@ -62,6 +62,7 @@ class Case:
         self.out, self.err, self.rc, self.peers, self.notes = "", "", None, [], []
         self.capeff = None
         self.metrics = ""	# the --metrics file, after the tracer stopped
+        self.progs = None	# the BPF programs loaded while it ran (kallsyms' names)
 
 
 def parse_log(text):
@@ -85,6 +86,8 @@ def parse_log(text):
         elif line.startswith("@@@ CAPEFF "):
             # Empty when the tracer had already exited (a refused way in).
             case.capeff = line[len("@@@ CAPEFF "):].strip() or None
+        elif line.startswith("@@@ PROGS "):
+            case.progs = set(line.split()[2:])
         elif line.startswith("@@@ NOTE "):
             case.notes.append(line)
         elif line == "@@@ END":
@@ -237,6 +240,10 @@ def test_fields(kernel, way):
     ready, _, _ = p["unix"]
     assert not [r for r in rows if r["pid"] == ready["pid"]], "a UNIX accept was printed"
     assert len(rows) == 3 + 3 + 2 + 16, f"{uname} {way}: unexpected rows:\n{case.out}"
+    # Nothing of -x is loaded without it (the listing works: the way's
+    # accept program is there).
+    assert loaded(case.progs, ACCEPT_PROGS[way]), (uname, way, case.progs)
+    assert not loaded(case.progs, FAILED_PROGS), (uname, way, case.progs)
 
 
 @pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
@@ -604,6 +611,24 @@ def test_wait_histogram(kernel, way):
 
 # --- -x: failed passive connections ------------------------------------------
 
+# The programs of each way that see its accepts, and -x's and --metrics'
+# own, by name or its start: kallsyms gives the whole name from the
+# program's BTF, or the first 15 characters.
+ACCEPT_PROGS = {"fexit": ("fexit_accept",), "kprobe": ("kprobe_accept", "kretprobe_accep"),
+                "tracepoint": ("tp_exit_accept",)}
+FAILED_PROGS = ("fentry_conn", "fexit_conn", "kprobe_conn", "kretprobe_conn", "fentry_check",
+                "fexit_check", "kprobe_check", "kretprobe_check", "fentry_cookie", "fexit_cookie",
+                "kprobe_cookie", "kretprobe_cooki", "tp_kfree_skb", "tp_sweep", "fexit_sys_accep",
+                "tp_fail_", "tp_sock_set_sta")
+# The SYN's bracket, loaded for -x's rows of drops on fexit and kprobe.
+SYN_PROGS = {"fexit": ("fentry_conn_req", "fexit_conn_requ"),
+             "kprobe": ("kprobe_conn_req", "kretprobe_conn_"), "tracepoint": ("tp_kfree_skb",)}
+
+
+def loaded(progs, starts):
+    """The programs in @progs whose names start with one of @starts."""
+    return {p for p in progs or () if p.startswith(starts)}
+
 # The burst cases of "failed": label -> (the listener's address, SYN cookies
 # on). burst4 and burst6 run at once: two listeners, each count its own.
 BURSTS = {"burst4": ("127.0.0.1", True), "burst6": ("::1", True),
@@ -682,6 +707,7 @@ def test_failed(kernel, way):
     accepts still exact."""
     uname, case = get_case(kernel, way, "failed")
     check_way_line(case, way, uname)
+    assert all(loaded(case.progs, (p,)) for p in SYN_PROGS[way]), (uname, way, case.progs)
     rows = parse_json_lines(case.out)
     samples = parse_prom(case.metrics)
     figures, texts = {}, {label: text for label, _, text in case.peers}
