@@ -96,9 +96,27 @@ download() {
 	echo "$1"
 }
 
+# Debian's two layouts of a kernel ABI, told apart by what linux-image-ABI
+# depends on; prints "VMLINUZ_PACKAGE VMLINUZ_PATH MODULES_PACKAGE":
+# - to 6.18, linux-image-ABI holds ./boot/vmlinuz-ABI and the modules;
+# - from 6.19, linux-image-ABI is a 2 KB package that depends on
+#   linux-binary-ABI (./usr/lib/modules/ABI/vmlinuz) and linux-modules-ABI.
+kernel_layout() {
+	local ver=$1 deps
+	deps=$(apt-cache "${APT_OPTS[@]}" depends "linux-image-$ver" |
+		awk '$1 ~ /Depends:$/ { print $2 }') || die "apt-cache depends linux-image-$ver failed"
+	if grep -qx "linux-binary-$ver" <<<"$deps"; then
+		grep -qx "linux-modules-$ver" <<<"$deps" ||
+			die "linux-image-$ver depends on linux-binary-$ver but not on linux-modules-$ver"
+		echo "linux-binary-$ver ./usr/lib/modules/$ver/vmlinuz linux-modules-$ver"
+	else
+		echo "linux-image-$ver ./boot/vmlinuz-$ver linux-image-$ver"
+	fi
+}
+
 # Resolve, download and extract the kernel; record it in the marker file.
 fetch_kernel() {
-	local suite=$1 arch=$2 kdir pkg ver deb img
+	local suite=$1 arch=$2 kdir pkg ver deb img layout vpkg vpath
 	kdir=$CACHE/kernels/$suite-$arch
 	mkdir -p "$kdir"
 	# Serialise concurrent fetches of the same suite.
@@ -116,10 +134,13 @@ fetch_kernel() {
 	if [ -f "$img" ]; then
 		log "$suite $arch: $pkg already cached"
 	else
-		deb=$(download "$pkg" "$kdir")
-		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "${deb%/*}" "./boot/vmlinuz-$ver" ||
-			{ rm -rf "${deb%/*}"; die "no ./boot/vmlinuz-$ver in $deb"; }
-		mv "${deb%/*}/boot/vmlinuz-$ver" "$img"
+		layout=$(kernel_layout "$ver")
+		read -r vpkg vpath _ <<<"$layout"
+		deb=$(download "$vpkg" "$kdir")
+		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "${deb%/*}" "$vpath" ||
+			{ rm -rf "${deb%/*}"; die "no $vpath in $deb"; }
+		# A rename within the cache: readers see the whole file or none.
+		mv "${deb%/*}/$vpath" "$img"
 		rm -rf "${deb%/*}"
 	fi
 	# Write the marker atomically, then drop superseded kernels.
@@ -189,11 +210,11 @@ cmd_busybox() {
 	echo "$bb"
 }
 
-# The modules the kernel package ships (e.g. sctp, for the tests that prove
-# tcpaccept does not show SCTP accepts) come from the same .deb as vmlinuz;
+# The modules of the kernel (e.g. sctp, for the tests that prove tcpaccept
+# does not show SCTP accepts) come from its own package (kernel_layout);
 # kmods.py works out what each one needs.
 cmd_modules() {
-	local suite=$1 arch=$2 mod=$3 img kdir ver mdir deb
+	local suite=$1 arch=$2 mod=$3 img kdir ver mdir deb layout mpkg
 	check_suite "$suite"
 	check_arch "$arch"
 	[[ $mod =~ ^[a-z0-9_]+$ ]] || die "bad module name '$mod'"
@@ -209,8 +230,10 @@ cmd_modules() {
 	flock 9
 	apt_state "$suite" "$arch"
 	apt_update "$suite" "$arch"
-	deb=$(download "linux-image-$ver" "$kdir")
-	rm -rf "$mdir"
+	layout=$(kernel_layout "$ver")
+	read -r _ _ mpkg <<<"$layout"
+	deb=$(download "$mpkg" "$kdir")
+	rm -rf "$mdir" "$mdir.tmp"
 	/usr/bin/python3 "$(dirname "$0")/kmods.py" "$deb" "$mod" "$mdir.tmp" ||
 		{ rm -rf "${deb%/*}" "$mdir.tmp"; die "cannot take $mod out of $deb"; }
 	mv "$mdir.tmp" "$mdir"
