@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Fetch Debian kernels (and a static busybox) for the qemu test VMs.
 #
+#   kernels.sh list    [ARCH]         print the kernels of tests/vm/kernels.list, one a line:
+#                                     NAME SUITE ARCH SERIES (NAME is SUITE-ARCH)
 #   kernels.sh fetch   SUITE [ARCH]   print the cached vmlinuz, downloading it on first use
 #   kernels.sh refresh SUITE [ARCH]   re-resolve against the archive, download if it moved on
 #   kernels.sh busybox ARCH           print a static busybox for ARCH
@@ -8,7 +10,7 @@
 #                                     every module it needs, uncompressed, and the file
 #                                     load-order naming them in the order insmod takes them
 #
-# SUITE: bullseye|bookworm|trixie; ARCH: amd64 (default) or arm64.
+# SUITE: one of tests/vm/kernels.list; ARCH: amd64 (default) or arm64.
 # Paths go to stdout, progress to stderr. The cache lives outside the work tree:
 # ${TCPACCEPT_CACHE:-/var/cache/tcpaccept-tests}
 # The packages come from the Debian mirror in this machine's apt sources, or
@@ -24,15 +26,32 @@ log() { printf 'kernels.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-	sed -n '4,9s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,11s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
+LIST=$(dirname "$0")/kernels.list
+
+# The one reader of kernels.list: checks every line, prints NAME SUITE ARCH
+# SERIES for those of ARCH (all if empty).
+cmd_list() {
+	[ -z "${1:-}" ] || check_arch "$1"
+	awk -v want="${1:-}" -v list="$LIST" '
+	function bad(why) { printf "kernels.sh: error: %s:%d: %s\n", list, NR, why > "/dev/stderr"; err = 1 }
+	{ sub(/#.*/, "") }
+	NF == 0 { next }
+	NF != 3 { bad("want SUITE ARCH SERIES"); next }
+	$1 !~ /^[a-z]+(-backports)?$/ { bad("bad suite " $1); next }
+	$2 != "amd64" && $2 != "arm64" { bad("bad arch " $2); next }
+	$3 !~ /^[1-9][0-9]*\.[0-9]+$/ { bad("bad series " $3); next }
+	seen[$1 "-" $2]++ { bad("twice: " $1 " " $2); next }
+	want == "" || $2 == want { print $1 "-" $2, $1, $2, $3 }
+	END { exit err }' "$LIST" || die "bad kernel list $LIST"
+}
+
 check_suite() {
-	case $1 in
-	bullseye | bookworm | trixie) ;;
-	*) die "unknown suite '$1' (want bullseye, bookworm or trixie)" ;;
-	esac
+	cmd_list | awk -v s="$1" '$2 == s { found = 1 } END { exit !found }' ||
+		die "unknown suite '$1' (want one of: $(cmd_list | awk '{ print $2 }' | sort -u | paste -sd ' '))"
 }
 
 check_arch() {
@@ -244,12 +263,13 @@ cmd_modules() {
 	echo "$mdir"
 }
 
-[ $# -ge 2 ] || usage
+[ $# -ge 1 ] || usage
 cmd=$1
 shift
 case $cmd in
-fetch) [ $# -le 2 ] || usage; cmd_fetch "$@" ;;
-refresh) [ $# -le 2 ] || usage; cmd_refresh "$@" ;;
+list) [ $# -le 1 ] || usage; cmd_list "$@" ;;
+fetch) [[ $# == [12] ]] || usage; cmd_fetch "$@" ;;
+refresh) [[ $# == [12] ]] || usage; cmd_refresh "$@" ;;
 busybox) [ $# -eq 1 ] || usage; cmd_busybox "$1" ;;
 modules) [ $# -eq 3 ] || usage; cmd_modules "$@" ;;
 *) usage ;;
