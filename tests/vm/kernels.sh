@@ -68,18 +68,28 @@ apt_state() {
 	local suite=$1 arch=$2 dir mirror security
 	dir=$CACHE/apt/$suite-$arch
 	mkdir -p "$dir/lists/partial" "$dir/archives/partial"
+	# One user of this state at a time (the kernel and busybox share bookworm's),
+	# held until the script exits; the cache is shared by every work tree.
+	exec 8>"$dir/apt.lock"
+	flock 8
 	mirror=$(debian_mirror) || die "no Debian mirror (above)"
 	security=$(debian_security_mirror)
-	# -security and -updates carry the newest kernel ABI of a released suite.
-	cat >"$dir/sources.list" <<-EOF
-		deb [arch=$arch signed-by=$KEYRING] $mirror $suite main
-		deb [arch=$arch signed-by=$KEYRING] $mirror $suite-updates main
-	EOF
-	if [ -n "$security" ]; then
-		echo "deb [arch=$arch signed-by=$KEYRING] $security $suite-security main" >>"$dir/sources.list"
-	else
-		log "no security archive in the apt sources: $suite-security not searched"
-	fi
+	# -security and -updates carry the newest kernel ABI of a released suite;
+	# a backports suite has neither (and Error-Mode=any fails on a missing one).
+	{
+		echo "deb [arch=$arch signed-by=$KEYRING] $mirror $suite main"
+		if [[ $suite == *-backports ]]; then
+			security=''
+		else
+			echo "deb [arch=$arch signed-by=$KEYRING] $mirror $suite-updates main"
+			if [ -n "$security" ]; then
+				echo "deb [arch=$arch signed-by=$KEYRING] $security $suite-security main"
+			else
+				log "no security archive in the apt sources: $suite-security not searched"
+			fi
+		fi
+	} >"$dir/sources.list.tmp"
+	mv "$dir/sources.list.tmp" "$dir/sources.list"
 	log "mirror $mirror${security:+, security $security}"
 	APT_OPTS=(
 		-o "Dir::Etc::sourcelist=$dir/sources.list"
