@@ -14,8 +14,11 @@ import tempfile
 import pytest
 
 from tests.lib import OUTPUT, PEER, PEER_NAME, TCPACCEPT
-from tests.lib.checks import (LOST_RE, check_json, check_rows, one, parse_count_table,
-                              parse_json_lines, parse_peer, parse_prom, parse_rows, series)
+from collections import Counter
+
+from tests.lib.checks import (LOST_RE, check_json, check_rows, expected_keys, one,
+                              parse_count_table, parse_json_lines, parse_peer, parse_prom,
+                              parse_rows, row_key, series)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # What `make ARCH=arm64` builds.
@@ -72,6 +75,7 @@ class Case:
         self.out, self.err, self.rc, self.peers, self.notes = "", "", None, [], []
         self.capeff = None
         self.metrics = ""	# the --metrics file, after the tracer stopped
+        self.misses = 0		# runs of its programs the kernel skipped
 
 
 def parse_log(text):
@@ -92,6 +96,8 @@ def parse_log(text):
             label, rc = re.match(r"@@@ PEER (\S+) rc=(\d+)", line).groups()
             case.peers.append([label, int(rc), ""])
             section = "PEER"
+        elif line.startswith("@@@ MISSES "):
+            case.misses = int(line.split()[2])
         elif line.startswith("@@@ CAPEFF "):
             # Empty when the tracer had already exited (a refused way in).
             case.capeff = line[len("@@@ CAPEFF "):].strip() or None
@@ -114,6 +120,11 @@ def parse_log(text):
 RETRIED = set()
 # Kernel -> the uname -r it booted, for the matrix printed at the end.
 RELEASES = {}
+# (kernel, way) -> runs of tcpaccept's programs the kernel skipped, for the
+# matrix (see check_rows_or_skipped).
+SKIPPED = Counter()
+# The cases where the kernel may skip runs: many threads accepting at once.
+SKIPS_POSSIBLE = {"many-blocked-threads"}
 
 
 def has_mptcp(kernel):
@@ -212,6 +223,9 @@ def get_case(kernel, way, name):
     case = cases.get((way, name))
     assert case is not None, f"{uname}: no output for {way} {name}"
     assert not case.notes, case.notes
+    SKIPPED[(kernel, way)] += case.misses
+    assert not case.misses or name in SKIPS_POSSIBLE, (
+        f"{uname} {way} {name}: the kernel skipped {case.misses} runs of tcpaccept's programs")
     assert case.rc == 0, f"{uname} {way} {name}: tcpaccept exited {case.rc}: {case.err}"
     assert not LOST_RE.search(case.err), case.err
     return uname, case
@@ -271,6 +285,47 @@ def test_blocked_before_start(kernel, way):
     check_rows(parse_rows(case.out), accepts, ready["pid"])
 
 
+def check_rows_or_skipped(rows, accepts, pid, skipped):
+    """check_rows(), where the kernel skipped @skipped runs of tcpaccept's
+    programs and counted them (recursion_misses): exactly that many accepts
+    have no row, and every row is right. Debian's 7.x kernels preempt
+    kernel code (x86_64: "lazy"; arm64: built preemptible; up to 6.12
+    "voluntary", which does not), and a BPF program runs preemptibly, under
+    migrate_disable(): a thread preempted inside one leaves it marked
+    running on that CPU, and the next thread there to enter it is skipped
+    (fexit: the trampoline's per-program guard; the syscall tracepoints:
+    trace_call_bpf()'s bpf_prog_active). With one vCPU and 64 threads
+    accepting at once that happens in a share of the runs."""
+    if not skipped:
+        return check_rows(rows, accepts, pid)
+    left = Counter(row_key(r["pid"], r["comm"], r["ip"], r["raddr"], r["rport"], r["laddr"],
+                           r["lport"]) for r in rows if r["pid"] == pid)
+    printed = []
+    for accept, key in zip(accepts, expected_keys(accepts)):
+        if left[key]:
+            left[key] -= 1
+            printed.append(accept)
+    assert len(accepts) - len(printed) == skipped, (
+        f"{len(accepts) - len(printed)} accepts not printed, the kernel skipped {skipped} runs")
+    check_rows(rows, printed, pid)
+
+
+def test_check_rows_or_skipped_counts_exactly():
+    """The check above with the kernel's count, on rows and accepts of
+    tcppeer's and tcpaccept's formats: one more row missing, or one row
+    too many, fails."""
+    accepts = [{"pid": "7", "tid": "7", "comm": "crowd", "ip": "4", "raddr": "127.0.0.1",
+                "rport": str(40000 + i), "laddr": "127.0.0.1", "lport": "5000",
+                "proto": "tcp"} for i in range(4)]
+    rows = [{"pid": 7, "comm": "crowd", "ip": 4, "raddr": "127.0.0.1", "rport": 40000 + i,
+             "laddr": "127.0.0.1", "lport": 5000} for i in range(4)]
+    check_rows_or_skipped(rows, accepts, 7, 0)
+    check_rows_or_skipped(rows[1:], accepts, 7, 1)
+    for got, skipped in ((rows[2:], 1), (rows[1:], 2), (rows[1:] + rows[1:2], 1)):
+        with pytest.raises(AssertionError):
+            check_rows_or_skipped(got, accepts, 7, skipped)
+
+
 @pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
 def test_many_threads_blocked(kernel, way):
     """64 threads blocked in accept() at once, after tcpaccept started: the
@@ -278,7 +333,7 @@ def test_many_threads_blocked(kernel, way):
     uname, case = get_case(kernel, way, "many-blocked-threads")
     ready, accepts, _ = peers(case)["crowd"]
     assert len(accepts) == 64
-    check_rows(parse_rows(case.out), accepts, ready["pid"])
+    check_rows_or_skipped(parse_rows(case.out), accepts, ready["pid"], case.misses)
 
 
 @pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
