@@ -105,11 +105,11 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-USER_OBJS := $(addprefix $(OUTPUT)/,tcpaccept.o ways.o catchup.o tables.o output.o log.o \
-	args.o format.o metrics.o capabilities.o kernel_probes.o tracefs.o blocked_threads.o \
-	cgroup.o)
+USER_OBJS := $(addprefix $(OUTPUT)/,tcpaccept.o plan.o ways.o rows.o catchup.o tables.o \
+	output.o log.o args.o format.o metrics.o series.o capabilities.o kernel_probes.o \
+	tracefs.o blocked_threads.o cgroup.o service.o identity.o process.o)
 # The user-space objects that include the skeleton (tests/tests.mk too).
-SKEL_USERS := tcpaccept.o ways.o catchup.o tables.o
+SKEL_USERS := tcpaccept.o plan.o ways.o rows.o catchup.o tables.o
 
 .DELETE_ON_ERROR:
 # Keep the BPF object (make would delete it as an intermediate): bpftool and

@@ -10,8 +10,6 @@
 #include "tcpaccept.h"
 
 #define EXIT_USAGE 64	/* sysexits.h EX_USAGE */
-/* -P: one bit per port, as the kernel side's targ_port_bits. */
-#define PORT_BITS_BYTES (65536 / 8)
 #define DEFAULT_METRICS_INTERVAL 15
 #define PID_MAX_LIMIT 4194304	/* the kernel's upper bound for pid_max */
 
@@ -29,18 +27,26 @@ struct config {
 	bool filter_uid;		/* -u */
 	uint32_t uid;
 	const char *cgroup;		/* -C: cgroup v2 directory */
+	const char *netns_path;		/* --netns=PATH: a network namespace file */
+	/* --container: ID prefixes, lowercase hex, NUL-terminated */
+	char containers[CONTAINERS_MAX][CONTAINER_DIGITS + 1];
+	int ncontainers;
+	uint32_t netns;			/* --netns=INODE (0: none, or a PATH's) */
 	bool count;			/* -c: count in the kernel, print tables */
 	unsigned int interval;		/* -i: seconds between tables (0: at exit) */
 	unsigned int duration;		/* -d: seconds to trace (0: until a signal) */
 	bool queue;			/* -q: BL and WAIT(ms) columns */
 	bool wide;			/* -w: columns wide enough for IPv6 */
 	bool print_proto;		/* --print-proto: PROTO column (tcp/mptcp) */
+	bool print_service;		/* -S: SERVICE column (container, unit or cgroup) */
 	const char *btf_path;		/* --btf: kernel types from this file */
 	enum way way;			/* --way: WAY_AUTO, or the one to use */
 	unsigned int ring_kb;		/* ring buffer size in KiB */
 	bool exit_now;			/* -h or -V was handled: exit 0 */
 	const char *metrics;		/* --metrics: Prometheus text file */
 	unsigned int max_series;	/* --metrics-max-series */
+	bool label_container;		/* --metrics-labels=container */
+	bool label_unit;		/* --metrics-labels=unit */
 	const char *output;		/* -o: rows and tables to this file */
 	bool rows;			/* one row per accept (not -c; not --metrics alone) */
 	unsigned int metrics_interval;	/* seconds between metrics writes */
@@ -48,17 +54,10 @@ struct config {
 
 /* Fills @cfg from the command line. Returns 0 to go on tracing (or to exit 0
  * if cfg->exit_now), or EXIT_USAGE after printing one line to stderr. */
-int parse_args(int argc, char **argv, struct config *cfg);
-
-/* Whether -P selects local port @port (true without -P). */
-static inline bool port_selected(const struct config *cfg, unsigned int port)
-{
-	return !cfg->filter_ports ||
-	       (port < 65536 && (cfg->port_bits[port >> 3] & (1u << (port & 7))));
-}
+int args_parse(int argc, char **argv, struct config *cfg);
 
 /* The way's name on the command line, in -v and in --metrics ("auto" for
  * WAY_AUTO). */
-const char *way_name(enum way way);
+const char *args_way_name(enum way way);
 
 #endif /* TCPACCEPT_ARGS_H */

@@ -52,7 +52,7 @@ static int scan_process(int pid, void (*fn)(pid_t, long, void *), void *ctx)
 	return found;
 }
 
-int for_each_thread_in_accept(pid_t pid, void (*fn)(pid_t tid, long fd, void *ctx),
+int blocked_threads_each(pid_t pid, void (*fn)(pid_t tid, long fd, void *ctx),
 			      void *ctx)
 {
 	struct dirent *de;

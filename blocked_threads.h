@@ -8,7 +8,7 @@
 /* Calls @fn for every thread (of process @pid, or of all if 0) that is
  * blocked in accept() or accept4() right now, with its listening fd, as
  * /proc/PID/task/TID/syscall shows it. Returns how many were found. */
-int for_each_thread_in_accept(pid_t pid, void (*fn)(pid_t tid, long fd, void *ctx),
+int blocked_threads_each(pid_t pid, void (*fn)(pid_t tid, long fd, void *ctx),
 			      void *ctx);
 
 #endif /* TCPACCEPT_BLOCKED_THREADS_H */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -15,7 +16,7 @@
 #define CAP_BPF 39
 #endif
 
-bool have_bpf_privileges(void)
+bool caps_have_bpf(void)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = {};
@@ -29,7 +30,7 @@ bool have_bpf_privileges(void)
 	return (eff & (1ULL << CAP_BPF)) && (eff & (1ULL << CAP_PERFMON));
 }
 
-int drop_capabilities(bool keep_bpf)
+int caps_drop(bool keep_bpf)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = {};
@@ -63,4 +64,23 @@ int drop_capabilities(bool keep_bpf)
 	if (syscall(SYS_capset, &hdr, data))
 		return -errno;
 	return 0;
+}
+
+int caps_without(int (*fn)(void *arg), void *arg)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct saved[2] = {}, none[2];
+	int ret;
+
+	if (syscall(SYS_capget, &hdr, saved))
+		return -errno;
+	memcpy(none, saved, sizeof(none));
+	none[0].effective = none[1].effective = 0;
+	if (syscall(SYS_capset, &hdr, none))
+		return -errno;
+	ret = fn(arg);
+	/* Raising the effective set within the permitted one cannot fail. */
+	if (syscall(SYS_capset, &hdr, saved))
+		return -errno;
+	return ret;
 }

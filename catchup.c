@@ -63,7 +63,7 @@ void catchup_start(struct catchup *cu, struct tcpaccept_bpf *skel, const struct 
 	/* Active before the scan: a thread seen by the probe from now on
 	 * takes its entry out again. */
 	skel->bss->catchup_active = true;
-	cu->threads = for_each_thread_in_accept(pid, add_catchup, &ctx);
+	cu->threads = blocked_threads_each(pid, add_catchup, &ctx);
 	if (verbose && cu->threads)
 		warn("%d thread(s) already in accept(): reported through the syscall exit tracepoints\n",
 		     cu->threads);

@@ -4,19 +4,55 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <linux/perf_event.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "kernel_probes.h"
+#include "log.h"
 #include "tracefs.h"
 
-const char *bpf_strerror(int err)
+const char *kernel_strerror(int err)
 {
-	return err == ENOTSUPP_KERNEL ? "not supported by this kernel (ENOTSUPP)" : strerror(err);
+	static char text[128];
+
+	if (err == ENOTSUPP_KERNEL)
+		return "not supported by this kernel (ENOTSUPP)";
+	/* libbpf's own codes, which strerror() calls "Unknown error 4001". */
+	if (err >= __LIBBPF_ERRNO__START && err < __LIBBPF_ERRNO__END) {
+		libbpf_strerror(err, text, sizeof(text));
+		return text;
+	}
+	return strerror(err);
 }
 
-int btf_func_params(const struct btf *btf, const char *func, int *btf_id)
+int kernel_btf_check(const char *path)
+{
+	struct stat st;
+	struct btf *btf = NULL;
+	const char *why = NULL;
+	char text[192];
+
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		why = strerror(EISDIR);	/* libbpf would say EIO */
+	} else if (!(btf = btf__parse(path, NULL))) {
+		int err = errno;
+
+		snprintf(text, sizeof(text), "%s%s", kernel_strerror(err),
+			 err == LIBBPF_ERRNO__FORMAT ? " (neither raw BTF nor ELF)" : "");
+		why = text;
+	}
+	/* Every socket read is CO-RE relocated against struct sock. */
+	else if (btf__find_by_name_kind(btf, "sock", BTF_KIND_STRUCT) < 0)
+		why = "it has no struct sock, so it is not the kernel's types (a vmlinux BTF)";
+	btf__free(btf);
+	if (why)
+		warn("failed to read the BTF file '%s': %s\n", path, why);
+	return why ? -1 : 0;
+}
+
+int kernel_btf_func_params(const struct btf *btf, const char *func, int *btf_id)
 {
 	const struct btf_type *t;
 	int id;
@@ -50,7 +86,7 @@ static int fexit_load(__u32 btf_id)
 	return fd < 0 ? -errno : fd;
 }
 
-bool fexit_allowed(char *why, size_t len)
+bool kernel_fexit_allowed(char *why, size_t len)
 {
 	/* BTF id 1 is no function: a kernel that takes fexit programs says
 	 * EINVAL, one that refuses them all (a security policy) EPERM. */
@@ -65,7 +101,7 @@ bool fexit_allowed(char *why, size_t len)
 	return true;
 }
 
-bool fexit_attachable(int btf_id, char *why, size_t len)
+bool kernel_fexit_attachable(int btf_id, char *why, size_t len)
 {
 	const char *step = "load";
 	int prog_fd, link_fd, err;
@@ -86,7 +122,7 @@ bool fexit_attachable(int btf_id, char *why, size_t len)
 	if (!err)
 		return true;
 refused:
-	snprintf(why, len, "failed to %s a test fexit program: %s", step, bpf_strerror(-err));
+	snprintf(why, len, "failed to %s a test fexit program: %s", step, kernel_strerror(-err));
 	return false;
 }
 
@@ -98,7 +134,7 @@ static int kprobe_pmu_retprobe(const char *func)
 	int type, bit = 0;
 	FILE *f;
 
-	if (read_int_file("/sys/bus/event_source/devices/kprobe/type", &type))
+	if (tracefs_read_int("/sys/bus/event_source/devices/kprobe/type", &type))
 		return -ENODEV;
 	f = fopen("/sys/bus/event_source/devices/kprobe/format/retprobe", "re");
 	if (f) {
@@ -110,10 +146,10 @@ static int kprobe_pmu_retprobe(const char *func)
 	attr.type = (__u32)type;
 	attr.config = 1ULL << bit;
 	attr.config1 = (__u64)(uintptr_t)format;	/* kprobe_func */
-	return perf_event_open(&attr);
+	return tracefs_perf_event_open(&attr);
 }
 
-bool kretprobe_allowed(const char *func, char *why, size_t len)
+bool kernel_kretprobe_allowed(const char *func, char *why, size_t len)
 {
 	char cmd[256];
 	int fd, err;
@@ -127,18 +163,18 @@ bool kretprobe_allowed(const char *func, char *why, size_t len)
 		snprintf(why, len, "the kernel refused a kretprobe on %s: %s", func, strerror(-fd));
 		return false;
 	}
-	/* No kprobe PMU: try tracefs, as kretprobe_attach() will. */
-	if (!kprobe_events_exist()) {
+	/* No kprobe PMU: try tracefs, as tracefs_kretprobe_attach() will. */
+	if (!tracefs_kprobe_events_exist()) {
 		snprintf(why, len, "the kernel has no kprobes (no kprobe PMU, no kprobe_events; CONFIG_KPROBES unset?)");
 		return false;
 	}
 	snprintf(cmd, sizeof(cmd), "r:%sprobe_%d/probe %s", KPROBE_GROUP_PREFIX, getpid(), func);
-	err = kprobe_events_write(cmd);
+	err = tracefs_kprobe_events_write(cmd);
 	if (err) {
 		snprintf(why, len, "the kernel refused a kretprobe on %s: %s", func, strerror(-err));
 		return false;
 	}
 	snprintf(cmd, sizeof(cmd), "-:%sprobe_%d/probe", KPROBE_GROUP_PREFIX, getpid());
-	kprobe_events_write(cmd);
+	tracefs_kprobe_events_write(cmd);
 	return true;
 }

@@ -13,23 +13,28 @@ struct btf;
  * arm64 kernels without ftrace direct calls (before 6.4). */
 #define ENOTSUPP_KERNEL 524
 
-/* strerror(), plus ENOTSUPP_KERNEL. */
-const char *bpf_strerror(int err);
+/* strerror(), plus ENOTSUPP_KERNEL and libbpf's own codes (>= 4000). */
+const char *kernel_strerror(int err);
+
+/* --btf: whether @path is a BTF file with the kernel's types, before
+ * libbpf loads anything with it. 0, or -1 with one line naming the file
+ * and why. */
+int kernel_btf_check(const char *path);
 
 /* Number of parameters of kernel function @func in @btf, its BTF id in
  * *@btf_id; -ENOENT if the kernel has no such function. */
-int btf_func_params(const struct btf *btf, const char *func, int *btf_id);
+int kernel_btf_func_params(const struct btf *btf, const char *func, int *btf_id);
 
 /* False if the kernel refuses every fexit program, whatever it attaches
  * to (a security policy). Cheap: no BTF to read. */
-bool fexit_allowed(char *why, size_t len);
+bool kernel_fexit_allowed(char *why, size_t len);
 
 /* Whether an empty fexit program on BTF id @btf_id loads and attaches;
  * it is removed again. */
-bool fexit_attachable(int btf_id, char *why, size_t len);
+bool kernel_fexit_attachable(int btf_id, char *why, size_t len);
 
 /* Whether a kretprobe on @func can be created (through the kprobe PMU or
  * tracefs kprobe_events). */
-bool kretprobe_allowed(const char *func, char *why, size_t len);
+bool kernel_kretprobe_allowed(const char *func, char *why, size_t len);
 
 #endif /* TCPACCEPT_KERNEL_PROBES_H */

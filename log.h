@@ -8,6 +8,10 @@
 /* -v: say what was chosen and why, and what went wrong on the way. */
 extern bool verbose;
 
+/* A number as a string literal, for messages: STR(COUNT_MAX_ENTRIES). */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 __attribute__((format(printf, 1, 2)))
 void warn(const char *fmt, ...);
 

@@ -1,15 +1,20 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "format.h"
+#include "log.h"
 #include "metrics.h"
+#include "series.h"
 
 size_t metrics_escape_label(char *out, size_t size, const char *src, size_t len)
 {
@@ -51,11 +56,6 @@ size_t metrics_escape_label(char *out, size_t size, const char *src, size_t len)
 	return n;
 }
 
-double wait_slot_le(unsigned int slot)
-{
-	return (double)(1ULL << (slot + 1)) / 1e6;
-}
-
 /* "le" exactly: 2^(slot+1) microseconds as decimal seconds. */
 static void fmt_le(char *out, size_t size, unsigned int slot)
 {
@@ -80,21 +80,74 @@ static void listen_labels(char *out, size_t size, __u16 family, const __u8 laddr
 	snprintf(out, size, "laddr=\"%s\",lport=\"%u\"", addr, lport);
 }
 
+/* ,NAME="VALUE" for an opt-in label (nothing if not asked for); "" for a
+ * series that has none. */
+static void opt_label(FILE *f, bool asked, const char *name, const char *value)
+{
+	char text[5 * 256 + 1];	/* a unit name of \xHH escapes */
+
+	if (!asked)
+		return;
+	metrics_escape_label(text, sizeof(text), value ? value : "", value ? strlen(value) : 0);
+	fprintf(f, ",%s=\"%s\"", name, text);
+}
+
 static void format_totals(FILE *f, const struct metrics_snapshot *s)
 {
 	help_type(f, "tcpaccept_accepts_total", "counter",
-		  "Successful TCP accept()s since tcpaccept started, by task name, IP version, local address and port.");
+		  "Successful TCP accept()s since tcpaccept started, by task name, IP version, local address and port (and container, unit with --metrics-labels).");
 	for (size_t i = 0; i < s->ntotals; i++) {
-		const struct accept_labels *k = &s->totals[i].key;
+		const struct metric_series *m = &s->totals[i];
+		const struct accept_labels *k = &m->key;
 		char comm[4 * TASK_COMM_LEN + 1], label[2 * sizeof(comm) + 1], addr[64];
 
-		escape_comm(comm, sizeof(comm), k->comm, sizeof(k->comm));
+		fmt_escape_comm(comm, sizeof(comm), k->comm, sizeof(k->comm));
 		metrics_escape_label(label, sizeof(label), comm, sizeof(comm));
 		fmt_addr(addr, sizeof(addr), k->family, k->laddr);
-		fprintf(f, "tcpaccept_accepts_total{comm=\"%s\",ip=\"%d\",laddr=\"%s\",lport=\"%u\",proto=\"%s\"} %llu\n",
-			label, k->family == AF_INET6 ? 6 : 4, addr, k->lport, proto_name(k->proto),
-			(unsigned long long)s->totals[i].accepts);
+		fprintf(f, "tcpaccept_accepts_total{comm=\"%s\"", label);
+		opt_label(f, s->label_container, "container", m->container);
+		fprintf(f, ",ip=\"%d\",laddr=\"%s\",lport=\"%u\",proto=\"%s\"", k->family == AF_INET6 ? 6 : 4,
+			addr, k->lport, fmt_proto_name(k->proto));
+		opt_label(f, s->label_unit, "unit", m->unit);
+		fprintf(f, "} %llu\n", (unsigned long long)m->counts.events[EVENT_ACCEPT]);
 	}
+}
+
+static int text_cmp(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+/* The labels of two series, cgroup aside. */
+static int by_labels(const void *pa, const void *pb)
+{
+	const struct metric_series *a = pa, *b = pb;
+	struct accept_labels x = a->key, y = b->key;
+	int d;
+
+	x.cgroup = y.cgroup = 0;
+	d = memcmp(&x, &y, sizeof(x));
+	if (!d)
+		d = text_cmp(a->container, b->container);
+	return d ? d : text_cmp(a->unit, b->unit);
+}
+
+size_t metrics_merge_series(struct metric_series *s, size_t n)
+{
+	size_t out = 0;
+
+	qsort(s, n, sizeof(*s), by_labels);
+	for (size_t i = 0; i < n; i++) {
+		if (out && !by_labels(&s[out - 1], &s[i])) {
+			for (int k = 0; k < NR_EVENT_KINDS; k++)
+				s[out - 1].counts.events[k] += s[i].counts.events[k];
+			free(s[i].container);
+			free(s[i].unit);
+			continue;
+		}
+		s[out++] = s[i];
+	}
+	return out;
 }
 
 static void format_hist(FILE *f, const struct metrics_snapshot *s)
@@ -153,6 +206,9 @@ static void format_health(FILE *f, const struct metrics_snapshot *s)
 	help_type(f, "tcpaccept_lost_events_total", "counter",
 		  "Events dropped because the ring buffer was full (rows only; counts and histograms are kept in the kernel).");
 	fprintf(f, "tcpaccept_lost_events_total %llu\n", (unsigned long long)s->lost);
+	help_type(f, "tcpaccept_unwritten_rows_total", "counter",
+		  "Rows that could not be written to the output (its disk full) and were dropped.");
+	fprintf(f, "tcpaccept_unwritten_rows_total %llu\n", (unsigned long long)s->unwritten);
 	help_type(f, "tcpaccept_count_overflow_total", "counter",
 		  "Accepts not counted by -c because its table (" STR(COUNT_MAX_ENTRIES) " keys) was full.");
 	fprintf(f, "tcpaccept_count_overflow_total %llu\n", (unsigned long long)s->count_overflow);
@@ -162,6 +218,15 @@ static void format_health(FILE *f, const struct metrics_snapshot *s)
 		(unsigned long long)s->totals_overflow);
 	fprintf(f, "tcpaccept_series_overflow_total{metric=\"tcpaccept_accept_wait_seconds\"} %llu\n",
 		(unsigned long long)s->listen_overflow);
+	help_type(f, "tcpaccept_outside_pid_namespace_total", "counter",
+		  "accept() calls of processes outside tcpaccept's PID namespace, not traced (as its ps does not show them).");
+	fprintf(f, "tcpaccept_outside_pid_namespace_total %llu\n", (unsigned long long)s->outside_pidns);
+	help_type(f, "tcpaccept_series_evicted_total", "counter",
+		  "Label sets removed from a full metric to make room: idle for " STR(SERIES_IDLE_WRITES) " writes while accepts were left out.");
+	fprintf(f, "tcpaccept_series_evicted_total{metric=\"tcpaccept_accepts_total\"} %llu\n",
+		(unsigned long long)s->totals_evicted);
+	fprintf(f, "tcpaccept_series_evicted_total{metric=\"tcpaccept_accept_wait_seconds\"} %llu\n",
+		(unsigned long long)s->listen_evicted);
 	help_type(f, "tcpaccept_max_series", "gauge", "The cap on label sets per metric (--metrics-max-series).");
 	fprintf(f, "tcpaccept_max_series %u\n", s->max_series);
 	metrics_escape_label(version, sizeof(version), s->version, strlen(s->version));
@@ -209,7 +274,7 @@ static void slot_range(unsigned int slot, unsigned long long *low, unsigned long
 	*high = (1ULL << (slot + 1)) - 1;
 }
 
-void hist_print(FILE *f, const struct listen_series *l)
+void metrics_hist_print(FILE *f, const struct listen_series *l)
 {
 	const int width = 40;
 	int last = last_slot(&l->st);
@@ -241,7 +306,7 @@ void hist_print(FILE *f, const struct listen_series *l)
 	}
 }
 
-void hist_print_json(FILE *f, const struct listen_series *l, double ts)
+void metrics_hist_json(FILE *f, const struct listen_series *l, double ts)
 {
 	int last = last_slot(&l->st);
 	unsigned long long low, high;
@@ -265,8 +330,12 @@ void hist_print_json(FILE *f, const struct listen_series *l, double ts)
 	fputs("]}\n", f);
 }
 
-void listen_stats_sub(struct listen_stats *after, const struct listen_stats *before)
+void metrics_stats_sub(struct listen_stats *after, const struct listen_stats *before)
 {
+	/* Fewer than before: the series was given back and made again
+	 * (series.c), everything in it is new. */
+	if (after->wait_count < before->wait_count || after->wait_unknown < before->wait_unknown)
+		return;
 	for (int i = 0; i < WAIT_SLOTS; i++)
 		after->slots[i] -= before->slots[i];
 	after->wait_sum_ns -= before->wait_sum_ns;
@@ -292,17 +361,24 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
+/* A name node_exporter's textfile collector skips (it reads *.prom):
+ * PATH.tmp.XXXXXX, mkostemp()'s six letters and digits. */
+#define TMP_SUFFIX ".tmp."
+#define TMP_RANDOM 6
+
 int metrics_write_file(const char *path, const char *data, size_t len)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	int fd, dfd, err;
 
-	/* A name node_exporter's textfile collector skips: it reads *.prom. */
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s" TMP_SUFFIX "XXXXXX", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* Held until the rename: metrics_remove_stale() leaves a locked
+	 * temporary file alone, it is another tcpaccept's write. */
+	flock(fd, LOCK_EX | LOCK_NB);
 	err = write_all(fd, data, len);
 	/* mkostemp makes 0600; node_exporter may run as another user. */
 	if (!err && fchmod(fd, 0644))
@@ -325,4 +401,53 @@ int metrics_write_file(const char *path, const char *data, size_t len)
 		close(dfd);
 	}
 	return 0;
+}
+
+/* Whether @name is @base's temporary name: base.tmp.XXXXXX. */
+static bool tmp_name_of(const char *name, const char *base)
+{
+	size_t blen = strlen(base), slen = strlen(TMP_SUFFIX);
+
+	if (strncmp(name, base, blen) || strncmp(name + blen, TMP_SUFFIX, slen) ||
+	    strlen(name + blen + slen) != TMP_RANDOM)
+		return false;
+	for (const char *p = name + blen + slen; *p; p++)
+		if (!isalnum((unsigned char)*p))
+			return false;
+	return true;
+}
+
+/* Removes @name in @dfd if it is a file a killed write left: ours, regular,
+ * one link, and no live writer holds its lock. */
+static void remove_if_stale(int dfd, const char *name)
+{
+	struct stat st;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+	    st.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0)
+		unlinkat(dfd, name, 0);
+	close(fd);
+}
+
+void metrics_remove_stale(const char *path)
+{
+	char dir[PATH_MAX], copy[PATH_MAX];
+	const char *base;
+	struct dirent *d;
+	DIR *dp;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return;
+	snprintf(copy, sizeof(copy), "%s", path);
+	base = basename(copy);
+	dp = opendir(dirname(dir));
+	if (!dp)
+		return;	/* the first write says what is wrong with the path */
+	while ((d = readdir(dp)))
+		if (tmp_name_of(d->d_name, base))
+			remove_if_stale(dirfd(dp), d->d_name);
+	closedir(dp);
 }

@@ -13,7 +13,11 @@
 
 struct metric_series {
 	struct accept_labels key;
-	__u64 accepts;
+	struct count_value counts;
+	/* --metrics-labels: what key.cgroup names (NULL: none, or not asked
+	 * for); the series owns them. */
+	char *container;
+	char *unit;
 };
 
 struct listen_series {
@@ -29,10 +33,16 @@ struct metrics_snapshot {
 	const struct listen_series *listeners;
 	size_t nlisteners;
 	__u64 lost;		/* events the ring buffer had no room for */
+	__u64 unwritten;	/* rows the output did not take (disk full) */
 	__u64 count_overflow;	/* -c's table was full */
 	__u64 totals_overflow;	/* accepts beyond the series cap */
 	__u64 listen_overflow;
+	__u64 outside_pidns;	/* accept() calls of tasks outside tcpaccept's PID namespace */
+	__u64 totals_evicted;	/* series given back to make room (series.c) */
+	__u64 listen_evicted;
 	unsigned int max_series;
+	bool label_container;	/* --metrics-labels: the accept counters' */
+	bool label_unit;
 	const char *version;
 	const char *libbpf;
 	const char *way;
@@ -44,26 +54,35 @@ struct metrics_snapshot {
  * HELP and TYPE for every metric, label values escaped. */
 void metrics_format(FILE *f, const struct metrics_snapshot *s);
 
+/* --metrics-labels: series whose labels are the same (their cgroups
+ * differ: a container's own directory and its sub-cgroups, a unit's) made
+ * one, counts added, the others' names freed. Sorts @s; the series left. */
+size_t metrics_merge_series(struct metric_series *s, size_t n);
+
 /* Copies @src (at most @len bytes, up to a NUL) to @out as a label value:
  * '\\', '"' and newline escaped as the format says, other bytes outside
  * printable ASCII as \\xHH so the file stays ASCII. size >= 4 * len + 1
  * always suffices. */
 size_t metrics_escape_label(char *out, size_t size, const char *src, size_t len);
 
-/* The upper bound, in seconds, of wait slot @slot (Prometheus' "le"). */
-double wait_slot_le(unsigned int slot);
-
 /* -c -q: a listener's histogram, bcc's print_log2_hist style, in usecs. */
-void hist_print(FILE *f, const struct listen_series *l);
+void metrics_hist_print(FILE *f, const struct listen_series *l);
 /* -c -q -j: the same as one JSON line; @ts is Unix time. */
-void hist_print_json(FILE *f, const struct listen_series *l, double ts);
+void metrics_hist_json(FILE *f, const struct listen_series *l, double ts);
 
-/* @after - @before, slot by slot (-c -i prints each interval's part). */
-void listen_stats_sub(struct listen_stats *after, const struct listen_stats *before);
+/* @after - @before, slot by slot (-c -i prints each interval's part);
+ * @after as it is if it counts less than @before (a series made anew). */
+void metrics_stats_sub(struct listen_stats *after, const struct listen_stats *before);
 
 /* Writes @len bytes to @path so that a reader sees either the old file or
  * the new one, whole: a temporary file in the same directory, fsync,
  * rename. Returns 0 or -errno. */
 int metrics_write_file(const char *path, const char *data, size_t len);
+
+/* At start: removes the temporary files of @path that writes cut short
+ * left (tcpaccept killed between mkostemp() and rename()): its name
+ * pattern only, regular files of ours with one link, not one a running
+ * tcpaccept is writing (locked). */
+void metrics_remove_stale(const char *path);
 
 #endif /* TCPACCEPT_METRICS_H */

@@ -7,8 +7,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "clocks.h"
+#include "identity.h"
 #include "log.h"
 #include "output.h"
+#include "series.h"
 #include "tables.h"
 #include "tcpaccept.skel.h"
 #include "version.h"
@@ -17,15 +19,16 @@
 
 struct count_row {
 	struct count_key key;
-	__u64 count;
+	struct count_value counts;
+	__u64 total;		/* of every kind: what the table is sorted by */
 };
 
 static int by_count_desc(const void *a, const void *b)
 {
 	const struct count_row *x = a, *y = b;
 
-	if (x->count != y->count)
-		return x->count < y->count ? 1 : -1;
+	if (x->total != y->total)
+		return x->total < y->total ? 1 : -1;
 	return x->key.pid < y->key.pid ? -1 : x->key.pid > y->key.pid;
 }
 
@@ -35,7 +38,7 @@ static int by_count_desc(const void *a, const void *b)
 static long take_counts(int fd, __u32 max, struct count_row *rows)
 {
 	struct count_key *keys = calloc(max, sizeof(*keys));
-	__u64 *values = calloc(max, sizeof(*values));
+	struct count_value *values = calloc(max, sizeof(*values));
 	void *in = NULL, *out_batch;
 	__u32 n = 0, batch, token;
 	int err = 0;
@@ -64,7 +67,10 @@ static long take_counts(int fd, __u32 max, struct count_row *rows)
 	}
 	for (__u32 i = 0; i < n; i++) {
 		rows[i].key = keys[i];
-		rows[i].count = values[i];
+		rows[i].counts = values[i];
+		rows[i].total = 0;
+		for (int k = 0; k < NR_EVENT_KINDS; k++)
+			rows[i].total += values[i].events[k];
 	}
 done:
 	free(keys);
@@ -73,8 +79,10 @@ done:
 }
 
 static void print_count_table(const struct config *cfg, struct fmt_state *fmt,
-			      const struct count_row *rows, long n, __u64 now, bool with_time)
+			      struct identity *ids, const struct count_row *rows, long n,
+			      __u64 now, bool with_time)
 {
+	struct fmt_names names = {};
 	size_t room;
 	char *buf;
 
@@ -90,7 +98,10 @@ static void print_count_table(const struct config *cfg, struct fmt_state *fmt,
 	output_commit(fmt_count_header(fmt, buf, room));
 	for (long i = 0; i < n; i++) {
 		buf = output_reserve(&room);
-		output_commit(fmt_count_row(fmt, &rows[i].key, rows[i].count, now, buf, room));
+		if (ids)
+			identity_names(ids, rows[i].key.labels.cgroup, &names);
+		output_commit(fmt_count_row(fmt, &rows[i].key, &rows[i].counts, &names, now, buf,
+					    room));
 	}
 	buf = output_tail(&room);
 	if (with_time && !cfg->json && room > 0) {
@@ -100,8 +111,8 @@ static void print_count_table(const struct config *cfg, struct fmt_state *fmt,
 	output_flush();
 }
 
-int print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, struct fmt_state *fmt,
-		 bool with_time, bool skip_if_empty)
+int tables_print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, struct fmt_state *fmt,
+			struct identity *ids, bool with_time, bool skip_if_empty)
 {
 	__u32 max = bpf_map__max_entries(skel->maps.counts);
 	struct count_row *rows = calloc(max, sizeof(*rows));
@@ -110,7 +121,7 @@ int print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, struct fm
 
 	if (n > 0 || (n == 0 && !skip_if_empty)) {
 		qsort(rows, (size_t)n, sizeof(*rows), by_count_desc);
-		print_count_table(cfg, fmt, rows, n, now, with_time);
+		print_count_table(cfg, fmt, ids, rows, n, now, with_time);
 	}
 	free(rows);
 	return n < 0 ? (int)n : 0;
@@ -162,8 +173,125 @@ static long read_listeners(struct tcpaccept_bpf *skel, struct listen_series **ou
 	return n;
 }
 
-int write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, const char *way,
-		  double start)
+/* --- --metrics: series that give their place back (series.c) ------------- */
+
+_Static_assert(sizeof(struct accept_labels) <= SERIES_KEY_MAX &&
+	       sizeof(struct listen_key) <= SERIES_KEY_MAX, "series keys fit");
+
+static struct series_ages total_ages = { .key_size = sizeof(struct accept_labels) };
+static struct series_ages listen_ages = { .key_size = sizeof(struct listen_key) };
+
+static __u64 total_activity(const void *row)
+{
+	const struct metric_series *m = row;
+	__u64 sum = 0;
+
+	for (int k = 0; k < NR_EVENT_KINDS; k++)
+		sum += m->counts.events[k];
+	return sum;
+}
+
+static __u64 listen_activity(const void *row)
+{
+	const struct listen_series *l = row;
+
+	return l->st.wait_count + l->st.wait_unknown;	/* one of them per accept */
+}
+
+struct map_row {
+	int fd;
+	size_t value_off, value_size;
+};
+
+/* Deletes the series @row (its key first) from the map; if an accept was
+ * counted since the row was read, the value goes back in and the series
+ * stays (false). */
+static bool evict_from_map(const void *row, void *ctx)
+{
+	const struct map_row *m = ctx;
+	char now[sizeof(struct listen_stats)];
+
+	_Static_assert(sizeof(struct count_value) <= sizeof(now), "values fit");
+	if (bpf_map_lookup_and_delete_elem(m->fd, row, now)) {
+		/* Hash maps take lookup-and-delete from 5.14. */
+		return bpf_map_delete_elem(m->fd, row) == 0;
+	}
+	if (!memcmp(now, (const char *)row + m->value_off, m->value_size))
+		return true;
+	bpf_map_update_elem(m->fd, row, now, BPF_NOEXIST);
+	return false;
+}
+
+/* The series of either metric that were idle while it turned accepts
+ * away leave the maps and the rows read (*@n, *@nl of them; < 0: not
+ * read). */
+static void give_back_idle(struct tcpaccept_bpf *skel, struct metric_series *totals, long *n,
+			   struct listen_series *listeners, long *nl)
+{
+	struct map_row t = { bpf_map__fd(skel->maps.metric_totals),
+			     offsetof(struct metric_series, counts), sizeof(struct count_value) };
+	struct map_row l = { bpf_map__fd(skel->maps.listen_stats),
+			     offsetof(struct listen_series, st), sizeof(struct listen_stats) };
+
+	if (*n >= 0)
+		*n = series_give_back(&total_ages, totals, (size_t)*n, sizeof(*totals),
+				      total_activity,
+				      __atomic_load_n(&skel->bss->metric_overflow, __ATOMIC_RELAXED),
+				      evict_from_map, &t);
+	if (*nl >= 0)
+		*nl = series_give_back(&listen_ages, listeners, (size_t)*nl, sizeof(*listeners),
+				       listen_activity,
+				       __atomic_load_n(&skel->bss->listen_overflow, __ATOMIC_RELAXED),
+				       evict_from_map, &l);
+}
+
+/* --metrics-labels: each series' container and unit, then one series per
+ * label set. The count of series left. */
+static long name_series(struct identity *ids, const struct config *cfg,
+			struct metric_series *totals, long n)
+{
+	struct fmt_names names;
+
+	for (long i = 0; i < n; i++) {
+		identity_names(ids, totals[i].key.cgroup, &names);
+		if (cfg->label_container && names.container)
+			totals[i].container = strdup(names.container);
+		if (cfg->label_unit && names.unit)
+			totals[i].unit = strdup(names.unit);
+	}
+	return (long)metrics_merge_series(totals, (size_t)n);
+}
+
+static void free_series_names(struct metric_series *totals, long n)
+{
+	for (long i = 0; i < n; i++) {
+		free(totals[i].container);
+		free(totals[i].unit);
+	}
+}
+
+/* The tool's own figures, for a metrics write. */
+static void read_health(struct tcpaccept_bpf *skel, const struct config *cfg,
+			struct metrics_snapshot *snap)
+{
+	snap->lost = __atomic_load_n(&skel->bss->lost, __ATOMIC_RELAXED);
+	snap->unwritten = output_unwritten();
+	snap->count_overflow = __atomic_load_n(&skel->bss->count_overflow, __ATOMIC_RELAXED);
+	snap->totals_overflow = __atomic_load_n(&skel->bss->metric_overflow, __ATOMIC_RELAXED);
+	snap->listen_overflow = __atomic_load_n(&skel->bss->listen_overflow, __ATOMIC_RELAXED);
+	snap->outside_pidns = __atomic_load_n(&skel->bss->outside_pidns, __ATOMIC_RELAXED);
+	snap->totals_evicted = total_ages.evicted;
+	snap->listen_evicted = listen_ages.evicted;
+	snap->max_series = cfg->max_series;
+	snap->label_container = cfg->label_container;
+	snap->label_unit = cfg->label_unit;
+	snap->version = TCPACCEPT_VERSION;
+	snap->libbpf = TCPACCEPT_LIBBPF_VERSION;
+	snap->now = unix_now();
+}
+
+int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg,
+			 struct identity *ids, const char *way, double start)
 {
 	size_t max = bpf_map__max_entries(skel->maps.metric_totals), len = 0;
 	struct metric_series *totals = calloc(max, sizeof(*totals));
@@ -176,11 +304,15 @@ int write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, const ch
 	int err;
 
 	n = totals ? read_hash(bpf_map__fd(skel->maps.metric_totals), sizeof(struct accept_labels),
-			       offsetof(struct metric_series, accepts), sizeof(*totals),
+			       offsetof(struct metric_series, counts), sizeof(*totals),
 			       totals, max) : -ENOMEM;
 	nl = read_listeners(skel, &listeners);
 	/* The next interval's peaks start from here. */
 	__atomic_store_n(&skel->bss->metrics_epoch, epoch + 1, __ATOMIC_RELAXED);
+	give_back_idle(skel, totals, &n, listeners, &nl);
+	/* After: the kernel's series are per cgroup, the labels' need not be. */
+	if (n > 0 && ids && (cfg->label_container || cfg->label_unit))
+		n = name_series(ids, cfg, totals, n);
 	if (n < 0 || nl < 0) {
 		err = -ENOMEM;
 		goto done;
@@ -191,16 +323,9 @@ int write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, const ch
 	snap.ntotals = (size_t)n;
 	snap.listeners = listeners;
 	snap.nlisteners = (size_t)nl;
-	snap.lost = __atomic_load_n(&skel->bss->lost, __ATOMIC_RELAXED);
-	snap.count_overflow = __atomic_load_n(&skel->bss->count_overflow, __ATOMIC_RELAXED);
-	snap.totals_overflow = __atomic_load_n(&skel->bss->metric_overflow, __ATOMIC_RELAXED);
-	snap.listen_overflow = __atomic_load_n(&skel->bss->listen_overflow, __ATOMIC_RELAXED);
-	snap.max_series = cfg->max_series;
-	snap.version = TCPACCEPT_VERSION;
-	snap.libbpf = TCPACCEPT_LIBBPF_VERSION;
+	read_health(skel, cfg, &snap);
 	snap.way = way;
 	snap.start = start;
-	snap.now = unix_now();
 	f = open_memstream(&text, &len);
 	if (!f) {
 		err = -errno;
@@ -214,12 +339,14 @@ done:
 	if (err)
 		warn("failed to write the metrics to '%s': %s\n", cfg->metrics, strerror(-err));
 	free(text);
+	if (n > 0)
+		free_series_names(totals, n);
 	free(totals);
 	free(listeners);
 	return err;
 }
 
-int print_hists(struct tcpaccept_bpf *skel, const struct config *cfg, struct hist_prev *prev)
+int tables_print_hists(struct tcpaccept_bpf *skel, const struct config *cfg, struct hist_prev *prev)
 {
 	struct listen_series *rows = NULL;
 	long n = read_listeners(skel, &rows);
@@ -238,13 +365,13 @@ int print_hists(struct tcpaccept_bpf *skel, const struct config *cfg, struct his
 			bsearch(&l, prev->rows, (size_t)prev->n, sizeof(l), by_listen_key) : NULL;
 
 		if (before)
-			listen_stats_sub(&l.st, &before->st);
+			metrics_stats_sub(&l.st, &before->st);
 		if (!l.st.wait_count && !l.st.wait_unknown)
 			continue;
 		if (cfg->json)
-			hist_print_json(f, &l, unix_now());
+			metrics_hist_json(f, &l, unix_now());
 		else
-			hist_print(f, &l);
+			metrics_hist_print(f, &l);
 	}
 	fclose(f);
 	output_append(text, len);

@@ -10,6 +10,7 @@
 #include "metrics.h"
 
 struct tcpaccept_bpf;
+struct identity;
 
 /* -c -q with -i: the histograms printed last, to print the difference. */
 struct hist_prev {
@@ -19,16 +20,18 @@ struct hist_prev {
 
 /* Takes the counts out of the kernel (resetting them) and prints a table
  * sorted by count, headed by the time when @with_time; nothing if there
- * is nothing to show and @skip_if_empty. 0 or -errno (said). */
-int print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, struct fmt_state *fmt,
-		 bool with_time, bool skip_if_empty);
+ * is nothing to show and @skip_if_empty. @ids names the keys' cgroups
+ * (-c -S), or is NULL. 0 or -errno (said). */
+int tables_print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, struct fmt_state *fmt,
+			struct identity *ids, bool with_time, bool skip_if_empty);
 
 /* -c -q: the wait histogram of each listener after the count table; with
  * -i, of the interval only (the kernel's are cumulative, for --metrics). */
-int print_hists(struct tcpaccept_bpf *skel, const struct config *cfg, struct hist_prev *prev);
+int tables_print_hists(struct tcpaccept_bpf *skel, const struct config *cfg, struct hist_prev *prev);
 
-/* One write of the --metrics file, from the kernel maps; 0 or -errno (said). */
-int write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg, const char *way,
-		  double start);
+/* One write of the --metrics file, from the kernel maps; @ids names the
+ * series' cgroups (--metrics-labels), or is NULL. 0 or -errno (said). */
+int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg,
+			 struct identity *ids, const char *way, double start);
 
 #endif /* TCPACCEPT_TABLES_H */

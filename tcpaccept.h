@@ -1,20 +1,28 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
-/* Types shared by tcpaccept.bpf.c (kernel side) and tcpaccept.c (user side). */
+/* What tcpaccept.bpf.c (kernel side) and user space share: the settings
+ * the kernel side is loaded with, the records it sends, the map keys and
+ * values. Fixed-width types only; the layouts are pinned below, so both
+ * compilations agree or neither builds. */
 #ifndef TCPACCEPT_H
 #define TCPACCEPT_H
 
 #define TASK_COMM_LEN 16
 
-/* Map sizes: the kernel side declares them, the user side resizes the maps
- * the options leave unused and names the limits in its messages. */
+/* Map sizes: the kernel side declares them, plan.c resizes the maps the
+ * options leave unused and names the limits in its messages. */
 #define THREAD_MAX_ENTRIES 10240	/* inflight, catchup: threads inside accept() */
 #define COUNT_MAX_ENTRIES 10240		/* -c: keys of the count table */
 #define HANDSHAKE_MAX_ENTRIES 65536	/* -q: children between handshake and accept */
 #define DEFAULT_MAX_SERIES 4096		/* --metrics-max-series */
 
-/* A number as a string literal, for messages: STR(COUNT_MAX_ENTRIES). */
-#define STR_(x) #x
-#define STR(x) STR_(x)
+/* -P: one bit per local port. */
+#define PORT_BITS_BYTES (65536 / 8)
+
+/* --container: how many ID prefixes, how many hex digits in a full ID,
+ * how many cgroups of matching containers the kernel side keeps. */
+#define CONTAINERS_MAX 8
+#define CONTAINER_DIGITS 64
+#define CONTAINER_CGROUPS_MAX 4096
 
 /* The ways into the kernel, in the order that auto tries them: X(enum,
  * name). ways.c says how each is probed, loaded and attached; adding one
@@ -33,6 +41,20 @@ enum way {
 };
 #undef WAY_ENUM
 
+/* The kinds of event a record can be: X(enum, JSON "event" value, the -c
+ * column that counts them, its -c -j key). The kernel side reports a kind
+ * through the one path in tcpaccept.bpf.c (report()); format.c and
+ * tables.c print every kind listed here. */
+#define FOR_EACH_KIND(X)				\
+	X(EVENT_ACCEPT, "accept", "ACCEPTS", "accepts")
+
+#define KIND_ENUM(id, name, column, key) id,
+enum event_kind {
+	FOR_EACH_KIND(KIND_ENUM)
+	NR_EVENT_KINDS
+};
+#undef KIND_ENUM
+
 /* What the accepted socket is (what SO_PROTOCOL says of the accepted fd):
  * an MPTCP listener whose client fell back to plain TCP hands out a TCP
  * socket. */
@@ -41,39 +63,140 @@ enum accept_proto {
 	PROTO_MPTCP = 1,
 };
 
-/* One successful accept(), as the kernel side sends it: a struct
- * event_head, then with -q a struct event_queue, then the local and the
- * remote address, 4 bytes each for AF_INET and 16 for AF_INET6, in network
- * byte order. Kept this small because the kernel side's cost per event
- * grows with the cache lines it writes into the ring buffer: an IPv4 record
- * without -q is 56 bytes, one 64-byte line with the ring's 8-byte record
- * header (bench/README.md has the figures). Ports are in host byte order. */
+/* The kernel side's read-only data (.rodata), one struct that plan.c fills
+ * from the options before loading; the verifier sees the values and drops
+ * the code they turn off. A field an option sets bears the option's name
+ * (struct config's); need_* are what the plan derives. 0 means "not
+ * given" or "off". */
+struct settings {
+	__u8 port_bits[PORT_BITS_BYTES];	/* -P, when filter_ports */
+	/* --container: ncontainers ID prefixes, container_len[i] lowercase
+	 * hex digits each (no NUL). */
+	char containers[CONTAINERS_MAX][CONTAINER_DIGITS];
+	__u8 container_len[CONTAINERS_MAX];
+	__u32 pid;		/* -p: this thread group only */
+	__u32 uid;		/* -u, when filter_uid */
+	/* Wake the reader only when this much data waits; otherwise it drains
+	 * on its poll timeout. 0 wakes it for every record. */
+	__u32 wakeup_bytes;
+	/* The PID namespace tcpaccept's /proc numbers processes in (its inode
+	 * number), where it is not the initial one: PIDs are shown, and -p
+	 * compared, as it numbers them; tasks outside it are not traced. */
+	__u32 pidns;
+	/* --netns: the accepted socket's network namespace's inode number. */
+	__u32 netns;
+	__u16 family;		/* -4/-6: AF_INET or AF_INET6, the socket's */
+	__u16 client_family;	/* --client-family: AF_INET or AF_INET6 */
+	__u8 filter_uid;
+	__u8 filter_ports;
+	__u8 filter_cgroup;	/* -C: the cgroup in cgroup_map[0] */
+	__u8 count;		/* -c: count in the counts map, send nothing */
+	__u8 queue;		/* -q: the listener's backlog and the wait in records */
+	__u8 metrics;		/* --metrics: count in metric_totals */
+	__u8 rows;		/* send a record per event */
+	__u8 need_listen_stats;	/* the per-listener histogram and backlog (listen_stats) */
+	__u8 need_listener;	/* read the listening socket (-q, listen_stats) */
+	__u8 need_time;		/* the clock in records (-t, -T, -j) */
+	__u8 need_ids;		/* UID and network namespace in records (-U, -j) */
+	__u8 way;		/* enum way: the way in this object is loaded for */
+	/* Tracepoint way: the listening fd from the task's registers at
+	 * syscall exit (bpf_task_pt_regs, 5.15+), not from sys_enter. */
+	__u8 task_regs;
+	__u8 need_service;	/* the identity part in records (-j, -S) */
+	__u8 need_cgroup;	/* the cgroup v2 ID is read (need_service, count_cgroup) */
+	__u8 need_namespaces;	/* nspid, pidns and mntns in the identity part (-j) */
+	/* cgroup_mkdir sends each new cgroup v2 directory's ID and path
+	 * (struct cgroup_made) to cgroups_made. */
+	__u8 feed_cgroups;
+	__u8 count_cgroup;	/* -c -S: counts per cgroup too (count_key's labels.cgroup) */
+	/* --container: the task's cgroup, or one above it, is in
+	 * container_cgroups; cgroup_mkdir adds new containers' there. */
+	__u8 ncontainers;
+	/* --metrics-labels: metric_totals' keys have the cgroup ID. */
+	__u8 metrics_cgroup;
+};
+
+/* One event, as the kernel side sends it: a struct event_head, then with
+ * -q (accepts only) a struct event_queue, with need_service a struct
+ * event_identity, then the local and the remote address, ADDR4_LEN bytes
+ * each for AF_INET and ADDR6_LEN for AF_INET6, in network byte order. Kept small because the kernel side's cost per event
+ * grows with the cache lines it writes into the ring buffer: an IPv4
+ * accept without -q is one 64-byte line with the ring's own header
+ * (asserted below). Ports are in host byte order. */
 struct event_head {
-	__u64 ts_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns) at return */
-	__u32 pid;		/* tgid of the process that accepted */
-	__u32 tid;		/* the thread that accepted */
-	__u32 uid;
-	__u32 netns;		/* network namespace inode number */
+	__u64 ts_ns;		/* CLOCK_MONOTONIC (bpf_ktime_get_ns), if need_time */
+	__u32 pid;		/* tgid of the process */
+	__u32 tid;		/* its thread */
+	__u32 uid;		/* if need_ids */
+	__u32 netns;		/* network namespace inode number, if need_ids */
 	__u16 family;		/* AF_INET or AF_INET6 */
 	__u16 lport;		/* from the listening socket */
 	__u16 rport;
 	__u8 proto;		/* enum accept_proto */
-	__u8 pad;		/* zero */
+	__u8 kind;		/* enum event_kind */
 	char comm[TASK_COMM_LEN];
 };
 
-/* -q only */
+/* -q, after the head of an accept. */
 struct event_queue {
 	__u32 backlog_len;	/* listener's accept queue after this accept */
 	__u32 backlog_max;
 	__u64 wait_ns;		/* handshake done -> accepted; WAIT_UNKNOWN if not seen */
 };
 
+/* With need_service: where the event belongs beyond its PIDs. 0 is
+ * "unknown" in each field (null in -j): a kernel ID, inode or PID is
+ * never 0. */
+struct event_identity {
+	/* The cgroup v2 ID (the directory's inode number) of the task; of
+	 * the listener's socket where there is no task (a drop). */
+	__u64 cgroup_id;
+	__u32 nspid;		/* the process's PID in its own PID namespace (need_namespaces) */
+	__u32 pidns;		/* that namespace's inode number */
+	__u32 mntns;		/* the task's mount namespace's inode number */
+	__u32 pad;
+};
+
 #define WAIT_UNKNOWN (~0ULL)
+#define ADDR4_LEN 4
+#define ADDR6_LEN 16
+/* The ring buffer's header before each record (BPF_RINGBUF_HDR_SZ). */
+#define RINGBUF_HDR_LEN 8
+
+/* The size of a record of @kind with addresses of @alen bytes each, sent
+ * under settings' @queue and @service (need_service). */
+#define RECORD_SIZE(kind, queue, service, alen)					\
+	(sizeof(struct event_head) +						\
+	 ((kind) == EVENT_ACCEPT && (queue) ? sizeof(struct event_queue) : 0) +	\
+	 ((service) ? sizeof(struct event_identity) : 0) +			\
+	 2 * (alen))
+
+_Static_assert(sizeof(struct event_head) == 48, "struct event_head is 48 bytes");
+_Static_assert(__builtin_offsetof(struct event_head, family) == 24 &&
+	       __builtin_offsetof(struct event_head, kind) == 31 &&
+	       __builtin_offsetof(struct event_head, comm) == 32, "struct event_head's layout");
+_Static_assert(sizeof(struct event_queue) == 16, "struct event_queue is 16 bytes");
+_Static_assert(sizeof(struct event_identity) == 24, "struct event_identity is 24 bytes");
+_Static_assert(RECORD_SIZE(EVENT_ACCEPT, 0, 0, ADDR4_LEN) + RINGBUF_HDR_LEN == 64,
+	       "an IPv4 accept without -q and the identity fills one 64-byte cache line");
+_Static_assert(sizeof(struct settings) ==
+	       PORT_BITS_BYTES + CONTAINERS_MAX * (CONTAINER_DIGITS + 1) + 44,
+	       "struct settings has no hidden padding");
+
+/* A cgroup v2 directory the kernel just made, as cgroup_mkdir sends it: its
+ * ID, then its path from the hierarchy's root (what /proc/PID/cgroup's 0::
+ * line says of a task there, outside cgroup namespaces), NUL-terminated. */
+#define CGROUP_PATH_MAX 4096	/* PATH_MAX */
+#define CGROUPS_MADE_BYTES (256 * 1024)	/* the ring of them */
+struct cgroup_made {
+	__u64 id;
+	char path[CGROUP_PATH_MAX];
+};
 
 /* Who accepted, on which local address: what --metrics counts accepts by
  * (no PID: bounded labels), and -c with the PID. */
 struct accept_labels {
+	__u64 cgroup;		/* the cgroup v2 ID where the options count by it, else 0 */
 	__u16 family;
 	__u16 lport;
 	__u8 laddr[16];
@@ -82,11 +205,19 @@ struct accept_labels {
 	__u8 pad[3];
 };
 
-/* -c: what accepts are counted by. */
+/* -c: what events are counted by, and their counts by kind. */
 struct count_key {
 	__u32 pid;
+	__u32 pad;
 	struct accept_labels labels;
 };
+
+struct count_value {
+	__u64 events[NR_EVENT_KINDS];	/* enum event_kind */
+};
+
+_Static_assert(sizeof(struct accept_labels) == 48, "struct accept_labels is 48 bytes");
+_Static_assert(sizeof(struct count_key) == 56, "struct count_key is 56 bytes");
 
 /* --metrics and -c -q: one entry per local address and port. */
 struct listen_key {

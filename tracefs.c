@@ -46,7 +46,7 @@ const char *tracefs_dir(void)
 	return NULL;
 }
 
-int read_int_file(const char *path, int *value)
+int tracefs_read_int(const char *path, int *value)
 {
 	FILE *f = fopen(path, "re");
 	int ok;
@@ -58,14 +58,14 @@ int read_int_file(const char *path, int *value)
 	return ok ? 0 : -EINVAL;
 }
 
-int perf_event_open(struct perf_event_attr *attr)
+int tracefs_perf_event_open(struct perf_event_attr *attr)
 {
 	int fd = (int)syscall(SYS_perf_event_open, attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
 
 	return fd < 0 ? -errno : fd;
 }
 
-int kprobe_events_write(const char *cmd)
+int tracefs_kprobe_events_write(const char *cmd)
 {
 	const char *dir = tracefs_dir();
 	char path[PATH_MAX];
@@ -85,7 +85,7 @@ int kprobe_events_write(const char *cmd)
 	return err;
 }
 
-bool kprobe_events_exist(void)
+bool tracefs_kprobe_events_exist(void)
 {
 	const char *dir = tracefs_dir();
 	char path[PATH_MAX];
@@ -96,7 +96,7 @@ bool kprobe_events_exist(void)
 	return access(path, W_OK) == 0;
 }
 
-int kretprobe_attach(struct bpf_program *prog, const char *func,
+int tracefs_kretprobe_attach(struct bpf_program *prog, const char *func,
 		     int maxactive, struct kretprobe *krp)
 {
 	struct perf_event_attr attr = { .size = sizeof(attr) };
@@ -112,22 +112,22 @@ int kretprobe_attach(struct bpf_program *prog, const char *func,
 	snprintf(krp->event, sizeof(krp->event), "%s", func);
 	/* A previous tcpaccept with our PID may have been killed. */
 	snprintf(cmd, sizeof(cmd), "-:%s/%s", krp->group, krp->event);
-	kprobe_events_write(cmd);
+	tracefs_kprobe_events_write(cmd);
 	snprintf(cmd, sizeof(cmd), "r%d:%s/%s %s", maxactive, krp->group, krp->event, func);
-	err = kprobe_events_write(cmd);
+	err = tracefs_kprobe_events_write(cmd);
 	if (err) {
 		krp->group[0] = '\0';
 		return err;
 	}
 	snprintf(path, sizeof(path), "%s/events/%s/%s/id", dir, krp->group, krp->event);
-	err = read_int_file(path, &id);
+	err = tracefs_read_int(path, &id);
 	if (err)
 		goto fail;
 	attr.type = PERF_TYPE_TRACEPOINT;
 	attr.config = (__u64)id;
 	attr.sample_period = 1;
 	attr.wakeup_events = 1;
-	pfd = perf_event_open(&attr);
+	pfd = tracefs_perf_event_open(&attr);
 	if (pfd < 0) {
 		err = pfd;
 		goto fail;
@@ -140,11 +140,11 @@ int kretprobe_attach(struct bpf_program *prog, const char *func,
 	}
 	return 0;
 fail:
-	kretprobe_detach(krp);
+	tracefs_kretprobe_detach(krp);
 	return err;
 }
 
-void kretprobe_detach(struct kretprobe *krp)
+void tracefs_kretprobe_detach(struct kretprobe *krp)
 {
 	char cmd[128];
 
@@ -152,12 +152,12 @@ void kretprobe_detach(struct kretprobe *krp)
 	krp->link = NULL;
 	if (krp->group[0]) {
 		snprintf(cmd, sizeof(cmd), "-:%s/%s", krp->group, krp->event);
-		kprobe_events_write(cmd);
+		tracefs_kprobe_events_write(cmd);
 		krp->group[0] = '\0';
 	}
 }
 
-void kretprobe_remove_stale(void)
+void tracefs_kretprobe_remove_stale(void)
 {
 	const char *dir = tracefs_dir();
 	char path[PATH_MAX], line[512], cmd[300];
@@ -185,7 +185,7 @@ void kretprobe_remove_stale(void)
 			continue;
 		*end = '\0';
 		snprintf(cmd, sizeof(cmd), "-:%s", group);
-		kprobe_events_write(cmd);
+		tracefs_kprobe_events_write(cmd);
 	}
 	fclose(f);
 }

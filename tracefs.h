@@ -18,13 +18,13 @@ struct perf_event_attr;
 const char *tracefs_dir(void);
 
 /* Writes one command to kprobe_events; 0 or -errno. */
-int kprobe_events_write(const char *cmd);
-bool kprobe_events_exist(void);
+int tracefs_kprobe_events_write(const char *cmd);
+bool tracefs_kprobe_events_exist(void);
 
 /* The first number in file @path. 0 or -errno. */
-int read_int_file(const char *path, int *value);
-/* perf_event_open(2) for this process on any CPU; the fd or -errno. */
-int perf_event_open(struct perf_event_attr *attr);
+int tracefs_read_int(const char *path, int *value);
+/* tracefs_perf_event_open(2) for this process on any CPU; the fd or -errno. */
+int tracefs_perf_event_open(struct perf_event_attr *attr);
 
 /* A kretprobe created through kprobe_events: maxactive is how many calls
  * of the function may be pending at once before returns go unseen. */
@@ -34,13 +34,13 @@ struct kretprobe {
 	char event[64];
 };
 
-int kretprobe_attach(struct bpf_program *prog, const char *func,
+int tracefs_kretprobe_attach(struct bpf_program *prog, const char *func,
 		     int maxactive, struct kretprobe *krp);
 /* Detaches and deletes the tracefs event; safe to call twice. */
-void kretprobe_detach(struct kretprobe *krp);
+void tracefs_kretprobe_detach(struct kretprobe *krp);
 
 /* Deletes kprobe events left by tcpaccept processes that no longer exist
  * (killed with SIGKILL). */
-void kretprobe_remove_stale(void);
+void tracefs_kretprobe_remove_stale(void);
 
 #endif /* TCPACCEPT_TRACEFS_H */

@@ -30,15 +30,15 @@ static bool fexit_probe_way(const struct config *cfg, struct choice *c, char *wh
 		snprintf(why, len, "it needs the kernel's own BTF (/sys/kernel/btf/vmlinux), which --btf cannot stand in for");
 		return false;
 	}
-	/* Before reading 6 MB of BTF for the real probe below. */
-	if (!fexit_allowed(why, len))
+	/* Before reading the whole kernel BTF for the real probe below. */
+	if (!kernel_fexit_allowed(why, len))
 		return false;
 	btf = btf__load_vmlinux_btf();
 	if (!btf) {
 		snprintf(why, len, "failed to read the kernel BTF: %s", strerror(errno));
 		return false;
 	}
-	n = btf_func_params(btf, ACCEPT_FUNC, &id);
+	n = kernel_btf_func_params(btf, ACCEPT_FUNC, &id);
 	btf__free(btf);
 	if (n < 0) {
 		snprintf(why, len, "the kernel BTF has no %s()", ACCEPT_FUNC);
@@ -49,7 +49,7 @@ static bool fexit_probe_way(const struct config *cfg, struct choice *c, char *wh
 			 ACCEPT_FUNC, n);
 		return false;
 	}
-	if (!fexit_attachable(id, why, len))
+	if (!kernel_fexit_attachable(id, why, len))
 		return false;
 	c->fexit_params = n;
 	return true;
@@ -61,11 +61,10 @@ static void fexit_autoload(struct tcpaccept_bpf *skel, const struct choice *c)
 						       : skel->progs.fexit_accept, true);
 }
 
-static int fexit_attach(struct tcpaccept_bpf *skel, const struct choice *c, struct kretprobe *krp)
+static int fexit_attach(struct tcpaccept_bpf *skel, struct choice *c)
 {
 	__typeof__(skel->links) *l = &skel->links;
 
-	(void)krp;
 	if (c->fexit_params == 4)
 		l->fexit_accept_pre610 = bpf_program__attach(skel->progs.fexit_accept_pre610);
 	else
@@ -86,7 +85,7 @@ static bool kprobe_probe_way(const struct config *cfg, struct choice *c, char *w
 {
 	(void)cfg;
 	(void)c;
-	return kretprobe_allowed(ACCEPT_FUNC, why, len);
+	return kernel_kretprobe_allowed(ACCEPT_FUNC, why, len);
 }
 
 static void kprobe_autoload(struct tcpaccept_bpf *skel, const struct choice *c)
@@ -96,16 +95,15 @@ static void kprobe_autoload(struct tcpaccept_bpf *skel, const struct choice *c)
 	bpf_program__set_autoload(skel->progs.kretprobe_accept, true);
 }
 
-static int kprobe_attach(struct tcpaccept_bpf *skel, const struct choice *c, struct kretprobe *krp)
+static int kprobe_attach(struct tcpaccept_bpf *skel, struct choice *c)
 {
 	__typeof__(skel->links) *l = &skel->links;
 	int err;
 
-	(void)c;
 	/* Return probe first: a call caught only at entry would leave
 	 * a stale inflight entry behind. */
-	err = kretprobe_attach(skel->progs.kretprobe_accept, ACCEPT_FUNC,
-			       KRETPROBE_MAXACTIVE, krp);
+	err = tracefs_kretprobe_attach(skel->progs.kretprobe_accept, ACCEPT_FUNC,
+			       KRETPROBE_MAXACTIVE, &c->kretprobe);
 	if (err) {
 		if (verbose)
 			warn("kretprobe with maxactive %d through kprobe_events failed (%s); using the kernel's default maxactive\n",
@@ -118,6 +116,11 @@ static int kprobe_attach(struct tcpaccept_bpf *skel, const struct choice *c, str
 	l->kprobe_accept = bpf_program__attach_kprobe(skel->progs.kprobe_accept,
 						      false, ACCEPT_FUNC);
 	return l->kprobe_accept ? 0 : -errno;
+}
+
+static void kprobe_detach(struct choice *c)
+{
+	tracefs_kretprobe_detach(&c->kretprobe);
 }
 
 /* --- accept/accept4 syscall tracepoints ------------------------------------ */
@@ -147,12 +150,10 @@ static void tracepoint_autoload(struct tcpaccept_bpf *skel, const struct choice 
 	bpf_program__set_autoload(skel->progs.tp_io_uring_complete, true);
 }
 
-static int tracepoint_attach(struct tcpaccept_bpf *skel, const struct choice *c,
-			     struct kretprobe *krp)
+static int tracepoint_attach(struct tcpaccept_bpf *skel, struct choice *c)
 {
 	__typeof__(skel->links) *l = &skel->links;
 
-	(void)krp;
 	/* Optional: kernels without io_uring have no such tracepoint. */
 	l->tp_io_uring_complete = bpf_program__attach(skel->progs.tp_io_uring_complete);
 	if (!l->tp_io_uring_complete && verbose)
@@ -214,9 +215,12 @@ const struct way_ops ways[NR_WAYS] = {
 		.describe = fexit_describe,
 	},
 	[WAY_KPROBE] = {
+		/* Entries of tcpaccept processes that were killed. */
+		.preflight = tracefs_kretprobe_remove_stale,
 		.probe = kprobe_probe_way,
 		.autoload = kprobe_autoload,
 		.attach = kprobe_attach,
+		.detach = kprobe_detach,
 		.uses_inflight = always,
 		.misses_blocked = always,
 		.describe = nothing,
@@ -231,3 +235,16 @@ const struct way_ops ways[NR_WAYS] = {
 		.describe = tracepoint_describe,
 	},
 };
+
+void ways_preflight(void)
+{
+	for (int w = WAY_AUTO + 1; w < NR_WAYS; w++)
+		if (ways[w].preflight)
+			ways[w].preflight();
+}
+
+void ways_detach(struct choice *c)
+{
+	if (c->way != WAY_AUTO && ways[c->way].detach)
+		ways[c->way].detach(c);
+}

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /* The ways into the kernel: one table (ways.c) says, per way, how it is
- * probed, which BPF programs it loads, how it attaches, whether it keeps
- * state in the inflight map and whether it misses threads already blocked
- * in accept(). tcpaccept.c walks the table; it knows no way by name. */
+ * probed, which BPF programs it loads, how it attaches and detaches,
+ * whether it keeps state in the inflight map and whether it misses threads
+ * already blocked in accept(). Each way keeps its state in struct choice.
+ * tcpaccept.c walks the table; it knows no way by name. */
 #ifndef TCPACCEPT_WAYS_H
 #define TCPACCEPT_WAYS_H
 
@@ -11,31 +12,37 @@
 #include <stdio.h>
 #include "args.h"
 #include "tcpaccept.h"
+#include "tracefs.h"
 
 #define ACCEPT_FUNC "inet_csk_accept"
 /* Room for one reason why a way in was passed over. */
 #define WHY_NOT_LEN 192
 
 struct tcpaccept_bpf;
-struct kretprobe;
 
-/* The way in that was chosen, what its probe found out, and why the ways
- * tried before it were passed over. */
+/* The way in that was chosen, what its probe found out, what it holds
+ * while attached, and why the ways tried before it were passed over. */
 struct choice {
 	enum way way;
 	int fexit_params;	/* fexit: inet_csk_accept's parameter count */
 	bool task_regs;		/* tracepoint: bpf_task_pt_regs() is there */
+	struct kretprobe kretprobe;	/* kprobe: made through kprobe_events */
 	char why_not[NR_WAYS][WHY_NOT_LEN];
 };
 
 struct way_ops {
+	/* Before anything is loaded, whichever way is chosen (optional). */
+	void (*preflight)(void);
 	/* Whether this kernel allows the way: true, or false with the
 	 * reason in @why. May fill in @c's details for the steps below. */
 	bool (*probe)(const struct config *cfg, struct choice *c, char *why, size_t len);
 	/* Turns on its programs (all start off but the syscall exit ones). */
 	void (*autoload)(struct tcpaccept_bpf *skel, const struct choice *c);
 	/* Attaches its programs, exit before entry; 0 or -errno. */
-	int (*attach)(struct tcpaccept_bpf *skel, const struct choice *c, struct kretprobe *krp);
+	int (*attach)(struct tcpaccept_bpf *skel, struct choice *c);
+	/* Undoes what attach did outside the skeleton (optional; safe to
+	 * call twice, and after a failed attach). */
+	void (*detach)(struct choice *c);
 	/* Its programs pass state from entry to return in the inflight map. */
 	bool (*uses_inflight)(const struct choice *c);
 	/* A thread blocked in accept() before it attached is never seen
@@ -50,5 +57,10 @@ struct way_ops {
 
 /* Indexed by enum way; WAY_AUTO's entry is empty. */
 extern const struct way_ops ways[NR_WAYS];
+
+/* Every way's preflight. */
+void ways_preflight(void);
+/* The chosen way's detach, if it has one. */
+void ways_detach(struct choice *c);
 
 #endif /* TCPACCEPT_WAYS_H */

@@ -9,7 +9,10 @@ needs). Python standard library only: it runs with Debian's /usr/bin/python3.
 For each flood mode (rst, graceful) the configurations untraced, tcpaccept,
 bpftrace and (if ./tcpaccept -h lists it) tcpaccept -c run in alternating
 rounds; each traced round is compared with the untraced run of the same
-round. See bench/README.md for what every figure means.
+round. --services adds -j, -S and --container (matching the flood, and
+not), with the floods run in a cgroup named as a Docker container's, and
+--baseline=BINARY the same -j of an earlier build beside them. See
+bench/README.md for what every figure means.
 """
 import argparse
 import collections
@@ -33,10 +36,16 @@ TCPACCEPT = TCPACCEPT_BUILT	# a private copy once main() starts
 FLOOD = os.path.join(ROOT, ".output", "bench", "flood")
 ACCEPTLOOP = os.path.join(ROOT, ".output", "bench", "acceptloop")
 SYSCALLTAX = os.path.join(ROOT, ".output", "bench", "syscalltax")
+ROWCOST = os.path.join(ROOT, ".output", "bench", "rowcost")
 # The start-up floor: a minimal CO-RE loader (bench/floorload.c, `make bench`).
 FLOORLOAD = os.path.join(ROOT, ".output", "bench", "floorload")
 BT_SCRIPT = os.path.join(HERE, "tcpaccept.bt")
 BPFTRACE = shutil.which("bpftrace") or "/usr/bin/bpftrace"
+BASELINE = None		# --baseline: an earlier tcpaccept, for its -j
+# --services: the floods run in a cgroup named as a Docker container's
+# (the systemd driver), under a slice of the bench's own.
+SERVICE_ID = "4f3c2b1a09e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2"
+FLOOD_CGROUP = None
 
 ATTACH_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
@@ -124,8 +133,8 @@ class Tracer:
                 head = f.read(4096)
             if head.startswith(b"PID ") or b"\nPID " in head:
                 break
-            if self.name == "tcpaccept -c" and in_epoll_wait(self.proc.pid):
-                break	# -c prints no header: attached once it waits for events
+            if self.name in NO_HEADER and in_epoll_wait(self.proc.pid):
+                break	# -c, -j print no header: attached once it waits for events
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode} before attaching: "
                                    + open(self.err_path, errors="replace").read()[-800:])
@@ -163,6 +172,9 @@ def run_flood(mode, family, seconds, clients, truth_path):
     """Runs one flood; returns its key=value report, plus the CPU seconds the
     flood itself used (rusage) and the machine's busy CPU seconds meanwhile."""
     cmd = [FLOOD, "-m", mode, f"-{family}", "-d", str(seconds), "-c", str(clients), "-o", truth_path]
+    if FLOOD_CGROUP:
+        # Moved in before it makes its sockets: a socket keeps its cgroup.
+        cmd = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', FLOOD_CGROUP, *cmd]
     busy0 = busy_cpu_s()
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -189,7 +201,9 @@ def check_lines(out_path, flood, truth_path):
     printed = right = other = 0
     with open(out_path, errors="replace") as f:
         for line in f:
-            fields = line.split()
+            fields = json_fields(line) if line.startswith("{") else line.split()
+            if fields and fields[-1] == SERVICE_ID[:12]:
+                fields.pop()	# -S: the SERVICE column
             if len(fields) != 7 or not fields[0].isdigit():
                 continue
             if fields[0] != pid:
@@ -201,6 +215,17 @@ def check_lines(out_path, flood, truth_path):
                 truth[key] -= 1
                 right += 1
     return printed, right, other
+
+
+def json_fields(line):
+    """A -j row as the column fields check_lines() reads; [] if its
+    identity is not the flood's cgroup's (--services)."""
+    o = json.loads(line)
+    # An earlier build (--baseline) has no container key.
+    if FLOOD_CGROUP and o.get("container", SERVICE_ID) != SERVICE_ID:
+        return []
+    return [str(o["pid"]), o["comm"], str(o["ip"]), o["raddr"], str(o["rport"]), o["laddr"],
+            str(o["lport"])]
 
 
 def check_counts(out_path, flood):
@@ -266,7 +291,19 @@ def tracer_cmd(config, family=4):
         "tcpaccept": [TCPACCEPT],
         "tcpaccept -c": [TCPACCEPT, "-c"],
         "bpftrace": [BPFTRACE, BT_SCRIPT],
+        # --services: which service accepted.
+        "tcpaccept -j": [TCPACCEPT, "-j"],
+        "baseline -j": [BASELINE, "-j"],
+        "tcpaccept -S": [TCPACCEPT, "-S"],
+        "container in": [TCPACCEPT, f"--container={SERVICE_ID[:12]}"],
+        "container out": [TCPACCEPT, "--container=0123456789ab"],
     }[config]
+
+
+# The configurations that print no header: attached once in epoll_wait.
+NO_HEADER = ("tcpaccept -c", "tcpaccept -j", "baseline -j")
+# --services' configurations; "container out" prints nothing of the flood.
+SERVICE_CONFIGS = ["tcpaccept -j", "tcpaccept -S", "container in", "container out"]
 
 
 def one_run(config, mode, family, args, workdir, tag):
@@ -314,7 +351,7 @@ def one_run(config, mode, family, args, workdir, tag):
             res["flood_pid"] = flood["pid"]
         else:
             res["printed"], res["right"], res["other"] = check_lines(tracer.out_path, flood, truth)
-            if config in ("floor", "resolve only"):
+            if config in ("floor", "resolve only", "container out"):
                 assert res["printed"] == 0, f"the {config} configuration printed accepts"
                 res["printed"] = res["right"] = None
         for p in (tracer.out_path, tracer.err_path):
@@ -360,6 +397,10 @@ def bpf_run_ns(pid):
 # tracepoints must do.
 # The tcpaccept configurations of the two passes below, by cost.
 PASS_CONFIGS = ["floor", "resolve only", "tcpaccept -c", "tcpaccept"]
+# The BPF run time pass has --services' too (the other passes run outside
+# the flood's cgroup, where they would mean nothing).
+STATS_CONFIGS = PASS_CONFIGS + ["container out", "baseline -j", "tcpaccept -j", "tcpaccept -S",
+                                "container in"]
 
 
 def remove_files(workdir, *names):
@@ -381,7 +422,7 @@ def bpf_stats_pass(configs, args, workdir):
     try:
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
             f.write("1")
-        names = [c for c in PASS_CONFIGS if c in configs]
+        names = [c for c in STATS_CONFIGS if c in configs]
         got = {c: [] for c in names}
         for rnd in range(args.stats_rounds):
             for config in names[rnd % len(names):] + names[:rnd % len(names)]:
@@ -588,6 +629,10 @@ def main():
                     help="rounds of the in-thread cost pass (bench/acceptloop; default 9, 0 skips it)")
     ap.add_argument("--tax-rounds", type=int, default=5,
                     help="rounds of the syscall tax pass (bench/syscalltax; default 5, 0 skips it)")
+    ap.add_argument("--services", action="store_true",
+                    help="add -j, -S and --container (in and out), the floods in a container's cgroup")
+    ap.add_argument("--baseline", metavar="BINARY",
+                    help="with --services: an earlier tcpaccept, whose -j runs beside this one's")
     args = ap.parse_args()
     args.clients = {"rst": args.rst_clients, "graceful": args.graceful_clients}
     modes = [m for m in args.modes.split(",") if m]
@@ -627,6 +672,9 @@ def main():
         n_other = warn_other_tracers("start")
         count_mode = has_count_mode()
         configs = ["untraced", "floor", "resolve only", "tcpaccept"] + (["bpftrace"] if use_bt else []) + (["tcpaccept -c"] if count_mode else [])
+        if args.services:
+            configs += (["baseline -j"] if args.baseline else []) + SERVICE_CONFIGS
+            services_setup(args, workdir)
         if not count_mode:
             log("tcpaccept -c: not available (./tcpaccept -h lists no -c)")
         if not use_bt:
@@ -694,7 +742,7 @@ def main():
                 lost = sum(r["lost"] for r in rs)
                 cpu_per_m = sum(r["cpu"] for r in rs) / acc * 1e6 if acc else 0
                 hwm = max(r["rss"] or 0 for r in rs)
-                if config in ("floor", "resolve only"):
+                if config in ("floor", "resolve only", "container out"):
                     pr = f"{'(prints nothing)':>22}{'-':>18}"
                 elif any(r.get("printed") is None for r in rs):
                     pr = f"{'(unknown table)':>22}{'-':>18}"
@@ -731,6 +779,10 @@ def main():
             tax_pass(configs, args.tax_rounds, workdir)
         if not args.no_bpf_stats:
             bpf_stats_pass(configs, args, workdir)
+        if args.services and os.access(ROWCOST, os.X_OK):
+            log("\nformatting one row (bench/rowcost: format.c in a loop, the fastest of 9 batches):")
+            for line in subprocess.run([ROWCOST], stdout=subprocess.PIPE, text=True).stdout.splitlines():
+                log(f"  {line}")
         log("")
         t = startup["tcpaccept"]
         typed_ms = startup["floor, tcpaccept's types"]["header_ms"]
@@ -764,7 +816,42 @@ def main():
             log("(bench/profile.sh measures what such programs cost per accept)")
         log(f"loadavg at the end {open('/proc/loadavg').read().split()[:3]}; bench took {time.monotonic() - t_start:.0f} s")
     finally:
+        services_cleanup()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def cgroup2_mount():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            head, _, tail = line.partition(" - ")
+            if tail.split()[0] == "cgroup2":
+                return head.split()[4]
+    raise RuntimeError("--services: no cgroup v2 is mounted")
+
+
+def services_setup(args, workdir):
+    """--services: the flood's cgroup; --baseline's binary, copied as the
+    bench's own is."""
+    global FLOOD_CGROUP, BASELINE
+    top = os.path.join(cgroup2_mount(), f"tcpaccept-bench-{os.getpid()}.slice")
+    FLOOD_CGROUP = os.path.join(top, "system.slice", f"docker-{SERVICE_ID}.scope")
+    os.makedirs(FLOOD_CGROUP)
+    log(f"--services: the floods run in {FLOOD_CGROUP}")
+    if args.baseline:
+        BASELINE = os.path.join(workdir, "tcpaccept-baseline")
+        shutil.copy2(args.baseline, BASELINE)
+        log(f"--baseline: {args.baseline}, {subprocess.run([BASELINE, '-V'], stdout=subprocess.PIPE, text=True).stdout.strip()}")
+
+
+def services_cleanup():
+    if not FLOOD_CGROUP:
+        return
+    top = FLOOD_CGROUP.rsplit("/system.slice/", 1)[0]
+    for d in (FLOOD_CGROUP, os.path.dirname(FLOOD_CGROUP), top):
+        try:
+            os.rmdir(d)
+        except OSError as e:
+            log(f"bench: cannot remove {d}: {e}")
 
 
 if __name__ == "__main__":

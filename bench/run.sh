@@ -23,6 +23,11 @@ if [ ! -x .output/bench/syscalltax ] || [ bench/syscalltax.c -nt .output/bench/s
 	echo "  CC       .output/bench/syscalltax"
 	${CC:-cc} -O2 -Wall -Wextra -Werror -static -o .output/bench/syscalltax bench/syscalltax.c
 fi
+if [ ! -x .output/bench/rowcost ] || [ bench/rowcost.c -nt .output/bench/rowcost ] ||
+	[ format.c -nt .output/bench/rowcost ]; then
+	echo "  CC       .output/bench/rowcost"
+	${CC:-cc} -O2 -Wall -Wextra -Werror -I. -o .output/bench/rowcost bench/rowcost.c format.c
+fi
 # The start-up floor (bench/floorload.c) needs the BPF tool chain: make builds it.
 make --no-print-directory -s .output/bench/floorload
 if ! mountpoint -q /sys/kernel/tracing; then

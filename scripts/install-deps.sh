@@ -7,7 +7,7 @@
 set -eu
 
 build="clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev make gcc pkg-config"
-test="python3 python3-pytest qemu-system-x86 busybox-static cpio iproute2 util-linux kmod strace valgrind libclang-rt-14-dev groff-base man-db procps zstd build-essential debhelper dpkg-dev devscripts lintian prometheus prometheus-node-exporter logrotate systemd"
+test="python3 python3-pytest qemu-system-x86 busybox-static podman runc cpio iproute2 util-linux kmod strace valgrind libclang-rt-14-dev groff-base man-db procps zstd build-essential debhelper dpkg-dev devscripts lintian prometheus prometheus-node-exporter logrotate systemd"
 
 case "${1:-build}" in
 build) want=$build ;;

@@ -44,7 +44,7 @@ CHECKS := unit sanitize valgrind fuzz dynamic package e2e vm
 .PHONY: check unit e2e vm cross-arm64
 
 PEER := $(OUTPUT)/tcppeer
-UNIT_OBJS := $(addprefix $(OUTPUT)/,args.o format.o metrics.o)
+UNIT_OBJS := $(addprefix $(OUTPUT)/,args.o format.o metrics.o series.o service.o cgroup.o)
 # What the host e2e suite (tests/e2e) reads besides the tcpaccept under test:
 # every run of it (e2e, sanitize, dynamic) builds them first. The release
 # binary too: the systemd unit's system-call test straces the binary the
@@ -60,9 +60,11 @@ check:
 $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/tests/unit_tests: tests/unit/unit_tests.c $(UNIT_OBJS) | $(OUTPUT)/tests
+# Every tests/unit/*.c: each TEST() registers itself (tests/unit/unit.h).
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+$(OUTPUT)/tests/unit_tests: $(UNIT_SRCS) tests/unit/unit.h $(UNIT_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(UNIT_SRCS) $(UNIT_OBJS) -o $@
 
 $(PEER): tests/peer/tcppeer.c | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -75,8 +77,9 @@ $(OUTPUT)/tcpaccept.min.btf: $(OUTPUT)/tcpaccept.bpf.o
 	$(call msg,MIN-BTF,$@)
 	$(Q)$(BPFTOOL) gen min_core_btf /sys/kernel/btf/vmlinux $@ $<
 
+# make unit UNIT=format_  runs the tests whose names start so.
 unit: $(OUTPUT)/tests/unit_tests
-	$(Q)$<
+	$(Q)$< $(UNIT)
 
 e2e: $(BIN) $(E2E_NEEDS)
 	$(Q)$(PYTEST) -v tests/e2e

@@ -97,8 +97,56 @@ struct sock_common {
 	struct in6_addr skc_v6_rcv_saddr;
 };
 
+/* cgroup v2: a cgroup's ID is its kernfs node's (a u64 since 5.5,
+ * 67c0496e87d1: the directory's inode number); the parent walk goes
+ * through the css, which every kernel has. */
+struct kernfs_node {
+	__u64 id;
+	const char *name;
+	struct kernfs_node *parent;
+};
+
+/* Linux 6.15 renamed kernfs_node.parent __parent, for RCU accessors
+ * ("kernfs: Use RCU to access kernfs_node::parent"). */
+struct kernfs_node___new {
+	struct kernfs_node *__parent;
+};
+
+struct cgroup_subsys_state {
+	struct cgroup *cgroup;
+	struct cgroup_subsys_state *parent;
+};
+
+struct cgroup_root {
+	int hierarchy_id;	/* 0: the default (v2) hierarchy */
+};
+
+struct cgroup {
+	struct cgroup_subsys_state self;
+	struct kernfs_node *kn;
+	struct cgroup_root *root;
+};
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
+};
+
+/* The cgroup a socket was made in (cgroup_sk_alloc()), copied to the
+ * children a listener hands out (cgroup_sk_clone()). A struct since 5.15
+ * (8520e224f547, backported to 5.10.y); before, a union whose u64 is the
+ * cgroup pointer unless bit 0 says v1 net_prio/net_cls data took its
+ * place. */
+struct sock_cgroup_data {
+	struct cgroup *cgroup;
+};
+
+struct sock_cgroup_data___old {
+	__u64 val;
+};
+
 struct sock {
 	struct sock_common __sk_common;
+	struct sock_cgroup_data sk_cgrp_data;
 	/* A u16 since Linux 5.6 (bf9765145b85), an 8-bit bitfield before:
 	 * read it with BPF_CORE_READ_BITFIELD_PROBED, which handles both. */
 	__u16 sk_protocol;
@@ -164,10 +212,38 @@ struct files_struct {
 	struct fdtable *fdt;
 };
 
+/* A thread's PID in each PID namespace from the initial one (level 0) to
+ * its own (level): numbers[] has level + 1 entries (a flexible array
+ * since 6.x; the element's layout is stable). */
+struct pid_namespace {
+	struct ns_common ns;
+};
+
+struct upid {
+	int nr;
+	struct pid_namespace *ns;
+};
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[1];
+};
+
+struct mnt_namespace {
+	struct ns_common ns;
+};
+
+struct nsproxy {
+	struct mnt_namespace *mnt_ns;	/* NULL once the task is exiting */
+};
+
 struct task_struct {
 	unsigned int flags;
 	struct files_struct *files;
 	struct task_struct *group_leader;
+	struct pid *thread_pid;		/* 4.19+ */
+	struct nsproxy *nsproxy;
+	struct css_set *cgroups;
 	char comm[16];
 };
 
@@ -181,6 +257,12 @@ struct io_kiocb {
 struct trace_event_raw_io_uring_complete {
 	void *req;
 	int res;
+};
+
+/* The sock___old flavor reads sk_cgrp_data as the union of kernels before
+ * 5.15's fix (see struct sock_cgroup_data). */
+struct sock___old {
+	struct sock_cgroup_data___old sk_cgrp_data;
 };
 
 struct trace_event_raw_inet_sock_set_state {

@@ -2,10 +2,11 @@
 """End to end on this host: the optional columns (-t, -T, -U, -w, -q),
 each value checked."""
 import re
+import subprocess
 import time
 
-from tests.lib.checks import check_rows, header
-from tests.lib.host import traced
+from tests.lib.checks import check_rows, header, parse_rows
+from tests.lib.host import Tracer, free_port, peer, traced
 
 
 def test_timestamp_column():
@@ -92,3 +93,36 @@ def test_queue_backlog_grows_while_server_sleeps():
     assert lens[:peak + 1] == sorted(lens[:peak + 1]) and max(lens) >= 3, lens
     waits = [float(r["wait"]) for r in mine]
     assert waits[:peak + 1] == sorted(waits[:peak + 1]) and waits[peak] > 150, waits
+
+
+# --- no line ends in a blank -------------------------------------------------------
+
+COLUMN_LAYOUTS = [[], ["-t", "-T", "-U"], ["--print-proto"], ["-w"], ["-q"], ["-q", "-w"]]
+TABLE_LAYOUTS = [["-c"], ["-c", "--print-proto", "-w"], ["-c", "-q"], ["-c", "-i", "1"]]
+
+
+def test_no_line_ends_in_a_blank_and_grep_port_dollar_works():
+    port = free_port(below=10000)   # LPORT shorter than its column
+    tracers = [Tracer(*opts, "-P", str(port)) for opts in COLUMN_LAYOUTS]
+    tables = [Tracer(*opts, "-P", str(port), "-v", ready_on_stderr=True) for opts in TABLE_LAYOUTS]
+    ready, accepts = peer("--port", str(port), "--count", "3")
+    ready6, accepts6 = peer("--port", str(port), "--count", "2", "--family", "6")
+    time.sleep(1.2)     # one -i 1 table at least
+    for opts, t in zip(COLUMN_LAYOUTS + TABLE_LAYOUTS, tracers + tables):
+        out, err, rc = t.stop()
+        assert rc == 0, (opts, err)
+        assert out.count("\n") >= 2, (opts, out)
+        for line in out.splitlines():
+            assert line == line.rstrip(), (opts, line)
+        if "-c" in opts:
+            continue
+        # The shell user's way: grep ' PORT$' finds every row of the port.
+        res = subprocess.run(["grep", "-c", f" {port}$"], input=out.encode(),
+                             capture_output=True, timeout=10)
+        want = 0 if "-q" in opts else 5     # with -q, WAIT(ms) comes last
+        assert int(res.stdout) == want, (opts, out)
+        kw = {"wallclock": "-T" in opts, "timestamp": "-t" in opts, "uid": "-U" in opts,
+              "queue": "-q" in opts, "wide": "-w" in opts, "proto": "--print-proto" in opts}
+        rows = parse_rows(out, **kw)
+        check_rows(rows, accepts, ready["pid"])
+        check_rows(rows, accepts6, ready6["pid"])

@@ -7,6 +7,7 @@ import re
 import subprocess
 
 from tests.lib import ROOT, TCPACCEPT
+from tests.lib.host import readme, run_tcpaccept as run
 
 MAN = os.path.join(ROOT, "tcpaccept.8")
 # Options kept under an earlier name for existing users: accepted, hidden
@@ -79,3 +80,18 @@ def test_man_page_renders_without_warnings():
                          env={**os.environ, "MANPAGER": "cat", "MANWIDTH": "80"})
     assert res.returncode == 0 and res.stderr == "", res.stderr
     assert "tcpaccept - trace successful TCP accept()s" in res.stdout
+
+
+def test_docs_say_what_minus_4_means():
+    help_text = run("--help").stdout.decode()
+    block = help_text.split("  -4, --ipv4")[1].split("\n  -6")[0]
+    assert "sockets only" in block and "dual-stack" in block and "--client-family" in block, block
+    with open(os.path.join(ROOT, "tcpaccept.8")) as f:
+        man = f.read()
+    section = man.split('.BR \\-4 ", " \\-\\-ipv4\n')[1].split(".TP")[0]
+    assert "dual\\-stack" in section and "client\\-family" in section, section
+    text = " ".join(readme().split())
+    assert "-4, --ipv4 Trace IPv4 sockets only, as bcc's -4: an IPv4 client of a dual-stack" in text
+    with open(os.path.join(ROOT, "tcpaccept_example.txt")) as f:
+        example = f.read()
+    assert "# ./tcpaccept --client-family=4\n" in example

@@ -11,6 +11,8 @@ other test_*.py files here do the same for each kind of accept and each
 option.
 """
 import os
+import platform
+import re
 import signal
 import subprocess
 import time
@@ -19,8 +21,18 @@ import pytest
 
 from tests.lib import TCPACCEPT
 from tests.lib.checks import check_rows, header, parse_rows
-from tests.lib.host import (STARTED, Tracer, assert_loaded, assert_unloaded, bpf_objects,
-                            die_with_pytest, free_port, peer, traced)
+from tests.lib.host import (STARTED, Tracer, assert_loaded, assert_unloaded, bpf_calls,
+                            bpf_objects, die_with_pytest, free_port, no_bpf_calls, peer,
+                            run_tcpaccept as run, traced)
+
+TRY_HELP = "Try 'tcpaccept --help' for more information.\n"
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, f"{what} (waited {timeout}s)"
+        time.sleep(0.05)
 
 
 # --- how it ends ------------------------------------------------------------
@@ -34,6 +46,56 @@ def test_signal_exits_zero_and_detaches(sig):
     out, err, rc = t.stop(sig)
     assert rc == 0 and err == "", (rc, err)
     check_rows(parse_rows(out), accepts, ready["pid"])
+    assert_unloaded(objs)
+
+
+# The number of write() in /proc/PID/syscall while a thread is in it.
+WRITE_SYSCALL = {"x86_64": 1, "aarch64": 64}[platform.machine()]
+
+
+def blocked_in_write(pid):
+    with open(f"/proc/{pid}/syscall") as f:
+        return f.read().split()[0] == str(WRITE_SYSCALL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_ends_tracing_while_a_write_blocks(sig):
+    """`tcpaccept | sleep 20` under load: the reader never reads, the pipe
+    fills and tcpaccept blocks in write(). A signal still ends it: what the
+    pipe did not take is counted as rows not written, and it detaches."""
+    port = free_port()
+    rfd, wfd = os.pipe()
+    proc = subprocess.Popen([TCPACCEPT, "-v", "-P", str(port)], stdout=wfd,
+                            stderr=subprocess.PIPE, preexec_fn=die_with_pytest)
+    STARTED.append(proc)
+    os.close(wfd)
+    err = b""
+    while b"tcpaccept: way in: " not in err:
+        line = proc.stderr.readline()
+        assert line, f"tcpaccept exited before attaching: {err.decode()}"
+        err += line
+    objs = bpf_objects(proc.pid)
+    # A pipe holds 64 KiB and tcpaccept's buffer as much: 4000 rows fill both.
+    ready, accepts = peer("--port", str(port), "--count", "4000", "--rst")
+    wait_for(lambda: blocked_in_write(proc.pid), 30, "tcpaccept never blocked in write()")
+    proc.send_signal(sig)
+    try:
+        rc = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"tcpaccept still running 30 s after {sig!r} in a blocked write")
+    err = (err + proc.stderr.read()).decode()
+    with os.fdopen(rfd, "rb") as r:
+        taken = r.read()
+    assert rc == 0, err
+    # Reported as lost events are: steps (once a second), then the total.
+    steps = re.findall(r"^tcpaccept: could not write (\d+) rows \(the output took no more "
+                       r"after the signal\)$", err, re.M)
+    total = re.findall(r"^tcpaccept: could not write (\d+) rows in total\n\Z", err, re.M)
+    assert steps and total and sum(map(int, steps)) == int(total[0]), err
+    # Every row is either whole in the pipe or counted (a cut one counted).
+    whole = taken.count(b"\n")
+    assert whole > 1 and whole + int(total[0]) == 1 + len(accepts) == 4001, (whole, total)
     assert_unloaded(objs)
 
 
@@ -53,27 +115,29 @@ def test_closed_pipe_exits_quietly():
 
 
 def test_output_to_pipe_is_flushed_per_batch():
-    # An interactive `tcpaccept | grep` sees a row within a poll period,
-    # not when a stdio buffer fills.
-    t = Tracer()
-    ready, accepts = peer("--count", "1")
-    sent = time.monotonic()
-    t.wait_for(lambda out, err: out.count(b"\n") >= 2, 5, "no row")
-    latency = time.monotonic() - sent
+    # An interactive `tcpaccept | grep` sees a row while tracing goes on,
+    # not when a stdio buffer fills: one row alone (-P: nothing else) fills
+    # no buffer, so it arrives only if the batch is written out.
+    port = free_port()
+    t = Tracer("-P", str(port))
+    ready, accepts = peer("--port", str(port), "--count", "1")
+    t.wait_for(lambda out, err: out.count(b"\n") >= 2, 30, "the row not written while tracing")
+    assert t.proc.poll() is None
     out, err, rc = t.stop()
     assert rc == 0, err
     check_rows(parse_rows(out), accepts, ready["pid"])
-    assert latency < 1.0, f"row arrived after {latency:.2f}s"
 
 
 def test_duration_exits_by_itself():
     start = time.monotonic()
     # A port nobody listens on: no row may show up.
     res = subprocess.run([TCPACCEPT, "-d", "2", "-P", str(free_port())], capture_output=True,
-                         timeout=15)
+                         timeout=30)
     elapsed = time.monotonic() - start
     assert res.returncode == 0 and res.stderr == b"", res
-    assert 1.9 < elapsed < 4, elapsed
+    # Not before its 2 s (which start after this clock did); how much
+    # later is the machine's business.
+    assert elapsed >= 2, elapsed
     assert res.stdout.decode().splitlines() == [header()]
 
 
@@ -85,15 +149,26 @@ def kprobes_on_host():
             os.path.exists("/sys/kernel/debug/tracing/kprobe_events"))
 
 
+WAYS = ["fexit", "kprobe", "tracepoint"]     # auto's order
+
+
 def test_verbose_says_which_way_and_why():
-    t = Tracer("-v")
+    """One "way in" line; every way before it in auto's order passed over
+    with its reason, none after it; and the way chosen traces."""
+    port = free_port()
+    t = Tracer("-v", "-P", str(port))
+    ready, accepts = peer("--port", str(port), "--count", "2")
     out, err, rc = t.stop()
     assert rc == 0, err
-    chosen = [line for line in err.splitlines() if line.startswith("tcpaccept: way in: ")]
-    assert len(chosen) == 1, err
+    chosen = re.findall(r"^tcpaccept: way in: (\w+)", err, re.M)
+    assert len(chosen) == 1 and chosen[0] in WAYS, err
+    passed = re.findall(r"^tcpaccept: passed over (\w+): (.+)$", err, re.M)
+    assert [w for w, _ in passed] == WAYS[:WAYS.index(chosen[0])], err
+    assert all(len(why) > 10 for _, why in passed), passed
+    check_rows(parse_rows(out), accepts, ready["pid"])
     if not kprobes_on_host():
         # This host (lockdown, no kprobes): tracepoints are the only way in.
-        assert chosen[0].startswith("tcpaccept: way in: tracepoint"), chosen
+        assert chosen == ["tracepoint"], chosen
         assert "tcpaccept: passed over fexit: " in err, err
         assert "tcpaccept: passed over kprobe: the kernel has no kprobes" in err, err
 
@@ -131,16 +206,26 @@ BAD_COMMAND_LINES = [
     ["-P", "80,"], ["-P", "0"], ["-P", "65536"], ["-P", "90-80"], ["-4", "-6"],
     ["--way=bogus"], ["--way"], ["--backend=bogus"], ["--backend"], ["--ring-kb=3"],
     ["--ring-kb=3000"], ["-t", "extra"], ["-P", "http"],
+    # One value each: given twice is refused, never "the last one wins".
+    ["-p", "1", "-p", "2"], ["-o", "/tmp/a", "--output=/tmp/b"], ["--way=auto", "--backend=tracepoint"],
 ]
+
+
+def test_repeated_option_with_one_value_refused(tmp_path):
+    for args, name in ((["-p", "1", "-p", "1"], "-p/--pid"),
+                       (["-d", "1", "--duration=2"], "-d/--duration"),
+                       (["--btf=/a", "--btf=/b"], "--btf"),
+                       (["-o", str(tmp_path / "a"), "-o", str(tmp_path / "b")], "-o/--output")):
+        res, calls = no_bpf_calls(tmp_path, *args)
+        assert res.returncode == 64 and res.stdout == b"" and calls == [], (args, res)
+        assert res.stderr.decode() == f"tcpaccept: {name} given more than once: it takes one value\n", args
+    assert not os.path.exists(tmp_path / "a") and not os.path.exists(tmp_path / "b")
 
 
 def test_bad_command_lines_refused_before_loading(tmp_path):
     # strace proves no bpf() call was made at all, let alone a load.
-    trace = tmp_path / "strace"
     for args in BAD_COMMAND_LINES:
-        res = subprocess.run(["strace", "-f", "-qq", "-e", "trace=bpf,perf_event_open",
-                              "-o", str(trace), TCPACCEPT, *args],
-                             capture_output=True, timeout=10)
+        res, calls = bpf_calls(tmp_path, *args)
         err = res.stderr.decode()
         assert res.returncode == 64, (args, res.returncode, err)
         # One line; after a wrong option name or a stray argument, a "Try" line.
@@ -148,7 +233,6 @@ def test_bad_command_lines_refused_before_loading(tmp_path):
         assert err.startswith("tcpaccept: ") and (
             len(lines) == 1 or lines[1:] == ["Try 'tcpaccept --help' for more information.\n"]), (args, err)
         assert res.stdout == b"", args
-        calls = [l for l in trace.read_text().splitlines() if "bpf(" in l or "perf_event_open(" in l]
         assert calls == [], (args, calls)
     assert len(BAD_COMMAND_LINES) >= 20
 
@@ -208,3 +292,20 @@ def test_count_mode_keeps_only_cap_bpf():
     cap_bpf = f"{1 << 39:016x}"
     assert caps["CapEff"] == caps["CapPrm"] == caps["CapBnd"] == cap_bpf, caps
     assert f"{ready['pid']:<7} tcppeer-srv  4  127.0.0.1        {ready['port']:<5} 2" in out, out
+
+
+# --- unknown option: Try --help ---------------------------------------------------
+
+def test_unknown_option_says_try_help(tmp_path):
+    for args, first in ((["--bogus"], "unrecognized option '--bogus'"),
+                        (["-Z"], "invalid option -- 'Z'"),
+                        (["-p"], "option requires an argument -- 'p'"),
+                        (["80"], "unexpected argument '80'")):
+        res, calls = no_bpf_calls(tmp_path, *args)
+        assert res.returncode == 64, (args, res)
+        assert res.stderr.decode() == f"tcpaccept: {first}\n{TRY_HELP}", args
+        assert res.stdout == b"" and calls == [], (args, calls)
+    # A bad value says what is wanted in its one line: no Try line.
+    res = run("-d", "0")
+    assert res.returncode == 64
+    assert res.stderr.decode() == "tcpaccept: invalid duration '0': expected 1-31536000 seconds\n"

@@ -3,6 +3,7 @@
 back through prometheus-node-exporter's textfile collector and through a
 Prometheus server's query API; atomic writes; -c -q's histograms; -o with
 logrotate. Every server listens on 127.0.0.1 only and is stopped here."""
+import fcntl
 import json
 import os
 import re
@@ -18,7 +19,7 @@ import pytest
 from tests.lib import ROOT, TCPACCEPT
 from tests.lib.checks import (LOST_RE, check_rows, header, one, parse_json_lines, parse_prom,
                               parse_rows, series)
-from tests.lib.host import STARTED, Tracer, die_with_pytest, free_port, peer
+from tests.lib.host import STARTED, Tracer, WaitingPeer, die_with_pytest, free_port, peer
 
 APP = "tcpaccept"
 HOLD_MS = 80            # tcppeer --hold: each accept waits 80 ms and a little
@@ -26,17 +27,26 @@ HOLD_MS = 80            # tcppeer --hold: each accept waits 80 ms and a little
 # 51 ms of scheduling delay before the bucket is wrong
 SLOW_LE = 0.131072
 FAST_LE = 0.065536
-def own_peer(*args):
-    """tcppeer on a port no other run of this file had: two runs on one
-    ephemeral port would add up in one series."""
+def own_port():
+    """A port no other run of this file had: two runs on one port would add
+    up in one series."""
     port = free_port()
     while port in USED_PORTS:
         port = free_port()
     USED_PORTS.add(port)
-    return peer("--port", str(port), *args)
+    return port
+
+
+def own_peer(*args):
+    return peer("--port", str(own_port()), *args)
 
 
 USED_PORTS = set()
+
+
+def whole_json_lines(text):
+    """The JSON lines of a file or pipe still being written: its whole lines."""
+    return parse_json_lines(text[:text.rfind("\n") + 1])
 
 
 def read_file(path):
@@ -140,6 +150,74 @@ def test_metrics_series_cap_counts_what_it_drops(tmp_path):
     assert one(s, "tcpaccept_max_series") == 1
 
 
+# Run as nobody: one listener per port on its own 127.1.0.x, a task name
+# of its own for each accept: as many label sets as ports, for both metrics.
+JUNK_SERIES = r"""
+import socket, sys
+for i, port in enumerate(map(int, sys.argv[1:])):
+    with open("/proc/thread-self/comm", "w") as f:
+        f.write(f"junk{i:03d}")
+    addr = f"127.1.0.{i + 1}"
+    with socket.create_server((addr, port)) as srv:
+        with socket.create_connection((addr, port)) as cli:
+            srv.accept()[0].close()
+"""
+MAX_SERIES = 16
+JUNK = 24
+
+
+def metrics_writes(path):
+    """Each new write of the metrics file, parsed (by its timestamp)."""
+    last = None
+
+    def new_write():
+        s = parse_prom(read_file(path))
+        return s if s and one(s, "tcpaccept_metrics_timestamp_seconds") != last else None
+    while True:
+        s = wait_until(new_write, 30, "no new metrics write")
+        last = one(s, "tcpaccept_metrics_timestamp_seconds")
+        yield s
+
+
+def test_junk_series_cannot_keep_a_real_listener_out(tmp_path):
+    """Another user fills --metrics-max-series with junk label sets, then
+    stops; a real service that starts later gets its series within a few
+    writes: idle series give their place back while the metric turns
+    accepts away (series.c), counted in tcpaccept_series_evicted_total."""
+    path = tmp_path / "tcpaccept.prom"
+    junk_ports = [free_port() for _ in range(JUNK)]
+    real = free_port()
+    t = metrics_tracer(path, f"--metrics-max-series={MAX_SERIES}",
+                       "-P", ",".join(map(str, junk_ports + [real])))
+    subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                    "/usr/bin/python3", "-c", JUNK_SERIES, *map(str, junk_ports)],
+                   check=True, timeout=60)
+    writes = metrics_writes(path)
+    for s in writes:
+        kept = series(s, "tcpaccept_accepts_total")
+        refused = one(s, "tcpaccept_series_overflow_total", metric="tcpaccept_accepts_total")
+        if len(kept) == MAX_SERIES and sum(kept.values()) + refused == JUNK:
+            break
+    assert all(dict(lb)["comm"].startswith("junk") for lb in kept), kept
+    # The real service accepts once a write until it shows; the bound is
+    # in writes (each one SERIES_IDLE_WRITES and the pressure count), not
+    # in seconds.
+    made = 0
+    for waited, s in enumerate(writes):
+        if series(s, "tcpaccept_accepts_total", comm="realsvc"):
+            break
+        assert waited < 3 + 4, f"no series for the real service after {waited} writes"
+        peer("--port", str(real), "--count", "1", "--comm", "realsvc")
+        made += 1
+    out, err, rc = t.stop()
+    assert rc == 0, err
+    s = parse_prom(read_file(path))
+    got = one(s, "tcpaccept_accepts_total", comm="realsvc", lport=real)
+    assert 1 <= got <= made and series(s, "tcpaccept_accept_wait_seconds_count", lport=real)
+    for metric in ("tcpaccept_accepts_total", "tcpaccept_accept_wait_seconds"):
+        assert one(s, "tcpaccept_series_evicted_total", metric=metric) == MAX_SERIES, metric
+
+
 def test_metrics_beside_json_rows(tmp_path):
     """--metrics with -j: every row on stdout, and the same accepts counted
     in the file."""
@@ -164,13 +242,50 @@ def test_metrics_path_that_cannot_be_written_fails_at_once(tmp_path):
                           "m.prom': No such file or directory\n"), res.stderr
 
 
+def process_children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(c) for c in f.read().split()]
+
+
+def test_temporary_files_a_killed_run_left_are_removed_at_start(tmp_path):
+    """A tcpaccept SIGKILLed in the middle of a metrics write (held in
+    fsync() by strace) leaves PATH.tmp.XXXXXX; the next start removes it,
+    and only what is that: other names, another user's file and a file a
+    live writer holds stay."""
+    path = tmp_path / "tcpaccept.prom"
+    proc = subprocess.Popen(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync",
+                             "-e", "inject=fsync:delay_enter=60s", TCPACCEPT, f"--metrics={path}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=die_with_pytest)
+    STARTED.append(proc)
+    left = wait_until(lambda: [p for p in tmp_path.iterdir() if p.name.startswith(
+        "tcpaccept.prom.tmp.")], 30, "no temporary file")
+    [victim] = process_children(proc.pid)
+    os.kill(victim, signal.SIGKILL)
+    proc.kill()     # strace would sit out its delay
+    proc.wait(30)
+    assert [p.name for p in tmp_path.iterdir()] == [left[0].name], "not the killed run's file"
+    assert re.fullmatch(r"tcpaccept\.prom\.tmp\.[A-Za-z0-9]{6}", left[0].name), left
+    keep = ["tcpaccept.prom.tmp.abc", "tcpaccept.prom.tmp.abcdefg", "other.prom.tmp.abcdef",
+            "tcpaccept.prom.tmp.nobody", "tcpaccept.prom.tmp.locked"]
+    for name in keep:
+        (tmp_path / name).write_text("x")
+    os.chown(tmp_path / "tcpaccept.prom.tmp.nobody", 65534, 65534)
+    with open(tmp_path / "tcpaccept.prom.tmp.locked") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        res = subprocess.run([TCPACCEPT, f"--metrics={path}", "-d", "1"], capture_output=True,
+                             timeout=30)
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep + ["tcpaccept.prom"])
+
+
 def test_output_file_columns_reopened_on_sighup(tmp_path):
     """-o in columns: renamed, then SIGHUP: the new file starts with the
     header, and each row is in one file."""
     log = tmp_path / "rows.txt"
     t = Tracer("-v", "-o", str(log), ready_on_stderr=True)
     first, acc1 = own_peer("--count", "3")
-    time.sleep(0.3)
+    wait_until(lambda: read_file(log).count(f"\n{first['pid']} ") == 3, 10, "rows not written")
     os.rename(log, tmp_path / "rows.txt.1")
     t.proc.send_signal(signal.SIGHUP)
     wait_until(lambda: log.exists(), 10, "not reopened")
@@ -230,8 +345,10 @@ def stack(tmp_path_factory):
     STARTED.remove(t.proc)
     slow, _ = own_peer("--count", "20", "--hold", str(HOLD_MS), "--connect-interval", "100")
     fast, _ = own_peer("--count", "57")
-    wait_until(lambda: series(parse_prom(read_file(prom_file)), "tcpaccept_accepts_total",
-                              lport=fast["port"]), 10, "accepts not in the metrics file")
+    # All of them: a write during the peer's run shows only some.
+    wait_until(lambda: list(series(parse_prom(read_file(prom_file)), "tcpaccept_accepts_total",
+                                   lport=fast["port"]).values()) == [57], 10,
+               "accepts not in the metrics file")
     ne_port, prom_port = free_port(), free_port()
     ne = start_server(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{ne_port}",
                        "--collector.disable-defaults", "--collector.textfile",
@@ -303,26 +420,24 @@ def test_reader_never_sees_a_partial_file(tmp_path):
     wait_until(lambda: read_file(path), 10, "no metrics file")
     ports = []
 
-    def traffic():
-        # Ten listeners or more make a file of several pages; six seconds
-        # of flood see it rewritten six times.
-        end = time.monotonic() + 6
-        while time.monotonic() < end or len(ports) < 10:
-            # A port of its own each: an ephemeral one may come again.
-            port = free_port()
-            if port not in ports:
-                peer("--port", str(port), "--count", "300", "--rst")
-                ports.append(port)
-    th = threading.Thread(target=traffic)
-    th.start()
     reads, contents = 0, set()
+
+    def traffic():
+        # Ten listeners or more make a file of several pages; the flood
+        # goes on until the reader has seen it rewritten five times.
+        while len(contents) < 5 or len(ports) < 10:
+            port = own_port()
+            peer("--port", str(port), "--count", "300", "--rst")
+            ports.append(port)
+    th = threading.Thread(target=traffic, daemon=True)
+    th.start()
     try:
         while th.is_alive() or reads < 3000:
             text = read_file(path)
             reads += 1
             # Whole: the first metric's HELP, every family's TYPE, the last line.
             assert text.startswith("# HELP tcpaccept_accepts_total "), text[:200]
-            assert text.count("\n# TYPE ") == 13, text
+            assert text.count("\n# TYPE ") == 16, text
             assert re.search(r"\ntcpaccept_metrics_timestamp_seconds \d+\.\d{3}\n\Z", text), text[-200:]
             if reads % 100 == 0:
                 parse_prom(text)
@@ -374,18 +489,33 @@ def test_count_queue_prints_a_histogram_per_port():
     assert row["pid"] == ready["pid"] and row["accepts"] == 6, row
 
 
-def test_count_queue_interval_histograms_hold_each_interval():
+def test_count_queue_interval_histograms_hold_each_interval(tmp_path):
     port = free_port()
-    t = Tracer("-v", "-c", "-q", "-j", "-i", "1", "-P", str(port), ready_on_stderr=True)
+    # --metrics at the same -i: its file's writes count the intervals.
+    prom = tmp_path / "m.prom"
+    t = Tracer("-v", "-c", "-q", "-j", "-i", "1", "-P", str(port), f"--metrics={prom}",
+               ready_on_stderr=True)
+
+    def counted(out):
+        return sum(h["count"] for h in whole_json_lines(out.decode()) if "buckets" in h)
     peer("--port", str(port), "--count", "3", "--hold", str(HOLD_MS), "--connect-interval", "100")
-    t.wait_for(lambda o, e: b'"buckets"' in o, 10, "no histogram")
-    time.sleep(2.5)     # an interval with nothing: no histogram
+    t.wait_for(lambda o, e: counted(o) == 3, 10, "the first 3 not in the histograms")
+    printed = t.out().count(b'"buckets"')
+    # Two writes of the file: at least one whole interval with nothing.
+    writes = metrics_writes(prom)
+    next(writes)
+    next(writes)
     peer("--port", str(port), "--count", "2", "--hold", str(HOLD_MS), "--connect-interval", "100")
-    t.wait_for(lambda o, e: o.count(b'"buckets"') >= 2, 10, "no second histogram")
+    t.wait_for(lambda o, e: counted(o) == 5, 10, "the next 2 not in the histograms")
     out, err, rc = t.stop()
     assert rc == 0, err
     hists = [o for o in parse_json_lines(out) if "buckets" in o]
-    assert [h["count"] for h in hists] == [3, 2], hists
+    # Each interval's own accepts: the first 3 (in one histogram, or two
+    # if they straddled an interval), then the 2; no empty histogram for
+    # the intervals between.
+    counts = [h["count"] for h in hists]
+    assert sum(counts[:printed]) == 3 and sum(counts[printed:]) == 2, counts
+    assert all(counts), counts
 
 
 # --- -o and logrotate ------------------------------------------------------------
@@ -396,20 +526,26 @@ def test_output_file_survives_logrotate(tmp_path):
     conf = tmp_path / "logrotate.conf"
     conf.write_text(f"{log} {{\n  rotate 10\n  missingok\n  nocompress\n  postrotate\n"
                     f"    kill -HUP {t.pid}\n  endscript\n}}\n")
-    result = {}
-    th = threading.Thread(target=lambda: result.update(
-        r=own_peer("--count", "300", "--connect-interval", "10")))
-    th.start()
-    rotations = 0
-    while th.is_alive():
-        time.sleep(0.7)
+    # Four streams of 75 accepts, one after the other; each is rotated
+    # away once its first row is in the file (while it streams on), so
+    # every stream's rows start in a file of their own.
+    port, accepts, pids = own_port(), [], set()
+
+    def mine(pid):
+        return [o for f in sorted(tmp_path.glob("accepts.jsonl*"))
+                for o in whole_json_lines(f.read_text()) if o["pid"] == pid]
+    for _ in range(4):
+        stream = WaitingPeer("--port", str(port), "--count", "75", "--connect-interval", "10")
+        th = threading.Thread(target=lambda: accepts.extend(stream.go()))
+        th.start()
+        wait_until(lambda: any(o["pid"] == stream.pid for o in whole_json_lines(
+            read_file(log))), 30, "no row of the stream")
         res = subprocess.run(["logrotate", "-f", "-s", str(tmp_path / "state"), str(conf)],
                              capture_output=True, text=True, timeout=60)
         assert res.returncode == 0, res.stderr
-        rotations += 1
-    th.join()
-    ready, accepts = result["r"]
-    time.sleep(0.3)     # the last rows: written within the 100 ms poll
+        th.join()
+        pids.add(stream.pid)
+    wait_until(lambda: sum(len(mine(p)) for p in pids) >= 300, 10, "rows missing")
     out, err, rc = t.stop()
     assert rc == 0 and out == "" and not LOST_RE.search(err), (out, err)
     files = sorted(tmp_path.glob("accepts.jsonl*"))
@@ -417,12 +553,12 @@ def test_output_file_survives_logrotate(tmp_path):
     for f in files:
         text = f.read_text()
         assert text == "" or text.endswith("\n"), f
-        mine = [o for o in parse_json_lines(text) if o["pid"] == ready["pid"]]
-        nonempty += bool(mine)
-        seen += [(o["raddr"], o["rport"]) for o in mine]
+        ours = [o for o in parse_json_lines(text) if o["pid"] in pids]
+        nonempty += bool(ours)
+        seen += [(o["raddr"], o["rport"]) for o in ours]
     want = [(a["raddr"], int(a["rport"])) for a in accepts]
     assert len(want) == 300 and sorted(seen) == sorted(want), (len(seen), len(set(seen)))
-    assert rotations >= 3 and nonempty >= 3, (rotations, nonempty, files)
+    assert nonempty >= 4, files
 
 
 # --- the systemd unit --------------------------------------------------------------
@@ -517,7 +653,8 @@ def test_systemd_unit_allows_every_system_call_tcpaccept_makes(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=die_with_pytest)
     STARTED.append(proc)
-    time.sleep(1.5)
+    # Written once attached.
+    wait_until(lambda: "tcpaccept_info{" in read_file(tmp_path / "m.prom"), 30, "not attached")
     own_peer("--count", "3")
     assert proc.wait(60) == 0
     made = {line.split()[-1] for line in summary.read_text().splitlines()[2:]

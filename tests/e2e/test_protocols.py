@@ -11,6 +11,7 @@ for everything else running here."""
 import json
 import os
 import re
+import struct
 import subprocess
 
 import pytest
@@ -265,3 +266,68 @@ def test_btf_file_missing():
     assert res.returncode == 1
     assert res.stderr.decode() == ("tcpaccept: failed to read the BTF file '/nonexistent.btf': "
                                    "No such file or directory\n")
+
+
+def raw_btf(types, strings):
+    """A raw BTF file: the header, then @types (bytes) and @strings."""
+    hdr = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types), len(strings))
+    return hdr + types + strings
+
+
+BTF_KIND_INT, BTF_KIND_STRUCT = 1, 4
+
+
+def btf_type(name_off, kind, size, extra=b""):
+    return struct.pack("<III", name_off, kind << 24, size) + extra
+
+
+def bad_btf_files(tmp_path):
+    """Files that are no usable kernel BTF, and what each is."""
+    with open("/sys/kernel/btf/vmlinux", "rb") as f:
+        vmlinux = f.read()
+    garbage = tmp_path / "garbage.btf"
+    garbage.write_bytes(b"not BTF at all\n" * 10)
+    truncated = tmp_path / "truncated.btf"
+    truncated.write_bytes(vmlinux[:100000])
+    empty = tmp_path / "empty.btf"
+    empty.write_bytes(b"")
+    modules = sorted(m for m in os.listdir("/sys/kernel/btf") if m != "vmlinux")
+    # Good BTF, but not a kernel's: one int type.
+    not_kernel = tmp_path / "int-only.btf"
+    not_kernel.write_bytes(raw_btf(btf_type(1, BTF_KIND_INT, 4, struct.pack("<I", 32)),
+                                   b"\0int\0"))
+    files = [str(garbage), str(truncated), str(empty), "/dev/zero", str(tmp_path),
+             str(not_kernel)]
+    # A module's BTF holds only its own types, on top of vmlinux's.
+    return files + [f"/sys/kernel/btf/{modules[0]}"] if modules else files
+
+
+def test_bad_btf_file_named_with_libbpf_reason(tmp_path):
+    """Each bad --btf file: one line that names it and says what is wrong in
+    words (libbpf's own text for its error codes, never 'Unknown error
+    4001'), before anything is loaded."""
+    for path in bad_btf_files(tmp_path):
+        res = subprocess.run([TCPACCEPT, f"--btf={path}"], capture_output=True, timeout=30)
+        err = res.stderr.decode()
+        assert res.returncode == 1 and res.stdout == b"", (path, res)
+        assert err.count("\n") == 1, (path, err)
+        assert err.startswith(f"tcpaccept: failed to read the BTF file '{path}': "), (path, err)
+        assert "Unknown error" not in err and "way in" not in err, (path, err)
+        if path.endswith("int-only.btf"):
+            assert err.endswith(": it has no struct sock, so it is not the kernel's types "
+                                "(a vmlinux BTF)\n"), err
+
+
+def test_btf_of_another_kernel_named_when_loading_fails(tmp_path):
+    """A BTF with a struct sock that has none of its fields (another kernel's
+    types, as far as CO-RE can tell) passes the first check; the load then
+    fails, and the message names the file."""
+    path = tmp_path / "other-kernel.btf"
+    path.write_bytes(raw_btf(btf_type(1, BTF_KIND_STRUCT, 8), b"\0sock\0"))
+    res = subprocess.run([TCPACCEPT, f"--btf={path}", "--way=tracepoint"], capture_output=True,
+                         timeout=30)
+    err = res.stderr.decode()
+    assert res.returncode == 1 and err.count("\n") == 1, err
+    assert err.startswith("tcpaccept: the tracepoint way in is not available: failed to load "
+                          f"the BPF programs with the kernel types of --btf '{path}': "), err
+    assert "Unknown error" not in err, err

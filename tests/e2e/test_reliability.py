@@ -16,6 +16,7 @@
 Events are filtered in the kernel by the peer's port or PID, so a flood
 made by something else on the host cannot fill our ring buffer.
 """
+import errno
 import os
 import re
 import signal
@@ -25,9 +26,10 @@ from collections import Counter
 
 import pytest
 
-from tests.lib import TCPACCEPT
-from tests.lib.checks import (check_rows, expected_keys, parse_rows, peer_comm_bytes, row_key,
-                              tcpaccept_escape)
+from tests.lib import TCPACCEPT, cgroups
+from tests.lib.cgroups import LAYOUTS, CgroupTree, in_cgroup
+from tests.lib.checks import (LOST_RE, check_rows, comm_column, expected_keys, header, one,
+                              parse_prom, parse_rows, peer_comm_bytes, row_key, series)
 from tests.lib.host import Tracer, WaitingPeer, assert_loaded, assert_unloaded, free_port, peer
 
 # Set by `make valgrind`: the build valgrind can check (not fully static).
@@ -206,16 +208,93 @@ def test_failing_stdout_exits_1_with_one_line():
     assert err == "tcpaccept: failed to write output: No space left on device\n", err
 
 
+# --- out of disk space ------------------------------------------------------------
+
+UNWRITTEN_LINE = re.compile(r"^tcpaccept: could not write (\d+) rows \(No space left on "
+                            r"device\)$")
+UNWRITTEN_TOTAL = re.compile(r"^tcpaccept: could not write (\d+) rows in total$")
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 64 KiB tmpfs of the test's own."""
+    d = tmp_path / "small"
+    d.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tcpaccept-test", d],
+                   check=True, timeout=30)
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", d], check=True, timeout=30)
+
+
+def fill(path):
+    """Writes zeros to @path until the file system is full."""
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError as e:
+            assert e.errno == errno.ENOSPC, e
+        # The last page taken in part: full means no byte fits.
+        try:
+            while True:
+                f.write(b"\0")
+        except OSError as e:
+            assert e.errno == errno.ENOSPC, e
+
+
+def test_out_of_disk_keeps_whole_rows_counts_the_rest_and_resumes(small_fs):
+    """-o on a full file system: no half row stays in the file; the rows
+    that did not fit are counted, as lost events are; tracing goes on, and
+    writing resumes once there is room."""
+    log, filler = small_fs / "rows", small_fs / "filler"
+    prom = small_fs.parent / "tcpaccept.prom"
+    port = free_port()
+    t = Tracer("-v", "-P", str(port), "-o", str(log), f"--metrics={prom}", ready_on_stderr=True)
+    t.wait_for(lambda o, e: log.read_text().startswith(header()), 10, "no header")
+    fill(filler)
+    os.truncate(filler, os.path.getsize(filler) - 4096)   # room for some rows, not all
+    ready1, accepts1 = peer("--port", str(port), "--count", "400")
+    t.wait_for(lambda o, e: "rows (No space left on device)" in e, 10, "no 'could not write'")
+    os.unlink(filler)
+    ready2, accepts2 = peer("--port", str(port), "--count", "20", "--comm", "after-space")
+    t.wait_for(lambda o, e: log.read_text().count("after-space") == 20, 10,
+               "no rows written once there was room")
+    out, err, rc = t.stop()
+    assert rc == 0 and out == "", (rc, err)
+    text = log.read_text()
+    assert text.endswith("\n"), text[-200:]
+    rows = parse_rows(text)     # every line a whole row
+    rows1 = [r for r in rows if r["pid"] == ready1["pid"]]
+    assert len(rows) == len(rows1) + 20, "rows of another process on the port"
+    check_rows([r for r in rows if r["pid"] == ready2["pid"]], accepts2, ready2["pid"])
+    got = Counter(row_key(r["pid"], r["comm"], r["ip"], r["raddr"], r["rport"],
+                          r["laddr"], r["lport"]) for r in rows1)
+    assert not got - Counter(expected_keys(accepts1)), "rows that are no accept (or cut)"
+    # Every accept is in the file or counted.
+    lines = [l for l in err.splitlines() if l.startswith("tcpaccept: could not write")]
+    steps = [int(UNWRITTEN_LINE.match(l).group(1)) for l in lines[:-1]]
+    total = int(UNWRITTEN_TOTAL.match(lines[-1]).group(1))
+    assert steps and sum(steps) == total, lines
+    assert 0 < len(rows1) and len(rows1) + total == 400, (len(rows1), total)
+    assert one(parse_prom(prom.read_text()), "tcpaccept_unwritten_rows_total") == total
+    assert not LOST_RE.search(err), err
+
+
 # --- hostile task names ---------------------------------------------------------
 
 HOSTILE_NAMES = [
     # Clear the screen, break the line and fake a row (cut to 15 bytes by
-    # the kernel, to 12 characters of its escaped text by tcpaccept).
-    (r"\x1b[2J\n fake 1.2.3.4", r"\x1b[2J\x0a "),
+    # the kernel, to the whole escapes that fit in 12 characters by
+    # tcpaccept: the space's \x20 does not).
+    (r"\x1b[2J\n fake 1.2.3.4", r"\x1b[2J\x0a"),
     # A backslash, DEL, a byte above 0x7f, tab, CR and a quote.
     (r"\\\x7f\xff\t\r\x22", r"\x5c\x7f\xff"),
-    # Cut in the middle of an escape.
-    (r"a\x01b\x08c\x9bd", "a\\x01b\\x08c\\"),
+    # The cut falls before the escape that would not fit, never inside it.
+    (r"a\x01b\x08c\x9bd", "a\\x01b\\x08c"),
+    # Spaces would forge columns: awk '{print $4}' must not find a fake RADDR.
+    ("x 4 1.2.3.4 9", r"x\x204\x201."),
 ]
 
 
@@ -243,13 +322,16 @@ def test_hostile_task_name_is_one_escaped_row(name, shown):
     lines = out.splitlines()
     assert len(lines) == 1 + 3, f"want the header and 3 rows:\n{out}"
     rows = parse_rows(out)
-    comm = tcpaccept_escape(raw_name)[:12]
+    comm = comm_column(raw_name)
     assert comm == shown, (comm, shown)
     for r in rows:
         assert r["pid"] == ready["pid"], r
         # The COMM column by position: after "%-7u " (PIDs have at most 7 digits).
         assert r["line"][8:21] == shown.ljust(12) + " ", r["line"]
-    want = Counter(row_key(a["pid"], comm.rstrip(" "), a["ip"], a["raddr"], a["rport"],
+        # The shell's way: awk's fields are the columns, whatever the name.
+        fields = r["line"].split()
+        assert len(fields) == 7 and fields[3] == r["raddr"], r["line"]
+    want = Counter(row_key(a["pid"], comm, a["ip"], a["raddr"], a["rport"],
                            a["laddr"], a["lport"]) for a in accepts)
     got = Counter(row_key(r["pid"], r["comm"], r["ip"], r["raddr"], r["rport"],
                           r["laddr"], r["lport"]) for r in rows)
@@ -354,14 +436,101 @@ if VG_APP:
             [str(runs[0][0]["pid"]), "tcppeer-srv", "4", "127.0.0.1", str(ports[0]), "7"],
             [str(runs[1][0]["pid"]), "counted", "4", "127.0.0.1", str(ports[1]), "3"]], out
 
-    @pytest.mark.parametrize("case", ["usage", "no-btf", "stdout-full"])
+    def test_valgrind_metrics_eviction_reopen_and_stop(tmp_path):
+        # --metrics with one series a metric: a second listener takes the
+        # first's place once it is idle (series.c, the map deletes); -o
+        # reopened on SIGHUP; SIGTERM's stop path. All under memcheck.
+        log, prom, rows = tmp_path / "valgrind.log", tmp_path / "m.prom", tmp_path / "rows"
+        a_port, b_port = free_port(), free_port()
+        t = Tracer("-v", "-P", f"{a_port},{b_port}", f"--metrics={prom}", "-i", "1",
+                   "--metrics-max-series=1", "-o", str(rows), binary=VG_APP,
+                   wrapper=valgrind_wrapper(log), ready_on_stderr=True, header_timeout=180)
+        writes = 0
+        last = None
+
+        def next_write():
+            nonlocal writes, last
+            deadline = time.monotonic() + 60
+            while True:
+                text = prom.read_text() if prom.exists() else ""
+                m = re.search(r"^tcpaccept_metrics_timestamp_seconds (\S+)$", text, re.M)
+                if m and m.group(1) != last:
+                    last, writes = m.group(1), writes + 1
+                    return parse_prom(text)
+                assert time.monotonic() < deadline, "no metrics write"
+                time.sleep(0.1)
+        a, _ = peer("--port", str(a_port), "--count", "2")
+        for _ in range(5):
+            s = next_write()
+        os.rename(rows, tmp_path / "rows.1")
+        t.proc.send_signal(signal.SIGHUP)
+        for _ in range(8):
+            peer("--port", str(b_port), "--count", "1", "--comm", "second")
+            s = next_write()
+            if series(s, "tcpaccept_accepts_total", comm="second"):
+                break
+        out, err, rc = t.stop(signal.SIGTERM, timeout=120)
+        check_valgrind_log(log, rc, 0)
+        s = parse_prom(prom.read_text())
+        assert series(s, "tcpaccept_accepts_total", comm="second"), s
+        assert one(s, "tcpaccept_series_evicted_total", metric="tcpaccept_accepts_total") == 1
+        assert rows.read_text().startswith(header()) and "second" in rows.read_text()
+
+    def test_valgrind_services(tmp_path):
+        # Issue 22's paths: the walk and the cgroup_mkdir feed (identity.c,
+        # cgroup.c), -S's names, --container's walk and map, --metrics-labels'
+        # naming and merging of series; an ambiguous --container's exit.
+        log, prom = tmp_path / "valgrind.log", tmp_path / "m.prom"
+        with CgroupTree() as tree:
+            before = tree.make(LAYOUTS["docker-systemd"].path)
+            t = Tracer("-S", f"--container={cgroups.ID_A[:8]},{cgroups.ID_B[:8]}",
+                       f"--metrics={prom}", "--metrics-labels=container,unit", "-i", "1",
+                       binary=VG_APP, wrapper=valgrind_wrapper(log), header_timeout=180)
+            servers = {}
+            for name, d in (("docker-systemd", before),
+                            ("kubepods-cgroupfs", tree.make(LAYOUTS["kubepods-cgroupfs"].path)),
+                            ("none", tree.make(LAYOUTS["none"].path))):
+                server = WaitingPeer("--count", "2", prefix=in_cgroup(d))
+                servers[name] = (server.pid, server.go())
+            t.wait_for(lambda out, err: out.count(b"\n") >= 5, 60, "rows missing")
+            out, err, rc = t.stop(signal.SIGINT, timeout=120)
+        check_valgrind_log(log, rc, 0)
+        rows = parse_rows(out, service=True)
+        for name, (pid, accepts) in servers.items():
+            if name == "none":
+                assert not [r for r in rows if r["pid"] == pid], out
+                continue
+            check_rows(rows, accepts, pid)
+            want = LAYOUTS[name].container[:12]
+            assert {r["service"] for r in rows if r["pid"] == pid} == {want}, out
+        assert one(parse_prom(prom.read_text()), "tcpaccept_accepts_total",
+                   container=cgroups.ID_A, unit=LAYOUTS["docker-systemd"].unit) == 2
+        log2 = tmp_path / "valgrind2.log"
+        with CgroupTree() as tree:
+            tree.make(f"docker/{cgroups.ID_A}")
+            tree.make(f"docker/{cgroups.ID_A[:-1]}{'1' if cgroups.ID_A[-1] == '0' else '0'}")
+            res = subprocess.run([*valgrind_wrapper(log2), VG_APP,
+                                  f"--container={cgroups.ID_A[:3]}"], capture_output=True,
+                                 timeout=180)
+        check_valgrind_log(log2, res.returncode, 1)
+        assert b"starts the IDs of more than one running container" in res.stderr, res.stderr
+
+    @pytest.mark.parametrize("case", ["usage", "no-btf", "bad-btf", "output-refused",
+                                      "stdout-full"])
     def test_valgrind_error_exits_free_everything(case, tmp_path):
         log = tmp_path / "valgrind.log"
         cmd = [*valgrind_wrapper(log), VG_APP]
         stdout = subprocess.PIPE
         if case == "usage":
-            cmd += ["-P", "80,"]
+            cmd += ["-P", "80,", "-P", "81"]
             want_rc = 64
+        elif case == "bad-btf":
+            cmd += ["--btf=/dev/zero"]
+            want_rc = 1
+        elif case == "output-refused":
+            os.symlink("/dev/null", tmp_path / "link")
+            cmd += ["-o", str(tmp_path / "link")]
+            want_rc = 1
         elif case == "no-btf":
             cmd = ["unshare", "--mount", "sh", "-c",
                    'mount -t tmpfs none /sys/kernel/btf && exec "$@"', "sh", *cmd]

@@ -9,7 +9,8 @@
  * between columns (a wide value may widen its column, never run into the
  * next); a JSON line must be one valid JSON object with the event's values.
  * A task name may only appear escaped: never a raw byte outside printable
- * ASCII, never a raw '"' or '\' in JSON. escape_comm() and json_escape()
+ * ASCII, never a raw '"' or '\' in JSON, never a raw space in the COMM
+ * column. fmt_escape_comm(), fmt_escape_column() and fmt_json_escape()
  * must never write past their buffer, must NUL-terminate, and must cut only
  * between whole escapes, and only when the next one does not fit.
  *
@@ -50,7 +51,7 @@
 #define CLOCK_LIMIT ((__s64)1 << 62)
 
 struct opts {
-	bool wallclock, timestamp, json, uid, queue, wide, counts, proto;
+	bool wallclock, timestamp, json, uid, queue, wide, counts, proto, service;
 };
 
 /* What the PROTO column and the "proto" key show for a proto byte. */
@@ -61,11 +62,12 @@ static const char *ref_proto(unsigned int proto)
 
 /* --- task names ------------------------------------------------------------ */
 
-enum esc_kind { ESC_TEXT, ESC_JSON };
+enum esc_kind { ESC_TEXT, ESC_COLUMN, ESC_JSON };
 
-/* A task name escaped byte by byte, as the columns (\xHH for bytes outside
- * 0x20..0x7e and '\') or JSON (\u00XX for those and '"') show it. ends[k]
- * is the length of the first k escapes. */
+/* A task name escaped byte by byte, as --metrics' labels (\xHH for bytes
+ * outside 0x20..0x7e and '\'), the COMM column (those and ' ') or JSON
+ * (\u00XX for those and '"') show it. ends[k] is the length of the first
+ * k escapes. */
 struct ref_name {
 	char text[6 * TASK_COMM_LEN + 1];
 	size_t ends[TASK_COMM_LEN + 1];
@@ -81,12 +83,13 @@ static void ref_escape(const char *comm, size_t len, enum esc_kind kind, struct 
 	r->ends[0] = 0;
 	for (size_t i = 0; i < len && i < TASK_COMM_LEN && comm[i]; i++) {
 		unsigned char c = (unsigned char)comm[i];
-		bool plain = c >= 0x20 && c <= 0x7e && c != '\\' && (kind == ESC_TEXT || c != '"');
+		bool plain = c >= 0x20 && c <= 0x7e && c != '\\' && (kind != ESC_JSON || c != '"') &&
+			     (kind != ESC_COLUMN || c != ' ');
 
 		if (plain)
 			r->text[n++] = (char)c;
 		else
-			n += (size_t)sprintf(r->text + n, kind == ESC_TEXT ? "\\x%02x" : "\\u%04x", c);
+			n += (size_t)sprintf(r->text + n, kind == ESC_JSON ? "\\u%04x" : "\\x%02x", c);
 		r->raw[r->units] = c;
 		r->ends[++r->units] = n;
 	}
@@ -96,7 +99,8 @@ static void ref_escape(const char *comm, size_t len, enum esc_kind kind, struct 
 
 static void check_escape(enum esc_kind kind, const char *comm, size_t len, size_t size)
 {
-	const char *what = kind == ESC_TEXT ? "escape_comm" : "json_escape";
+	const char *what = kind == ESC_TEXT ? "fmt_escape_comm" :
+			   kind == ESC_COLUMN ? "fmt_escape_column" : "fmt_json_escape";
 	struct ref_name ref;
 	/* Exactly @size bytes, so that ASan sees a write past them. */
 	char *out = malloc(size);
@@ -104,7 +108,9 @@ static void check_escape(enum esc_kind kind, const char *comm, size_t len, size_
 
 	REQUIRE(out || !size, "out of memory");
 	ref_escape(comm, len, kind, &ref);
-	n = kind == ESC_TEXT ? escape_comm(out, size, comm, len) : json_escape(out, size, comm, len);
+	n = kind == ESC_TEXT ? fmt_escape_comm(out, size, comm, len) :
+	    kind == ESC_COLUMN ? fmt_escape_column(out, size, comm, len) :
+	    fmt_json_escape(out, size, comm, len);
 	if (!size) {
 		REQUIRE(n == 0, "%s() into 0 bytes returned %zu", what, n);
 		free(out);
@@ -122,6 +128,19 @@ static void check_escape(enum esc_kind kind, const char *comm, size_t len, size_
 	REQUIRE(k == ref.units || ref.ends[k + 1] + 1 > size,
 		"%s() stopped at %zu of \"%s\" with %zu bytes of room", what, n, ref.text, size);
 	free(out);
+}
+
+/* The COMM column: the name escaped as the column escapes it, its whole
+ * escapes that fit in 12 characters. */
+static void ref_comm_column(const char *comm, char *out, size_t size)
+{
+	struct ref_name name;
+	size_t k = 0;
+
+	ref_escape(comm, TASK_COMM_LEN, ESC_COLUMN, &name);
+	while (k < name.units && name.ends[k + 1] <= 12)
+		k++;
+	snprintf(out, size, "%.*s", (int)name.ends[k], name.text);
 }
 
 /* --- lines ------------------------------------------------------------------- */
@@ -326,6 +345,25 @@ struct want_field {
 	char text[64];		/* a number's text; a string's bytes */
 };
 
+/* A string key, or null for NULL. */
+static struct want_field str_or_null(const char *key, const char *v)
+{
+	struct want_field f = { .key = key, .type = v ? J_STR : J_NULL };
+
+	snprintf(f.text, sizeof(f.text), "%s", v ? v : "");
+	return f;
+}
+
+/* A number that is null when 0 (unknown). */
+static struct want_field known(const char *key, unsigned long long v)
+{
+	struct want_field f = { .key = key, .type = v ? J_NUM : J_NULL };
+
+	if (v)
+		snprintf(f.text, sizeof(f.text), "%llu", v);
+	return f;
+}
+
 static void expect_json(const char *row, const struct want_field *want, int count)
 {
 	struct json_field got[24];
@@ -383,23 +421,40 @@ static void check_header(const struct fmt_state *st, const struct opts *o)
 		names[k++] = "RADDR", names[k++] = "RPORT", names[k++] = "LADDR", names[k++] = "LPORT";
 		if (o->queue)
 			names[k++] = "BL", names[k++] = "WAIT(ms)";
+		if (o->service)
+			names[k++] = "SERVICE";
 		expect_names(row, names, k);
 	}
 	n = fmt_count_header(st, buf, FMT_LINE_MAX);
 	if (o->json) {
 		REQUIRE(n == 0, "a -c header in JSON mode: \"%.*s\"", (int)n, buf);
 	} else {
-		static const char *const count_names[] = { "PID", "COMM", "IP", "LADDR", "LPORT", "ACCEPTS" };
-		static const char *const proto_names[] = { "PID", "COMM", "IP", "PROTO", "LADDR", "LPORT",
-							   "ACCEPTS" };
+		const char *names_c[8];
+		int c = 0;
 
 		check_line(buf, n, row, "the -c header");
+		names_c[c++] = "PID", names_c[c++] = "COMM", names_c[c++] = "IP";
 		if (o->proto)
-			expect_names(row, proto_names, 7);
-		else
-			expect_names(row, count_names, 6);
+			names_c[c++] = "PROTO";
+		names_c[c++] = "LADDR", names_c[c++] = "LPORT", names_c[c++] = "ACCEPTS";
+		if (o->service)
+			names_c[c++] = "SERVICE";
+		expect_names(row, names_c, c);
 	}
 	free(buf);
+}
+
+/* The SERVICE column: the whole name, escaped as COMM is; - for none. */
+static void expect_service(const char *row, size_t *pos, const struct event *e)
+{
+	struct ref_name name;
+
+	if (!e->names.service) {
+		expect_column(row, pos, "SERVICE", "-", 0, true);
+		return;
+	}
+	ref_escape(e->names.service, TASK_COMM_LEN, ESC_COLUMN, &name);
+	expect_column(row, pos, "SERVICE", name.text, 0, true);
 }
 
 static void check_event(struct fmt_state *st, const struct event *e, const struct opts *o,
@@ -417,7 +472,7 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 	ref_addr(family, e->laddr, laddr, sizeof(laddr));
 
 	if (o->json) {
-		struct want_field f[16];
+		struct want_field f[24];
 		int k = 0;
 
 		ref_escape(e->comm, sizeof(e->comm), ESC_JSON, &name);
@@ -434,6 +489,12 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 		f[k++] = str("laddr", laddr);
 		f[k++] = num("lport", e->lport);
 		f[k++] = num("netns", e->netns);
+		f[k++] = str_or_null("cgroup", e->names.cgroup);
+		f[k++] = str_or_null("unit", e->names.unit);
+		f[k++] = str_or_null("container", e->names.container);
+		f[k++] = known("nspid", e->nspid);
+		f[k++] = known("pidns", e->pidns);
+		f[k++] = known("mntns", e->mntns);
 		if (o->queue) {
 			f[k++] = num("backlog", e->backlog_len);
 			f[k++] = num("backlog_max", e->backlog_max);
@@ -461,9 +522,8 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 	}
 	snprintf(want, sizeof(want), "%u", e->pid);
 	expect_column(row, &pos, "PID", want, 7, false);
-	/* COMM: the first 12 characters of the escaped name. */
-	ref_escape(e->comm, sizeof(e->comm), ESC_TEXT, &name);
-	snprintf(want, sizeof(want), "%.12s", name.text);
+	/* COMM: the escaped name, cut to 12 characters between whole escapes. */
+	ref_comm_column(e->comm, want, sizeof(want));
 	expect_column(row, &pos, "COMM", want, 12, false);
 	expect_column(row, &pos, "IP", family == AF_INET6 ? "6" : "4", 2, false);
 	if (o->proto)
@@ -473,8 +533,9 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 	expect_column(row, &pos, "RPORT", want, 5, false);
 	expect_column(row, &pos, "LADDR", laddr, w, false);
 	snprintf(want, sizeof(want), "%u", e->lport);
-	/* Padded only where BL follows: a row never ends in a blank. */
-	expect_column(row, &pos, "LPORT", want, o->queue ? 5 : 0, !o->queue);
+	/* Padded only where a column follows: a row never ends in a blank. */
+	expect_column(row, &pos, "LPORT", want, o->queue || o->service ? 5 : 0,
+		      !o->queue && !o->service);
 	if (o->queue) {
 		snprintf(want, sizeof(want), "%u/%u", e->backlog_len, e->backlog_max);
 		expect_column(row, &pos, "BL", want, 11, false);
@@ -482,8 +543,10 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 			snprintf(want, sizeof(want), "-");
 		else
 			snprintf(want, sizeof(want), "%.3f", (double)e->wait_ns / 1e6);
-		expect_column(row, &pos, "WAIT(ms)", want, 0, true);
+		expect_column(row, &pos, "WAIT(ms)", want, o->service ? 8 : 0, !o->service);
 	}
+	if (o->service)
+		expect_service(row, &pos, e);
 }
 
 /* A -c row for the event's process, name and local end; the count and
@@ -506,13 +569,14 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	key->labels.proto = e->proto;
 	memcpy(key->labels.laddr, e->laddr, sizeof(key->labels.laddr));
 	memcpy(key->labels.comm, e->comm, sizeof(key->labels.comm));
-	check_line(buf, fmt_count_row(st, key, count, e->ts_ns, buf, FMT_LINE_MAX), row, "a -c row");
+	check_line(buf, fmt_count_row(st, key, &(struct count_value){ .events = { count } }, &e->names, e->ts_ns,
+				 buf, FMT_LINE_MAX), row, "a -c row");
 	free(buf);
 	free(key);
 	ref_addr(family, e->laddr, laddr, sizeof(laddr));
 
 	if (o->json) {
-		struct want_field f[8];
+		struct want_field f[12];
 		int k = 0;
 
 		ref_escape(e->comm, sizeof(e->comm), ESC_JSON, &name);
@@ -524,14 +588,18 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 		f[k++] = str("proto", ref_proto(e->proto));
 		f[k++] = str("laddr", laddr);
 		f[k++] = num("lport", e->lport);
+		if (o->service) {
+			f[k++] = str_or_null("cgroup", e->names.cgroup);
+			f[k++] = str_or_null("unit", e->names.unit);
+			f[k++] = str_or_null("container", e->names.container);
+		}
 		f[k++] = num("accepts", count);
 		expect_json(row, f, k);
 		return;
 	}
 	snprintf(want, sizeof(want), "%u", e->pid);
 	expect_column(row, &pos, "PID", want, 7, false);
-	ref_escape(e->comm, sizeof(e->comm), ESC_TEXT, &name);
-	snprintf(want, sizeof(want), "%.12s", name.text);
+	ref_comm_column(e->comm, want, sizeof(want));
 	expect_column(row, &pos, "COMM", want, 12, false);
 	expect_column(row, &pos, "IP", family == AF_INET6 ? "6" : "4", 2, false);
 	if (o->proto)
@@ -540,15 +608,18 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	snprintf(want, sizeof(want), "%u", e->lport);
 	expect_column(row, &pos, "LPORT", want, 5, false);
 	snprintf(want, sizeof(want), "%llu", (unsigned long long)count);
-	expect_column(row, &pos, "ACCEPTS", want, 0, true);
+	expect_column(row, &pos, "ACCEPTS", want, o->service ? 7 : 0, !o->service);
+	if (o->service)
+		expect_service(row, &pos, e);
 }
 
 /* A record of @size bytes: decoded only if its size is the one its family
  * and -q make, and then every field comes from its bytes. The copy is
  * exactly @size bytes so that ASan sees any read past the record. */
-static void check_decode(const uint8_t *data, size_t size, bool queue)
+static void check_decode(const uint8_t *data, size_t size, const struct fmt_parts *parts)
 {
 	unsigned char *rec = malloc(size ? size : 1);
+	struct event_identity id;
 	struct event_head h;
 	struct event e;
 	size_t want = 0;
@@ -558,24 +629,66 @@ static void check_decode(const uint8_t *data, size_t size, bool queue)
 		memcpy(rec, data, size);
 	if (size >= sizeof(h)) {
 		memcpy(&h, rec, sizeof(h));
-		if (h.family == AF_INET || h.family == AF_INET6)
-			want = sizeof(h) + (queue ? sizeof(struct event_queue) : 0) +
-			       (h.family == AF_INET ? 8 : 32);
+		if ((h.family == AF_INET || h.family == AF_INET6) && h.kind < NR_EVENT_KINDS)
+			want = sizeof(h) +
+			       (parts->queue && h.kind == EVENT_ACCEPT ? sizeof(struct event_queue) : 0) +
+			       (parts->identity ? sizeof(id) : 0) + (h.family == AF_INET ? 8 : 32);
 	}
-	if (event_decode(rec, size, queue, &e)) {
+	if (fmt_decode(rec, size, parts, &e)) {
 		size_t alen = h.family == AF_INET ? 4 : 16;
 		const unsigned char *addrs = rec + size - 2 * alen;
 
 		REQUIRE(want && size == want, "decoded a record of %zu bytes", size);
 		REQUIRE(e.pid == h.pid && e.tid == h.tid && e.lport == h.lport && e.rport == h.rport &&
-			e.family == h.family && !memcmp(e.comm, h.comm, sizeof(e.comm)),
+			e.family == h.family && e.kind == h.kind && !memcmp(e.comm, h.comm, sizeof(e.comm)),
 			"decoded head differs");
 		REQUIRE(!memcmp(e.laddr, addrs, alen) && !memcmp(e.raddr, addrs + alen, alen),
 			"decoded addresses differ");
+		if (parts->identity) {
+			memcpy(&id, addrs - sizeof(id), sizeof(id));
+			REQUIRE(e.cgroup_id == id.cgroup_id && e.nspid == id.nspid &&
+				e.pidns == id.pidns && e.mntns == id.mntns, "decoded identity differs");
+		}
+		REQUIRE(!e.names.cgroup && !e.names.unit && !e.names.container, "decoding named a cgroup");
 	} else {
 		REQUIRE(!want || size != want, "refused a well-formed record of %zu bytes", size);
 	}
 	free(rec);
+}
+
+/* The fuzzer's strings for the names (fuzz_input.h): made from the raw
+ * bytes where the event's pointers lie, before they are set. */
+struct fuzz_names {
+	char cgroup[17], unit[9], container[TASK_COMM_LEN + 1];
+};
+
+static bool all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+static void set_names(struct event *e, struct fuzz_names *n)
+{
+	const unsigned char *raw = (const unsigned char *)e;
+	bool cgroup = !all_zero(&e->names.cgroup, sizeof(e->names.cgroup));
+	bool unit = !all_zero(&e->names.container, sizeof(e->names.container));
+	bool container = !all_zero(&e->names.unit, sizeof(e->names.unit));
+
+	memcpy(n->cgroup, raw + offsetof(struct event, names.cgroup), 16);
+	n->cgroup[16] = '\0';
+	memcpy(n->unit, raw + offsetof(struct event, names.container), 8);
+	n->unit[8] = '\0';
+	memcpy(n->container, e->comm, TASK_COMM_LEN);
+	n->container[TASK_COMM_LEN] = '\0';
+	e->names.service = !all_zero(&e->names.service, sizeof(e->names.service)) ? n->cgroup : NULL;
+	e->names.cgroup = cgroup ? n->cgroup : NULL;
+	e->names.unit = unit ? n->unit : NULL;
+	e->names.container = container ? n->container : NULL;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -592,7 +705,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.wallclock = flags & FUZZ_WALLCLOCK, .timestamp = flags & FUZZ_TIMESTAMP,
 		.json = flags & FUZZ_JSON, .uid = flags & FUZZ_UID, .queue = flags & FUZZ_QUEUE,
 		.wide = flags & FUZZ_WIDE, .counts = flags & FUZZ_COUNTS, .proto = flags & FUZZ_PROTO,
+		.service = size > 11 && (data[11] & FUZZ2_SERVICE),
 	};
+	struct fmt_parts parts = {
+		.queue = o.queue, .identity = size > 11 && (data[11] & FUZZ2_IDENTITY),
+	};
+	struct fuzz_names names;
 	__u64 raw = 0, first_ts = 0;
 	__s64 off;
 	size_t at = FUZZ_HEAD_LEN;
@@ -611,6 +729,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st.queue = o.queue;
 	st.wide = o.wide;
 	st.print_proto = o.proto;
+	st.print_service = o.service;
 	check_header(&st, &o);
 
 	for (int i = 0; i < FUZZ_MAX_EVENTS && (i == 0 || at < size); i++) {
@@ -618,11 +737,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (take > sizeof(*e))
 			take = sizeof(*e);
-		check_decode(data + at, take, o.queue);
+		check_decode(data + at, take, &parts);
 		memset(e, 0, sizeof(*e));
 		if (take)
 			memcpy(e, data + at, take);
 		at += take;
+		set_names(e, &names);
 		e->ts_ns &= (__u64)CLOCK_LIMIT - 1;
 		if ((__s64)e->ts_ns + off < 0)
 			e->ts_ns = (__u64)-off;
@@ -630,6 +750,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			first_ts = e->ts_ns;
 
 		check_escape(ESC_TEXT, e->comm, esc_len, esc_size);
+		check_escape(ESC_COLUMN, e->comm, esc_len, esc_size);
 		check_escape(ESC_JSON, e->comm, esc_len, esc_size);
 		check_event(&st, e, &o, first_ts, off);
 		if (o.counts)

@@ -30,7 +30,19 @@ static void head(struct seed *s, unsigned char flags, unsigned char esc_size,
 	s->bytes[2] = esc_len;
 	for (int i = 0; i < 8; i++)
 		s->bytes[3 + i] = (unsigned char)(raw >> (8 * i));
+	s->bytes[11] = flags & FUZZ_JSON ? FUZZ2_IDENTITY : 0;
 	s->len = FUZZ_HEAD_LEN;
+}
+
+/* The last event's names, as fuzz_format.c makes them from the bytes where
+ * the pointers lie (fuzz_input.h): a cgroup of up to 16 bytes (one over 8
+ * names a container too: the task name), a unit of up to 8. */
+static void names(struct seed *s, const char *cgroup, const char *unit)
+{
+	unsigned char *e = s->bytes + s->len - sizeof(struct event);
+
+	memcpy(e + offsetof(struct event, names.cgroup), cgroup, strnlen(cgroup, 16));
+	memcpy(e + offsetof(struct event, names.container), unit, strnlen(unit, 8));
 }
 
 static void add(struct seed *s, uint64_t ts_ns, int family, const char *raddr, uint16_t rport,
@@ -107,6 +119,7 @@ int main(int argc, char **argv)
 	add(&s, t0, AF_INET6, "::ffff:10.1.2.3", 443, "::ffff:10.1.2.4", 8443, 77,
 	    "a\"b\\c\x1b\x00", 7);
 	add(&s, t0 + 5, AF_INET, "10.1.2.3", 444, "10.1.2.4", 8443, 78, "\"},{\"x\":1", 10);
+	names(&s, "/a\"b\\c.slice\n", "x.scope");
 	save(argv[1], "json", &s);
 
 	/* -w: IPv6 addresses up to their longest. */
@@ -128,5 +141,14 @@ int main(int argc, char **argv)
 	s.bytes[s.len - sizeof(struct event) + offsetof(struct event, proto)] = PROTO_MPTCP;
 	add(&s, t0 + 7, AF_INET6, "::1", 40001, "::1", 8080, 200, "mptcp-srv", 9);
 	save(argv[1], "proto", &s);
+
+	/* -S: a service named by a path with a space, one by nothing. */
+	head(&s, FUZZ_COUNTS | FUZZ_QUEUE, 64, 16, off);
+	s.bytes[11] = FUZZ2_SERVICE;
+	add(&s, t0, AF_INET, "127.0.0.1", 40000, "127.0.0.1", 8080, 201, "nginx", 6);
+	names(&s, "/a b.service", "");
+	memset(s.bytes + s.len - sizeof(struct event) + offsetof(struct event, names.service), 1, 8);
+	add(&s, t0 + 7, AF_INET6, "::1", 40001, "::1", 8080, 201, "nginx", 6);
+	save(argv[1], "service", &s);
 	return 0;
 }

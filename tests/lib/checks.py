@@ -13,11 +13,14 @@ from collections import Counter
 
 LOST_RE = re.compile(r"^tcpaccept: lost \d+ events", re.M)
 JSON_KEYS = {"ts", "pid", "tid", "comm", "uid", "ip", "proto", "raddr", "rport", "laddr", "lport",
-             "netns"}
+             "netns", "cgroup", "unit", "container", "nspid", "pidns", "mntns"}
+# Where a row belongs beyond its PIDs (issue 22): check_json(identity=...).
+IDENTITY_KEYS = ("cgroup", "unit", "container", "nspid", "pidns", "mntns", "netns")
 QUEUE_KEYS = {"backlog", "backlog_max", "wait_ms"}
 
 
-def header(wallclock=False, timestamp=False, uid=False, queue=False, wide=False, proto=False):
+def header(wallclock=False, timestamp=False, uid=False, queue=False, wide=False, proto=False,
+           service=False):
     w = 39 if wide else 16
     h = ("TIME     " if wallclock else "") + ("TIME(s)  " if timestamp else "")
     h += "UID    " if uid else ""
@@ -25,17 +28,19 @@ def header(wallclock=False, timestamp=False, uid=False, queue=False, wide=False,
     h += f"{'RADDR':<{w}} {'RPORT':<5} {'LADDR':<{w}} {'LPORT':<5}"
     if queue:
         h += f" {'BL':<11} WAIT(ms)"
+    if service:
+        h += " SERVICE"
     return h
 
 
 def parse_rows(text, wallclock=False, timestamp=False, uid=False, queue=False, wide=False,
-               proto=False):
+               proto=False, service=False):
     """Parses tcpaccept's column output into dicts; the header must come
     first. The row layout is fixed-width up to COMM (COMM may hold spaces),
-    then whitespace-separated."""
+    then whitespace-separated (SERVICE too: its spaces are escaped)."""
     lines = text.splitlines()
     assert lines, "tcpaccept printed nothing, not even its header"
-    want = header(wallclock, timestamp, uid, queue, wide, proto)
+    want = header(wallclock, timestamp, uid, queue, wide, proto, service)
     assert lines[0] == want, f"header {lines[0]!r} != {want!r}"
     rows = []
     for line in lines[1:]:
@@ -60,6 +65,8 @@ def parse_rows(text, wallclock=False, timestamp=False, uid=False, queue=False, w
         if proto:
             row["proto"] = fields.pop(1)
             assert row["proto"] in ("tcp", "mptcp"), line
+        if service:
+            row["service"] = fields.pop()
         assert len(fields) == (7 if queue else 5), f"malformed row: {line!r}"
         row["ip"], row["raddr"], row["rport"], row["laddr"], row["lport"] = fields[:5]
         for k in ("ip", "rport", "lport"):
@@ -118,8 +125,21 @@ def peer_comm_bytes(escaped):
 
 
 def tcpaccept_escape(raw):
-    """What tcpaccept's column output makes of task name bytes."""
-    return "".join(chr(b) if 0x20 <= b < 0x7f and b != 0x5c else f"\\x{b:02x}" for b in raw)
+    """What tcpaccept's COMM column makes of task name bytes: \\xHH for
+    every byte outside printable ASCII, the backslash and the space."""
+    return "".join(chr(b) if 0x20 < b < 0x7f and b != 0x5c else f"\\x{b:02x}" for b in raw)
+
+
+def comm_column(raw):
+    """The COMM column of a task name: its escapes, as many whole ones as
+    fit in 12 characters."""
+    text = ""
+    for b in raw:
+        unit = tcpaccept_escape(bytes([b]))
+        if len(text) + len(unit) > 12:
+            break
+        text += unit
+    return text
 
 
 def row_key(pid, comm, ip, raddr, rport, laddr, lport, proto=None):
@@ -128,7 +148,7 @@ def row_key(pid, comm, ip, raddr, rport, laddr, lport, proto=None):
 
 def expected_keys(accepts, with_proto=False):
     """What tcpaccept must print for tcppeer's accepts (COMM cut to 12)."""
-    return [row_key(a["pid"], tcpaccept_escape(peer_comm_bytes(a["comm"]))[:12].rstrip(" "),
+    return [row_key(a["pid"], comm_column(peer_comm_bytes(a["comm"])),
                     a["ip"], a["raddr"], a["rport"], a["laddr"], a["lport"],
                     a["proto"] if with_proto else None) for a in accepts]
 
@@ -150,8 +170,10 @@ def check_rows(rows, accepts, pid):
         assert key[6] != 0, "LPORT 0"
 
 
-def check_json(objs, accepts, pid, queue=False, netns=None):
-    """JSON Lines: exact keys, and every value of every accept of @pid."""
+def check_json(objs, accepts, pid, queue=False, netns=None, identity=None):
+    """JSON Lines: exact keys, and every value of every accept of @pid;
+    @identity: the values of IDENTITY_KEYS its rows must have (the truth
+    from /proc, or from inside the server's namespaces)."""
     mine = [o for o in objs if o["pid"] == pid]
     for o in objs:
         assert set(o) == JSON_KEYS | (QUEUE_KEYS if queue else set()), sorted(o)
@@ -163,6 +185,9 @@ def check_json(objs, accepts, pid, queue=False, netns=None):
     assert got == want, f"JSON objects differ:\n got  {sorted(got)[:3]}\n want {sorted(want)[:3]}"
     if netns is not None:
         assert {o["netns"] for o in mine} == {netns}
+    for o in mine:
+        got = {k: o[k] for k in IDENTITY_KEYS if identity and k in identity}
+        assert got == {k: identity[k] for k in got}, (got, identity)
     return mine
 
 

@@ -121,6 +121,42 @@ class Tracer:
         return self.out().decode(errors="replace"), self.err(), rc
 
 
+def run_tcpaccept(*args, timeout=10, **kw):
+    """Runs tcpaccept to completion (a refusal, --help); the CompletedProcess."""
+    return subprocess.run([TCPACCEPT, *args], capture_output=True, timeout=timeout, **kw)
+
+
+def bpf_calls(tmp_path, *args, env=None):
+    """Runs tcpaccept under strace; returns (its result, the bpf() and
+    perf_event_open() calls it made)."""
+    trace = tmp_path / "strace"
+    res = subprocess.run(["strace", "-f", "-qq", "-e", "trace=bpf,perf_event_open",
+                          "-o", str(trace), TCPACCEPT, *args], capture_output=True,
+                         timeout=10, env=env)
+    calls = [l for l in trace.read_text().splitlines() if "bpf(" in l or "perf_event_open(" in l]
+    return res, calls
+
+
+def no_bpf_calls(tmp_path, *args):
+    """Runs tcpaccept, then again under strace; returns (the first run's
+    result, the bpf() and perf_event_open() calls the second made). Under
+    `make sanitize` LeakSanitizer checks the first run; it cannot work in a
+    traced process (tests/tests.mk), so the second runs without it."""
+    res = run_tcpaccept(*args)
+    env = dict(os.environ)
+    if "ASAN_OPTIONS" in env:
+        env["ASAN_OPTIONS"] = env["ASAN_OPTIONS"].replace("detect_leaks=1", "detect_leaks=0")
+    traced_res, calls = bpf_calls(tmp_path, *args, env=env)
+    assert (traced_res.returncode, traced_res.stderr) == (res.returncode, res.stderr), \
+        (res, traced_res)
+    return res, calls
+
+
+def readme():
+    with open(os.path.join(ROOT, "README.md")) as f:
+        return f.read()
+
+
 def peer(*args, prefix=()):
     """Runs tcppeer to completion; returns (ready, accepts)."""
     res = subprocess.run([*prefix, PEER, *args], capture_output=True, timeout=120)
@@ -132,13 +168,17 @@ def peer(*args, prefix=()):
 class WaitingPeer:
     """A tcppeer started with --wait: its PID is known before it connects."""
 
-    def __init__(self, *args):
-        self.proc = subprocess.Popen([PEER, "--wait", *args], stdin=subprocess.PIPE,
+    def __init__(self, *args, prefix=()):
+        """@prefix: a command that execs tcppeer (cgroups.in_cgroup(),
+        pidns.IN_NEW_PIDNS); READY's pid is then what tcppeer's getpid()
+        said, in its own PID namespace."""
+        self.proc = subprocess.Popen([*prefix, PEER, "--wait", *args], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         STARTED.append(self.proc)
         self.ready_line = self.proc.stdout.readline().decode()
         assert self.ready_line.startswith("READY "), f"tcppeer: {self.ready_line!r}"
         self.pid = int(self.ready_line.split("pid=")[1].split()[0])
+        self.port = int(self.ready_line.split("port=")[1].split()[0])
 
     def go(self):
         out, err = self.proc.communicate(b"go\n", timeout=120)

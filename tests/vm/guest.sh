@@ -93,6 +93,40 @@ mkdir -p /sys/fs/cgroup
 mount -t cgroup2 none /sys/fs/cgroup || echo "@@@ NOTE cannot mount cgroup2"
 mkdir -p /sys/fs/cgroup/traced
 
+# Which service accepted (issue 22): directories named as systemd units and
+# containers under a slice of the tests' own (systemd skips slices), with a
+# server moved into each; the IDs are the host tests' (tests/lib/cgroups.py).
+SVC=/sys/fs/cgroup/tcpaccept-vm.slice
+ID_A=4f3c2b1a09e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2
+ID_B=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+ID_C=abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789
+
+# A tcppeer in cgroup $2 (made if missing), in new PID and mount namespaces
+# when $3 is "ns"; before it listens it prints what it sees from inside:
+# a TRUTH line (its PID, namespaces and cgroup), then tcppeer's own lines.
+svc_peer() { # label dir ns|host tcppeer-args...
+	label=$1 dir=$2 mode=$3
+	shift 3
+	mkdir -p "$dir"
+	pre=""
+	[ "$mode" = ns ] && pre="unshare -p -f --mount-proc"
+	$pre sh -c 'echo $$ >"$0/cgroup.procs" &&
+		echo TRUTH nspid=$$ pidns=$(stat -L -c %i /proc/self/ns/pid) mntns=$(stat -L -c %i /proc/self/ns/mnt) netns=$(stat -L -c %i /proc/self/ns/net) cgroup=$(sed -n "s/^0:://p" /proc/self/cgroup) &&
+		exec tcppeer "$@"' "$dir" "$@" >$W/peer 2>$W/peer.err
+	echo "@@@ PEER $label rc=$?"
+	cat $W/peer $W/peer.err
+}
+
+# The PID of the only child of process $1 (unshare -f's, nsenter's).
+child_of() {
+	i=0
+	while [ -z "$(cat /proc/$1/task/$1/children 2>/dev/null)" ] && [ $i -lt 100 ]; do
+		i=$((i + 1))
+		sleep 0.1
+	done
+	cat /proc/$1/task/$1/children | tr -d ' '
+}
+
 # SCTP: Debian builds it as a module. Load it and what it needs (the
 # kernel package's own modules, in $SCTP_MODULES's order) once.
 echo "@@@ CASE all sctp-modules"
@@ -268,6 +302,56 @@ for way in $WAYS; do
 	peer unix --unix --count 2
 	peer tcp --count 1
 	tracer_stop
+	echo "@@@ END"
+
+	# -j's cgroup, unit, container, nspid, pidns and mntns: a directory
+	# made before tcpaccept starts (its walk names it) and ones made after
+	# (cgroup_mkdir does); the first server in PID and mount namespaces of
+	# its own.
+	echo "@@@ CASE $way services"
+	rm -rf $SVC 2>/dev/null
+	mkdir -p $SVC/system.slice/docker-$ID_A.scope
+	tracer_start --way="$way" -v -j
+	svc_peer docker-systemd $SVC/system.slice/docker-$ID_A.scope ns --count 2
+	svc_peer systemd-service $SVC/system.slice/nginx.service host --count 1
+	svc_peer podman-cgroupfs $SVC/libpod_parent/libpod-$ID_B host --count 1
+	svc_peer none $SVC/plain/workers ns --count 1
+	tracer_stop
+	echo "@@@ END"
+
+	# --container and -S: the container made before start and one made
+	# after match their prefixes, a nested one through its outer one; a
+	# unit's server and a plain one do not.
+	echo "@@@ CASE $way container-filter"
+	tracer_start --way="$way" -v -S --container=${ID_A%${ID_A#????????????}},0123456
+	svc_peer docker-systemd $SVC/system.slice/docker-$ID_A.scope host --count 2
+	svc_peer kubepods-cgroupfs $SVC/kubepods/burstable/pod8a1c3b5e-2f4d-4c6b-9e8a-7d6c5b4a3f21/$ID_B host --count 1
+	svc_peer crio-nested $SVC/system.slice/docker-$ID_A.scope/kubelet.slice/crio-$ID_C.scope host --count 1
+	svc_peer systemd-service $SVC/system.slice/nginx.service host --count 1
+	svc_peer none $SVC/plain/workers host --count 1
+	tracer_stop
+	echo "@@@ END"
+
+	# tcpaccept in a PID namespace of its own: rows and -p in its PIDs; a
+	# server outside is left out and counted.
+	echo "@@@ CASE $way pidns"
+	: >$W/out
+	: >$W/err
+	unshare -p -f --mount-proc tcpaccept --way="$way" -v -j >$W/out 2>$W/err &
+	UNSHARE=$!
+	TRACER=$(child_of $UNSHARE)
+	wait_for $W/err 600 "tcpaccept: way in: " $TRACER || echo "@@@ NOTE tracer not attached"
+	nsenter -t $TRACER -p -m tcppeer --count 2 --comm inside >$W/peer 2>$W/peer.err
+	echo "@@@ PEER inside rc=$?"
+	cat $W/peer $W/peer.err
+	peer outside --count 3 --comm outside
+	kill -INT $TRACER
+	wait $UNSHARE
+	echo "@@@ TRACER-RC $?"
+	echo "@@@ TRACER-OUT"
+	cat $W/out
+	echo "@@@ TRACER-ERR"
+	grep '^tcpaccept: ' $W/err
 	echo "@@@ END"
 
 	# --btf with the kernel's BTF hidden, as on a kernel without it.

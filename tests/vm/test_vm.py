@@ -679,3 +679,83 @@ def test_wait_histogram(kernel, way):
     assert 0.4 <= one(s, "tcpaccept_accept_wait_seconds_sum", lport=port) < 4 * 0.131072
     [info] = [dict(lb) for (n, lb) in s if n == "tcpaccept_info"]
     assert info["way"] == way, info
+
+
+# --- which service accepted (issue 22) -------------------------------------------
+
+ID_A = "4f3c2b1a09e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2"
+ID_B = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+ID_C = "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+# guest.sh's servers: label -> (unit, container) their directory names.
+SERVICES = {"docker-systemd": (f"docker-{ID_A}.scope", ID_A),
+            "systemd-service": ("nginx.service", None),
+            "podman-cgroupfs": (None, ID_B),
+            "none": (None, None)}
+
+
+def truth(text):
+    """The TRUTH line a guest.sh server printed from inside: its PID and
+    namespaces there, and its cgroup."""
+    line = next(l for l in text.splitlines() if l.startswith("TRUTH "))
+    got = dict(kv.split("=", 1) for kv in line.split()[1:])
+    return {k: v if k == "cgroup" else int(v) for k, v in got.items()}
+
+
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_services(kernel, way):
+    """-j's cgroup, unit and container of directories named as a systemd
+    unit and as containers (one made before tcpaccept started, the rest
+    after), and nspid, pidns, mntns, netns: each what the server saw from
+    inside, two of them in PID and mount namespaces of their own."""
+    uname, case = get_case(kernel, way, "services")
+    objs = parse_json_lines(case.out)
+    texts = {label: text for label, rc, text in case.peers}
+    p = peers(case)
+    for label, (unit, container) in SERVICES.items():
+        ready, accepts, _ = p[label]
+        t = truth(texts[label])
+        mine = [o for o in objs if o["lport"] == ready["port"]]
+        assert sorted((o["raddr"], o["rport"]) for o in mine) == \
+            sorted((a["raddr"], int(a["rport"])) for a in accepts), (uname, way, label, mine)
+        for o in mine:
+            assert (o["cgroup"], o["unit"], o["container"]) == (t["cgroup"], unit, container), \
+                (uname, way, label, o)
+            assert {k: o[k] for k in ("nspid", "pidns", "mntns", "netns")} == \
+                {k: t[k] for k in ("nspid", "pidns", "mntns", "netns")}, (uname, way, label, o, t)
+        assert t["nspid"] == ready["pid"], (label, t, ready)
+    assert len(objs) == 5, case.out
+
+
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_container_filter_and_column(kernel, way):
+    """--container with a prefix of a container running before the start
+    and of one made after; one nested in the first matches through it; a
+    unit's server and a plain one do not. SERVICE names each."""
+    uname, case = get_case(kernel, way, "container-filter")
+    rows = parse_rows(case.out, service=True)
+    p = peers(case)
+    want = {"docker-systemd": ID_A, "kubepods-cgroupfs": ID_B, "crio-nested": ID_C}
+    for label, (ready, accepts, _) in p.items():
+        mine = [r for r in rows if r["pid"] == ready["pid"]]
+        if label in want:
+            check_rows(rows, accepts, ready["pid"])
+            assert {r["service"] for r in mine} == {want[label][:12]}, (uname, way, label, mine)
+        else:
+            assert not mine, (uname, way, label, mine)
+    assert len(rows) == 4, case.out
+
+
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_tracer_in_a_pid_namespace(kernel, way):
+    """tcpaccept under unshare -p -f --mount-proc: a server entered into
+    its namespace shows with the PID it has there; one outside does not,
+    and is counted."""
+    uname, case = get_case(kernel, way, "pidns")
+    objs = parse_json_lines(case.out)
+    p = peers(case)
+    ready, accepts, _ = p["inside"]
+    check_json(objs, accepts, ready["pid"], identity={"nspid": ready["pid"]})
+    assert len(objs) == 2 and ready["pid"] < 10, (uname, way, case.out)
+    m = re.search(r"^tcpaccept: (\d+) accept\(\) calls? of processes outside this PID namespace",
+                  case.err, re.M)
+    assert m and int(m.group(1)) >= len(p["outside"][1]) == 3, (uname, way, case.err)

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/* Where the options become a plan for the kernel side: its read-only
+ * settings, the programs it loads and attaches beyond the way in's own,
+ * the sizes of its maps, and what user space keeps to read them back.
+ * Every setup step reads the plan; no other step looks at the options to
+ * decide what to load. */
+#ifndef TCPACCEPT_PLAN_H
+#define TCPACCEPT_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "args.h"
+#include "tcpaccept.h"
+
+struct tcpaccept_bpf;
+struct choice;
+
+#define PLAN_MAX_PROGS 12
+#define PLAN_MAX_MAPS 12
+
+/* A program the options need, on top of the way in's own. */
+struct plan_prog {
+	const char *name;	/* as in tcpaccept.bpf.c */
+	const char *what;	/* for messages: "the handshake tracepoint (-q, --metrics)" */
+	bool attach;		/* attached with the way in (else loaded for catchup.c) */
+};
+
+struct plan_map {
+	const char *name;
+	__u32 entries;
+};
+
+struct plan {
+	/* All but the way's own fields (way, task_regs): plan_apply(). */
+	struct settings settings;
+	struct plan_prog progs[PLAN_MAX_PROGS];
+	int nprogs;
+	/* Hash maps are allocated in full when created: the ones the plan
+	 * does not use get one entry (the programs still name them). */
+	struct plan_map maps[PLAN_MAX_MAPS];
+	int nmaps;
+	/* Counts are read with bpf() after the capability drop, which
+	 * takes CAP_BPF before Linux 6.5: it is kept. */
+	bool keep_bpf;
+};
+
+/* The plan for @cfg (whose -C directory preflight opens, or refuses). */
+void plan_make(struct plan *p, const struct config *cfg);
+
+/* Before loading @skel for the way in @c: the settings, with the way's own
+ * fields, into its read-only data; the way's programs and the plan's
+ * turned on; the maps sized. 0 or a negative error. */
+int plan_apply(const struct plan *p, struct tcpaccept_bpf *skel, const struct choice *c);
+
+/* After loading: attaches the plan's programs that attach with the way
+ * in. 0, or a negative error with what failed in @why. */
+int plan_attach(const struct plan *p, struct tcpaccept_bpf *skel, char *why, size_t len);
+
+#endif /* TCPACCEPT_PLAN_H */
