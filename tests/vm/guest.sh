@@ -5,6 +5,7 @@
 # tests/vm/test_vm.py checks it on the host, field by field.
 #
 # A case:   @@@ CASE <way> <name>
+#           @@@ MISSES <n>   (runs of the tracer's programs the kernel skipped)
 #           @@@ TRACER-OUT / @@@ TRACER-ERR / @@@ TRACER-RC <rc>
 #           @@@ PEER <label>   (once per tcppeer run, its stdout follows)
 #           @@@ END
@@ -41,6 +42,10 @@ tracer_start() { # args...
 }
 
 tracer_stop() {
+	# Runs of the tracer's programs the kernel skipped and counted
+	# (recursion_misses in their fdinfo, 5.12+): read while it holds them.
+	echo "@@@ MISSES $(cat /proc/$TRACER/fdinfo/* 2>/dev/null |
+		awk '/^recursion_misses:/ { n += $2 } END { print n + 0 }')"
 	kill -INT $TRACER 2>/dev/null
 	wait $TRACER
 	rc=$?
