@@ -41,3 +41,5 @@ def pytest_terminal_summary(terminalreporter):
         release = releases.get(kernel, "(did not boot)")
         terminalreporter.write_line(
             f"vm-matrix {kernel:<22} {release:<22} {way:<10} {result}{note}")
+    for kernel, seconds in getattr(test_vm, "SECONDS", {}).items():
+        terminalreporter.write_line(f"vm-time {kernel:<22} {seconds:6.0f} s (fetch, boot, every case)")

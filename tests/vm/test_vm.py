@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -120,6 +121,9 @@ def parse_log(text):
 RETRIED = set()
 # Kernel -> the uname -r it booted, for the matrix printed at the end.
 RELEASES = {}
+# Kernel -> seconds its fetch and VM run(s) took, for the matrix: what each
+# kernel adds to the suite's wall time.
+SECONDS = {}
 # (kernel, way) -> runs of tcpaccept's programs the kernel skipped, for the
 # matrix (see check_rows_or_skipped). Each test's own checks say whether a
 # skip cost anything: most skips are of runs that show nothing (the -q
@@ -188,6 +192,7 @@ def run_vm(kernel, vmlinuz, log):
 @functools.lru_cache(maxsize=None)
 def boot(kernel):
     """Boots @kernel once; returns (uname -r, cases)."""
+    start = time.monotonic()
     suite, arch, _ = KERNELS[kernel]
     tcpaccept, peer = BINARIES[arch]
     for path in (tcpaccept, peer):
@@ -215,6 +220,7 @@ def boot(kernel):
     assert res.returncode == 0, f"{kernel} VM failed ({res.returncode}): {res.stderr}"
     uname = re.search(r"TCPACCEPT-VM-BEGIN (\S+)", text).group(1)
     RELEASES[kernel] = uname
+    SECONDS[kernel] = time.monotonic() - start
     return uname, parse_log(text)
 
 
