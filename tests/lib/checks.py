@@ -337,3 +337,11 @@ def json_wait_slots(hist):
         counts[i] = b["count"]
     assert sum(counts) == hist["count"], hist
     return counts
+
+
+def check_wait_ms(wait_ms, accepts, rport):
+    """-q's WAIT(ms) or wait_ms (printed to 0.5 us) of the accept from
+    @rport, against tcppeer's bounds on its wait."""
+    [accept] = [a for a in accepts if int(a["rport"]) == rport]
+    lo, hi = wait_bounds(accept)
+    assert lo - 500 <= float(wait_ms) * 1e6 <= hi + 500, (rport, wait_ms, lo, hi)
