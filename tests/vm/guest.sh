@@ -219,8 +219,8 @@ for way in $WAYS; do
 	tracer_stop
 	echo "@@@ END"
 
-	# -c -q's histograms and --metrics' together: a known wait of 100 ms
-	# and a little, in the 65536-131071 us bucket.
+	# -c -q's histograms and --metrics' together: a wait of 100 ms and a
+	# little, checked against the bounds tcppeer prints for each accept.
 	echo "@@@ CASE $way histogram"
 	tracer_start --way="$way" -v -c -q -j --metrics=$W/m.prom -i 1
 	peer slow --count 4 --hold 100 --connect-interval 250 --comm slow
