@@ -13,6 +13,8 @@
 # Output lines: @@@ TAX <way> <config> <ns per call>
 #               @@@ BPF <way> <config> <run_time_ns> <run_cnt> <accepts>
 #               @@@ SYN <way> <config> <run_time_ns> <run_cnt> <syns>
+#               @@@ REFUSED <way> <tcpaccept's line>   (a way this kernel refuses:
+#                                                       fexit on arm64 before 6.4)
 set -u
 FLOOR_PID=$$
 W=/tmp/bench
@@ -42,6 +44,12 @@ for way in $WAYS; do
 		tracer=$!
 		i=0
 		until grep -q '^tcpaccept: way in: ' $W/err; do
+			refused=$(grep -m 1 "^tcpaccept: the $way way in is not available" $W/err)
+			if [ -n "$refused" ]; then
+				wait $tracer
+				echo "@@@ REFUSED $way $refused"
+				continue 3
+			fi
 			i=$((i + 1))
 			if [ $i -gt 600 ] || ! kill -0 $tracer 2>/dev/null; then
 				echo "@@@ FAIL $way $config: not attached"

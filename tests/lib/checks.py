@@ -7,6 +7,8 @@ accepted (READY/ACCEPT/DONE lines); the tracer's rows are compared with it
 field by field: PID, COMM, IP, RADDR, RPORT, LADDR, LPORT (and UID, TID,
 netns where the output has them).
 """
+import heapq
+import itertools
 import json
 import re
 from collections import Counter
@@ -242,3 +244,123 @@ def one(samples, name, **labels):
     found = series(samples, name, **labels)
     assert len(found) == 1, f"{name} {labels}: {found}"
     return next(iter(found.values()))
+
+
+# --- the accept-wait histogram against tcppeer's bounds -------------------------
+#
+# tcppeer (--hold, --delay-accept) prints for each accept wait_min_ns and
+# wait_max_ns: what it proves about the wait tcpaccept measures (see
+# tests/peer/README.md). A bucket, a count or a sum is right if some waits
+# within those bounds give exactly it: never a bucket assumed from the delay
+# asked for, which a loaded machine lengthens.
+
+WAIT_SLOTS = 32         # tcpaccept.h: slot i holds [2^i, 2^(i+1)) us, 0 in slot 0
+# The kernel reads CLOCK_MONOTONIC with ktime_get_mono_fast_ns(), tcppeer with
+# clock_gettime(): one clocksource, but the fast reader may use the previous
+# slope for a moment after an update, a difference far below this.
+CLOCK_SLACK_NS = 1000
+
+
+def wait_slot(ns):
+    """The slot tcpaccept.bpf.c gives a wait of @ns: log2 of whole microseconds."""
+    us = max(ns, 0) // 1000
+    return min(max(us.bit_length() - 1, 0), WAIT_SLOTS - 1)
+
+
+def wait_bounds(accept):
+    """(min, max) wait in ns of one tcppeer ACCEPT line, widened by the slack."""
+    return (int(accept["wait_min_ns"]) - CLOCK_SLACK_NS,
+            int(accept["wait_max_ns"]) + CLOCK_SLACK_NS)
+
+
+def maybe_unknown(accept):
+    """Whether tcpaccept may not know this accept's wait: only if tcppeer
+    could not prove that the handshake ended before the accept began."""
+    return int(accept["wait_min_ns"]) == 0
+
+
+def _assignable(counts, ranges):
+    """Whether each (first, last) slot range can get one slot within it so
+    that slot i gets exactly counts[i]. Earliest deadline first: each slot,
+    lowest first, takes the ranges open there that end soonest; that finds
+    an assignment whenever there is one."""
+    ranges, open_, k = sorted(ranges), [], 0
+    for slot, count in enumerate(counts):
+        while k < len(ranges) and ranges[k][0] <= slot:
+            heapq.heappush(open_, ranges[k][1])
+            k += 1
+        if open_ and open_[0] < slot:
+            return False            # a range ended with no slot
+        if len(open_) < count:
+            return False
+        for _ in range(count):
+            heapq.heappop(open_)
+    return k == len(ranges) and not open_
+
+
+def check_wait_slots(counts, accepts, unknown=0, what=""):
+    """@counts: a histogram's count in each of the WAIT_SLOTS slots, with
+    @unknown accepts left out of it (no wait known). Asserts that @accepts,
+    tcppeer's, could have made it: the unknown ones among those that may be
+    unknown, and each other one in a slot within its bounds."""
+    assert len(counts) == WAIT_SLOTS, counts
+    ranges = [(wait_slot(lo), wait_slot(hi)) for lo, hi in map(wait_bounds, accepts)]
+    optional = [i for i, a in enumerate(accepts) if maybe_unknown(a)]
+    assert 0 <= unknown <= len(optional), (what, unknown, accepts)
+    assert sum(counts) + unknown == len(accepts), (what, counts, unknown, len(accepts))
+    ok = any(_assignable(counts, [r for i, r in enumerate(ranges) if i not in left_out])
+             for left_out in map(set, itertools.combinations(optional, unknown)))
+    nonzero = {i: c for i, c in enumerate(counts) if c}
+    assert ok, f"{what}: slots {nonzero} (unknown {unknown}) but tcppeer's bounds allow " \
+               f"slots {ranges}, from {[wait_bounds(a) for a in accepts]}"
+
+
+def check_wait_sum(sum_ns, accepts, rounding_ns, unknown=0, what=""):
+    """A histogram's sum of waits, in ns as printed (within @rounding_ns),
+    against the sums of tcppeer's bounds: with @unknown accepts left out
+    (among those that may be unknown), at least the sum of the smallest
+    bounds and at most that of the largest that any such choice leaves."""
+    bounds = [wait_bounds(a) for a in accepts]
+    optional = [b for a, b in zip(accepts, bounds) if maybe_unknown(a)]
+    lo = sum(b[0] for b in bounds) - sum(sorted(b[0] for b in optional)[len(optional) - unknown:])
+    hi = sum(b[1] for b in bounds) - sum(sorted(b[1] for b in optional)[:unknown])
+    assert lo - rounding_ns <= sum_ns <= hi + rounding_ns, (what, lo, sum_ns, hi)
+
+
+def prom_wait_slots(samples, **labels):
+    """--metrics' tcpaccept_accept_wait_seconds_bucket series as counts per
+    slot, after checking that its le bounds are the slots' ends in seconds
+    and that it is cumulative."""
+    buckets = series(samples, "tcpaccept_accept_wait_seconds_bucket", **labels)
+    # By value: node_exporter writes 2e-06 where tcpaccept wrote 0.000002.
+    slots = {float(f"{2 << i}e-6"): i for i in range(WAIT_SLOTS - 1)}
+    slots[float("inf")] = WAIT_SLOTS - 1
+    cum = [None] * WAIT_SLOTS
+    for le, value in buckets.items():
+        assert float(le) in slots and cum[slots[float(le)]] is None, sorted(buckets)
+        cum[slots[float(le)]] = int(value)
+    assert None not in cum, sorted(buckets)
+    counts = [c - (cum[i - 1] if i else 0) for i, c in enumerate(cum)]
+    assert all(c >= 0 for c in counts), buckets
+    return counts
+
+
+def json_wait_slots(hist):
+    """-c -q -j's histogram object as counts per slot, after checking each
+    bucket's low and high (microseconds) against its slot."""
+    counts = [0] * WAIT_SLOTS
+    assert hist["unit"] == "usecs" and len(hist["buckets"]) <= WAIT_SLOTS, hist
+    for i, b in enumerate(hist["buckets"]):
+        high = (1 << (i + 1)) - 1 if i < WAIT_SLOTS - 1 else None
+        assert (b["low"], b["high"]) == ((1 << i) if i else 0, high), (i, b)
+        counts[i] = b["count"]
+    assert sum(counts) == hist["count"], hist
+    return counts
+
+
+def check_wait_ms(wait_ms, accepts, rport):
+    """-q's WAIT(ms) or wait_ms (printed to 0.5 us) of the accept from
+    @rport, against tcppeer's bounds on its wait."""
+    [accept] = [a for a in accepts if int(a["rport"]) == rport]
+    lo, hi = wait_bounds(accept)
+    assert lo - 500 <= float(wait_ms) * 1e6 <= hi + 500, (rport, wait_ms, lo, hi)

@@ -195,3 +195,20 @@ def test_kernels_sh_fetches_from_the_configured_mirror(tmp_path):
         f"deb [arch=arm64 {key}] file:///nonexistent/debian bullseye main",
         f"deb [arch=arm64 {key}] file:///nonexistent/debian bullseye-updates main",
     ]
+
+
+def test_kernels_sh_backports_suite_has_no_twins(tmp_path):
+    """A backports suite has no -updates or -security suite: kernels.sh
+    asks for the suite alone (apt-get update fails on any missing index)."""
+    conf = apt_config(tmp_path, ONE_LINE)
+    cache = tmp_path / "cache"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TCPACCEPT_")}
+    env.update(APT_CONFIG=conf, TCPACCEPT_CACHE=str(cache))
+    res = subprocess.run([KERNELS, "refresh", "trixie-backports", "arm64"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1 and "apt-get update failed for trixie-backports arm64" in \
+        res.stderr, res.stderr
+    assert "-security not searched" not in res.stderr and "security " not in res.stderr
+    key = "signed-by=/usr/share/keyrings/debian-archive-keyring.gpg"
+    assert (cache / "apt/trixie-backports-arm64/sources.list").read_text().splitlines() == [
+        f"deb [arch=arm64 {key}] file:/srv/mirror-a/debian trixie-backports main"]

@@ -432,6 +432,8 @@ struct record {			/* one client connection, sent over ctl */
 	int error;		/* --burst: connect()'s SO_ERROR (0: connected;
 				 * EINPROGRESS: still trying when stopped) */
 	int accepted;		/* --burst: the server accepted it */
+	int64_t connect_ns;	/* CLOCK_MONOTONIC before connect() */
+	int64_t seen_ns;	/* ... after handshake_seen() (0: not seen) */
 };
 
 struct accepted {		/* one accept, filled by the server */
@@ -443,6 +445,7 @@ struct accepted {		/* one accept, filled by the server */
 	int proto;		/* ... and SO_PROTOCOL */
 	char comm[17];
 	long rec;		/* matched record index, -1 if none */
+	int64_t call_ns, ret_ns;	/* CLOCK_MONOTONIC around accept() */
 };
 
 static int listen_fd = -1;
@@ -453,6 +456,78 @@ static struct accepted *accs;
 static long claimed;		/* atomic: accepts claimed by threads */
 static long *shared_accepted;	/* MAP_SHARED: accepts done by the server */
 static long client_started;	/* atomic, client side: connects started */
+
+/* ---------------------------------------------------------- wait bounds */
+
+/*
+ * When the server delays its accepts (--hold, --delay-accept), each ACCEPT
+ * line bounds the wait that tcpaccept measures: from the child socket's
+ * SYN_RECV -> ESTABLISHED (the inet_sock_set_state tracepoint, T0) to the
+ * accept hook (T1: fexit/kretprobe of inet_csk_accept, the syscall's exit
+ * tracepoint or io_uring_complete), both on bpf_ktime_get_ns(), which is
+ * CLOCK_MONOTONIC.  T1 lies inside the accept call: call_ns <= T1 <=
+ * ret_ns.  T0 follows the client's SYN, so connect_ns < T0.  connect()'s
+ * return is no bound on T0: the client's final ACK may be processed after
+ * connect() returned (in ksoftirqd, or on another CPU).  What is one: the
+ * tracepoint fires before the kernel stores the new state (with release
+ * order, inet_sk_state_store()), and /proc/net/tcp reads it with acquire
+ * order, so a server socket seen there in any state but SYN_RECV had its
+ * T0 before seen_ns.  So T1 - T0 lies in
+ * [max(0, call_ns - seen_ns), ret_ns - connect_ns].
+ */
+static int wait_bounds(void)
+{
+	return (opt.hold_ms || opt.delay_ms) && opt.fam != FAM_UNIX;
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The server's socket for the client at port @cport of listener port
+ * @lport in /proc/net/tcp{,6}: its state (TCP_* number), -1 if absent. */
+static int server_sock_state(unsigned lport, unsigned cport)
+{
+	const char *path = opt.fam == FAM_4 ? "/proc/net/tcp" : "/proc/net/tcp6";
+	unsigned local, remote, st;
+	char line[512];
+	int state = -1;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		die(path);
+	while (state < 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, " %*u: %*[0-9A-F]:%X %*[0-9A-F]:%X %X",
+			   &local, &remote, &st) == 3 &&
+		    local == lport && remote == cport)
+			state = (int)st;
+	fclose(f);
+	return state;
+}
+
+/* seen_ns (above) for the client at @cport; 0 if the socket is gone. */
+static int64_t handshake_seen(unsigned lport, unsigned cport)
+{
+	struct timespec pause = { 0, 100000 };
+	int state;
+
+	while ((state = server_sock_state(lport, cport)) == TCP_SYN_RECV)
+		nanosleep(&pause, NULL);
+	return state < 0 ? 0 : mono_ns();
+}
+
+static void print_wait_bounds(const struct accepted *ac, const struct record *rc)
+{
+	int64_t lo = rc->seen_ns ? ac->call_ns - rc->seen_ns : 0;
+
+	if (wait_bounds())
+		printf(" wait_min_ns=%lld wait_max_ns=%lld", (long long)(lo > 0 ? lo : 0),
+		       (long long)(ac->ret_ns - rc->connect_ns));
+}
 
 /* ------------------------------------------------------------- io_uring */
 
@@ -770,6 +845,7 @@ static void accept_one(pid_t tid, const char *comm)
 	union sockaddr_any peer;
 	socklen_t plen = sizeof(peer);
 	int fd;
+	int64_t call_ns, ret_ns;
 
 	if (opt.delay_ms)
 		sleep_ms(opt.delay_ms);
@@ -782,6 +858,7 @@ static void accept_one(pid_t tid, const char *comm)
 	if (opt.eagain)
 		wait_readable(listen_fd);
 	for (;;) {
+		call_ns = mono_ns();
 		fd = accept_call();
 		if (fd >= 0)
 			break;
@@ -795,8 +872,11 @@ static void accept_one(pid_t tid, const char *comm)
 		}
 		die(accept_name());
 	}
+	ret_ns = mono_ns();
 	ac = &accs[__atomic_fetch_add(&done_seq, 1, __ATOMIC_ACQ_REL)];
 	__atomic_fetch_add(shared_accepted, 1, __ATOMIC_RELEASE);
+	ac->call_ns = call_ns;
+	ac->ret_ns = ret_ns;
 	ac->tid = tid;
 	ac->rec = -1;
 	snprintf(ac->comm, sizeof(ac->comm), "%s", comm);
@@ -1184,6 +1264,7 @@ static void *client_main(void *arg)
 		}
 		/* Fast Open: the SYN carries this byte (once the client
 		 * has the server's cookie, from the first connection on). */
+		rc->connect_ns = mono_ns();
 		while (opt.fastopen ? sendto(fd, "x", 1, MSG_FASTOPEN, &srv_addr.sa, srv_len) < 0
 				    : connect(fd, &srv_addr.sa, srv_len) < 0) {
 			if (errno != EINTR)
@@ -1208,6 +1289,8 @@ static void *client_main(void *arg)
 			die("getpeername");
 		fmt_addr(&a, alen, opt.fam == FAM_MAPPED, rc->laddr,
 			 sizeof(rc->laddr), &rc->lport);
+		if (wait_bounds())
+			rc->seen_ns = handshake_seen(rc->lport, rc->rport);
 		ct->fds[ct->first + i] = fd;
 	}
 	return NULL;
@@ -1790,11 +1873,13 @@ int main(int argc, char **argv)
 		rc->accepted = 1;
 		escape_bytes((const unsigned char *)ac->comm, strlen(ac->comm),
 			     ecomm, sizeof(ecomm));
-		printf("ACCEPT pid=%d tid=%d comm=%s ip=%s raddr=%s rport=%u laddr=%s lport=%u uid=%u proto=%s\n",
+		printf("ACCEPT pid=%d tid=%d comm=%s ip=%s raddr=%s rport=%u laddr=%s lport=%u uid=%u proto=%s",
 		       (int)getpid(), (int)ac->tid, ecomm,
 		       opt.fam == FAM_4 ? "4" : opt.fam == FAM_UNIX ? "unix" : "6",
 		       rc->raddr, rc->rport, rc->laddr, rc->lport, (unsigned)getuid(),
 		       proto_name(ac->proto));
+		print_wait_bounds(ac, rc);
+		putchar('\n');
 	}
 	for (long i = 0; opt.burst && i < nclients(); i++)
 		printf("CLIENT raddr=%s rport=%u laddr=%s lport=%u connected=%d error=%d accepted=%d\n",

@@ -27,8 +27,19 @@ def pytest_runtest_makereport(item, call):
 def pytest_terminal_summary(terminalreporter):
     if not MATRIX:
         return
-    retried = getattr(sys.modules.get("tests.vm.test_vm"), "RETRIED", set())
+    test_vm = sys.modules.get("tests.vm.test_vm")
+    retried = getattr(test_vm, "RETRIED", set())
+    skipped = getattr(test_vm, "SKIPPED", {})
+    # The release each VM booted: a suite's newest kernel moves on.
+    releases = getattr(test_vm, "RELEASES", {})
     terminalreporter.write_sep("=", "kernel matrix (Debian kernels under qemu)")
     for (kernel, way), result in sorted(MATRIX.items()):
         note = " (its VM hung once and was booted again)" if kernel in retried else ""
-        terminalreporter.write_line(f"vm-matrix {kernel:<22} {way:<10} {result}{note}")
+        if skipped.get((kernel, way)):
+            note += (f" (the kernel skipped {skipped[(kernel, way)]} runs of its programs,"
+                     " as counted: recursion_misses)")
+        release = releases.get(kernel, "(did not boot)")
+        terminalreporter.write_line(
+            f"vm-matrix {kernel:<22} {release:<22} {way:<10} {result}{note}")
+    for kernel, seconds in getattr(test_vm, "SECONDS", {}).items():
+        terminalreporter.write_line(f"vm-time {kernel:<22} {seconds:6.0f} s (fetch, boot, every case)")

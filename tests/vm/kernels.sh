@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Fetch Debian kernels (and a static busybox) for the qemu test VMs.
 #
+#   kernels.sh list    [ARCH]         print the kernels of tests/vm/kernels.list, one a line:
+#                                     NAME SUITE ARCH SERIES (NAME is SUITE-ARCH)
 #   kernels.sh fetch   SUITE [ARCH]   print the cached vmlinuz, downloading it on first use
 #   kernels.sh refresh SUITE [ARCH]   re-resolve against the archive, download if it moved on
 #   kernels.sh busybox ARCH           print a static busybox for ARCH
@@ -8,7 +10,7 @@
 #                                     every module it needs, uncompressed, and the file
 #                                     load-order naming them in the order insmod takes them
 #
-# SUITE: bullseye|bookworm|trixie; ARCH: amd64 (default) or arm64.
+# SUITE: one of tests/vm/kernels.list; ARCH: amd64 (default) or arm64.
 # Paths go to stdout, progress to stderr. The cache lives outside the work tree:
 # ${TCPACCEPT_CACHE:-/var/cache/tcpaccept-tests}
 # The packages come from the Debian mirror in this machine's apt sources, or
@@ -24,15 +26,32 @@ log() { printf 'kernels.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-	sed -n '4,9s/^# \{0,1\}//p' "$0" >&2
+	sed -n '4,11s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
+LIST=$(dirname "$0")/kernels.list
+
+# The one reader of kernels.list: checks every line, prints NAME SUITE ARCH
+# SERIES for those of ARCH (all if empty).
+cmd_list() {
+	[ -z "${1:-}" ] || check_arch "$1"
+	awk -v want="${1:-}" -v list="$LIST" '
+	function bad(why) { printf "kernels.sh: error: %s:%d: %s\n", list, NR, why > "/dev/stderr"; err = 1 }
+	{ sub(/#.*/, "") }
+	NF == 0 { next }
+	NF != 3 { bad("want SUITE ARCH SERIES"); next }
+	$1 !~ /^[a-z]+(-backports)?$/ { bad("bad suite " $1); next }
+	$2 != "amd64" && $2 != "arm64" { bad("bad arch " $2); next }
+	$3 !~ /^[1-9][0-9]*\.[0-9]+$/ { bad("bad series " $3); next }
+	seen[$1 "-" $2]++ { bad("twice: " $1 " " $2); next }
+	want == "" || $2 == want { print $1 "-" $2, $1, $2, $3 }
+	END { exit err }' "$LIST" || die "bad kernel list $LIST"
+}
+
 check_suite() {
-	case $1 in
-	bullseye | bookworm | trixie) ;;
-	*) die "unknown suite '$1' (want bullseye, bookworm or trixie)" ;;
-	esac
+	cmd_list | awk -v s="$1" '$2 == s { found = 1 } END { exit !found }' ||
+		die "unknown suite '$1' (want one of: $(cmd_list | awk '{ print $2 }' | sort -u | paste -sd ' '))"
 }
 
 check_arch() {
@@ -49,18 +68,28 @@ apt_state() {
 	local suite=$1 arch=$2 dir mirror security
 	dir=$CACHE/apt/$suite-$arch
 	mkdir -p "$dir/lists/partial" "$dir/archives/partial"
+	# One user of this state at a time (the kernel and busybox share bookworm's),
+	# held until the script exits; the cache is shared by every work tree.
+	exec 8>"$dir/apt.lock"
+	flock 8
 	mirror=$(debian_mirror) || die "no Debian mirror (above)"
 	security=$(debian_security_mirror)
-	# -security and -updates carry the newest kernel ABI of a released suite.
-	cat >"$dir/sources.list" <<-EOF
-		deb [arch=$arch signed-by=$KEYRING] $mirror $suite main
-		deb [arch=$arch signed-by=$KEYRING] $mirror $suite-updates main
-	EOF
-	if [ -n "$security" ]; then
-		echo "deb [arch=$arch signed-by=$KEYRING] $security $suite-security main" >>"$dir/sources.list"
-	else
-		log "no security archive in the apt sources: $suite-security not searched"
-	fi
+	# -security and -updates carry the newest kernel ABI of a released suite;
+	# a backports suite has neither (and Error-Mode=any fails on a missing one).
+	{
+		echo "deb [arch=$arch signed-by=$KEYRING] $mirror $suite main"
+		if [[ $suite == *-backports ]]; then
+			security=''
+		else
+			echo "deb [arch=$arch signed-by=$KEYRING] $mirror $suite-updates main"
+			if [ -n "$security" ]; then
+				echo "deb [arch=$arch signed-by=$KEYRING] $security $suite-security main"
+			else
+				log "no security archive in the apt sources: $suite-security not searched"
+			fi
+		fi
+	} >"$dir/sources.list.tmp"
+	mv "$dir/sources.list.tmp" "$dir/sources.list"
 	log "mirror $mirror${security:+, security $security}"
 	APT_OPTS=(
 		-o "Dir::Etc::sourcelist=$dir/sources.list"
@@ -96,9 +125,27 @@ download() {
 	echo "$1"
 }
 
+# Debian's two layouts of a kernel ABI, told apart by what linux-image-ABI
+# depends on; prints "VMLINUZ_PACKAGE VMLINUZ_PATH MODULES_PACKAGE":
+# - to 6.18, linux-image-ABI holds ./boot/vmlinuz-ABI and the modules;
+# - from 6.19, linux-image-ABI is a 2 KB package that depends on
+#   linux-binary-ABI (./usr/lib/modules/ABI/vmlinuz) and linux-modules-ABI.
+kernel_layout() {
+	local ver=$1 deps
+	deps=$(apt-cache "${APT_OPTS[@]}" depends "linux-image-$ver" |
+		awk '$1 ~ /Depends:$/ { print $2 }') || die "apt-cache depends linux-image-$ver failed"
+	if grep -qx "linux-binary-$ver" <<<"$deps"; then
+		grep -qx "linux-modules-$ver" <<<"$deps" ||
+			die "linux-image-$ver depends on linux-binary-$ver but not on linux-modules-$ver"
+		echo "linux-binary-$ver ./usr/lib/modules/$ver/vmlinuz linux-modules-$ver"
+	else
+		echo "linux-image-$ver ./boot/vmlinuz-$ver linux-image-$ver"
+	fi
+}
+
 # Resolve, download and extract the kernel; record it in the marker file.
 fetch_kernel() {
-	local suite=$1 arch=$2 kdir pkg ver deb img
+	local suite=$1 arch=$2 kdir pkg ver deb img layout vpkg vpath
 	kdir=$CACHE/kernels/$suite-$arch
 	mkdir -p "$kdir"
 	# Serialise concurrent fetches of the same suite.
@@ -116,10 +163,13 @@ fetch_kernel() {
 	if [ -f "$img" ]; then
 		log "$suite $arch: $pkg already cached"
 	else
-		deb=$(download "$pkg" "$kdir")
-		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "${deb%/*}" "./boot/vmlinuz-$ver" ||
-			{ rm -rf "${deb%/*}"; die "no ./boot/vmlinuz-$ver in $deb"; }
-		mv "${deb%/*}/boot/vmlinuz-$ver" "$img"
+		layout=$(kernel_layout "$ver")
+		read -r vpkg vpath _ <<<"$layout"
+		deb=$(download "$vpkg" "$kdir")
+		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "${deb%/*}" "$vpath" ||
+			{ rm -rf "${deb%/*}"; die "no $vpath in $deb"; }
+		# A rename within the cache: readers see the whole file or none.
+		mv "${deb%/*}/$vpath" "$img"
 		rm -rf "${deb%/*}"
 	fi
 	# Write the marker atomically, then drop superseded kernels.
@@ -189,11 +239,11 @@ cmd_busybox() {
 	echo "$bb"
 }
 
-# The modules the kernel package ships (e.g. sctp, for the tests that prove
-# tcpaccept does not show SCTP accepts) come from the same .deb as vmlinuz;
+# The modules of the kernel (e.g. sctp, for the tests that prove tcpaccept
+# does not show SCTP accepts) come from its own package (kernel_layout);
 # kmods.py works out what each one needs.
 cmd_modules() {
-	local suite=$1 arch=$2 mod=$3 img kdir ver mdir deb
+	local suite=$1 arch=$2 mod=$3 img kdir ver mdir deb layout mpkg
 	check_suite "$suite"
 	check_arch "$arch"
 	[[ $mod =~ ^[a-z0-9_]+$ ]] || die "bad module name '$mod'"
@@ -209,8 +259,10 @@ cmd_modules() {
 	flock 9
 	apt_state "$suite" "$arch"
 	apt_update "$suite" "$arch"
-	deb=$(download "linux-image-$ver" "$kdir")
-	rm -rf "$mdir"
+	layout=$(kernel_layout "$ver")
+	read -r _ _ mpkg <<<"$layout"
+	deb=$(download "$mpkg" "$kdir")
+	rm -rf "$mdir" "$mdir.tmp"
 	/usr/bin/python3 "$(dirname "$0")/kmods.py" "$deb" "$mod" "$mdir.tmp" ||
 		{ rm -rf "${deb%/*}" "$mdir.tmp"; die "cannot take $mod out of $deb"; }
 	mv "$mdir.tmp" "$mdir"
@@ -221,12 +273,13 @@ cmd_modules() {
 	echo "$mdir"
 }
 
-[ $# -ge 2 ] || usage
+[ $# -ge 1 ] || usage
 cmd=$1
 shift
 case $cmd in
-fetch) [ $# -le 2 ] || usage; cmd_fetch "$@" ;;
-refresh) [ $# -le 2 ] || usage; cmd_refresh "$@" ;;
+list) [ $# -le 1 ] || usage; cmd_list "$@" ;;
+fetch) [[ $# == [12] ]] || usage; cmd_fetch "$@" ;;
+refresh) [[ $# == [12] ]] || usage; cmd_refresh "$@" ;;
 busybox) [ $# -eq 1 ] || usage; cmd_busybox "$1" ;;
 modules) [ $# -eq 3 ] || usage; cmd_modules "$@" ;;
 *) usage ;;

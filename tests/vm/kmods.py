@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
-"""Takes a kernel module and every module it needs out of a Debian
-linux-image .deb, uncompressed, for the test VMs (which have no modprobe,
-no modules.dep and no /lib/modules).
+"""Takes a kernel module and every module it needs out of the Debian .deb
+that holds a kernel's modules (linux-image-ABI to 6.18, linux-modules-ABI
+from 6.19: kernels.sh's kernel_layout), uncompressed, for the test VMs
+(which have no modprobe, no modules.dep and no /lib/modules).
 
     kmods.py DEB MODULE OUTDIR
 
