@@ -441,7 +441,10 @@ if VG_APP:
         # (memos grow past their first allocation, closed listeners are
         # drained and given to --metrics' totals), error rows counted.
         log, prom = tmp_path / "valgrind.log", tmp_path / "m.prom"
-        ports = [free_port() for _ in range(70)]
+        ports = set()
+        while len(ports) < 70:  # free_port() is random: two could be one
+            ports.add(free_port())
+        ports = sorted(ports)
         t = Tracer("-c", "-x", "-v", "-i", "1", f"--metrics={prom}",
                    "-P", ",".join(map(str, ports)), binary=VG_APP,
                    wrapper=valgrind_wrapper(log), wait=False)
