@@ -6,6 +6,8 @@
 #
 # A case:   @@@ CASE <way> <name>
 #           @@@ MISSES <n>   (runs of the tracer's programs the kernel skipped)
+#           @@@ PROGS <name>...   (the BPF programs loaded, as kallsyms names them)
+#           @@@ KSYM <symbol> <n>   (how many times kallsyms lists it)
 #           @@@ TRACER-OUT / @@@ TRACER-ERR / @@@ TRACER-RC <rc>
 #           @@@ PEER <label>   (once per tcppeer run, its stdout follows)
 #           @@@ END
@@ -322,6 +324,7 @@ for way in $WAYS; do
 	echo "@@@ CASE $way failed"
 	tracer_start --way="$way" -v -a -j --metrics=$W/m.prom -P 7101-7110
 	progs
+	echo "@@@ KSYM __per_cpu_offset $(grep -c ' __per_cpu_offset$' /proc/kallsyms)"
 	burst="--burst 60 --count 20 --backlog 2 --delay-accept 50 --stats --timeout 120"
 	sysctl_set net/ipv4/tcp_syncookies 1
 	# The kernel's counters around both (each tcppeer's STAT lines would

@@ -78,6 +78,7 @@ class Case:
         self.metrics = ""	# the --metrics file, after the tracer stopped
         self.misses = 0		# runs of its programs the kernel skipped
         self.progs = None	# the BPF programs loaded while it ran (kallsyms' names)
+        self.ksyms = {}		# symbol -> how many times kallsyms lists it
 
 
 def parse_log(text):
@@ -103,6 +104,9 @@ def parse_log(text):
         elif line.startswith("@@@ CAPEFF "):
             # Empty when the tracer had already exited (a refused way in).
             case.capeff = line[len("@@@ CAPEFF "):].strip() or None
+        elif line.startswith("@@@ KSYM "):
+            _, _, name, count = line.split()
+            case.ksyms[name] = int(count)
         elif line.startswith("@@@ PROGS "):
             case.progs = set(line.split()[2:])
         elif line.startswith("@@@ NOTE "):
@@ -739,11 +743,14 @@ def netstat(text):
     return {f"TcpExt.{n}": int(v) for n, v in zip(names[1:], values[1:])}
 
 
-def check_burst(uname, way, label, text, rows, samples, stats=None):
+def check_burst(uname, way, label, text, rows, samples, stats=None, skipped=0, drop_rows=True):
     """One burst's rows and count against the kernel's counters (STAT: the
     VM's own, nothing else runs; or @stats, those around both parallel
     bursts, checked by the caller) and the listener's d (LISTENER:
-    SO_MEMINFO, what ss -tlm shows); returns the drop rows' figures."""
+    SO_MEMINFO, what ss -tlm shows); returns the drop rows' figures. The
+    kernel skipped @skipped runs of the tracer's programs and counted them
+    (recursion_misses, see check_rows_or_skipped()): at most that many rows
+    are missing. @drop_rows: the tracer said it can show drops as rows."""
     laddr, cookies = BURSTS[label]
     ready, accepts, _ = parse_peer(text)
     alone = stats is None
@@ -753,7 +760,8 @@ def check_burst(uname, way, label, text, rows, samples, stats=None):
     mine = [o for o in rows if o["lport"] == ready["port"]]
     drops = [o for o in mine if o["event"] == "drop"]
     got = {(o["raddr"], o["rport"]) for o in mine if o["event"] == "accept"}
-    assert got == {(a["raddr"], int(a["rport"])) for a in accepts} and len(accepts) > 0, label
+    want = {(a["raddr"], int(a["rport"])) for a in accepts}
+    assert got <= want and len(want - got) <= skipped and len(accepts) > 0, (label, want - got)
     d = listener["drops"]
     assert d > 0 and (not alone or d >= ld > 0), (uname, way, label, d, stats)
     assert one(samples, "tcpaccept_listen_drops_total", lport=ready["port"], laddr=laddr) == d, \
@@ -765,13 +773,14 @@ def check_burst(uname, way, label, text, rows, samples, stats=None):
         assert (o["tid"], o["nspid"], o["pidns"], o["mntns"]) == (None,) * 4, (label, o)
     reasons = {r: sum(o["reason"] == r for o in drops)
                for r in ("accept_queue_full", "syn_queue_full", "other", "cookie_ack_dropped")}
-    if way != "tracepoint" and alone:
+    lo, rqfd = stats.get("TcpExt.ListenOverflows", 0), stats.get("TcpExt.TCPReqQFullDrop", 0)
+    if way != "tracepoint" and not drop_rows:
+        assert not drops, (uname, way, label, drops[:2])
+    elif way != "tracepoint" and alone:
         # Every drop, as it happens, with the reason the kernel counted.
-        assert len(drops) == ld, (uname, way, label, len(drops), stats)
-        assert reasons["accept_queue_full"] == stats.get("TcpExt.ListenOverflows", 0), \
-            (uname, way, label, reasons, stats)
-        assert reasons["syn_queue_full"] == stats.get("TcpExt.TCPReqQFullDrop", 0), \
-            (uname, way, label, reasons, stats)
+        assert ld - skipped <= len(drops) <= ld, (uname, way, label, len(drops), stats)
+        assert lo - skipped <= reasons["accept_queue_full"] <= lo, (uname, way, label, reasons)
+        assert rqfd - skipped <= reasons["syn_queue_full"] <= rqfd, (uname, way, label, reasons)
     elif way == "tracepoint":
         # The final ACKs kfree_skb names: a cookie's from 6.11 (rx_sk),
         # a request socket's from 6.15 (TCP_LISTEN_OVERFLOW).
@@ -796,7 +805,15 @@ def test_failed(kernel, way):
     accepts still exact."""
     uname, case = get_case(kernel, way, "failed")
     check_way_line(case, way, uname)
-    assert all(loaded(case.progs, (p,)) for p in SYN_PROGS[way]), (uname, way, case.progs)
+    skipped = case.misses
+    # fexit and kprobe tell a drop's reason by this CPU's counters, found
+    # through __per_cpu_offset in kallsyms: a kernel without it (no
+    # CONFIG_KALLSYMS_ALL: Debian's arm64 6.1) gets no rows, and says so.
+    drop_rows = "tcpaccept: drops: no rows" not in case.err
+    assert drop_rows or (way != "tracepoint" and case.ksyms.get("__per_cpu_offset") == 0), \
+        (uname, way, case.ksyms, case.err)
+    if drop_rows:
+        assert all(loaded(case.progs, (p,)) for p in SYN_PROGS[way]), (uname, way, case.progs)
     rows = parse_json_lines(case.out)
     samples = parse_prom(case.metrics)
     figures, texts = {}, {label: text for label, _, text in case.peers}
@@ -808,7 +825,8 @@ def test_failed(kernel, way):
             continue
         if label in BURSTS:
             figures[label] = check_burst(uname, way, label, text, rows, samples,
-                                         around if label in PARALLEL else None)
+                                         around if label in PARALLEL else None, skipped,
+                                         drop_rows)
             continue
         ready, _, _ = parse_peer(text)
         (failed,) = peer_lines(text, "FAILED")
@@ -817,24 +835,26 @@ def test_failed(kernel, way):
         # io_uring's completion names its request from Linux 5.19.
         if label == "emfile-io_uring" and kernel_version(uname) < (5, 19):
             want = 0
-        assert len(errors) == want, (uname, way, label, failed, errors[:2])
+        assert want - skipped <= len(errors) <= want, (uname, way, label, failed, errors[:2])
         assert all(o["errno"] == "EMFILE" and o["lport"] == ready["port"] for o in errors)
         # The caller's own identity (the guest has one PID namespace).
         assert all(o["nspid"] == ready["pid"] and o["mntns"] for o in errors), errors[:1]
-        if want:
+        if errors:
             assert one(samples, "tcpaccept_accept_errors_total", errno="EMFILE",
-                       lport=ready["port"]) == want
+                       lport=ready["port"]) == len(errors)
         figures[label] = {"failed": failed["count"], "rows": len(errors)}
     assert set(BURSTS) <= set(figures), figures
     # The two listeners at once: each count was its own d (check_burst);
     # together they counted every drop, and fexit and kprobe saw each.
     both = [figures[label] for label in PARALLEL]
     assert sum(f["d"] for f in both) >= around["TcpExt.ListenDrops"] > 0, (both, around)
-    if way != "tracepoint":
-        assert sum(f["rows"] for f in both) == around["TcpExt.ListenDrops"], (both, around)
-        assert sum(f.get("accept_queue_full", 0) for f in both) == \
-            around["TcpExt.ListenOverflows"], (both, around)
+    if way != "tracepoint" and drop_rows:
+        rows_both = sum(f["rows"] for f in both)
+        aqf_both = sum(f.get("accept_queue_full", 0) for f in both)
+        assert 0 <= around["TcpExt.ListenDrops"] - rows_both <= skipped, (both, around)
+        assert 0 <= around["TcpExt.ListenOverflows"] - aqf_both <= skipped, (both, around)
     figures["parallel-kernel"] = around
+    figures["skipped-runs"] = skipped
     print(f"\nvm-failed {kernel} {uname} {way} {figures}")
 
 
