@@ -48,6 +48,9 @@ static const char doc[] =
 "    tcpaccept --netns=/proc/4029/ns/net # the network namespace of PID 4029\n"
 "    tcpaccept -c -i 5     # count accepts per process and port, every 5 s\n"
 "    tcpaccept -q          # accept queue: backlog and wait since handshake\n"
+"    tcpaccept -x          # failed connections only: drops, accept() errors\n"
+"    tcpaccept -a -P 8080  # accepts and failures on port 8080, one stream\n"
+"    tcpaccept -c -x -i 5  # accepts, drops and errors per listener, every 5 s\n"
 "    tcpaccept --print-proto   # show whether each accept is TCP or MPTCP\n"
 "    tcpaccept -S          # which container, unit or cgroup accepted\n"
 "    tcpaccept -c -S       # count accepts per process, port and container\n"
@@ -85,6 +88,8 @@ static const struct argp_option options[] = {
 	{ "duration", 'd', "SECS", 0, "Trace for SECS seconds, then exit", 0 },
 	{ "queue", 'q', NULL, 0, "Include BL (listener backlog LEN/MAX after the accept) and WAIT(ms) (handshake to accept); with -c: a WAIT histogram per port after the table", 0 },
 	{ "wide", 'w', NULL, 0, "Address columns wide enough for any IPv6 address", 0 },
+	{ "failed", 'x', NULL, 0, "Show failed passive connections instead of accepts: connection attempts the listener dropped (its queues full) and failed accept() calls, with a REASON column (accept_queue_full, syn_queue_full, other, cookie_ack_dropped; an errno: EMFILE); a drop's PID and COMM are the listener's owner's, an error has no RADDR and RPORT (-); with -c: DROPS and ERRORS columns", 0 },
+	{ "all", 'a', NULL, 0, "Show accepts and failed connections alike (-x with the accepts)", 0 },
 	{ "print-proto", OPT_PRINT_PROTO, NULL, 0, "Include a PROTO column: tcp or mptcp (what the accepted socket is)", 0 },
 	{ "print-service", 'S', NULL, 0, "Include a SERVICE column, last: the container's short ID, else the systemd unit, else the cgroup path; with -c, count per service too", 0 },
 	{ "btf", OPT_BTF, "PATH", 0, "Read the kernel's types from this BTF file, for kernels without /sys/kernel/btf/vmlinux", 0 },
@@ -319,12 +324,16 @@ static int finish_config(struct config *cfg)
 		return usage_error("%s", "-i/--interval needs -c/--count or --metrics");
 	if (cfg->count && (cfg->timestamp || cfg->wallclock || cfg->print_uid))
 		return usage_error("%s", "-c/--count does not combine with -t, -T or -U");
+	if (cfg->all)
+		cfg->failed = true;
+	if (cfg->all && cfg->count)
+		return usage_error("%s", "-a/--all is about rows: -c -x counts accepts, drops and errors");
 	if ((cfg->label_container || cfg->label_unit) && !cfg->metrics)
 		return usage_error("%s", "--metrics-labels needs --metrics");
 	/* --metrics alone prints nothing; an option about rows asks for them. */
 	cfg->rows = !cfg->count && (!cfg->metrics || cfg->json || cfg->output || cfg->timestamp ||
 				    cfg->wallclock || cfg->print_uid || cfg->queue || cfg->wide ||
-				    cfg->print_service);
+				    cfg->print_service || cfg->failed);
 	if (cfg->metrics)
 		cfg->metrics_interval = cfg->interval ? cfg->interval : DEFAULT_METRICS_INTERVAL;
 	return 0;
@@ -385,6 +394,8 @@ static const struct {
 	{ 'U', offsetof(struct config, print_uid) },
 	{ 'c', offsetof(struct config, count) },
 	{ 'q', offsetof(struct config, queue) },
+	{ 'x', offsetof(struct config, failed) },
+	{ 'a', offsetof(struct config, all) },
 	{ 'w', offsetof(struct config, wide) },
 	{ OPT_PRINT_PROTO, offsetof(struct config, print_proto) },
 	{ 'S', offsetof(struct config, print_service) },

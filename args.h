@@ -38,6 +38,8 @@ struct config {
 	bool queue;			/* -q: BL and WAIT(ms) columns */
 	bool wide;			/* -w: columns wide enough for IPv6 */
 	bool print_proto;		/* --print-proto: PROTO column (tcp/mptcp) */
+	bool failed;			/* -x (or -a): drops and accept() errors */
+	bool all;			/* -a: accepts and failures alike */
 	bool print_service;		/* -S: SERVICE column (container, unit or cgroup) */
 	const char *btf_path;		/* --btf: kernel types from this file */
 	enum way way;			/* --way: WAY_AUTO, or the one to use */

@@ -158,6 +158,27 @@ static void out_printf(struct out *o, const char *fmt, ...)
 		o->p += (size_t)n < room ? (size_t)n : room;
 }
 
+#define REASON_NAME(id, name) [id] = name,
+static const char *const reason_names[NR_DROP_REASONS] = {
+	FOR_EACH_DROP_REASON(REASON_NAME)
+};
+
+const char *fmt_reason_name(unsigned int reason)
+{
+	return reason < NR_DROP_REASONS ? reason_names[reason] : "unknown";
+}
+
+const char *fmt_errno_name(char *out, size_t size, unsigned int err)
+{
+	const char *name = err ? strerrorname_np((int)err) : NULL;
+
+	if (name)
+		snprintf(out, size, "%s", name);
+	else
+		snprintf(out, size, "E%u", err);
+	return out;
+}
+
 /* @s escaped as fmt_json_escape() (@json) or fmt_escape_column() does,
  * whole runs of plain bytes at a time: a cgroup path is mostly plain, and
  * byte by byte its escaping cost more than the rest of the row. Stops
@@ -238,6 +259,7 @@ bool fmt_decode(const void *data, size_t size, const struct fmt_parts *parts, st
 	struct event_identity id;
 	struct event_head h;
 	struct event_queue q;
+	struct event_failure f;
 	size_t addr_len, off = sizeof(h);
 
 	if (size < sizeof(h))
@@ -272,6 +294,13 @@ bool fmt_decode(const void *data, size_t size, const struct fmt_parts *parts, st
 		e->backlog_max = q.backlog_max;
 		e->wait_ns = q.wait_ns;
 	}
+	if (h.kind != EVENT_ACCEPT) {
+		memcpy(&f, p + off, sizeof(f));
+		off += sizeof(f);
+		e->code = f.code;
+		e->stage = f.stage;
+		e->owner_known = f.owner_known;
+	}
 	if (parts->identity) {
 		memcpy(&id, p + off, sizeof(id));
 		off += sizeof(id);
@@ -296,14 +325,17 @@ struct cell {
 
 /* Which lines show a column or key (FMT_ROWS, FMT_COUNTS: format.h), and
  * the option it needs (0: none). */
-enum { F_WALLCLOCK = 1, F_TIMESTAMP = 2, F_UID = 4, F_PROTO = 8, F_QUEUE = 16, F_SERVICE = 32 };
+enum {
+	F_WALLCLOCK = 1, F_TIMESTAMP = 2, F_UID = 4, F_PROTO = 8, F_QUEUE = 16, F_FAILED = 32,
+	F_SERVICE = 64
+};
 
 static unsigned int options_of(const struct fmt_state *st)
 {
 	return (st->wallclock ? F_WALLCLOCK : 0) | (st->timestamp ? F_TIMESTAMP : 0) |
 	       (st->print_uid ? F_UID : 0) | (st->print_proto ? F_PROTO : 0) |
-	       (st->queue ? F_QUEUE : 0) | (st->print_service ? F_SERVICE : 0) |
-	       (st->wide ? 0x100 : 0) | (st->json ? 0x200 : 0);
+	       (st->queue ? F_QUEUE : 0) | (st->failed ? F_FAILED : 0) |
+	       (st->print_service ? F_SERVICE : 0) | (st->wide ? 0x100 : 0) | (st->json ? 0x200 : 0);
 }
 
 /* A column's width: its own, the address width, or its title's. */
@@ -347,10 +379,61 @@ static void put_uid(struct out *o, const struct cell *c, const struct column *co
 	out_uint(o, c->e->uid);
 }
 
+#define KIND_NAME(id, name, column, key, traits) [id] = name,
+static const char *const kind_names[NR_EVENT_KINDS] = {
+	FOR_EACH_KIND(KIND_NAME)
+};
+
+#define KIND_TRAITS(id, name, column, key, traits) [id] = (traits),
+static const unsigned char kind_traits[NR_EVENT_KINDS] = {
+	FOR_EACH_KIND(KIND_TRAITS)
+};
+
+unsigned int fmt_kind_traits(unsigned int kind)
+{
+	return kind < NR_EVENT_KINDS ? kind_traits[kind] : 0;
+}
+
+/* Whether the event of @c is of a kind with @trait (KIND_*); a -c row is
+ * of none. */
+static bool kind_is(const struct cell *c, unsigned int trait)
+{
+	return !c->counts && (fmt_kind_traits(c->e->kind) & trait);
+}
+
+/* A task-less event's process is its listener's owner, unknown until
+ * tcpaccept sees listen() or accept() on it (a -c row of such drops has
+ * PID 0): "-". */
+static bool no_owner(const struct cell *c)
+{
+	if (c->counts)
+		return c->e->pid == 0;
+	return kind_is(c, KIND_NO_TASK) && !c->e->owner_known;
+}
+
+static bool no_client(const struct cell *c)
+{
+	return kind_is(c, KIND_NO_CLIENT);
+}
+
+/* What failed, by the kind's code: a drop's reason, an error's errno name
+ * (into @buf); NULL for a kind without one. */
+static const char *failure_name(const struct cell *c, char *buf, size_t size)
+{
+	if (kind_is(c, KIND_REASON))
+		return fmt_reason_name(c->e->code);
+	if (kind_is(c, KIND_ERRNO))
+		return fmt_errno_name(buf, size, c->e->code);
+	return NULL;
+}
+
 static void put_pid(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
-	out_uint(o, c->e->pid);
+	if (no_owner(c))
+		out_char(o, '-');
+	else
+		out_uint(o, c->e->pid);
 }
 
 /* The escaped name, cut to the column between two whole escapes. */
@@ -359,7 +442,10 @@ static void put_comm(struct out *o, const struct cell *c, const struct column *c
 	char comm[4 * TASK_COMM_LEN + 1];
 	size_t n = fmt_escape_column(comm, (size_t)col->width + 1, c->e->comm, sizeof(c->e->comm));
 
-	out_str(o, comm, n);
+	if (no_owner(c))
+		out_char(o, '-');
+	else
+		out_str(o, comm, n);
 }
 
 static void put_ip(struct out *o, const struct cell *c, const struct column *col)
@@ -387,7 +473,10 @@ static void put_addr(struct out *o, int family, const __u8 addr[16])
 static void put_raddr(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
-	put_addr(o, c->e->family, c->e->raddr);
+	if (no_client(c))
+		out_char(o, '-');
+	else
+		put_addr(o, c->e->family, c->e->raddr);
 }
 
 static void put_laddr(struct out *o, const struct cell *c, const struct column *col)
@@ -399,7 +488,10 @@ static void put_laddr(struct out *o, const struct cell *c, const struct column *
 static void put_rport(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
-	out_uint(o, c->e->rport);
+	if (no_client(c))
+		out_char(o, '-');
+	else
+		out_uint(o, c->e->rport);
 }
 
 static void put_lport(struct out *o, const struct cell *c, const struct column *col)
@@ -411,6 +503,10 @@ static void put_lport(struct out *o, const struct cell *c, const struct column *
 static void put_backlog(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
+	if (c->e->kind != EVENT_ACCEPT) {
+		out_char(o, '-');
+		return;
+	}
 	out_uint(o, c->e->backlog_len);
 	out_char(o, '/');
 	out_uint(o, c->e->backlog_max);
@@ -419,10 +515,22 @@ static void put_backlog(struct out *o, const struct cell *c, const struct column
 static void put_wait(struct out *o, const struct cell *c, const struct column *col)
 {
 	(void)col;
-	if (c->e->wait_ns == WAIT_UNKNOWN)
+	if (c->e->kind != EVENT_ACCEPT || c->e->wait_ns == WAIT_UNKNOWN)
 		out_char(o, '-');
 	else
 		out_printf(o, "%.3f", (double)c->e->wait_ns / 1e6);
+}
+
+/* What failed; "-" for an accept. */
+static void put_reason(struct out *o, const struct cell *c, const struct column *col)
+{
+	char name[24];
+	const char *r = failure_name(c, name, sizeof(name));
+
+	(void)col;
+	if (!r)
+		r = "-";
+	out_str(o, r, strlen(r));
 }
 
 static void put_count(struct out *o, const struct cell *c, const struct column *col)
@@ -443,7 +551,8 @@ static void put_service(struct out *o, const struct cell *c, const struct column
 		out_escaped(o, s, false);
 }
 
-#define KIND_COLUMN(id, name, column, key) { column, W_TITLE, FMT_COUNTS, 0, id, put_count },
+#define KIND_COLUMN(id, name, column, key, traits)				\
+	{ column, W_TITLE, FMT_COUNTS, (traits) & KIND_FAILED ? F_FAILED : 0, id, put_count },
 
 /* The columns, in order; a line shows those of its lines whose option is
  * given. bcc's columns are PID to LPORT. */
@@ -461,6 +570,7 @@ static const struct column columns[] = {
 	{ "LPORT", 5, FMT_ROWS | FMT_COUNTS, 0, 0, put_lport },
 	{ "BL", 11, FMT_ROWS, F_QUEUE, 0, put_backlog },
 	{ "WAIT(ms)", W_TITLE, FMT_ROWS, F_QUEUE, 0, put_wait },
+	{ "REASON", 18, FMT_ROWS, F_FAILED, 0, put_reason },	/* cookie_ack_dropped */
 	FOR_EACH_KIND(KIND_COLUMN)
 	/* Last: its values have any length (a cgroup path). */
 	{ "SERVICE", W_TITLE, FMT_ROWS | FMT_COUNTS, F_SERVICE, 0, put_service },
@@ -472,10 +582,17 @@ _Static_assert(sizeof(columns) / sizeof(columns[0]) <= FMT_MAX_FIELDS, "FMT_MAX_
 struct json_key {
 	const char *key;	/* with its quotes and colon */
 	unsigned char lines;	/* FMT_ROWS, FMT_COUNTS */
-	unsigned char needs;	/* F_QUEUE */
+	unsigned char needs;	/* F_QUEUE, F_FAILED */
 	unsigned char kind;	/* json_count: enum event_kind */
+	/* The kinds of row that have it, as bits (1 << enum event_kind);
+	 * 0: every kind. */
+	unsigned char kinds;
 	void (*put)(struct out *o, const struct cell *c, const struct json_key *k);
 };
+
+#define K_ACCEPT (1 << EVENT_ACCEPT)
+#define K_DROP (1 << EVENT_DROP)
+#define K_ERROR (1 << EVENT_ERROR)
 
 /* Unix time of the event's CLOCK_MONOTONIC timestamp, seconds.micros. */
 static void json_ts(struct out *o, const struct cell *c, const struct json_key *k)
@@ -499,11 +616,32 @@ static void json_string(struct out *o, const char *s)
 	out_char(o, '"');
 }
 
+static void json_null(struct out *o)
+{
+	out_str(o, "null", 4);
+}
+
+/* json_NAME(), writing the event's @field, or null where @unknown is. */
+#define JSON_UINT_UNLESS(name, field, unknown)						\
+	static void json_##name(struct out *o, const struct cell *c,			\
+				const struct json_key *k)				\
+	{										\
+		(void)k;								\
+		if (unknown)								\
+			json_null(o);							\
+		else									\
+			out_uint(o, c->e->field);					\
+	}
+JSON_UINT_UNLESS(pid, pid, no_owner(c))
+/* A task-less event (a drop) runs in no thread of the process. */
+JSON_UINT_UNLESS(tid, tid, kind_is(c, KIND_NO_TASK))
+JSON_UINT_UNLESS(rport, rport, no_client(c))
+
 /* @s as a JSON string, escaped as fmt_json_escape() does; null if NULL. */
 static void json_text(struct out *o, const char *s)
 {
 	if (!s) {
-		out_str(o, "null", 4);
+		json_null(o);
 		return;
 	}
 	out_char(o, '"');
@@ -517,7 +655,7 @@ static void json_known(struct out *o, unsigned long long v)
 	if (v)
 		out_uint(o, v);
 	else
-		out_str(o, "null", 4);
+		json_null(o);
 }
 
 /* json_NAME(), writing the event's @field with @put(o, value). */
@@ -528,10 +666,7 @@ static void json_known(struct out *o, unsigned long long v)
 		(void)k;								\
 		put(o, c->e->field);							\
 	}
-JSON_FIELD(pid, pid, out_uint)
-JSON_FIELD(tid, tid, out_uint)
 JSON_FIELD(uid, uid, out_uint)
-JSON_FIELD(rport, rport, out_uint)
 JSON_FIELD(lport, lport, out_uint)
 JSON_FIELD(netns, netns, out_uint)
 JSON_FIELD(backlog, backlog_len, out_uint)
@@ -548,8 +683,35 @@ static void json_comm(struct out *o, const struct cell *c, const struct json_key
 	char comm[6 * TASK_COMM_LEN + 1];
 
 	(void)k;
+	if (no_owner(c)) {
+		json_null(o);
+		return;
+	}
 	fmt_json_escape(comm, sizeof(comm), c->e->comm, sizeof(c->e->comm));
 	json_string(o, comm);
+}
+
+
+static void json_event(struct out *o, const struct cell *c, const struct json_key *k)
+{
+	(void)k;
+	json_string(o, c->e->kind < NR_EVENT_KINDS ? kind_names[c->e->kind] : "unknown");
+}
+
+/* "reason" or "errno", as the kind's code is. */
+static void json_failure(struct out *o, const struct cell *c, const struct json_key *k)
+{
+	char name[24];
+	const char *r = failure_name(c, name, sizeof(name));
+
+	(void)k;
+	json_string(o, r ? r : "unknown");
+}
+
+static void json_stage(struct out *o, const struct cell *c, const struct json_key *k)
+{
+	(void)k;
+	json_string(o, c->e->stage == STAGE_ACK ? "ack" : "syn");
 }
 
 static void json_ip(struct out *o, const struct cell *c, const struct json_key *k)
@@ -575,7 +737,10 @@ static void json_addr(struct out *o, int family, const __u8 addr[16])
 static void json_raddr(struct out *o, const struct cell *c, const struct json_key *k)
 {
 	(void)k;
-	json_addr(o, c->e->family, c->e->raddr);
+	if (no_client(c))
+		json_null(o);
+	else
+		json_addr(o, c->e->family, c->e->raddr);
 }
 
 static void json_laddr(struct out *o, const struct cell *c, const struct json_key *k)
@@ -598,34 +763,39 @@ static void json_count(struct out *o, const struct cell *c, const struct json_ke
 	out_uint(o, c->counts->events[k->kind]);
 }
 
-#define KIND_KEY(id, name, column, key) { "\"" key "\":", FMT_COUNTS, 0, id, json_count },
+#define KIND_KEY(id, name, column, key, traits)					\
+	{ "\"" key "\":", FMT_COUNTS, (traits) & KIND_FAILED ? F_FAILED : 0, id, 0, json_count },
 
 static const struct json_key json_keys[] = {
-	{ "\"ts\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_ts },
-	{ "\"pid\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_pid },
-	{ "\"tid\":", FMT_ROWS, 0, 0, json_tid },
-	{ "\"comm\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_comm },
-	{ "\"uid\":", FMT_ROWS, 0, 0, json_uid },
-	{ "\"ip\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_ip },
-	{ "\"proto\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_proto },
-	{ "\"raddr\":", FMT_ROWS, 0, 0, json_raddr },
-	{ "\"rport\":", FMT_ROWS, 0, 0, json_rport },
-	{ "\"laddr\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_laddr },
-	{ "\"lport\":", FMT_ROWS | FMT_COUNTS, 0, 0, json_lport },
-	{ "\"netns\":", FMT_ROWS, 0, 0, json_netns },
-	{ "\"cgroup\":", FMT_ROWS, 0, 0, json_cgroup },
-	{ "\"unit\":", FMT_ROWS, 0, 0, json_unit },
-	{ "\"container\":", FMT_ROWS, 0, 0, json_container },
-	{ "\"nspid\":", FMT_ROWS, 0, 0, json_nspid },
-	{ "\"pidns\":", FMT_ROWS, 0, 0, json_pidns },
-	{ "\"mntns\":", FMT_ROWS, 0, 0, json_mntns },
+	{ "\"ts\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_ts },
+	{ "\"event\":", FMT_ROWS, 0, 0, 0, json_event },
+	{ "\"pid\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_pid },
+	{ "\"tid\":", FMT_ROWS, 0, 0, 0, json_tid },
+	{ "\"comm\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_comm },
+	{ "\"uid\":", FMT_ROWS, 0, 0, 0, json_uid },
+	{ "\"ip\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_ip },
+	{ "\"proto\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_proto },
+	{ "\"raddr\":", FMT_ROWS, 0, 0, 0, json_raddr },
+	{ "\"rport\":", FMT_ROWS, 0, 0, 0, json_rport },
+	{ "\"laddr\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_laddr },
+	{ "\"lport\":", FMT_ROWS | FMT_COUNTS, 0, 0, 0, json_lport },
+	{ "\"netns\":", FMT_ROWS, 0, 0, 0, json_netns },
+	{ "\"cgroup\":", FMT_ROWS, 0, 0, 0, json_cgroup },
+	{ "\"unit\":", FMT_ROWS, 0, 0, 0, json_unit },
+	{ "\"container\":", FMT_ROWS, 0, 0, 0, json_container },
+	{ "\"nspid\":", FMT_ROWS, 0, 0, 0, json_nspid },
+	{ "\"pidns\":", FMT_ROWS, 0, 0, 0, json_pidns },
+	{ "\"mntns\":", FMT_ROWS, 0, 0, 0, json_mntns },
 	/* -c -S counts per cgroup: its rows name it. */
-	{ "\"cgroup\":", FMT_COUNTS, F_SERVICE, 0, json_cgroup },
-	{ "\"unit\":", FMT_COUNTS, F_SERVICE, 0, json_unit },
-	{ "\"container\":", FMT_COUNTS, F_SERVICE, 0, json_container },
-	{ "\"backlog\":", FMT_ROWS, F_QUEUE, 0, json_backlog },
-	{ "\"backlog_max\":", FMT_ROWS, F_QUEUE, 0, json_backlog_max },
-	{ "\"wait_ms\":", FMT_ROWS, F_QUEUE, 0, json_wait },
+	{ "\"cgroup\":", FMT_COUNTS, F_SERVICE, 0, 0, json_cgroup },
+	{ "\"unit\":", FMT_COUNTS, F_SERVICE, 0, 0, json_unit },
+	{ "\"container\":", FMT_COUNTS, F_SERVICE, 0, 0, json_container },
+	{ "\"backlog\":", FMT_ROWS, F_QUEUE, 0, K_ACCEPT, json_backlog },
+	{ "\"backlog_max\":", FMT_ROWS, F_QUEUE, 0, K_ACCEPT, json_backlog_max },
+	{ "\"wait_ms\":", FMT_ROWS, F_QUEUE, 0, K_ACCEPT, json_wait },
+	{ "\"reason\":", FMT_ROWS, 0, 0, K_DROP, json_failure },
+	{ "\"stage\":", FMT_ROWS, 0, 0, K_DROP, json_stage },
+	{ "\"errno\":", FMT_ROWS, 0, 0, K_ERROR, json_failure },
 	FOR_EACH_KIND(KIND_KEY)
 };
 
@@ -692,10 +862,17 @@ static void put_columns(struct out *o, const struct fmt_layout *l, const struct 
 
 static void put_json(struct out *o, const struct fmt_layout *l, const struct cell *c)
 {
+	/* A kind no key lists (none but a fuzzer's) shows the common keys. */
+	unsigned int kind = c->counts || c->e->kind >= NR_EVENT_KINDS ? 0 : 1u << c->e->kind;
+	bool first = true;
+
 	for (unsigned int i = 0; i < l->n; i++) {
 		const struct json_key *k = &json_keys[l->fields[i]];
 
-		out_char(o, i ? ',' : '{');
+		if (k->kinds && !(k->kinds & kind))
+			continue;
+		out_char(o, first ? '{' : ',');
+		first = false;
 		out_str(o, k->key, strlen(k->key));
 		k->put(o, c, k);
 	}

@@ -38,6 +38,10 @@ struct event {
 	char comm[TASK_COMM_LEN];
 	__u8 proto;		/* enum accept_proto */
 	__u8 kind;		/* enum event_kind */
+	/* drops and errors (struct event_failure) */
+	__u16 code;		/* enum drop_reason, or the errno */
+	__u8 stage;		/* enum drop_stage */
+	__u8 owner_known;	/* a drop's pid and comm are its listener's owner */
 	/* -q only */
 	__u32 backlog_len;
 	__u32 backlog_max;
@@ -70,7 +74,7 @@ bool fmt_decode(const void *data, size_t size, const struct fmt_parts *parts, st
 
 /* Which lines show a column or JSON key: rows, -c tables. */
 enum { FMT_ROWS = 1, FMT_COUNTS = 2 };
-#define FMT_MAX_FIELDS 32
+#define FMT_MAX_FIELDS 40
 
 /* What a line of one kind shows under the options: the indexes of its
  * columns (or JSON keys) in format.c's tables, and the widths. */
@@ -89,6 +93,7 @@ struct fmt_state {
 	bool queue;		/* -q: BL and WAIT(ms) columns */
 	bool wide;		/* -w: 39-character address columns */
 	bool print_proto;	/* --print-proto: PROTO column */
+	bool failed;		/* -x, -a: REASON column, -c's DROPS and ERRORS */
 	bool print_service;	/* -S: SERVICE column; -c -j: cgroup, unit, container */
 	__s64 mono_to_real_ns;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	__u64 first_ts_ns;	/* -t counts from the first event */
@@ -131,6 +136,16 @@ size_t fmt_escape_comm(char *out, size_t size, const char *comm, size_t len);
 /* The same, and a space as \x20 too: the COMM column, where a name with
  * spaces would otherwise read as more columns. */
 size_t fmt_escape_column(char *out, size_t size, const char *comm, size_t len);
+
+/* A drop's reason (enum drop_reason) as -j and REASON say it. */
+const char *fmt_reason_name(unsigned int reason);
+
+/* What FOR_EACH_KIND says of @kind: KIND_* bits (0 for an unknown one). */
+unsigned int fmt_kind_traits(unsigned int kind);
+
+/* An errno's symbolic name ("EMFILE"), or E and its number for one that
+ * the C library does not name, into @out. */
+const char *fmt_errno_name(char *out, size_t size, unsigned int err);
 
 /* "tcp" or "mptcp": what the accepted socket is (enum accept_proto). */
 const char *fmt_proto_name(unsigned int proto);

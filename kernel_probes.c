@@ -178,3 +178,77 @@ bool kernel_kretprobe_allowed(const char *func, char *why, size_t len)
 	tracefs_kprobe_events_write(cmd);
 	return true;
 }
+
+/* --- -x: symbols and enumerators ------------------------------------------- */
+
+/* A text symbol's start, and where the next one starts. */
+struct text_range {
+	const char *name;
+	unsigned long long *start, *end;
+	bool want_end;
+};
+
+int kernel_drop_syms(struct kernel_drop_syms *syms)
+{
+	struct text_range want[] = {
+		{ "cookie_v4_check", &syms->cookie_text[0], &syms->cookie_text[1], false },
+		{ "cookie_v6_check", &syms->cookie_text[2], &syms->cookie_text[3], false },
+	};
+	char line[512], type, name[256];
+	unsigned long long addr;
+	FILE *f = fopen("/proc/kallsyms", "re");
+
+	memset(syms, 0, sizeof(*syms));
+	if (!f)
+		return -errno;
+	/* kallsyms lists text in address order: a function ends where the
+	 * next symbol at a higher address starts. */
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %c %255s", &addr, &type, name) != 3)
+			continue;
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+			if (want[i].want_end && addr > *want[i].start) {
+				*want[i].end = addr;
+				want[i].want_end = false;
+			}
+		if (!strcmp(name, "__per_cpu_offset"))
+			syms->percpu_offsets = addr;
+		if (type != 't' && type != 'T')
+			continue;
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+			if (!*want[i].start && !strcmp(name, want[i].name) && addr) {
+				*want[i].start = addr;
+				want[i].want_end = true;
+			}
+	}
+	fclose(f);
+	return 0;
+}
+
+int kernel_mib_indexes(const char *btf_path, unsigned short idx[3])
+{
+	static const char *const names[3] = {
+		"LINUX_MIB_LISTENDROPS", "LINUX_MIB_LISTENOVERFLOWS", "LINUX_MIB_TCPREQQFULLDROP",
+	};
+	struct btf *btf = btf_path ? btf__parse(btf_path, NULL) : btf__load_vmlinux_btf();
+	int found = 0;
+
+	if (!btf)
+		return -errno;
+	for (__u32 id = 1; id < btf__type_cnt(btf) && found < 3; id++) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		const struct btf_enum *e;
+
+		if (!btf_is_enum(t) || t->name_off)
+			continue;	/* the MIB enum has no name */
+		e = btf_enum(t);
+		for (int i = 0; i < btf_vlen(t); i++)
+			for (int k = 0; k < 3; k++)
+				if (!strcmp(btf__name_by_offset(btf, e[i].name_off), names[k])) {
+					idx[k] = (unsigned short)e[i].val;
+					found++;
+				}
+	}
+	btf__free(btf);
+	return found == 3 ? 0 : -ENOENT;
+}

@@ -37,4 +37,19 @@ bool kernel_fexit_attachable(int btf_id, char *why, size_t len);
  * tracefs kprobe_events). */
 bool kernel_kretprobe_allowed(const char *func, char *why, size_t len);
 
+/* -x: what the kernel side needs to name a drop's reason and to find
+ * the cookie checks, from /proc/kallsyms and the kernel BTF. */
+struct kernel_drop_syms {
+	unsigned long long percpu_offsets;	/* &__per_cpu_offset[0]; 0: not listed */
+	unsigned long long cookie_text[4];	/* cookie_v4_check, cookie_v6_check: [start, end) */
+};
+
+/* Reads /proc/kallsyms (root sees the addresses). 0 or -errno. */
+int kernel_drop_syms(struct kernel_drop_syms *syms);
+
+/* The indexes of LINUX_MIB_LISTENDROPS, _LISTENOVERFLOWS and
+ * _TCPREQQFULLDROP (an anonymous enum, renumbered in 6.18) in the kernel
+ * BTF, or --btf's @btf_path. 0, or -ENOENT if one is missing. */
+int kernel_mib_indexes(const char *btf_path, unsigned short idx[3]);
+
 #endif /* TCPACCEPT_KERNEL_PROBES_H */

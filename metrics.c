@@ -92,24 +92,51 @@ static void opt_label(FILE *f, bool asked, const char *name, const char *value)
 	fprintf(f, ",%s=\"%s\"", name, text);
 }
 
+/* The series of @kind among the totals: accepts by task name, IP version,
+ * local address and port (and container, unit with --metrics-labels);
+ * errors by the same and the errno's name. */
+static void format_kind_totals(FILE *f, const struct metrics_snapshot *s, const char *name,
+			       unsigned int kind)
+{
+	for (size_t i = 0; i < s->ntotals; i++) {
+		const struct metric_series *m = &s->totals[i];
+		const struct accept_labels *k = &m->key;
+		char comm[4 * TASK_COMM_LEN + 1], label[2 * sizeof(comm) + 1], addr[64], e[24];
+		unsigned long long v = m->counts.events[kind];
+
+		if (!v)
+			continue;
+		fmt_escape_comm(comm, sizeof(comm), k->comm, sizeof(k->comm));
+		metrics_escape_label(label, sizeof(label), comm, sizeof(comm));
+		fmt_addr(addr, sizeof(addr), k->family, k->laddr);
+		fprintf(f, "%s{comm=\"%s\"", name, label);
+		opt_label(f, s->label_container, "container", m->container);
+		if (fmt_kind_traits(kind) & KIND_ERRNO)
+			fprintf(f, ",errno=\"%s\"", fmt_errno_name(e, sizeof(e), k->err));
+		fprintf(f, ",ip=\"%d\",laddr=\"%s\",lport=\"%u\",proto=\"%s\"", k->family == AF_INET6 ? 6 : 4,
+			addr, k->lport, fmt_proto_name(k->proto));
+		opt_label(f, s->label_unit, "unit", m->unit);
+		fprintf(f, "} %llu\n", v);
+	}
+}
+
 static void format_totals(FILE *f, const struct metrics_snapshot *s)
 {
 	help_type(f, "tcpaccept_accepts_total", "counter",
 		  "Successful TCP accept()s since tcpaccept started, by task name, IP version, local address and port (and container, unit with --metrics-labels).");
-	for (size_t i = 0; i < s->ntotals; i++) {
-		const struct metric_series *m = &s->totals[i];
-		const struct accept_labels *k = &m->key;
-		char comm[4 * TASK_COMM_LEN + 1], label[2 * sizeof(comm) + 1], addr[64];
+	format_kind_totals(f, s, "tcpaccept_accepts_total", EVENT_ACCEPT);
+	help_type(f, "tcpaccept_accept_errors_total", "counter",
+		  "Failed accept() calls on TCP and MPTCP listeners since tcpaccept started (not EAGAIN, EINTR), by task name, errno, IP version, local address and port (and container, unit with --metrics-labels).");
+	format_kind_totals(f, s, "tcpaccept_accept_errors_total", EVENT_ERROR);
+	help_type(f, "tcpaccept_listen_drops_total", "counter",
+		  "Connection attempts the listener dropped (its own drop counter, ss -tlm's d) since tcpaccept first met it (listen() or accept() while tracing: all of them), by local address and port.");
+	for (long i = 0; i < s->ndrops; i++) {
+		char labels[128];
 
-		fmt_escape_comm(comm, sizeof(comm), k->comm, sizeof(k->comm));
-		metrics_escape_label(label, sizeof(label), comm, sizeof(comm));
-		fmt_addr(addr, sizeof(addr), k->family, k->laddr);
-		fprintf(f, "tcpaccept_accepts_total{comm=\"%s\"", label);
-		opt_label(f, s->label_container, "container", m->container);
-		fprintf(f, ",ip=\"%d\",laddr=\"%s\",lport=\"%u\",proto=\"%s\"", k->family == AF_INET6 ? 6 : 4,
-			addr, k->lport, fmt_proto_name(k->proto));
-		opt_label(f, s->label_unit, "unit", m->unit);
-		fprintf(f, "} %llu\n", (unsigned long long)m->counts.events[EVENT_ACCEPT]);
+		listen_labels(labels, sizeof(labels), s->drops[i].key.family, s->drops[i].key.laddr,
+			      s->drops[i].key.lport);
+		fprintf(f, "tcpaccept_listen_drops_total{%s} %llu\n", labels,
+			(unsigned long long)s->drops[i].drops);
 	}
 }
 
@@ -218,6 +245,8 @@ static void format_health(FILE *f, const struct metrics_snapshot *s)
 		(unsigned long long)s->totals_overflow);
 	fprintf(f, "tcpaccept_series_overflow_total{metric=\"tcpaccept_accept_wait_seconds\"} %llu\n",
 		(unsigned long long)s->listen_overflow);
+	fprintf(f, "tcpaccept_series_overflow_total{metric=\"tcpaccept_listen_drops_total\"} %llu\n",
+		(unsigned long long)s->listeners_overflow);
 	help_type(f, "tcpaccept_outside_pid_namespace_total", "counter",
 		  "accept() calls of processes outside tcpaccept's PID namespace, not traced (as its ps does not show them).");
 	fprintf(f, "tcpaccept_outside_pid_namespace_total %llu\n", (unsigned long long)s->outside_pidns);

@@ -26,12 +26,21 @@ struct listen_series {
 	bool peak_valid;	/* st.peak belongs to the interval just ended */
 };
 
+/* A listener's drops (its own counter) since tcpaccept first met it. */
+struct listen_drops {
+	struct listen_key key;
+	__u64 drops;
+};
+
 /* Everything one write of the metrics file shows. */
 struct metrics_snapshot {
 	const struct metric_series *totals;
 	size_t ntotals;
 	const struct listen_series *listeners;
 	size_t nlisteners;
+	const struct listen_drops *drops;
+	long ndrops;
+	__u64 listeners_overflow;	/* listeners not followed: the map was full */
 	__u64 lost;		/* events the ring buffer had no room for */
 	__u64 unwritten;	/* rows the output did not take (disk full) */
 	__u64 count_overflow;	/* -c's table was full */

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
+#include "log.h"
 #include "cgroup.h"
 #include "kernel_probes.h"
 #include "plan.h"
@@ -38,7 +40,14 @@ static void settings_from(struct settings *s, const struct config *cfg)
 	s->rows = cfg->rows;
 	/* --metrics' histogram and gauges; -c -q prints the histogram. */
 	s->need_listen_stats = cfg->metrics || (cfg->count && cfg->queue);
-	s->need_listener = s->queue || s->need_listen_stats;
+	/* -x's failures; --metrics' drops and errors need the listeners
+	 * (owner, drop counter) and the errors too. */
+	s->failed = cfg->failed;
+	s->failed_only = cfg->failed && !cfg->all;
+	s->need_listeners = cfg->failed || cfg->metrics;
+	s->drop_rows = cfg->failed && cfg->rows;
+	s->self_pid = (__u32)getpid();
+	s->need_listener = s->queue || s->need_listen_stats || s->need_listeners;
 	s->need_time = cfg->rows && (cfg->timestamp || cfg->wallclock || cfg->json);
 	s->need_ids = cfg->rows && (cfg->print_uid || cfg->json);
 	/* -j: the cgroup (its path, unit and container) and namespaces; -S
@@ -58,7 +67,53 @@ static void settings_from(struct settings *s, const struct config *cfg)
 
 static void add_prog(struct plan *p, const char *name, const char *what, bool attach)
 {
-	p->progs[p->nprogs++] = (struct plan_prog){ name, what, attach };
+	p->progs[p->nprogs++] = (struct plan_prog){ name, what, attach, 0, 0 };
+}
+
+static void add_way_prog(struct plan *p, const char *name, const char *what, unsigned char ways,
+			 unsigned char flags)
+{
+	p->progs[p->nprogs++] = (struct plan_prog){ name, what, true, ways, flags };
+}
+
+#define W(way) (1 << (way))
+
+/* -x's and --metrics' programs: the listeners' owners and counters on
+ * every way, the errors from the syscall exit (the tracepoint way's own
+ * exit programs report them), the drops as each way sees them. */
+static void add_failure_progs(struct plan *p)
+{
+	const unsigned char probes = W(WAY_FEXIT) | W(WAY_KPROBE), kprobe = W(WAY_KPROBE);
+	static const char *const brackets[][2] = {
+		{ "conn_request", "tcp_conn_request" }, { "check_req", "tcp_check_req" },
+		{ "cookie4", "cookie_v4_check" }, { "cookie6", "cookie_v6_check" },
+	};
+	static char names[4][4][32];
+
+	add_way_prog(p, "tp_sweep", "the listen() exit tracepoint (reading the drop counters)", 0,
+		     PROG_FOR_EACH);
+	add_way_prog(p, "fexit_sys_accept4", "fexit on __sys_accept4 (errors)", W(WAY_FEXIT), 0);
+	add_way_prog(p, "tp_fail_accept", "the accept() exit tracepoint (errors)", kprobe, 0);
+	add_way_prog(p, "tp_fail_accept4", "the accept4() exit tracepoint (errors)", kprobe, 0);
+	add_way_prog(p, "tp_fail_enter_accept", "the accept() entry tracepoint (errors)", kprobe,
+		     PROG_NO_TASK_REGS);
+	add_way_prog(p, "tp_fail_enter_accept4", "the accept4() entry tracepoint (errors)", kprobe,
+		     PROG_NO_TASK_REGS);
+	add_way_prog(p, "tp_io_uring_complete", "the io_uring completion tracepoint (errors)",
+		     probes, PROG_OPTIONAL);
+	if (!p->settings.drop_rows)
+		return;
+	add_way_prog(p, "tp_kfree_skb", "the kfree_skb tracepoint (drops)", W(WAY_TRACEPOINT),
+		     PROG_OPTIONAL);
+	for (int i = 0; i < 4; i++) {
+		static const char *const kinds[4] = { "fentry_", "fexit_", "kprobe_", "kretprobe_" };
+
+		for (int k = 0; k < 4; k++) {
+			snprintf(names[i][k], sizeof(names[i][k]), "%s%s", kinds[k], brackets[i][0]);
+			add_way_prog(p, names[i][k], brackets[i][1],
+				     k < 2 ? W(WAY_FEXIT) : W(WAY_KPROBE), PROG_OPTIONAL | PROG_DROP_MIB);
+		}
+	}
 }
 
 static void add_map(struct plan *p, const char *name, bool used, __u32 entries)
@@ -78,9 +133,9 @@ void plan_make(struct plan *p, const struct config *cfg)
 	 * other way's catch-up, which attaches them itself (catchup.c). */
 	add_prog(p, "tp_exit_accept", "the accept() exit tracepoint", false);
 	add_prog(p, "tp_exit_accept4", "the accept4() exit tracepoint", false);
-	if (handshake)
-		add_prog(p, "tp_sock_set_state", "the handshake tracepoint (for -q's and --metrics' wait)",
-			 true);
+	if (handshake || s->need_listeners)
+		add_prog(p, "tp_sock_set_state",
+			 "the socket state tracepoint (-q's and --metrics' wait, listeners)", true);
 	/* Before the way's: a container made while tcpaccept starts is
 	 * seen by the walk after this, or by the tracepoint, or both. */
 	if (s->feed_cgroups || s->ncontainers)
@@ -88,6 +143,8 @@ void plan_make(struct plan *p, const struct config *cfg)
 			 true);
 	if (s->ncontainers)
 		add_prog(p, "raw_cgroup_rmdir", "the cgroup_rmdir tracepoint (--container)", true);
+	if (s->need_listeners)
+		add_failure_progs(p);
 	add_map(p, "events", true, s->rows ? cfg->ring_kb * 1024 : RING_MIN_BYTES);
 	if (!s->feed_cgroups)
 		add_map(p, "cgroups_made", true, RING_MIN_BYTES);
@@ -95,18 +152,59 @@ void plan_make(struct plan *p, const struct config *cfg)
 	add_map(p, "metric_totals", s->metrics, cfg->max_series);
 	add_map(p, "listen_stats", s->need_listen_stats, cfg->max_series);
 	add_map(p, "counts", s->count, COUNT_MAX_ENTRIES);
+	add_map(p, "listeners", s->need_listeners, LISTENERS_MAX_ENTRIES);
+	add_map(p, "closed_listeners", s->count || s->metrics, LISTENERS_MAX_ENTRIES);
+	add_map(p, "accept_fds", s->need_listeners, THREAD_MAX_ENTRIES);
 	add_map(p, "container_cgroups", s->ncontainers, CONTAINER_CGROUPS_MAX);
 	p->keep_bpf = cfg->count || cfg->metrics;
+	p->btf_path = cfg->btf_path;
 }
 
-static int autoload(const struct plan *p, struct tcpaccept_bpf *skel)
+struct plan_found plan_found;
+
+/* -x: what the running kernel gives the drop programs, into @ro; false
+ * where drop rows cannot be read on way @c (said with -v). */
+static void find_drop_syms(struct settings *ro, const struct choice *c, const char *btf_path)
+{
+	struct kernel_drop_syms syms;
+	unsigned short mib[3];
+
+	if (kernel_drop_syms(&syms))
+		memset(&syms, 0, sizeof(syms));
+	memcpy(ro->cookie_text, syms.cookie_text, sizeof(ro->cookie_text));
+	plan_found.cookie_text = syms.cookie_text[1] && syms.cookie_text[3];
+	if (c->way == WAY_TRACEPOINT || kernel_mib_indexes(btf_path, mib))
+		return;
+	ro->mib_listen_drops = mib[0];
+	ro->mib_listen_overflows = mib[1];
+	ro->mib_reqq_full_drop = mib[2];
+	ro->percpu_offsets = syms.percpu_offsets;
+	plan_found.drop_reasons = syms.percpu_offsets != 0;
+}
+
+/* Whether @pp is loaded on way @c of this kernel. */
+static bool prog_wanted(const struct plan_prog *pp, const struct choice *c)
+{
+	if (pp->ways && !(pp->ways & (1 << c->way)))
+		return false;
+	if ((pp->flags & PROG_NO_TASK_REGS) && c->task_regs)
+		return false;
+	if ((pp->flags & PROG_FOR_EACH) && !plan_found.sweep)
+		return false;
+	if ((pp->flags & PROG_DROP_MIB) && !plan_found.drop_reasons)
+		return false;
+	return true;
+}
+
+static int autoload(const struct plan *p, struct tcpaccept_bpf *skel, const struct choice *c)
 {
 	for (int i = 0; i < p->nprogs; i++) {
 		struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, p->progs[i].name);
 
 		if (!prog)
 			return -ENOENT;
-		bpf_program__set_autoload(prog, true);
+		if (prog_wanted(&p->progs[i], c))
+			bpf_program__set_autoload(prog, true);
 	}
 	return 0;
 }
@@ -136,8 +234,14 @@ int plan_apply(const struct plan *p, struct tcpaccept_bpf *skel, const struct ch
 	*ro = p->settings;
 	ro->way = (__u8)c->way;
 	ro->task_regs = c->task_regs;
+	memset(&plan_found, 0, sizeof(plan_found));
+	if (p->settings.need_listeners)
+		plan_found.sweep = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT,
+							   BPF_FUNC_for_each_map_elem, NULL) == 1;
+	if (p->settings.drop_rows)
+		find_drop_syms(ro, c, p->btf_path);
 	ways[c->way].autoload(skel, c);
-	err = autoload(p, skel);
+	err = autoload(p, skel, c);
 	if (!err)
 		err = size_maps(p, skel, ways[c->way].uses_inflight(c));
 	return err;
@@ -154,7 +258,8 @@ static struct bpf_link **link_slot(struct tcpaccept_bpf *skel, const char *name)
 	return NULL;
 }
 
-int plan_attach(const struct plan *p, struct tcpaccept_bpf *skel, char *why, size_t len)
+int plan_attach(const struct plan *p, struct tcpaccept_bpf *skel, const struct choice *c,
+		char *why, size_t len)
 {
 	for (int i = 0; i < p->nprogs; i++) {
 		const struct plan_prog *pp = &p->progs[i];
@@ -162,7 +267,7 @@ int plan_attach(const struct plan *p, struct tcpaccept_bpf *skel, char *why, siz
 		struct bpf_link **slot = link_slot(skel, pp->name);
 		int err;
 
-		if (!pp->attach)
+		if (!pp->attach || !prog_wanted(pp, c))
 			continue;
 		if (prog && slot) {
 			*slot = bpf_program__attach(prog);
@@ -170,8 +275,33 @@ int plan_attach(const struct plan *p, struct tcpaccept_bpf *skel, char *why, siz
 				continue;
 		}
 		err = prog && slot ? -errno : -ENOENT;
+		if (pp->flags & PROG_OPTIONAL) {
+			if (verbose)
+				warn("failed to attach %s: %s\n", pp->what, kernel_strerror(-err));
+			continue;
+		}
 		snprintf(why, len, "failed to attach %s: %s", pp->what, kernel_strerror(-err));
 		return err;
 	}
 	return 0;
+}
+
+void plan_describe(const struct plan *p, const struct choice *c)
+{
+	const struct settings *s = &p->settings;
+
+	if (!s->need_listeners)
+		return;
+	if (s->drop_rows && c->way == WAY_TRACEPOINT)
+		warn("drops: rows for the final ACKs kfree_skb names (a SYN cookie's from Linux 6.11, a request socket's from 6.15), none at the SYN%s\n",
+		     plan_found.cookie_text ? "" : "; no cookie checks in kallsyms: no cookie rows");
+	else if (s->drop_rows)
+		warn("drops: %s\n", plan_found.drop_reasons ?
+		     "a row for each, at the SYN (tcp_conn_request) and the final ACK (tcp_check_req, cookie_v4_check, cookie_v6_check)" :
+		     "no rows: no __per_cpu_offset in kallsyms, or no LINUX_MIB indexes in the BTF, to tell a drop by");
+	warn("drop counts: each listener's own counter, %s\n", plan_found.sweep ?
+	     "read anew before each table and metrics write" :
+	     "as of the last listen(), accept, drop or close seen (no bpf_for_each_map_elem before Linux 5.13)");
+	warn("errors: %s, io_uring's from its completions (Linux 5.19+)\n",
+	     c->way == WAY_FEXIT ? "fexit on __sys_accept4" : "the accept and accept4 syscall exits");
 }

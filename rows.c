@@ -51,6 +51,7 @@ int rows_open(struct rows *r, struct tcpaccept_bpf *skel, const struct config *c
 	r->fmt.queue = cfg->queue;
 	r->fmt.wide = cfg->wide;
 	r->fmt.print_proto = cfg->print_proto;
+	r->fmt.failed = cfg->failed;
 	r->fmt.print_service = cfg->print_service;
 	r->rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_record, r, NULL);
 	if (!r->rb) {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -15,13 +16,195 @@
 #include "tcpaccept.skel.h"
 #include "version.h"
 
-/* --- -c: count tables ------------------------------------------------------ */
+
 
 struct count_row {
 	struct count_key key;
 	struct count_value counts;
 	__u64 total;		/* of every kind: what the table is sorted by */
 };
+
+/* --- -x, --metrics: the listeners' own drop counters ------------------------- */
+
+/* A listener the kernel side met (struct listener), as user space follows
+ * it: its drops since first met, and how many of them -c has shown. */
+struct listener_memo {
+	__u64 addr, born_ns;
+	struct count_key key;	/* the owner, the listener's labels */
+	__u64 total;		/* drops since tcpaccept first met it */
+	__u64 reported;		/* of those, in -c tables already */
+	bool gone;		/* closed (or its entry reused): total is final */
+	bool seen;
+};
+
+static struct listener_memo *memos;
+static size_t nmemos, memos_cap;
+/* --metrics: the drops of listeners gone, by local address and port. */
+static struct listen_drops *gone_drops;
+static size_t ngone, gone_cap;
+
+static struct listener_memo *memo_of(__u64 addr, __u64 born_ns)
+{
+	for (size_t i = 0; i < nmemos; i++)
+		if (memos[i].addr == addr && memos[i].born_ns == born_ns)
+			return &memos[i];
+	if (nmemos == memos_cap) {
+		size_t cap = memos_cap ? 2 * memos_cap : 64;
+		struct listener_memo *m = realloc(memos, cap * sizeof(*m));
+
+		if (!m)
+			return NULL;
+		memos = m;
+		memos_cap = cap;
+	}
+	memset(&memos[nmemos], 0, sizeof(memos[0]));
+	memos[nmemos].addr = addr;
+	memos[nmemos].born_ns = born_ns;
+	return &memos[nmemos++];
+}
+
+static void listen_key_of(struct listen_key *k, const struct count_key *ck)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = ck->labels.family;
+	k->lport = ck->labels.lport;
+	memcpy(k->laddr, ck->labels.laddr, sizeof(k->laddr));
+}
+
+/* @n more drops for @key's local address and port in @rows (*@len of them,
+ * room for @cap). */
+static void add_drops(struct listen_drops **rows, size_t *len, size_t *cap,
+		      const struct count_key *key, __u64 n)
+{
+	struct listen_key k;
+
+	listen_key_of(&k, key);
+	for (size_t i = 0; i < *len; i++)
+		if (!memcmp(&(*rows)[i].key, &k, sizeof(k))) {
+			(*rows)[i].drops += n;
+			return;
+		}
+	if (*len == *cap) {
+		size_t c = *cap ? 2 * *cap : 16;
+		struct listen_drops *r = realloc(*rows, c * sizeof(*r));
+
+		if (!r)
+			return;
+		*rows = r;
+		*cap = c;
+	}
+	(*rows)[*len].key = k;
+	(*rows)[(*len)++].drops = n;
+}
+
+static void memo_update(const struct listener *l, __u64 addr)
+{
+	struct listener_memo *m = memo_of(addr, l->born_ns);
+
+	if (!m)
+		return;
+	m->key = l->key;
+	m->total = l->drops > l->base ? l->drops - l->base : 0;
+	m->seen = true;
+	m->gone = l->closed;
+}
+
+/* Every listener's drop counter read now (tcpaccept.bpf.c's tp_sweep,
+ * 5.13+; before, as of the last time the kernel side met it), then into
+ * the memos, the closed ones taken out of closed_listeners. */
+static void collect_listeners(struct tcpaccept_bpf *skel, const struct config *cfg)
+{
+	int fd = bpf_map__fd(skel->maps.listeners), cfd = bpf_map__fd(skel->maps.closed_listeners);
+	__u64 key, next, *prev = NULL;
+	struct closed_key ck;
+	struct listener l;
+	size_t keep = 0;
+
+	listen(-1, 0);	/* fails with EBADF: what tp_sweep waits for */
+	for (size_t i = 0; i < nmemos; i++)
+		memos[i].seen = false;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &l) == 0)
+			memo_update(&l, key);
+	}
+	/* Deleting as it goes: each next key is the map's first. */
+	for (__u32 n = bpf_map__max_entries(skel->maps.closed_listeners);
+	     n-- && bpf_map_get_next_key(cfd, NULL, &ck) == 0;) {
+		if (bpf_map_lookup_elem(cfd, &ck, &l) == 0)
+			memo_update(&l, ck.addr);
+		bpf_map_delete_elem(cfd, &ck);
+	}
+	/* Gone for good once -c has shown all of them: --metrics keeps
+	 * their drops by local address and port. */
+	for (size_t i = 0; i < nmemos; i++) {
+		struct listener_memo *m = &memos[i];
+
+		if (!m->seen)
+			m->gone = true;
+		if (m->gone && (!cfg->count || m->reported == m->total)) {
+			add_drops(&gone_drops, &ngone, &gone_cap, &m->key, m->total);
+			continue;
+		}
+		memos[keep++] = *m;
+	}
+	nmemos = keep;
+}
+
+/* -c: the drops since the last table into @rows (*@n of them), each on
+ * its listener's row: owner's PID and name, local address and port. */
+static void count_drops(struct count_row *rows, long *n)
+{
+	for (size_t i = 0; i < nmemos; i++) {
+		struct listener_memo *m = &memos[i];
+		__u64 d = m->total - m->reported;
+		long r;
+
+		if (!d)
+			continue;
+		m->reported = m->total;
+		for (r = 0; r < *n; r++)
+			if (!memcmp(&rows[r].key, &m->key, sizeof(m->key)))
+				break;
+		if (r == *n) {
+			memset(&rows[r], 0, sizeof(rows[r]));
+			rows[r].key = m->key;
+			(*n)++;
+		}
+		rows[r].counts.events[EVENT_DROP] += d;
+		rows[r].total += d;
+	}
+}
+
+/* --metrics: every listener's drops since first met, by local address and
+ * port, the gone ones' included; sorted. */
+static long drop_totals(struct listen_drops **out)
+{
+	struct listen_drops *rows = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < ngone; i++) {
+		struct count_key k = { .labels = { .family = gone_drops[i].key.family,
+						  .lport = gone_drops[i].key.lport } };
+
+		memcpy(k.labels.laddr, gone_drops[i].key.laddr, sizeof(k.labels.laddr));
+		add_drops(&rows, &n, &cap, &k, gone_drops[i].drops);
+	}
+	for (size_t i = 0; i < nmemos; i++)
+		add_drops(&rows, &n, &cap, &memos[i].key, memos[i].total);
+	*out = rows;
+	return (long)n;
+}
+
+void tables_free(void)
+{
+	free(memos);
+	free(gone_drops);
+	memos = NULL;
+	gone_drops = NULL;
+	nmemos = memos_cap = ngone = gone_cap = 0;
+}
 
 static int by_count_desc(const void *a, const void *b)
 {
@@ -115,9 +298,17 @@ int tables_print_counts(struct tcpaccept_bpf *skel, const struct config *cfg, st
 			struct identity *ids, bool with_time, bool skip_if_empty)
 {
 	__u32 max = bpf_map__max_entries(skel->maps.counts);
-	struct count_row *rows = calloc(max, sizeof(*rows));
 	__u64 now = monotonic_ns();
-	long n = rows ? take_counts(bpf_map__fd(skel->maps.counts), max, rows) : -ENOMEM;
+	struct count_row *rows;
+	long n;
+
+	if (cfg->failed)
+		collect_listeners(skel, cfg);
+	/* Room for a row of drops per listener too. */
+	rows = calloc(max + nmemos, sizeof(*rows));
+	n = rows ? take_counts(bpf_map__fd(skel->maps.counts), max, rows) : -ENOMEM;
+	if (n >= 0 && cfg->failed)
+		count_drops(rows, &n);
 
 	if (n > 0 || (n == 0 && !skip_if_empty)) {
 		qsort(rows, (size_t)n, sizeof(*rows), by_count_desc);
@@ -279,6 +470,7 @@ static void read_health(struct tcpaccept_bpf *skel, const struct config *cfg,
 	snap->count_overflow = __atomic_load_n(&skel->bss->count_overflow, __ATOMIC_RELAXED);
 	snap->totals_overflow = __atomic_load_n(&skel->bss->metric_overflow, __ATOMIC_RELAXED);
 	snap->listen_overflow = __atomic_load_n(&skel->bss->listen_overflow, __ATOMIC_RELAXED);
+	snap->listeners_overflow = __atomic_load_n(&skel->bss->listeners_overflow, __ATOMIC_RELAXED);
 	snap->outside_pidns = __atomic_load_n(&skel->bss->outside_pidns, __ATOMIC_RELAXED);
 	snap->totals_evicted = total_ages.evicted;
 	snap->listen_evicted = listen_ages.evicted;
@@ -296,6 +488,7 @@ int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg,
 	size_t max = bpf_map__max_entries(skel->maps.metric_totals), len = 0;
 	struct metric_series *totals = calloc(max, sizeof(*totals));
 	struct listen_series *listeners = NULL;
+	struct listen_drops *drops = NULL;
 	struct metrics_snapshot snap = {};
 	__u32 epoch = skel->bss->metrics_epoch;
 	char *text = NULL;
@@ -303,6 +496,7 @@ int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg,
 	FILE *f;
 	int err;
 
+	collect_listeners(skel, cfg);
 	n = totals ? read_hash(bpf_map__fd(skel->maps.metric_totals), sizeof(struct accept_labels),
 			       offsetof(struct metric_series, counts), sizeof(*totals),
 			       totals, max) : -ENOMEM;
@@ -323,6 +517,8 @@ int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg,
 	snap.ntotals = (size_t)n;
 	snap.listeners = listeners;
 	snap.nlisteners = (size_t)nl;
+	snap.ndrops = drop_totals(&drops);
+	snap.drops = drops;
 	read_health(skel, cfg, &snap);
 	snap.way = way;
 	snap.start = start;
@@ -343,6 +539,7 @@ done:
 		free_series_names(totals, n);
 	free(totals);
 	free(listeners);
+	free(drops);
 	return err;
 }
 

@@ -34,4 +34,7 @@ int tables_print_hists(struct tcpaccept_bpf *skel, const struct config *cfg, str
 int tables_write_metrics(struct tcpaccept_bpf *skel, const struct config *cfg,
 			 struct identity *ids, const char *way, double start);
 
+/* At exit: what tables.c keeps between reads. */
+void tables_free(void);
+
 #endif /* TCPACCEPT_TABLES_H */

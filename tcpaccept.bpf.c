@@ -11,6 +11,13 @@
  * struct sighting, then report() filters on the socket, accounts (counts,
  * metrics, listener stats) and sends a record. The task filters run first
  * in each program, before it spends anything on finding sockets.
+ *
+ * -x adds two kinds of event on the same path: a drop (a connection
+ * attempt the listener dropped: fexit or kprobe around tcp_conn_request(),
+ * tcp_check_req() and cookie_v{4,6}_check(), or the tracepoint way's
+ * skb:kfree_skb) and an error (a failed accept(): the syscall exit, every
+ * way). Each listener met is kept in the listeners map with its owner and
+ * its own drop counter, which the counts read.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -29,6 +36,18 @@
 #define TCP_SYN_RECV	3
 #define PF_IO_WORKER	0x00000010
 #define IORING_OP_ACCEPT 13
+#define TCP_CLOSE	7
+#define TCP_LISTEN	10
+#define ETH_P_IP	0x0800
+#define EINTR		4
+#define EBADF		9
+#define EAGAIN		11
+/* Kernel-internal: a blocking accept() that a signal interrupted, seen at
+ * the syscall exit before the signal code turns it into EINTR or a restart. */
+#define ERESTARTSYS	512
+#define ERESTARTNOINTR	513
+#define ERESTARTNOHAND	514
+#define ERESTART_RESTARTBLOCK 516
 #define MAX_PID_NS_LEVEL 32	/* the kernel's: levels 0..32 */
 #define MAX_CGROUP_DEPTH 32	/* --container: cgroups checked, the task's and above */
 
@@ -48,6 +67,8 @@ __u64 count_overflow = 0;
  * series cap). */
 __u64 metric_overflow = 0;
 __u64 listen_overflow = 0;
+/* -x, --metrics: listeners not kept because the listeners map was full. */
+__u64 listeners_overflow = 0;
 /* Bumped by tables.c after each metrics write: listen_stats' peak
  * starts over in each interval. */
 __u32 metrics_epoch = 0;
@@ -156,6 +177,51 @@ struct {
 	__type(value, __u64);
 } catchup SEC(".maps");
 
+/* -x, --metrics: every listener met (struct listener), by the address of
+ * its TCP socket (an MPTCP listener's listening subflow). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LISTENERS_MAX_ENTRIES);
+	__type(key, __u64);
+	__type(value, struct listener);
+} listeners SEC(".maps");
+
+/* -c -x, --metrics: listeners closed since user space last read them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LISTENERS_MAX_ENTRIES);
+	__type(key, struct closed_key);
+	__type(value, struct listener);
+} closed_listeners SEC(".maps");
+
+/* -x on fexit and kprobe: this CPU's listen-drop counters when the
+ * bracketed function was entered. */
+struct drop_snap {
+	__u64 sk, skb;
+	__u64 mib;		/* this CPU's struct linux_mib; 0: inactive */
+	__u64 v[3];		/* ListenDrops, ListenOverflows, TCPReqQFullDrop */
+};
+
+/* Slots per CPU: stage * 2 + depth. The receive path runs in softirq or
+ * with BH off; a listener's backlog runs in process context, where a
+ * softirq may run another bracket inside: depth 1. */
+#define SNAP_SLOTS 4
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SNAP_SLOTS);
+	__type(key, __u32);
+	__type(value, struct drop_snap);
+} drop_snaps SEC(".maps");
+
+/* -x on fexit and kprobe without task_regs: the listening fd per thread
+ * from sys_enter_accept{,4} to its exit (inflight is the way's own). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, THREAD_MAX_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u64);
+} accept_fds SEC(".maps");
 /* --- the tracer's PID namespace ------------------------------------------------ */
 
 /* The number @pid has in settings.pidns; 0 if none (its task is outside:
@@ -234,12 +300,16 @@ struct sighting {
 	 * settings.need_listener. */
 	struct sock *listener;
 	__u64 pid_tgid;
+	struct sk_buff *skb;	/* EVENT_DROP: the SYN or ACK dropped */
+	__u16 code;		/* EVENT_DROP: enum drop_reason; EVENT_ERROR: errno */
+	__u8 stage;		/* EVENT_DROP: enum drop_stage */
 	__u8 kind;		/* enum event_kind */
 	bool maybe_worker;	/* see current_comm() */
 	/* No task did this (a drop, in softirq): the current task is
-	 * whoever was interrupted. Who the event belongs to then comes from
-	 * the listener's socket (listener, else sk): its cgroup; no PID
-	 * namespace or mount namespace (see event_cgroup_id(),
+	 * whoever was interrupted. The PID, name and UID are the listener's
+	 * owner's (struct listener); who the event belongs to beyond them
+	 * comes from the listener's socket (listener, else sk): its cgroup;
+	 * no PID namespace or mount namespace (see event_cgroup_id(),
 	 * fill_identity()). */
 	bool no_task;
 };
@@ -249,6 +319,7 @@ struct conn {
 	__u64 now;		/* bpf_ktime_get_ns(), where a step reads it */
 	__u64 cgroup_id;	/* settings.need_cgroup: event_cgroup_id() */
 	__u64 wait_ns;		/* -q and listen_stats: see queue_wait() */
+	struct listener *entry;	/* need_listeners: the listener's, if kept */
 	__u16 family;
 	__u16 lport;
 	__u8 proto;		/* enum accept_proto */
@@ -335,17 +406,31 @@ static __always_inline __u16 local_port(struct sock *sk)
 	return bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 }
 
-/* -P, --netns, -4/-6, --client-family, and TCP or MPTCP only (SCTP's
- * one-to-one sockets, and any other stream protocol that accept()s, are
- * not shown). Fills @c's family, port and proto. */
-static __always_inline bool socket_passes(const struct sighting *s, struct conn *c)
+static __always_inline bool packet_is_ipv4(struct sk_buff *skb)
 {
-	struct sock *sk = s->sk;	/* CO-RE reads take a plain pointer */
+	return bpf_ntohs(BPF_CORE_READ(skb, protocol)) == ETH_P_IP;
+}
+
+/* The client's family of sighting @s on a socket of @family: a drop's is
+ * its packet's; an error has no client (0). */
+static __always_inline __u16 client_of(const struct sighting *s, __u16 family)
+{
+	if (s->kind == EVENT_ACCEPT)
+		return client_family(s->sk, family);
+	if (s->kind == EVENT_DROP)
+		return packet_is_ipv4(s->skb) ? AF_INET : AF_INET6;
+	return 0;
+}
+
+/* --netns, -4/-6, and TCP or MPTCP only (SCTP's one-to-one sockets, and
+ * any other stream protocol that accept()s, are not shown), of @sk: what
+ * accept() hands out or is called on. Fills @c's family and proto. A drop
+ * or an error is the listener's: it belongs to the listener's network
+ * namespace. */
+static __always_inline bool sock_passes(struct sock *sk, struct conn *c)
+{
 	__u16 protocol;
 
-	c->lport = local_port(sk);
-	if (!port_passes(c->lport))
-		return false;
 	if (settings.netns && BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != settings.netns)
 		return false;
 	c->family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -353,16 +438,38 @@ static __always_inline bool socket_passes(const struct sighting *s, struct conn 
 		return false;
 	if (settings.family && c->family != settings.family)
 		return false;
-	if (settings.client_family && client_family(sk, c->family) != settings.client_family)
-		return false;
 	protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
-	if (protocol == IPPROTO_TCP)
-		c->proto = PROTO_TCP;
-	else if (protocol == IPPROTO_MPTCP)
-		c->proto = PROTO_MPTCP;
-	else
-		return false;
-	return true;
+	c->proto = protocol == IPPROTO_MPTCP ? PROTO_MPTCP : PROTO_TCP;
+	return protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP;
+}
+
+/* A listener's labels into @c and the filters on them: -P and
+ * sock_passes(). @listener is the TCP socket (its skc_num is set), @sk
+ * what accept() is called on (an MPTCP listener, or @listener). */
+static __always_inline bool listener_passes(struct sock *listener, struct sock *sk, struct conn *c)
+{
+	c->lport = BPF_CORE_READ(listener, __sk_common.skc_num);
+	return port_passes(c->lport) && sock_passes(sk, c);
+}
+
+/* -P, --client-family and sock_passes() for sighting @s. Fills @c's
+ * family, port and proto. */
+static __always_inline bool socket_passes(const struct sighting *s, struct conn *c)
+{
+	__u16 client;
+
+	if (s->kind == EVENT_ACCEPT) {
+		c->lport = local_port(s->sk);
+		if (!port_passes(c->lport) || !sock_passes(s->sk, c))
+			return false;
+	} else if (!listener_passes(s->listener, s->sk, c)) {
+		return false;	/* a drop or an error has only the listener */
+	}
+	if (!settings.client_family)
+		return true;
+	/* An error has no client: --client-family does not hide it. */
+	client = client_of(s, c->family);
+	return !client || client == settings.client_family;
 }
 
 /* --- MPTCP ----------------------------------------------------------------- */
@@ -531,14 +638,104 @@ static __always_inline void count_labels(const struct sighting *s, const struct 
 	key.labels.family = c->family;
 	key.labels.lport = c->lport;
 	key.labels.proto = c->proto;
-	read_laddr(s->sk, c->family, key.labels.laddr);
+	/* An error has no connection: the listener's address. */
+	read_laddr(s->kind == EVENT_ACCEPT ? s->sk : s->listener, c->family, key.labels.laddr);
 	current_comm(key.labels.comm, s->maybe_worker);
 	key.labels.cgroup = settings.metrics_cgroup ? c->cgroup_id : 0;
+	key.labels.err = s->kind == EVENT_ERROR ? s->code : 0;
 	if (settings.metrics && !count_in(&metric_totals, &key.labels, s->kind))
 		__sync_fetch_and_add(&metric_overflow, 1);
 	key.labels.cgroup = settings.count_cgroup ? c->cgroup_id : 0;
+	key.labels.err = 0;	/* -c counts a listener's errors together */
 	if (settings.count && !count_in(&counts, &key, s->kind))
 		__sync_fetch_and_add(&count_overflow, 1);
+}
+
+/* --- listeners: the owner and the drop counter ------------------------------- */
+
+/* The listener's own drop counter, as sk_drops_read() reads it (6.18's
+ * per-NUMA counters are UDP's and raw sockets', NULL for TCP). */
+static __always_inline __u64 sk_drops(struct sock *sk)
+{
+	struct numa_drop_counters *ndc;
+
+	if (bpf_core_field_exists(sk->sk_drop_counters)) {
+		ndc = BPF_CORE_READ(sk, sk_drop_counters);
+		if (ndc)
+			return (__u32)BPF_CORE_READ(ndc, drops0.counter) +
+			       (__u32)BPF_CORE_READ(ndc, drops1.counter);
+	}
+	return (__u32)BPF_CORE_READ(sk, sk_drops.counter);
+}
+
+/* Options that leave tasks out: a drop, which has none, shows only on a
+ * listener that a task they let in met (its owner). */
+static __always_inline bool task_filtered(void)
+{
+	return settings.pid || settings.filter_uid || settings.filter_cgroup || settings.pidns;
+}
+
+/* A new entry for the listener of @s: its labels, the current task as its
+ * owner, the drop counter's base. A drop seen first is not a task's: with
+ * -p, -u or -C only a task that passes them adds a listener. */
+static __always_inline struct listener *listener_add(const struct sighting *s,
+						     const struct conn *c, __u64 now_drops)
+{
+	__u64 key = (__u64)s->listener;
+	struct listener *l, fresh = {};
+
+	if (s->no_task && task_filtered())
+		return NULL;
+	/* The drop reported now is one of those counted from here on. */
+	fresh.base = now_drops - (s->kind == EVENT_DROP && now_drops);
+	fresh.drops = now_drops;
+	fresh.born_ns = bpf_ktime_get_ns();
+	fresh.key.labels.family = c->family;
+	fresh.key.labels.lport = c->lport;
+	fresh.key.labels.proto = c->proto;
+	/* -c -S: the drops on the row of the listener's cgroup, which its
+	 * server's accepts have where it made the socket itself. */
+	if (settings.count_cgroup) {
+		struct cgroup *cg = sock_cgroup(s->listener);
+
+		fresh.key.labels.cgroup = BPF_CORE_READ(cg, kn, id);
+	}
+	read_laddr(s->listener, c->family, fresh.key.labels.laddr);
+	bpf_map_update_elem(&listeners, &key, &fresh, BPF_NOEXIST);
+	l = bpf_map_lookup_elem(&listeners, &key);
+	if (!l)
+		__sync_fetch_and_add(&listeners_overflow, 1);
+	return l;
+}
+
+/* The listener of @s met: its entry (made if new) with the drop counter
+ * read now and, if a task met it, that task as the owner. */
+static __always_inline struct listener *listener_meet(const struct sighting *s,
+						      const struct conn *c)
+{
+	__u64 key = (__u64)s->listener, now = sk_drops(s->listener);
+	struct listener *l = bpf_map_lookup_elem(&listeners, &key);
+
+	if (!l)
+		l = listener_add(s, c, now);
+	if (!l)
+		return NULL;
+	/* Reads race: keep the largest; the sweep before each count and
+	 * the close make it exact. */
+	if (now > l->drops)
+		l->drops = now;
+	if (!s->no_task) {
+		/* A zeroed copy: bpf_get_current_comm() with a plain strscpy()
+		 * (6.1 here; 5.10's strncpy and 6.12 pad) leaves a longer old
+		 * name's bytes after the NUL, and the name is part of the -c
+		 * and --metrics keys. */
+		char comm[TASK_COMM_LEN] = {};
+
+		current_comm(comm, s->maybe_worker);
+		l->key.pid = s->pid_tgid >> 32;
+		__builtin_memcpy(l->key.labels.comm, comm, TASK_COMM_LEN);
+	}
+	return l;
 }
 
 /* The listener's entry in listen_stats, created if absent; NULL if the map
@@ -598,23 +795,37 @@ static __always_inline void record_listen(const struct sighting *s, const struct
 
 /* The clock and the wait where a step reads them, then the maps the
  * options asked for. */
-static __always_inline void account(const struct sighting *s, struct conn *c)
+/* The clock and the wait where a step reads them, the listener met, then
+ * the maps the options asked for. False: no row (a drop on a listener that
+ * -p, -u or -C leave out). */
+static __always_inline bool account(const struct sighting *s, struct conn *c)
 {
 	struct sock *flow = s->flow;
+	bool accept = s->kind == EVENT_ACCEPT;
 
 	c->now = 0;
 	if (settings.queue || settings.need_listen_stats || settings.need_time)
 		c->now = bpf_ktime_get_ns();
 	c->wait_ns = WAIT_UNKNOWN;
-	if (settings.queue || settings.need_listen_stats) {
+	if (accept && (settings.queue || settings.need_listen_stats)) {
 		if (!flow)
 			flow = c->proto == PROTO_MPTCP ? mptcp_first(s->sk) : s->sk;
 		c->wait_ns = queue_wait(flow, c->now);
 	}
+	c->entry = NULL;
+	if (settings.need_listeners) {
+		c->entry = listener_meet(s, c);
+		if (!c->entry && s->no_task && task_filtered())
+			return false;
+	}
+	/* A listener's drops are counted from its own counter (tables.c). */
+	if (s->kind == EVENT_DROP)
+		return true;
 	if (settings.metrics || settings.count)
 		count_labels(s, c);
-	if (settings.need_listen_stats)
+	if (accept && settings.need_listen_stats)
 		record_listen(s, c);
+	return true;
 }
 
 /* --- step 4: the record ------------------------------------------------------ */
@@ -634,26 +845,102 @@ static __always_inline __u64 wakeup_flag(__u32 len)
 	return BPF_RB_NO_WAKEUP;
 }
 
+/* Who: the task, or for a drop the listener's owner (pid 0 while unknown)
+ * and the UID of the listener's socket. */
+static __always_inline void fill_task(struct event_head *h, const struct sighting *s,
+				      const struct conn *c)
+{
+	const struct listener *l = c->entry;
+	struct sock *listener = s->listener;	/* CO-RE reads take a plain pointer */
+
+	h->uid = 0;
+	if (!s->no_task) {
+		h->pid = s->pid_tgid >> 32;
+		h->tid = (__u32)s->pid_tgid;
+		if (settings.need_ids)
+			h->uid = (__u32)bpf_get_current_uid_gid();
+		current_comm(h->comm, s->maybe_worker);
+		return;
+	}
+	h->pid = l ? l->key.pid : 0;
+	h->tid = 0;
+	if (settings.need_ids)
+		h->uid = BPF_CORE_READ(listener, sk_uid.val);
+	if (l)
+		__builtin_memcpy(h->comm, l->key.labels.comm, TASK_COMM_LEN);
+	else
+		__builtin_memset(h->comm, 0, TASK_COMM_LEN);
+}
+
+/* The TCP source port of a dropped packet. */
+static __always_inline __u16 packet_sport(struct sk_buff *skb)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__be16 sport = 0;
+
+	bpf_probe_read_kernel(&sport, sizeof(sport), head + BPF_CORE_READ(skb, transport_header));
+	return bpf_ntohs(sport);
+}
+
 static __always_inline void fill_head(struct event_head *h, const struct sighting *s,
 				      const struct conn *c)
 {
 	struct sock *sk = s->sk;
 
 	h->ts_ns = c->now;
-	h->pid = s->pid_tgid >> 32;
-	h->tid = (__u32)s->pid_tgid;
-	h->uid = 0;
+	fill_task(h, s, c);
 	h->netns = 0;
-	if (settings.need_ids) {
-		h->uid = (__u32)bpf_get_current_uid_gid();
+	if (settings.need_ids)
 		h->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-	}
 	h->family = c->family;
 	h->lport = c->lport;
-	h->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (s->kind == EVENT_ACCEPT)
+		h->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	else
+		h->rport = s->kind == EVENT_DROP ? packet_sport(s->skb) : 0;
 	h->proto = c->proto;
 	h->kind = s->kind;
-	current_comm(h->comm, s->maybe_worker);
+}
+
+static __always_inline void fill_failure(struct event_failure *f, const struct sighting *s,
+					 const struct conn *c)
+{
+	f->code = s->code;
+	f->stage = s->stage;
+	f->owner_known = s->no_task && c->entry && c->entry->key.pid;
+	f->pad = 0;
+}
+
+/* A drop's addresses: the listener's, then the client's from the packet
+ * (an IPv4 one as ::ffff:a.b.c.d on an IPv6 listener, as accept() would
+ * show it); an error's: the listener's, and none. */
+static __always_inline void read_failure_addrs(__u8 *addrs, const struct sighting *s,
+					       const __u32 alen)
+{
+	struct sock *listener = s->listener;
+	struct sk_buff *skb = s->skb;
+	__u8 *raddr = addrs + alen;
+	unsigned char *nh;
+
+	if (alen == ADDR4_LEN)
+		BPF_CORE_READ_INTO((__u32 *)addrs, listener, __sk_common.skc_rcv_saddr);
+	else
+		bpf_core_read(addrs, ADDR6_LEN, &listener->__sk_common.skc_v6_rcv_saddr);
+	__builtin_memset(raddr, 0, alen);
+	if (s->kind != EVENT_DROP)
+		return;
+	nh = BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, network_header);
+	if (!packet_is_ipv4(skb)) {
+		if (alen == ADDR6_LEN)
+			bpf_probe_read_kernel(raddr, ADDR6_LEN, nh + 8);	/* saddr */
+		return;
+	}
+	if (alen == ADDR4_LEN) {
+		bpf_probe_read_kernel(raddr, ADDR4_LEN, nh + 12);	/* saddr */
+		return;
+	}
+	raddr[10] = raddr[11] = 0xff;
+	bpf_probe_read_kernel(raddr + 12, ADDR4_LEN, nh + 12);
 }
 
 /* The identity part (need_service): the cgroup, and with need_namespaces
@@ -713,9 +1000,9 @@ static __always_inline void read_addrs(__u8 *addrs, struct sock *sk, const __u32
  * not tie the record's size to that test and refuse the IPv6 write into an
  * IPv4-sized record. */
 static __always_inline void send_record(const struct sighting *s, const struct conn *c,
-					const __u32 alen)
+					const __u8 kind, const __u32 alen)
 {
-	const __u32 size = RECORD_SIZE(s->kind, settings.queue, settings.need_service, alen);
+	const __u32 size = RECORD_SIZE(kind, settings.queue, settings.need_service, alen);
 	struct event_head *h = bpf_ringbuf_reserve(&events, size, 0);
 	__u8 *addrs;
 
@@ -724,21 +1011,48 @@ static __always_inline void send_record(const struct sighting *s, const struct c
 		return;
 	}
 	fill_head(h, s, c);
-	if (s->kind == EVENT_ACCEPT && settings.queue)
-		fill_queue((struct event_queue *)(h + 1), s, c);
 	addrs = (__u8 *)h + size - 2 * alen;
 	if (settings.need_service)
 		fill_identity((struct event_identity *)(addrs - sizeof(struct event_identity)), s, c);
-	read_addrs(addrs, s->sk, alen);
+	if (kind == EVENT_ACCEPT) {
+		if (settings.queue)
+			fill_queue((struct event_queue *)(h + 1), s, c);
+		read_addrs(addrs, s->sk, alen);
+	} else {
+		fill_failure((struct event_failure *)(h + 1), s, c);
+		read_failure_addrs(addrs, s, alen);
+	}
 	bpf_ringbuf_submit(h, wakeup_flag(size + RINGBUF_HDR_LEN));
 }
 
-static __always_inline void send(const struct sighting *s, const struct conn *c)
+/* One copy per kind and family: each reserves a constant size. */
+static __always_inline void send_kind(const struct sighting *s, const struct conn *c,
+				      const __u8 kind)
 {
 	if (c->family == AF_INET)
-		send_record(s, c, ADDR4_LEN);
+		send_record(s, c, kind, ADDR4_LEN);
 	else
-		send_record(s, c, ADDR6_LEN);
+		send_record(s, c, kind, ADDR6_LEN);
+}
+
+#define SEND_KIND(id, name, column, key, traits)	\
+	if (s->kind == id) {				\
+		send_kind(s, c, id);			\
+		return;					\
+	}
+
+static __always_inline void send(const struct sighting *s, const struct conn *c)
+{
+	FOR_EACH_KIND(SEND_KIND)
+}
+#undef SEND_KIND
+
+/* -x shows failures only, -a accepts and failures, neither accepts only. */
+static __always_inline bool wants_row(__u8 kind)
+{
+	if (!settings.rows)
+		return false;
+	return kind == EVENT_ACCEPT ? !settings.failed_only : settings.failed;
 }
 
 /* --- the path -------------------------------------------------------------- */
@@ -754,8 +1068,7 @@ static __always_inline int report(const struct sighting *s)
 	if (!socket_passes(s, &c))
 		return 0;
 	c.cgroup_id = settings.need_cgroup ? event_cgroup_id(s) : 0;
-	account(s, &c);
-	if (settings.rows)
+	if (account(s, &c) && wants_row(s->kind))
 		send(s, &c);
 	return 0;
 }
@@ -963,6 +1276,51 @@ static __always_inline bool take_listen_fd(__u64 pid_tgid, long *listen_fd)
 	return true;
 }
 
+/* --- -x: accept() calls that failed ---------------------------------------- */
+
+/* What a server meets in normal work: a non-blocking accept() with nothing
+ * queued, and a signal. */
+static __always_inline bool normal_failure(long ret)
+{
+	return ret == -EAGAIN || ret == -EINTR || ret == -ERESTARTSYS || ret == -ERESTARTNOINTR ||
+	       ret == -ERESTARTNOHAND || ret == -ERESTART_RESTARTBLOCK;
+}
+
+/* An accept() on @sk by the current task (@pid_tgid, as task_passes()
+ * left it) returned @ret < 0: an error row for a TCP or MPTCP listener;
+ * its owner either way. */
+static __always_inline int report_failed_on(struct sock *sk, long ret, __u64 pid_tgid,
+					    bool maybe_worker)
+{
+	struct sock *listener = tcp_listener(sk);
+	struct sighting s = {
+		.sk = sk,
+		.listener = listener,
+		.pid_tgid = pid_tgid,
+		.code = (__u16)-ret,
+		.kind = EVENT_ERROR,
+		.maybe_worker = maybe_worker,
+	};
+	struct conn c;
+
+	if (BPF_CORE_READ(listener, __sk_common.skc_state) != TCP_LISTEN)
+		return 0;	/* not a listener: nothing to keep, no row */
+	if (!normal_failure(ret))
+		return report(&s);
+	/* Not a row; the caller still owns the listener. */
+	if (listener_passes(listener, sk, &c))
+		listener_meet(&s, &c);
+	return 0;
+}
+
+static __always_inline int report_failed(const struct fd_array *fds, long listen_fd, long ret,
+					 __u64 pid_tgid)
+{
+	struct sock *sk = sock_from_fd(fds, listen_fd);
+
+	return sk ? report_failed_on(sk, ret, pid_tgid, false) : 0;
+}
+
 static __always_inline int on_accept_exit(long ret)
 {
 	struct sighting s = { .kind = EVENT_ACCEPT };
@@ -971,17 +1329,19 @@ static __always_inline int on_accept_exit(long ret)
 
 	s.pid_tgid = bpf_get_current_pid_tgid();
 	if (settings.way == WAY_TRACEPOINT && settings.task_regs) {
-		if (ret < 0 || !task_passes(&s.pid_tgid))
+		if ((ret < 0 && !settings.need_listeners) || !task_passes(&s.pid_tgid))
 			return 0;
 		listen_fd = listen_fd_from_regs();
 	} else {
 		/* The entry out first, filtered or not: none is left behind. */
 		if (!take_listen_fd(s.pid_tgid, &listen_fd))
 			return 0;
-		if (ret < 0 || !task_passes(&s.pid_tgid))
+		if ((ret < 0 && !settings.need_listeners) || !task_passes(&s.pid_tgid))
 			return 0;
 	}
 	current_fds(&fds);
+	if (ret < 0)
+		return settings.way == WAY_TRACEPOINT ? report_failed(&fds, listen_fd, ret, s.pid_tgid) : 0;
 	if (!listener_of_fd(&fds, listen_fd, &s.listener))
 		return 0;
 	s.sk = sock_from_fd(&fds, ret);
@@ -990,29 +1350,32 @@ static __always_inline int on_accept_exit(long ret)
 	return report(&s);
 }
 
-SEC("?tracepoint/syscalls/sys_enter_accept")
-int tp_enter_accept(struct syscall_enter_ctx *ctx)
-{
-	return on_accept_enter(ctx->args[0]);
-}
+/* @enter_prog and @enter_prog##4 on the accept() and accept4() syscalls'
+ * entries, calling @on_enter(the listening fd); @exit_prog and
+ * @exit_prog##4 on their exits, calling @on_exit(the result). */
+#define ACCEPT_SYSCALL_PROGS(enter_prog, on_enter, exit_prog, on_exit)	\
+	SEC("?tracepoint/syscalls/sys_enter_accept")				\
+	int enter_prog(struct syscall_enter_ctx *ctx)				\
+	{									\
+		return on_enter(ctx->args[0]);					\
+	}									\
+	SEC("?tracepoint/syscalls/sys_enter_accept4")				\
+	int enter_prog##4(struct syscall_enter_ctx *ctx)			\
+	{									\
+		return on_enter(ctx->args[0]);					\
+	}									\
+	SEC("?tracepoint/syscalls/sys_exit_accept")				\
+	int exit_prog(struct syscall_exit_ctx *ctx)				\
+	{									\
+		return on_exit(ctx->ret);					\
+	}									\
+	SEC("?tracepoint/syscalls/sys_exit_accept4")				\
+	int exit_prog##4(struct syscall_exit_ctx *ctx)				\
+	{									\
+		return on_exit(ctx->ret);					\
+	}
 
-SEC("?tracepoint/syscalls/sys_enter_accept4")
-int tp_enter_accept4(struct syscall_enter_ctx *ctx)
-{
-	return on_accept_enter(ctx->args[0]);
-}
-
-SEC("?tracepoint/syscalls/sys_exit_accept")
-int tp_exit_accept(struct syscall_exit_ctx *ctx)
-{
-	return on_accept_exit(ctx->ret);
-}
-
-SEC("?tracepoint/syscalls/sys_exit_accept4")
-int tp_exit_accept4(struct syscall_exit_ctx *ctx)
-{
-	return on_accept_exit(ctx->ret);
-}
+ACCEPT_SYSCALL_PROGS(tp_enter_accept, on_accept_enter, tp_exit_accept, on_accept_exit)
 
 /* The tracepoint way's view of io_uring: IORING_OP_ACCEPT makes no accept()
  * syscall, but its completion is traced with the request, whose file is
@@ -1033,11 +1396,20 @@ int tp_io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 		return 0;
 	res = BPF_CORE_READ(ctx, res);
 	req = BPF_CORE_READ(ctx, req);
-	if (res < 0 || !req || BPF_CORE_READ(req, opcode) != IORING_OP_ACCEPT)
+	/* fexit and kprobe see io_uring's accepts in inet_csk_accept(), and
+	 * attach this program for -x's errors only. */
+	if ((res < 0 && !settings.need_listeners) || (res >= 0 && settings.way != WAY_TRACEPOINT))
+		return 0;
+	if (!req || BPF_CORE_READ(req, opcode) != IORING_OP_ACCEPT)
 		return 0;
 	s.pid_tgid = bpf_get_current_pid_tgid();
 	if (!task_passes(&s.pid_tgid))
 		return 0;
+	if (res < 0) {
+		sock = BPF_CORE_READ(req, file, private_data);
+		s.sk = BPF_CORE_READ(sock, sk);
+		return s.sk ? report_failed_on(s.sk, res, s.pid_tgid, true) : 0;
+	}
 	if (settings.need_listener) {
 		sock = BPF_CORE_READ(req, file, private_data);
 		s.listener = BPF_CORE_READ(sock, sk);
@@ -1052,19 +1424,318 @@ int tp_io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 	return report(&s);
 }
 
+/* -x, --metrics: listen() makes a listener, owned by its caller; a close
+ * reads its drop counter a last time (the entry stays for user space to
+ * take while something counts). A child is cloned in LISTEN and set to
+ * SYN_RECV: only LISTEN -> CLOSE is a close. */
+static __always_inline void listener_state(struct sock *sk, int oldstate, int newstate)
+{
+	struct sock *msk = mptcp_of_subflow(sk);
+	struct sighting s = {
+		.sk = msk ? msk : sk,
+		.listener = sk,
+		.pid_tgid = bpf_get_current_pid_tgid(),
+		.kind = EVENT_ERROR,	/* a listener's, without a client */
+	};
+	__u64 key = (__u64)sk;
+	struct listener *l;
+	struct conn c;
+
+	if (newstate == TCP_LISTEN) {
+		if (task_passes(&s.pid_tgid) && listener_passes(sk, s.sk, &c))
+			listener_meet(&s, &c);
+		return;
+	}
+	if (oldstate != TCP_LISTEN || newstate != TCP_CLOSE)
+		return;
+	l = bpf_map_lookup_elem(&listeners, &key);
+	if (!l)
+		return;
+	if (settings.count || settings.metrics) {
+		struct closed_key id = { key, l->born_ns };
+
+		l->drops = sk_drops(sk);
+		l->closed = 1;
+		if (bpf_map_update_elem(&closed_listeners, &id, l, BPF_NOEXIST))
+			__sync_fetch_and_add(&listeners_overflow, 1);
+	}
+	bpf_map_delete_elem(&listeners, &key);
+}
+
 /* -q and --metrics: the moment a child socket completed its handshake and
- * so joined the listener's accept queue. */
+ * so joined the listener's accept queue; -x and --metrics: listeners
+ * made and closed. */
 SEC("?tracepoint/sock/inet_sock_set_state")
 int tp_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	__u64 key, now;
 
-	if (ctx->protocol != IPPROTO_TCP || ctx->oldstate != TCP_SYN_RECV ||
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	if (settings.need_listeners && (ctx->newstate == TCP_LISTEN || ctx->oldstate == TCP_LISTEN))
+		listener_state((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
+	if (!(settings.queue || settings.need_listen_stats) || ctx->oldstate != TCP_SYN_RECV ||
 	    ctx->newstate != TCP_ESTABLISHED)
 		return 0;
 	key = (__u64)ctx->skaddr;
 	now = bpf_ktime_get_ns();
 	bpf_map_update_elem(&handshake_done, &key, &now, BPF_ANY);
+	return 0;
+}
+
+/* --- -x on fexit and kprobe: failed accept() calls ----------------------------- */
+
+/* EMFILE, ENFILE and EPERM never reach inet_csk_accept(): they show where
+ * accept() and accept4() return, __sys_accept4(). fexit watches that
+ * function (int fd, ..., int flags; the same from 5.10 to 7.x), so no
+ * syscall tracepoint, which would slow every system call of the machine,
+ * is attached. */
+SEC("?fexit/__sys_accept4")
+int BPF_PROG(fexit_sys_accept4, int fd, void *upeer_sockaddr, int *upeer_addrlen, int flags,
+	     int ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct fd_array fds;
+
+	if (ret >= 0 || !task_passes(&pid_tgid))
+		return 0;
+	current_fds(&fds);
+	return report_failed(&fds, fd, ret, pid_tgid);
+}
+
+/* The kprobe way takes the syscall exits (a kretprobe on __sys_accept4
+ * would need an instance for every thread blocked in accept()); the
+ * tracepoint way's own exit programs report errors themselves. */
+static __always_inline int on_fail_enter(long listen_fd)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	__u64 fd = listen_fd;
+
+	if (!task_passes(&pid_tgid))
+		return 0;
+	bpf_map_update_elem(&accept_fds, &tid, &fd, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int on_fail_exit(long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct fd_array fds;
+	long listen_fd;
+	__u64 *slot;
+
+	if (settings.task_regs) {
+		if (ret >= 0 || !task_passes(&pid_tgid))
+			return 0;
+		listen_fd = listen_fd_from_regs();
+	} else {
+		slot = bpf_map_lookup_elem(&accept_fds, &tid);
+		if (!slot)
+			return 0;
+		listen_fd = *slot;
+		bpf_map_delete_elem(&accept_fds, &tid);
+		/* The entry's task_passes() let it in: its IDs as the tracer sees them. */
+		if (ret >= 0 || !to_view(&pid_tgid))
+			return 0;
+	}
+	current_fds(&fds);
+	return report_failed(&fds, listen_fd, ret, pid_tgid);
+}
+
+ACCEPT_SYSCALL_PROGS(tp_fail_enter_accept, on_fail_enter, tp_fail_accept, on_fail_exit)
+
+/* --- -x, --metrics: the sweep ------------------------------------------------ */
+
+static long sweep_one(void *map, __u64 *key, struct listener *l, void *ctx)
+{
+	__u64 now;
+
+	now = sk_drops((struct sock *)*key);
+	if (now > l->drops)
+		l->drops = now;
+	return 0;
+}
+
+/* tcpaccept's own listen(-1) (EBADF) before it reads the counts: every
+ * listener's drop counter read now (bpf_for_each_map_elem: 5.13+; plan.c
+ * loads this only where the kernel has it). listen() is rare, so its exit
+ * costs the machine next to nothing. */
+SEC("?tracepoint/syscalls/sys_exit_listen")
+int tp_sweep(struct syscall_exit_ctx *ctx)
+{
+	if ((__u32)(bpf_get_current_pid_tgid() >> 32) != settings.self_pid || ctx->ret != -EBADF)
+		return 0;
+	bpf_for_each_map_elem(&listeners, sweep_one, NULL, 0);
+	return 0;
+}
+
+/* --- -x: drops as they happen (fexit and kprobe) ------------------------------ */
+
+/* This CPU's copy of @sk's network namespace's LINUX_MIB counters; 0 if
+ * it cannot be found. */
+static __always_inline __u64 this_cpu_mib(struct sock *sk)
+{
+	__u64 mib = (__u64)BPF_CORE_READ(sk, __sk_common.skc_net.net, mib.net_statistics);
+	__u64 offset;
+
+	if (!mib || !settings.percpu_offsets)
+		return 0;
+	if (bpf_probe_read_kernel(&offset, sizeof(offset),
+				  (void *)(settings.percpu_offsets +
+					   (__u64)bpf_get_smp_processor_id() * sizeof(__u64))))
+		return 0;
+	return mib + offset;
+}
+
+static __always_inline void mib_read(__u64 mib, __u64 v[3])
+{
+	bpf_probe_read_kernel(&v[0], 8, (void *)(mib + (__u64)settings.mib_listen_drops * 8));
+	bpf_probe_read_kernel(&v[1], 8, (void *)(mib + (__u64)settings.mib_listen_overflows * 8));
+	bpf_probe_read_kernel(&v[2], 8, (void *)(mib + (__u64)settings.mib_reqq_full_drop * 8));
+}
+
+/* A drop on @listener, of @skb. */
+static __always_inline int report_drop(struct sock *listener, struct sk_buff *skb, __u8 stage,
+				       __u16 reason)
+{
+	struct sock *msk = mptcp_of_subflow(listener);
+	struct sighting s = {
+		.sk = msk ? msk : listener,
+		.listener = listener,
+		.skb = skb,
+		.code = reason,
+		.stage = stage,
+		.kind = EVENT_DROP,
+		.no_task = true,
+	};
+
+	return report(&s);
+}
+
+static __always_inline int drop_enter(__u32 stage, struct sock *sk, struct sk_buff *skb)
+{
+	__u32 slot = stage * 2;
+	struct drop_snap *d = bpf_map_lookup_elem(&drop_snaps, &slot);
+
+	if (d && d->mib) {
+		slot++;
+		d = bpf_map_lookup_elem(&drop_snaps, &slot);
+	}
+	if (!d)
+		return 0;
+	d->mib = this_cpu_mib(sk);
+	d->sk = (__u64)sk;
+	d->skb = (__u64)skb;
+	if (d->mib)
+		mib_read(d->mib, d->v);
+	return 0;
+}
+
+/* What this call moved on this CPU is its own: the counters of a drop
+ * (ListenDrops), and of its reason. The other brackets open on this CPU
+ * (the one this ran inside) must not count it again: their baselines
+ * move with it. */
+static __always_inline int drop_exit(__u32 stage)
+{
+	__u32 slot = stage * 2 + 1;
+	struct drop_snap *d = bpf_map_lookup_elem(&drop_snaps, &slot), *o;
+	__u64 v[3], mib;
+	__u16 reason;
+
+	if (!d || !d->mib) {
+		slot--;
+		d = bpf_map_lookup_elem(&drop_snaps, &slot);
+	}
+	if (!d || !d->mib)
+		return 0;
+	mib = d->mib;
+	d->mib = 0;
+	mib_read(mib, v);
+	if (v[0] == d->v[0])
+		return 0;
+	for (__u32 i = 0; i < SNAP_SLOTS; i++) {
+		__u32 k = i;
+
+		o = bpf_map_lookup_elem(&drop_snaps, &k);
+		if (o && o->mib == mib) {
+			o->v[0] += v[0] - d->v[0];
+			o->v[1] += v[1] - d->v[1];
+			o->v[2] += v[2] - d->v[2];
+		}
+	}
+	reason = v[1] != d->v[1] ? DROP_ACCEPT_QUEUE_FULL :
+		 v[2] != d->v[2] ? DROP_SYN_QUEUE_FULL : DROP_OTHER;
+	return report_drop((struct sock *)d->sk, (struct sk_buff *)d->skb, stage, reason);
+}
+
+/* The SYN: tcp_conn_request() (IPv4, IPv6, MPTCP; a Fast Open child is
+ * made inside). The final ACK: tcp_check_req() (a request socket's) and
+ * cookie_v{4,6}_check() (a SYN cookie's), each calling syn_recv_sock
+ * inside; not tcp_v{4,6}_syn_recv_sock() itself, which has 7 arguments
+ * from 6.1 on, more than 6.1's x86 trampoline takes. Only the first
+ * arguments are read, so one program serves every signature. */
+/* fentry_@name and fexit_@name, kprobe_@name and kretprobe_@name around
+ * @func. Only the listener and the packet are read (the first arguments
+ * but for tcp_conn_request's two before them, named in the ...): one
+ * program serves every signature. */
+#define DROP_BRACKET(name, func, stage, ...)					\
+	SEC("?fentry/" #func)							\
+	int BPF_PROG(fentry_##name, ##__VA_ARGS__, struct sock *sk, struct sk_buff *skb) \
+	{									\
+		return drop_enter(stage, sk, skb);				\
+	}									\
+	SEC("?fexit/" #func)							\
+	int BPF_PROG(fexit_##name)						\
+	{									\
+		return drop_exit(stage);					\
+	}									\
+	SEC("?kprobe/" #func)							\
+	int BPF_KPROBE(kprobe_##name, ##__VA_ARGS__, struct sock *sk, struct sk_buff *skb) \
+	{									\
+		return drop_enter(stage, sk, skb);				\
+	}									\
+	SEC("?kretprobe/" #func)						\
+	int BPF_KRETPROBE(kretprobe_##name)					\
+	{									\
+		return drop_exit(stage);					\
+	}
+
+DROP_BRACKET(conn_request, tcp_conn_request, STAGE_SYN, void *rsk_ops, void *af_ops)
+DROP_BRACKET(check_req, tcp_check_req, STAGE_ACK)
+DROP_BRACKET(cookie4, cookie_v4_check, STAGE_ACK)
+DROP_BRACKET(cookie6, cookie_v6_check, STAGE_ACK)
+
+/* --- -x on the tracepoint way: the drops kfree_skb names ----------------------- */
+
+/* A final ACK the listener dropped, where the kernel says so: reason
+ * TCP_LISTEN_OVERFLOW (a request socket's ACK, 6.15+; the value from the
+ * kernel's BTF), or NO_SOCKET from inside cookie_v{4,6}_check() (a SYN
+ * cookie's ACK that made no child). rx_sk (6.11+) is the listener. No
+ * tracepoint sees a drop at the SYN: the kernel frees the SYN as consumed. */
+SEC("?tracepoint/skb/kfree_skb")
+int tp_kfree_skb(struct trace_event_raw_kfree_skb *ctx)
+{
+	struct sock *sk;
+	__u64 at;
+	int reason;
+
+	if (!bpf_core_field_exists(ctx->rx_sk))
+		return 0;
+	sk = BPF_CORE_READ(ctx, rx_sk);
+	if (!sk)
+		return 0;
+	reason = BPF_CORE_READ(ctx, reason);
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_TCP_LISTEN_OVERFLOW))
+		return report_drop(sk, BPF_CORE_READ(ctx, skbaddr), STAGE_ACK, DROP_ACCEPT_QUEUE_FULL);
+	if (reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET))
+		return 0;
+	at = (__u64)BPF_CORE_READ(ctx, location);
+	if ((at >= settings.cookie_text[0] && at < settings.cookie_text[1]) ||
+	    (at >= settings.cookie_text[2] && at < settings.cookie_text[3]))
+		return report_drop(sk, BPF_CORE_READ(ctx, skbaddr), STAGE_ACK, DROP_COOKIE_ACK);
 	return 0;
 }
 

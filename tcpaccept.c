@@ -203,7 +203,7 @@ static int start_way(struct tracer *t)
 		snprintf(why, len, "failed to set the cgroup filter: %s", strerror(-err));
 		goto fail;
 	}
-	err = plan_attach(&t->plan, skel, why, len);
+	err = plan_attach(&t->plan, skel, c, why, len);
 	if (err)
 		goto fail;
 	if (t->cfg.ncontainers && set_containers(t, skel)) {
@@ -267,6 +267,7 @@ static void say_choice(const struct tracer *t)
 	fputc('\n', stderr);
 	for (int w = WAY_AUTO + 1; w < (int)c->way && t->cfg.way == WAY_AUTO; w++)
 		warn("passed over %s: %s\n", args_way_name((enum way)w), c->why_not[w]);
+	plan_describe(&t->plan, c);
 }
 
 /* From attached programs to tracing: the reader, catch-up, capabilities
@@ -449,6 +450,7 @@ static int finish(struct tracer *t)
 static void cleanup(struct tracer *t)
 {
 	free(t->hist_prev.rows);
+	tables_free();
 	output_close();
 	rows_close(&t->rows);
 	identity_close(t->ids);

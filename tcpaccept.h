@@ -14,6 +14,7 @@
 #define COUNT_MAX_ENTRIES 10240		/* -c: keys of the count table */
 #define HANDSHAKE_MAX_ENTRIES 65536	/* -q: children between handshake and accept */
 #define DEFAULT_MAX_SERIES 4096		/* --metrics-max-series */
+#define LISTENERS_MAX_ENTRIES 16384	/* -x, --metrics: listeners met, and closed ones */
 
 /* -P: one bit per local port. */
 #define PORT_BITS_BYTES (65536 / 8)
@@ -42,18 +43,51 @@ enum way {
 #undef WAY_ENUM
 
 /* The kinds of event a record can be: X(enum, JSON "event" value, the -c
- * column that counts them, its -c -j key). The kernel side reports a kind
- * through the one path in tcpaccept.bpf.c (report()); format.c and
- * tables.c print every kind listed here. */
-#define FOR_EACH_KIND(X)				\
-	X(EVENT_ACCEPT, "accept", "ACCEPTS", "accepts")
+ * column that counts them, its -c -j key, what it is: KIND_* below). The
+ * kernel side reports a kind through the one path in tcpaccept.bpf.c
+ * (report()); format.c and tables.c print every kind listed here. A drop
+ * is a connection attempt the listener dropped (the kernel's
+ * ListenDrops); an error, an accept() call that failed. */
+#define KIND_FAILED	1	/* rows only with -x or -a; -c -x's column */
+#define KIND_NO_TASK	2	/* no task did it (softirq): PID and COMM the listener's owner's, no TID */
+#define KIND_NO_CLIENT	4	/* no client: RADDR and RPORT "-" */
+#define KIND_REASON	8	/* code: enum drop_reason (REASON, "reason") */
+#define KIND_ERRNO	16	/* code: the errno (REASON, "errno", the errno label) */
 
-#define KIND_ENUM(id, name, column, key) id,
+#define FOR_EACH_KIND(X)								\
+	X(EVENT_ACCEPT, "accept", "ACCEPTS", "accepts", 0)				\
+	X(EVENT_DROP, "drop", "DROPS", "drops", KIND_FAILED | KIND_NO_TASK | KIND_REASON)	\
+	X(EVENT_ERROR, "error", "ERRORS", "errors", KIND_FAILED | KIND_NO_CLIENT | KIND_ERRNO)
+
+#define KIND_ENUM(id, name, column, key, traits) id,
 enum event_kind {
 	FOR_EACH_KIND(KIND_ENUM)
 	NR_EVENT_KINDS
 };
 #undef KIND_ENUM
+
+/* Why a listener dropped a connection attempt: X(enum, JSON "reason").
+ * fexit and kprobe tell by which of the kernel's counters the drop moved;
+ * the tracepoint way by kfree_skb's reason (tcpaccept.8 says which is
+ * which). */
+#define FOR_EACH_DROP_REASON(X)					\
+	X(DROP_ACCEPT_QUEUE_FULL, "accept_queue_full")		\
+	X(DROP_SYN_QUEUE_FULL, "syn_queue_full")		\
+	X(DROP_OTHER, "other")					\
+	X(DROP_COOKIE_ACK, "cookie_ack_dropped")
+
+#define REASON_ENUM(id, name) id,
+enum drop_reason {
+	FOR_EACH_DROP_REASON(REASON_ENUM)
+	NR_DROP_REASONS
+};
+#undef REASON_ENUM
+
+/* Where in the handshake a drop came. */
+enum drop_stage {
+	STAGE_SYN = 0,
+	STAGE_ACK = 1,		/* the final ACK */
+};
 
 /* What the accepted socket is (what SO_PROTOCOL says of the accepted fd):
  * an MPTCP listener whose client fell back to plain TCP hands out a TCP
@@ -99,8 +133,8 @@ struct settings {
 	__u8 need_time;		/* the clock in records (-t, -T, -j) */
 	__u8 need_ids;		/* UID and network namespace in records (-U, -j) */
 	__u8 way;		/* enum way: the way in this object is loaded for */
-	/* Tracepoint way: the listening fd from the task's registers at
-	 * syscall exit (bpf_task_pt_regs, 5.15+), not from sys_enter. */
+	/* The listening fd from the task's registers at syscall exit
+	 * (bpf_task_pt_regs, 5.15+), not from sys_enter. */
 	__u8 task_regs;
 	__u8 need_service;	/* the identity part in records (-j, -S) */
 	__u8 need_cgroup;	/* the cgroup v2 ID is read (need_service, count_cgroup) */
@@ -114,13 +148,33 @@ struct settings {
 	__u8 ncontainers;
 	/* --metrics-labels: metric_totals' keys have the cgroup ID. */
 	__u8 metrics_cgroup;
+	/* -x and -a: failed passive connections (drops, accept() errors). */
+	__u8 failed;
+	__u8 failed_only;	/* -x without -a: no rows of accepts */
+	/* The listeners map (owner, drop counter): -x, --metrics. */
+	__u8 need_listeners;
+	__u8 drop_rows;		/* rows of drops: their programs are attached */
+	/* --- -x: what plan.c found in the running kernel --- */
+	/* &__per_cpu_offset[0], from kallsyms: each CPU's offset of its
+	 * per-CPU data (fexit and kprobe's drop rows). */
+	__u64 percpu_offsets;
+	/* The text of cookie_v4_check() and cookie_v6_check(): [start, end)
+	 * each, from kallsyms (the tracepoint way's cookie ACK drops). */
+	__u64 cookie_text[4];
+	__u32 self_pid;		/* tcpaccept's tgid: its listen(-1) sweeps the listeners */
+	/* The LINUX_MIB_* indexes (an anonymous enum: found by name). */
+	__u16 mib_listen_drops;
+	__u16 mib_listen_overflows;
+	__u16 mib_reqq_full_drop;
+	__u8 pad[6];
 };
 
 /* One event, as the kernel side sends it: a struct event_head, then with
- * -q (accepts only) a struct event_queue, with need_service a struct
- * event_identity, then the local and the remote address, ADDR4_LEN bytes
- * each for AF_INET and ADDR6_LEN for AF_INET6, in network byte order. Kept small because the kernel side's cost per event
- * grows with the cache lines it writes into the ring buffer: an IPv4
+ * a struct event_queue (an accept, with -q) or a struct event_failure (a
+ * drop or an error), with need_service a struct event_identity, then the local and
+ * the remote address, ADDR4_LEN bytes each for AF_INET and ADDR6_LEN for
+ * AF_INET6, in network byte order. Kept small because the kernel side's
+ * cost per event grows with the cache lines it writes into the ring buffer: an IPv4
  * accept without -q is one 64-byte line with the ring's own header
  * (asserted below). Ports are in host byte order. */
 struct event_head {
@@ -135,6 +189,14 @@ struct event_head {
 	__u8 proto;		/* enum accept_proto */
 	__u8 kind;		/* enum event_kind */
 	char comm[TASK_COMM_LEN];
+};
+
+/* After the head of a drop or an error. */
+struct event_failure {
+	__u16 code;		/* EVENT_DROP: enum drop_reason; EVENT_ERROR: the errno */
+	__u8 stage;		/* EVENT_DROP: enum drop_stage */
+	__u8 owner_known;	/* EVENT_DROP: pid and comm are the listener's owner */
+	__u32 pad;
 };
 
 /* -q, after the head of an accept. */
@@ -168,6 +230,7 @@ struct event_identity {
 #define RECORD_SIZE(kind, queue, service, alen)					\
 	(sizeof(struct event_head) +						\
 	 ((kind) == EVENT_ACCEPT && (queue) ? sizeof(struct event_queue) : 0) +	\
+	 ((kind) != EVENT_ACCEPT ? sizeof(struct event_failure) : 0) +		\
 	 ((service) ? sizeof(struct event_identity) : 0) +			\
 	 2 * (alen))
 
@@ -176,11 +239,12 @@ _Static_assert(__builtin_offsetof(struct event_head, family) == 24 &&
 	       __builtin_offsetof(struct event_head, kind) == 31 &&
 	       __builtin_offsetof(struct event_head, comm) == 32, "struct event_head's layout");
 _Static_assert(sizeof(struct event_queue) == 16, "struct event_queue is 16 bytes");
+_Static_assert(sizeof(struct event_failure) == 8, "struct event_failure is 8 bytes");
 _Static_assert(sizeof(struct event_identity) == 24, "struct event_identity is 24 bytes");
 _Static_assert(RECORD_SIZE(EVENT_ACCEPT, 0, 0, ADDR4_LEN) + RINGBUF_HDR_LEN == 64,
 	       "an IPv4 accept without -q and the identity fills one 64-byte cache line");
 _Static_assert(sizeof(struct settings) ==
-	       PORT_BITS_BYTES + CONTAINERS_MAX * (CONTAINER_DIGITS + 1) + 44,
+	       PORT_BITS_BYTES + CONTAINERS_MAX * (CONTAINER_DIGITS + 1) + 104,
 	       "struct settings has no hidden padding");
 
 /* A cgroup v2 directory the kernel just made, as cgroup_mkdir sends it: its
@@ -202,7 +266,8 @@ struct accept_labels {
 	__u8 laddr[16];
 	char comm[TASK_COMM_LEN];
 	__u8 proto;		/* enum accept_proto: TCP and MPTCP apart */
-	__u8 pad[3];
+	__u8 pad;
+	__u16 err;		/* --metrics' errors: the errno (0 in -c's keys) */
 };
 
 /* -c: what events are counted by, and their counts by kind. */
@@ -240,5 +305,29 @@ struct listen_stats {
 	__u32 peak;		/* largest backlog seen in metrics_epoch peak_epoch */
 	__u32 peak_epoch;
 };
+
+/* -x and --metrics: a listener met (at listen(), an accept() return, a
+ * drop), by its TCP socket's address. Its own drop counter, sk_drops, is
+ * read whenever it is met, at close and when tcpaccept sweeps; user space
+ * takes base from the last read (tables.c). */
+struct listener {
+	__u64 base;		/* sk_drops when first met (0 from listen()) */
+	__u64 drops;		/* sk_drops at the last read */
+	__u64 born_ns;		/* when first met: a reused address is a new listener */
+	/* The owner (the last process that called listen() or accept() on
+	 * it; pid 0 while unknown) and the listener's own labels. */
+	struct count_key key;
+	__u8 closed;		/* in closed_listeners: drops is final */
+	__u8 pad[3];
+};
+
+/* A closed listener, until user space takes it: the socket's address is
+ * free for the next listener at once. */
+struct closed_key {
+	__u64 addr;
+	__u64 born_ns;
+};
+
+_Static_assert(sizeof(struct listener) == 88, "struct listener is 88 bytes");
 
 #endif /* TCPACCEPT_H */

@@ -81,10 +81,20 @@ static void fexit_describe(const struct choice *c, FILE *f)
 
 /* --- kprobe and kretprobe on inet_csk_accept ------------------------------- */
 
+/* bpf_task_pt_regs() (5.15) gives accept()'s listening fd at the syscall
+ * exit; without it a sys_enter program must record it. It also takes
+ * bpf_get_current_task_btf(), which needs the kernel's own BTF: not with
+ * --btf. */
+static bool task_regs_usable(const struct config *cfg)
+{
+	return !cfg->btf_path &&
+	       libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) == 1;
+}
+
 static bool kprobe_probe_way(const struct config *cfg, struct choice *c, char *why, size_t len)
 {
-	(void)cfg;
-	(void)c;
+	/* -x's errors come from the syscall exits on this way. */
+	c->task_regs = cfg->failed || cfg->metrics ? task_regs_usable(cfg) : false;
 	return kernel_kretprobe_allowed(ACCEPT_FUNC, why, len);
 }
 
@@ -131,14 +141,7 @@ static bool tracepoint_probe_way(const struct config *cfg, struct choice *c, cha
 		snprintf(why, len, "tracefs is not mounted and mounting it failed: %s", strerror(errno));
 		return false;
 	}
-	/* bpf_task_pt_regs() (5.15) gives the listening fd at syscall
-	 * exit; without it a sys_enter program must record it. */
-	c->task_regs = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT,
-					       BPF_FUNC_task_pt_regs, NULL) == 1;
-	/* It also takes bpf_get_current_task_btf(), which needs the
-	 * kernel's own BTF: with --btf, record the fd at entry. */
-	if (cfg->btf_path)
-		c->task_regs = false;
+	c->task_regs = task_regs_usable(cfg);
 	return true;
 }
 

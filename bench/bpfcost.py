@@ -18,10 +18,17 @@ Each CMD gets -v and is started before the flood; the flood starts once
 the tracer reported its way in. Output to /dev/null. --cgroup=DIR runs
 every flood in that cgroup v2 directory (made if missing, removed after
 if this made it), as a container's or a unit's server runs: for -S,
---container and --metrics-labels. Figures: bench/README.md."""
+--container and --metrics-labels. Figures: bench/README.md.
+
+--load syn: SYNs against a full listener instead (bench/synflood.c: each
+dropped at the SYN), figures per SYN; --all: every program the tracer
+holds, added up (-x runs more than one per accept), not the accept one.
+
+  bench/bpfcost.py --all --load syn floor="./tcpaccept -p $$" failed='./tcpaccept -x'"""
 import argparse, json, os, shlex, statistics, subprocess, sys
 
 FLOOD = ".output/bench/flood"
+SYNFLOOD = ".output/bench/synflood"
 
 
 # The programs that run once per accept, on each way in, first the one
@@ -64,15 +71,25 @@ def make_dirs(path):
     return made
 
 
-def flood_cmd(seconds, clients, cgroup):
-    cmd = [FLOOD, "-m", "rst", "-4", "-d", str(seconds), "-c", str(clients)]
+def in_cgroup(cmd, cgroup):
     if not cgroup:
         return cmd
     # Moved in before it makes its sockets: a socket keeps its cgroup.
     return ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, *cmd]
 
 
-def one_run(cmd, seconds, clients, cgroup=None):
+def load(kind, seconds, clients, cgroup):
+    """Runs the load; the number of events it made (accepts or SYNs)."""
+    if kind == "syn":
+        cmd, key = [SYNFLOOD, "-d", str(seconds)], "syns"
+    else:
+        cmd, key = [FLOOD, "-m", "rst", "-4", "-d", str(seconds), "-c", str(clients)], "accepts"
+    out = subprocess.run(in_cgroup(cmd, cgroup), stdout=subprocess.PIPE, text=True,
+                         check=True).stdout
+    return int(dict(kv.split("=", 1) for kv in out.split())[key])
+
+
+def one_run(cmd, seconds, clients, cgroup=None, kind="accept", all_progs=False):
     p = subprocess.Popen(cmd + ["-v"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         buf = b""
@@ -82,8 +99,7 @@ def one_run(cmd, seconds, clients, cgroup=None):
                 raise RuntimeError(f"{cmd}: exited before attaching: {buf.decode(errors='replace')}")
             buf += chunk
         before = prog_stats(p.pid)
-        out = subprocess.run(flood_cmd(seconds, clients, cgroup),
-                             stdout=subprocess.PIPE, text=True, check=True).stdout
+        events = load(kind, seconds, clients, cgroup)
         after = prog_stats(p.pid)
         # While the programs are loaded: bpftool finds them by ID.
         names = {k: prog_name(k) for k in after}
@@ -92,13 +108,15 @@ def one_run(cmd, seconds, clients, cgroup=None):
         err = p.communicate()[1].decode(errors="replace")
     if "lost" in err and "lost 0" not in err:
         print(f"  warning: {cmd}: {err.strip()}", file=sys.stderr)
-    accepts = int(dict(kv.split("=", 1) for kv in out.split())["accepts"])
     delta = {k: (v[0] - before.get(k, (0, 0))[0], v[1] - before.get(k, (0, 0))[1]) for k, v in after.items()}
+    if all_progs:
+        ns, n = sum(v[0] for v in delta.values()), sum(v[1] for v in delta.values())
+        return ns / max(events, 1), n, events
     named = sorted((ACCEPT_PROGS.index(n), k) for k, n in names.items()
                    if n in ACCEPT_PROGS and delta[k][1])
     best = named[0][1] if named else max(delta, key=lambda k: delta[k][1])
     ns, n = delta[best]
-    return ns / max(n, 1), n, accepts
+    return ns / max(n, 1), n, events
 
 
 def main():
@@ -107,6 +125,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=2)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--cgroup", help="run the floods in this cgroup v2 directory")
+    ap.add_argument("--load", choices=("accept", "syn"), default="accept")
+    ap.add_argument("--all", action="store_true", help="every program, per event of the load")
     ap.add_argument("configs", nargs="+", metavar="LABEL=CMD")
     args = ap.parse_args()
     configs = [(c.split("=", 1)[0], shlex.split(c.split("=", 1)[1])) for c in args.configs]
@@ -121,9 +141,10 @@ def main():
         for rnd in range(args.rounds):
             order = configs[rnd % len(configs):] + configs[:rnd % len(configs)]
             for name, cmd in order:
-                ns, n, accepts = one_run(cmd, args.seconds, args.clients, args.cgroup)
+                ns, n, events = one_run(cmd, args.seconds, args.clients, args.cgroup, args.load,
+                                        args.all)
                 got[name].append(ns)
-                print(f"  round {rnd} {name:<20} {ns:6.0f} ns x {n:,} runs ({accepts:,} accepts)",
+                print(f"  round {rnd} {name:<20} {ns:6.0f} ns x {n:,} runs ({events:,} {args.load}s)",
                       file=sys.stderr)
     finally:
         with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
@@ -131,10 +152,12 @@ def main():
         for d in reversed(made):
             os.rmdir(d)
     floor = statistics.median(got[names[0]])
-    print(f"{'config':<20} {'ns/accept':>9} {'min-max':>11} {'x ' + names[0]:>10}")
+    unit = "ns/" + args.load
+    print(f"{'config':<20} {unit:>9} {'min-max':>11} {'x ' + names[0]:>10}")
     for name in names:
         med = statistics.median(got[name])
-        print(f"{name:<20} {med:9.0f} {min(got[name]):5.0f}-{max(got[name]):<5.0f} {med / floor:10.2f}")
+        ratio = f"{med / floor:10.2f}" if floor > 0 else f"{'-':>10}"
+        print(f"{name:<20} {med:9.0f} {min(got[name]):5.0f}-{max(got[name]):<5.0f} {ratio}")
 
 
 if __name__ == "__main__":

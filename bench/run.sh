@@ -23,6 +23,10 @@ if [ ! -x .output/bench/syscalltax ] || [ bench/syscalltax.c -nt .output/bench/s
 	echo "  CC       .output/bench/syscalltax"
 	${CC:-cc} -O2 -Wall -Wextra -Werror -static -o .output/bench/syscalltax bench/syscalltax.c
 fi
+if [ ! -x .output/bench/synflood ] || [ bench/synflood.c -nt .output/bench/synflood ]; then
+	echo "  CC       .output/bench/synflood"
+	${CC:-cc} -O2 -Wall -Wextra -Werror -static -o .output/bench/synflood bench/synflood.c
+fi
 if [ ! -x .output/bench/rowcost ] || [ bench/rowcost.c -nt .output/bench/rowcost ] ||
 	[ format.c -nt .output/bench/rowcost ]; then
 	echo "  CC       .output/bench/rowcost"

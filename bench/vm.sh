@@ -42,7 +42,7 @@ for arch in $archs; do
 		;;
 	esac
 	mkdir -p "${BENCH[$arch]}"
-	for prog in syscalltax acceptloop; do
+	for prog in syscalltax acceptloop synflood; do
 		bin=${BENCH[$arch]}/$prog
 		if [ ! -x "$bin" ] || [ bench/$prog.c -nt "$bin" ]; then
 			echo "  CC       $bin"
@@ -58,7 +58,8 @@ for name in "${names[@]}"; do
 	kernel=$(tests/vm/kernels.sh fetch "$suite" "$arch")
 	tests/vm/boot.sh --kernel "$kernel" --arch "${QEMU_ARCH[$arch]}" --script bench/vm-guest.sh \
 		--out "$log/$name.log" --smp 1 --timeout 600 --env WAYS="fexit kprobe tracepoint" \
-		"${TCPACCEPT[$arch]}" "${BENCH[$arch]}/syscalltax" "${BENCH[$arch]}/acceptloop" >/dev/null
+		"${TCPACCEPT[$arch]}" "${BENCH[$arch]}/syscalltax" "${BENCH[$arch]}/acceptloop" \
+		"${BENCH[$arch]}/synflood" >/dev/null
 	release=$(sed -n 's/^TCPACCEPT-VM-BEGIN //p' "$log/$name.log")
 	echo
 	echo "== $name, Linux $release (qemu TCG, 1 vCPU) =="
@@ -68,17 +69,21 @@ for name in "${names[@]}"; do
 	/^@@@ TAX none/ { base = (base == "" ? $5 : (base + $5) / 2) }
 	/^@@@ TAX / && $3 != "none" { tax[$3 " " $4] = $5 }
 	/^@@@ BPF / { if ($7 > 0) bpf[$3 " " $4] = $5 / $7 }
+	/^@@@ SYN / { if ($7 > 0) syn[$3 " " $4] = $5 / $7 }
 	END {
 		printf "untraced getppid(): %.0f ns\n", base
-		printf "%-11s %-6s %12s %10s %14s %10s\n", "way in", "config", "getppid ns", "x untraced", "BPF ns/accept", "x floor"
+		printf "%-11s %-12s %10s %10s %13s %8s %11s %8s\n", "way in", "config", "getppid ns",
+			"x untraced", "BPF ns/accept", "x floor", "BPF ns/SYN", "x floor"
 		split("fexit kprobe tracepoint", ways, " ")
-		split("floor count print", cfgs, " ")
-		for (w = 1; w <= 3; w++) for (c = 1; c <= 3; c++) {
+		split("floor count print failed count-failed metrics", cfgs, " ")
+		for (w = 1; w <= 3; w++) for (c = 1; c <= 6; c++) {
 			k = ways[w] " " cfgs[c]
 			if (!(k in tax)) continue
+			# Both figures as ratios to the floor'"'"'s BPF time per accept.
 			f = bpf[ways[w] " floor"]
-			printf "%-11s %-6s %12.0f %10.2f %14.0f %10s\n", ways[w], cfgs[c], tax[k], tax[k] / base,
-				bpf[k], (f > 0 ? sprintf("%.2f", bpf[k] / f) : "-")
+			printf "%-11s %-12s %10.0f %10.2f %13.0f %8s %11.0f %8s\n", ways[w], cfgs[c], tax[k],
+				tax[k] / base, bpf[k], (f > 0 ? sprintf("%.2f", bpf[k] / f) : "-"),
+				syn[k], (f > 0 ? sprintf("%.2f", syn[k] / f) : "-")
 		}
 		for (w in refused) printf "%-11s refused by the kernel: %s\n", w, refused[w]
 		exit bad

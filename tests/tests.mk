@@ -6,7 +6,8 @@
 # `make check`. Each is also a target of its own:
 #
 #   make unit       tests/unit: option parsing, row formatting, metrics (C)
-#   make e2e        tests/e2e: the real binary on this host's kernel (pytest)
+#   make e2e        tests/e2e: the real binary on this host's kernel (pytest);
+#                   tests/peer: the failure workloads against the kernel
 #   make vm         tests/vm: every way in, in Debian's kernels under qemu
 #   make sanitize   the host end-to-end tests against an ASan+UBSan build
 #   make valgrind   tcpaccept under valgrind memcheck while tcppeer connects
@@ -82,7 +83,7 @@ unit: $(OUTPUT)/tests/unit_tests
 	$(Q)$< $(UNIT)
 
 e2e: $(BIN) $(E2E_NEEDS)
-	$(Q)$(PYTEST) -v tests/e2e
+	$(Q)$(PYTEST) -v tests/e2e tests/peer
 
 # The VM tests boot x86_64 and arm64 kernels: the arm64 binaries come from a
 # cross build (make ARCH=arm64) into .output/arm64.

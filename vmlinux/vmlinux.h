@@ -37,6 +37,8 @@ typedef __u32 __be32;
 typedef __u32 __wsum;
 typedef _Bool bool;
 enum { false = 0, true = 1 };
+typedef struct { int counter; } atomic_t;
+typedef struct { __u32 val; } kuid_t;
 
 /* UAPI constants (stable ABI, include/uapi/linux/bpf.h) used by libbpf's headers. */
 enum bpf_map_type {
@@ -77,8 +79,20 @@ struct ns_common {
 	unsigned int inum;
 };
 
+/* -x: the network namespace's LINUX_MIB counters, one copy per CPU (a
+ * __percpu pointer: add the CPU's per-CPU offset). Their indexes sit in an
+ * anonymous enum that moved in 6.18: plan.c reads them from the BTF. */
+struct linux_mib {
+	unsigned long mibs[1];
+};
+
+struct netns_mib {
+	struct linux_mib *net_statistics;
+};
+
 struct net {
 	struct ns_common ns;
+	struct netns_mib mib;
 };
 
 typedef struct {
@@ -153,6 +167,17 @@ struct sock {
 	__u16 sk_type;
 	__u32 sk_ack_backlog;
 	__u32 sk_max_ack_backlog;
+	/* -x and --metrics: the listener's own drop counter (ss -tlm's d).
+	 * 6.18 added sk_drop_counters, used by UDP and raw sockets (NULL for
+	 * TCP): sk_drops_read() adds both. */
+	atomic_t sk_drops;
+	struct numa_drop_counters *sk_drop_counters;
+	kuid_t sk_uid;
+};
+
+struct numa_drop_counters {
+	atomic_t drops0;
+	atomic_t drops1;
 };
 
 /* The local port, network order: set when the child is cloned from the
@@ -257,6 +282,28 @@ struct io_kiocb {
 struct trace_event_raw_io_uring_complete {
 	void *req;
 	int res;
+};
+
+/* -x: the packet of a dropped SYN or final ACK. */
+struct sk_buff {
+	unsigned char *head;
+	__u16 transport_header;
+	__u16 network_header;
+	__be16 protocol;
+};
+
+/* Values from the running kernel (bpf_core_enum_value), never these. */
+enum skb_drop_reason {
+	SKB_DROP_REASON_NO_SOCKET = 2,
+	SKB_DROP_REASON_TCP_LISTEN_OVERFLOW = 40,
+};
+
+/* reason since 5.17, rx_sk (the socket that dropped it) since 6.11. */
+struct trace_event_raw_kfree_skb {
+	void *skbaddr;
+	void *location;
+	void *rx_sk;
+	enum skb_drop_reason reason;
 };
 
 /* The sock___old flavor reads sk_cgrp_data as the union of kernels before

@@ -436,6 +436,32 @@ if VG_APP:
             [str(runs[0][0]["pid"]), "tcppeer-srv", "4", "127.0.0.1", str(ports[0]), "7"],
             [str(runs[1][0]["pid"]), "counted", "4", "127.0.0.1", str(ports[1]), "3"]], out
 
+    def test_valgrind_failed_counts_and_metrics(tmp_path):
+        # -c -x -i 1 with --metrics: the listeners read every second
+        # (memos grow past their first allocation, closed listeners are
+        # drained and given to --metrics' totals), error rows counted.
+        log, prom = tmp_path / "valgrind.log", tmp_path / "m.prom"
+        ports = set()
+        while len(ports) < 70:  # free_port() is random: two could be one
+            ports.add(free_port())
+        ports = sorted(ports)
+        t = Tracer("-c", "-x", "-v", "-i", "1", f"--metrics={prom}",
+                   "-P", ",".join(map(str, ports)), binary=VG_APP,
+                   wrapper=valgrind_wrapper(log), wait=False)
+        t.wait_for(lambda out, err: "tcpaccept: way in: " in err, 180, "no 'way in' line")
+        for port in ports[:-1]:
+            peer("--port", str(port), "--count", "1")
+        ready, _ = peer("--port", str(ports[-1]), "--count", "2", "--emfile", "3",
+                        "--comm", "failing")
+        t.wait_for(lambda out, err: b" failing " in out, 60, "no row of the failing server")
+        out, err, rc = t.stop(signal.SIGINT, timeout=120)
+        check_valgrind_log(log, rc, 0)
+        s = parse_prom(prom.read_text())
+        assert len(series(s, "tcpaccept_listen_drops_total")) >= len(ports), s
+        assert one(s, "tcpaccept_accept_errors_total", comm="failing", errno="EMFILE") == 3
+        rows = [line.split() for line in out.splitlines() if " failing " in line]
+        assert ["2", "0", "3"] in [r[-3:] for r in rows], out
+
     def test_valgrind_metrics_eviction_reopen_and_stop(tmp_path):
         # --metrics with one series a metric: a second listener takes the
         # first's place once it is idle (series.c, the map deletes); -o

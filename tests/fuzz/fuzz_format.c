@@ -51,8 +51,35 @@
 #define CLOCK_LIMIT ((__s64)1 << 62)
 
 struct opts {
-	bool wallclock, timestamp, json, uid, queue, wide, counts, proto, service;
+	bool wallclock, timestamp, json, uid, queue, wide, counts, proto, failed, service;
 };
+
+/* -x: a drop's process is its listener's owner, "-" (null) while unknown;
+ * an error has no client. */
+static bool ref_no_owner(const struct event *e)
+{
+	return e->kind == EVENT_DROP && !e->owner_known;
+}
+
+/* REASON: a drop's reason, an error's errno name, else "-". */
+static void ref_reason(const struct event *e, char *out, size_t size)
+{
+	static const char *const reasons[] = { "accept_queue_full", "syn_queue_full", "other",
+					       "cookie_ack_dropped" };
+	const char *name;
+
+	if (e->kind == EVENT_DROP) {
+		snprintf(out, size, "%s", e->code < 4 ? reasons[e->code] : "unknown");
+	} else if (e->kind == EVENT_ERROR) {
+		name = e->code ? strerrorname_np(e->code) : NULL;
+		if (name)
+			snprintf(out, size, "%s", name);
+		else
+			snprintf(out, size, "E%u", e->code);
+	} else {
+		snprintf(out, size, "-");
+	}
+}
 
 /* What the PROTO column and the "proto" key show for a proto byte. */
 static const char *ref_proto(unsigned int proto)
@@ -421,6 +448,8 @@ static void check_header(const struct fmt_state *st, const struct opts *o)
 		names[k++] = "RADDR", names[k++] = "RPORT", names[k++] = "LADDR", names[k++] = "LPORT";
 		if (o->queue)
 			names[k++] = "BL", names[k++] = "WAIT(ms)";
+		if (o->failed)
+			names[k++] = "REASON";
 		if (o->service)
 			names[k++] = "SERVICE";
 		expect_names(row, names, k);
@@ -429,7 +458,7 @@ static void check_header(const struct fmt_state *st, const struct opts *o)
 	if (o->json) {
 		REQUIRE(n == 0, "a -c header in JSON mode: \"%.*s\"", (int)n, buf);
 	} else {
-		const char *names_c[8];
+		const char *names_c[10];
 		int c = 0;
 
 		check_line(buf, n, row, "the -c header");
@@ -437,6 +466,8 @@ static void check_header(const struct fmt_state *st, const struct opts *o)
 		if (o->proto)
 			names_c[c++] = "PROTO";
 		names_c[c++] = "LADDR", names_c[c++] = "LPORT", names_c[c++] = "ACCEPTS";
+		if (o->failed)
+			names_c[c++] = "DROPS", names_c[c++] = "ERRORS";
 		if (o->service)
 			names_c[c++] = "SERVICE";
 		expect_names(row, names_c, c);
@@ -457,13 +488,68 @@ static void expect_service(const char *row, size_t *pos, const struct event *e)
 	expect_column(row, pos, "SERVICE", name.text, 0, true);
 }
 
+/* The JSON line of @e (as @row): every key, in order, kind by kind. */
+static void check_event_json(const char *row, const struct event *e, const struct opts *o,
+			     const char *raddr, const char *laddr, __s64 off)
+{
+	int family = e->family == AF_INET6 ? AF_INET6 : AF_INET;
+	struct ref_name name;
+	char want[64];
+	static const char *const kinds[] = { "accept", "drop", "error" };
+	static const struct want_field null_of[] = {
+		{ "pid", J_NULL, "" }, { "tid", J_NULL, "" }, { "comm", J_NULL, "" },
+		{ "raddr", J_NULL, "" }, { "rport", J_NULL, "" },
+	};
+	struct want_field f[28];
+	int k = 0;
+
+	ref_escape(e->comm, sizeof(e->comm), ESC_JSON, &name);
+	f[k] = (struct want_field){ .key = "ts", .type = J_NUM };
+	ref_unix_time(e->ts_ns, off, f[k++].text, sizeof(f[0].text));
+	f[k++] = str("event", e->kind < 3 ? kinds[e->kind] : "unknown");
+	f[k++] = ref_no_owner(e) ? null_of[0] : num("pid", e->pid);
+	f[k++] = e->kind == EVENT_DROP ? null_of[1] : num("tid", e->tid);
+	f[k++] = ref_no_owner(e) ? null_of[2] : str("comm", (const char *)name.raw);
+	f[k++] = num("uid", e->uid);
+	f[k++] = num("ip", family == AF_INET6 ? 6 : 4);
+	f[k++] = str("proto", ref_proto(e->proto));
+	f[k++] = e->kind == EVENT_ERROR ? null_of[3] : str("raddr", raddr);
+	f[k++] = e->kind == EVENT_ERROR ? null_of[4] : num("rport", e->rport);
+	f[k++] = str("laddr", laddr);
+	f[k++] = num("lport", e->lport);
+	f[k++] = num("netns", e->netns);
+	f[k++] = str_or_null("cgroup", e->names.cgroup);
+	f[k++] = str_or_null("unit", e->names.unit);
+	f[k++] = str_or_null("container", e->names.container);
+	f[k++] = known("nspid", e->nspid);
+	f[k++] = known("pidns", e->pidns);
+	f[k++] = known("mntns", e->mntns);
+	if (o->queue && e->kind == EVENT_ACCEPT) {
+		f[k++] = num("backlog", e->backlog_len);
+		f[k++] = num("backlog_max", e->backlog_max);
+		f[k] = (struct want_field){ .key = "wait_ms",
+					    .type = e->wait_ns == WAIT_UNKNOWN ? J_NULL : J_NUM };
+		if (e->wait_ns != WAIT_UNKNOWN)
+			snprintf(f[k].text, sizeof(f[k].text), "%.3f", (double)e->wait_ns / 1e6);
+		k++;
+	}
+	if (e->kind == EVENT_DROP) {
+		ref_reason(e, want, sizeof(want));
+		f[k++] = str("reason", want);
+		f[k++] = str("stage", e->stage == STAGE_ACK ? "ack" : "syn");
+	} else if (e->kind == EVENT_ERROR) {
+		ref_reason(e, want, sizeof(want));
+		f[k++] = str("errno", want);
+	}
+	expect_json(row, f, k);
+}
+
 static void check_event(struct fmt_state *st, const struct event *e, const struct opts *o,
 			__u64 first_ts, __s64 off)
 {
 	char *buf = malloc(FMT_LINE_MAX), row[FMT_LINE_MAX + 1], want[64], raddr[64], laddr[64];
 	int family = e->family == AF_INET6 ? AF_INET6 : AF_INET;
 	size_t w = o->wide ? 39 : 16, pos = 0;
-	struct ref_name name;
 
 	REQUIRE(buf, "out of memory");
 	check_line(buf, fmt_event(st, e, buf, FMT_LINE_MAX), row, "an event line");
@@ -472,39 +558,7 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 	ref_addr(family, e->laddr, laddr, sizeof(laddr));
 
 	if (o->json) {
-		struct want_field f[24];
-		int k = 0;
-
-		ref_escape(e->comm, sizeof(e->comm), ESC_JSON, &name);
-		f[k] = (struct want_field){ .key = "ts", .type = J_NUM };
-		ref_unix_time(e->ts_ns, off, f[k++].text, sizeof(f[0].text));
-		f[k++] = num("pid", e->pid);
-		f[k++] = num("tid", e->tid);
-		f[k++] = str("comm", (const char *)name.raw);
-		f[k++] = num("uid", e->uid);
-		f[k++] = num("ip", family == AF_INET6 ? 6 : 4);
-		f[k++] = str("proto", ref_proto(e->proto));
-		f[k++] = str("raddr", raddr);
-		f[k++] = num("rport", e->rport);
-		f[k++] = str("laddr", laddr);
-		f[k++] = num("lport", e->lport);
-		f[k++] = num("netns", e->netns);
-		f[k++] = str_or_null("cgroup", e->names.cgroup);
-		f[k++] = str_or_null("unit", e->names.unit);
-		f[k++] = str_or_null("container", e->names.container);
-		f[k++] = known("nspid", e->nspid);
-		f[k++] = known("pidns", e->pidns);
-		f[k++] = known("mntns", e->mntns);
-		if (o->queue) {
-			f[k++] = num("backlog", e->backlog_len);
-			f[k++] = num("backlog_max", e->backlog_max);
-			f[k] = (struct want_field){ .key = "wait_ms",
-						    .type = e->wait_ns == WAIT_UNKNOWN ? J_NULL : J_NUM };
-			if (e->wait_ns != WAIT_UNKNOWN)
-				snprintf(f[k].text, sizeof(f[k].text), "%.3f", (double)e->wait_ns / 1e6);
-			k++;
-		}
-		expect_json(row, f, k);
+		check_event_json(row, e, o, raddr, laddr, off);
 		return;
 	}
 
@@ -520,33 +574,77 @@ static void check_event(struct fmt_state *st, const struct event *e, const struc
 		snprintf(want, sizeof(want), "%u", e->uid);
 		expect_column(row, &pos, "UID", want, 6, false);
 	}
-	snprintf(want, sizeof(want), "%u", e->pid);
+	if (ref_no_owner(e))
+		snprintf(want, sizeof(want), "-");
+	else
+		snprintf(want, sizeof(want), "%u", e->pid);
 	expect_column(row, &pos, "PID", want, 7, false);
 	/* COMM: the escaped name, cut to 12 characters between whole escapes. */
-	ref_comm_column(e->comm, want, sizeof(want));
+	if (ref_no_owner(e))
+		snprintf(want, sizeof(want), "-");
+	else
+		ref_comm_column(e->comm, want, sizeof(want));
 	expect_column(row, &pos, "COMM", want, 12, false);
 	expect_column(row, &pos, "IP", family == AF_INET6 ? "6" : "4", 2, false);
 	if (o->proto)
 		expect_column(row, &pos, "PROTO", ref_proto(e->proto), 5, false);
-	expect_column(row, &pos, "RADDR", raddr, w, false);
+	expect_column(row, &pos, "RADDR", e->kind == EVENT_ERROR ? "-" : raddr, w, false);
 	snprintf(want, sizeof(want), "%u", e->rport);
-	expect_column(row, &pos, "RPORT", want, 5, false);
+	expect_column(row, &pos, "RPORT", e->kind == EVENT_ERROR ? "-" : want, 5, false);
 	expect_column(row, &pos, "LADDR", laddr, w, false);
 	snprintf(want, sizeof(want), "%u", e->lport);
 	/* Padded only where a column follows: a row never ends in a blank. */
-	expect_column(row, &pos, "LPORT", want, o->queue || o->service ? 5 : 0,
-		      !o->queue && !o->service);
+	expect_column(row, &pos, "LPORT", want, o->queue || o->failed || o->service ? 5 : 0,
+		      !o->queue && !o->failed && !o->service);
 	if (o->queue) {
 		snprintf(want, sizeof(want), "%u/%u", e->backlog_len, e->backlog_max);
-		expect_column(row, &pos, "BL", want, 11, false);
-		if (e->wait_ns == WAIT_UNKNOWN)
+		expect_column(row, &pos, "BL", e->kind != EVENT_ACCEPT ? "-" : want, 11, false);
+		if (e->wait_ns == WAIT_UNKNOWN || e->kind != EVENT_ACCEPT)
 			snprintf(want, sizeof(want), "-");
 		else
 			snprintf(want, sizeof(want), "%.3f", (double)e->wait_ns / 1e6);
-		expect_column(row, &pos, "WAIT(ms)", want, o->service ? 8 : 0, !o->service);
+		expect_column(row, &pos, "WAIT(ms)", want, o->failed || o->service ? 8 : 0,
+			      !o->failed && !o->service);
+	}
+	if (o->failed) {
+		ref_reason(e, want, sizeof(want));
+		expect_column(row, &pos, "REASON", want, o->service ? 18 : 0, !o->service);
 	}
 	if (o->service)
 		expect_service(row, &pos, e);
+}
+
+/* The -c -j line of @e's key with @count accepts (as @row). */
+static void check_count_json(const char *row, const struct event *e, const struct opts *o,
+			     const char *laddr, __u64 count, __s64 off)
+{
+	int family = e->family == AF_INET6 ? AF_INET6 : AF_INET;
+	struct ref_name name;
+	struct want_field f[16];
+	int k = 0;
+
+	ref_escape(e->comm, sizeof(e->comm), ESC_JSON, &name);
+	f[k] = (struct want_field){ .key = "ts", .type = J_NUM };
+	ref_unix_time(e->ts_ns, off, f[k++].text, sizeof(f[0].text));
+	/* A -c row of drops whose listener's owner is unknown: PID 0. */
+	f[k++] = e->pid ? num("pid", e->pid) : (struct want_field){ "pid", J_NULL, "" };
+	f[k++] = e->pid ? str("comm", (const char *)name.raw) :
+			  (struct want_field){ "comm", J_NULL, "" };
+	f[k++] = num("ip", family == AF_INET6 ? 6 : 4);
+	f[k++] = str("proto", ref_proto(e->proto));
+	f[k++] = str("laddr", laddr);
+	f[k++] = num("lport", e->lport);
+	if (o->service) {
+		f[k++] = str_or_null("cgroup", e->names.cgroup);
+		f[k++] = str_or_null("unit", e->names.unit);
+		f[k++] = str_or_null("container", e->names.container);
+	}
+	f[k++] = num("accepts", count);
+	if (o->failed) {
+		f[k++] = num("drops", 0);
+		f[k++] = num("errors", 0);
+	}
+	expect_json(row, f, k);
 }
 
 /* A -c row for the event's process, name and local end; the count and
@@ -558,7 +656,6 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	struct count_key *key = malloc(sizeof(*key));
 	int family = e->family == AF_INET6 ? AF_INET6 : AF_INET;
 	__u64 count = e->wait_ns;
-	struct ref_name name;
 	size_t pos = 0;
 
 	REQUIRE(buf && key, "out of memory");
@@ -576,30 +673,18 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	ref_addr(family, e->laddr, laddr, sizeof(laddr));
 
 	if (o->json) {
-		struct want_field f[12];
-		int k = 0;
-
-		ref_escape(e->comm, sizeof(e->comm), ESC_JSON, &name);
-		f[k] = (struct want_field){ .key = "ts", .type = J_NUM };
-		ref_unix_time(e->ts_ns, off, f[k++].text, sizeof(f[0].text));
-		f[k++] = num("pid", e->pid);
-		f[k++] = str("comm", (const char *)name.raw);
-		f[k++] = num("ip", family == AF_INET6 ? 6 : 4);
-		f[k++] = str("proto", ref_proto(e->proto));
-		f[k++] = str("laddr", laddr);
-		f[k++] = num("lport", e->lport);
-		if (o->service) {
-			f[k++] = str_or_null("cgroup", e->names.cgroup);
-			f[k++] = str_or_null("unit", e->names.unit);
-			f[k++] = str_or_null("container", e->names.container);
-		}
-		f[k++] = num("accepts", count);
-		expect_json(row, f, k);
+		check_count_json(row, e, o, laddr, count, off);
 		return;
 	}
-	snprintf(want, sizeof(want), "%u", e->pid);
+	if (e->pid)
+		snprintf(want, sizeof(want), "%u", e->pid);
+	else
+		snprintf(want, sizeof(want), "-");
 	expect_column(row, &pos, "PID", want, 7, false);
-	ref_comm_column(e->comm, want, sizeof(want));
+	if (e->pid)
+		ref_comm_column(e->comm, want, sizeof(want));
+	else
+		snprintf(want, sizeof(want), "-");
 	expect_column(row, &pos, "COMM", want, 12, false);
 	expect_column(row, &pos, "IP", family == AF_INET6 ? "6" : "4", 2, false);
 	if (o->proto)
@@ -608,7 +693,12 @@ static void check_count_row(struct fmt_state *st, const struct event *e, const s
 	snprintf(want, sizeof(want), "%u", e->lport);
 	expect_column(row, &pos, "LPORT", want, 5, false);
 	snprintf(want, sizeof(want), "%llu", (unsigned long long)count);
-	expect_column(row, &pos, "ACCEPTS", want, o->service ? 7 : 0, !o->service);
+	expect_column(row, &pos, "ACCEPTS", want, o->failed || o->service ? 7 : 0,
+		      !o->failed && !o->service);
+	if (o->failed) {
+		expect_column(row, &pos, "DROPS", "0", 5, false);
+		expect_column(row, &pos, "ERRORS", "0", o->service ? 6 : 0, !o->service);
+	}
 	if (o->service)
 		expect_service(row, &pos, e);
 }
@@ -632,6 +722,7 @@ static void check_decode(const uint8_t *data, size_t size, const struct fmt_part
 		if ((h.family == AF_INET || h.family == AF_INET6) && h.kind < NR_EVENT_KINDS)
 			want = sizeof(h) +
 			       (parts->queue && h.kind == EVENT_ACCEPT ? sizeof(struct event_queue) : 0) +
+			       (h.kind != EVENT_ACCEPT ? sizeof(struct event_failure) : 0) +
 			       (parts->identity ? sizeof(id) : 0) + (h.family == AF_INET ? 8 : 32);
 	}
 	if (fmt_decode(rec, size, parts, &e)) {
@@ -700,11 +791,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fmt_state st;
 	__u8 flags = size > 0 ? data[0] : 0;
 	size_t esc_size = size > 1 ? data[1] : 0;
-	size_t esc_len = size > 2 ? data[2] % (TASK_COMM_LEN + 1) : 0;
+	size_t esc_len = size > 2 ? (data[2] & ~FUZZ_FAILED) % (TASK_COMM_LEN + 1) : 0;
 	struct opts o = {
 		.wallclock = flags & FUZZ_WALLCLOCK, .timestamp = flags & FUZZ_TIMESTAMP,
 		.json = flags & FUZZ_JSON, .uid = flags & FUZZ_UID, .queue = flags & FUZZ_QUEUE,
 		.wide = flags & FUZZ_WIDE, .counts = flags & FUZZ_COUNTS, .proto = flags & FUZZ_PROTO,
+		.failed = size > 2 && (data[2] & FUZZ_FAILED),
 		.service = size > 11 && (data[11] & FUZZ2_SERVICE),
 	};
 	struct fmt_parts parts = {
@@ -729,6 +821,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st.queue = o.queue;
 	st.wide = o.wide;
 	st.print_proto = o.proto;
+	st.failed = o.failed;
 	st.print_service = o.service;
 	check_header(&st, &o);
 

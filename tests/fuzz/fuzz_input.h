@@ -4,7 +4,8 @@
  *
  *   byte 0        option bits, FUZZ_* below
  *   byte 1        the buffer size given to escape_comm() and json_escape()
- *   byte 2        the name length given to them (modulo TASK_COMM_LEN + 1)
+ *   byte 2        the name length given to them (its low 7 bits, modulo
+ *                 TASK_COMM_LEN + 1); its top bit, FUZZ_FAILED
  *   bytes 3..10   mono_to_real_ns, little-endian
  *   byte 11       more option bits, FUZZ2_* below
  *   then          up to FUZZ_MAX_EVENTS struct events (format.h, what
@@ -35,6 +36,7 @@
 #define FUZZ_WIDE	0x20	/* -w */
 #define FUZZ_COUNTS	0x40	/* also a -c row for each event */
 #define FUZZ_PROTO	0x80	/* --print-proto */
+#define FUZZ_FAILED	0x80	/* in byte 2: -x (REASON, -c's DROPS and ERRORS) */
 
 #define FUZZ2_IDENTITY	0x01	/* records carry the identity part (-j) */
 #define FUZZ2_SERVICE	0x02	/* -S: the SERVICE column; -c -j's cgroup keys */

@@ -70,6 +70,21 @@ static void add(struct seed *s, uint64_t ts_ns, int family, const char *raddr, u
 	s->len += sizeof(e);
 }
 
+/* The last event added becomes a drop or an error (-x). */
+static void set_failure(struct seed *s, unsigned char kind, unsigned short code,
+			unsigned char stage, unsigned char owner_known)
+{
+	unsigned char *at = s->bytes + s->len - sizeof(struct event);
+	struct event e;
+
+	memcpy(&e, at, sizeof(e));
+	e.kind = kind;
+	e.code = code;
+	e.stage = stage;
+	e.owner_known = owner_known;
+	memcpy(at, &e, sizeof(e));
+}
+
 static void save(const char *dir, const char *name, const struct seed *s)
 {
 	char path[4096];
@@ -80,6 +95,39 @@ static void save(const char *dir, const char *name, const struct seed *s)
 	if (!f || fwrite(s->bytes, 1, s->len, f) != s->len || fclose(f)) {
 		fprintf(stderr, "make_seeds: %s: %s\n", path, strerror(errno));
 		exit(1);
+	}
+}
+
+/* -x's rows: an accept, a drop with and without its owner, an error; as
+ * columns with -q and as JSON; then with -S and -j's identity. */
+static void failed_seeds(const char *dir, int64_t off, uint64_t t0)
+{
+	struct seed s;
+
+	for (int json = 0; json < 2; json++) {
+		head(&s, FUZZ_COUNTS | (json ? FUZZ_JSON : FUZZ_QUEUE), 64, 16 | FUZZ_FAILED, off);
+		add(&s, t0, AF_INET, "127.0.0.1", 40000, "127.0.0.1", 8080, 300, "httpd", 5);
+		add(&s, t0 + 1, AF_INET, "127.0.0.1", 40001, "127.0.0.1", 8080, 300, "httpd", 5);
+		set_failure(&s, EVENT_DROP, DROP_ACCEPT_QUEUE_FULL, STAGE_ACK, 1);
+		add(&s, t0 + 2, AF_INET6, "::ffff:127.0.0.1", 40002, "::", 8080, 0, "", 0);
+		set_failure(&s, EVENT_DROP, DROP_SYN_QUEUE_FULL, STAGE_SYN, 0);
+		add(&s, t0 + 3, AF_INET, "0.0.0.0", 0, "127.0.0.1", 8080, 300, "httpd", 5);
+		set_failure(&s, EVENT_ERROR, EMFILE, 0, 0);
+		save(dir, json ? "failed-json" : "failed", &s);
+	}
+
+	/* -x -S, -x -j: a drop named by its listener's cgroup, no namespaces
+	 * (no task), beside an error row of the same service. */
+	for (int json = 0; json < 2; json++) {
+		head(&s, FUZZ_COUNTS | (json ? FUZZ_JSON : 0), 64, 16 | FUZZ_FAILED, off);
+		s.bytes[11] = FUZZ2_SERVICE;
+		add(&s, t0, AF_INET, "127.0.0.1", 40001, "127.0.0.1", 8080, 300, "httpd", 5);
+		set_failure(&s, EVENT_DROP, DROP_ACCEPT_QUEUE_FULL, STAGE_SYN, 1);
+		names(&s, "/web.service", "");
+		add(&s, t0 + 1, AF_INET, "0.0.0.0", 0, "127.0.0.1", 8080, 300, "httpd", 5);
+		set_failure(&s, EVENT_ERROR, EMFILE, 0, 0);
+		names(&s, "/web.service", "");
+		save(dir, json ? "failed-service-json" : "failed-service", &s);
 	}
 }
 
@@ -142,6 +190,7 @@ int main(int argc, char **argv)
 	add(&s, t0 + 7, AF_INET6, "::1", 40001, "::1", 8080, 200, "mptcp-srv", 9);
 	save(argv[1], "proto", &s);
 
+	failed_seeds(argv[1], off, t0);
 	/* -S: a service named by a path with a space, one by nothing. */
 	head(&s, FUZZ_COUNTS | FUZZ_QUEUE, 64, 16, off);
 	s.bytes[11] = FUZZ2_SERVICE;

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 
 LOST_RE = re.compile(r"^tcpaccept: lost \d+ events", re.M)
-JSON_KEYS = {"ts", "pid", "tid", "comm", "uid", "ip", "proto", "raddr", "rport", "laddr", "lport",
+JSON_KEYS = {"ts", "event", "pid", "tid", "comm", "uid", "ip", "proto", "raddr", "rport", "laddr", "lport",
              "netns", "cgroup", "unit", "container", "nspid", "pidns", "mntns"}
 # Where a row belongs beyond its PIDs (issue 22): check_json(identity=...).
 IDENTITY_KEYS = ("cgroup", "unit", "container", "nspid", "pidns", "mntns", "netns")
@@ -118,6 +118,25 @@ def parse_peer(text):
     assert done is not None, f"tcppeer did not finish:\n{text}"
     assert done == len(accepts), f"tcppeer: DONE accepted={done} but {len(accepts)} ACCEPT lines"
     return ready, accepts, done
+
+
+def peer_lines(text, word):
+    """tcppeer's lines that start with @word (CLIENT, FAILED, LISTENER),
+    each as a dict of its key=value fields; numbers as ints."""
+    rows = []
+    for line in text.splitlines():
+        first, _, rest = line.partition(" ")
+        if first == word:
+            fields = dict(kv.split("=", 1) for kv in rest.split())
+            rows.append({k: int(v) if re.fullmatch(r"-?\d+", v) else v
+                         for k, v in fields.items()})
+    return rows
+
+
+def peer_stats(text):
+    """tcppeer --stats' STAT lines: {"TcpExt.ListenDrops": N, ...}, the
+    counters of its network namespace that moved during the run."""
+    return {m[0]: int(m[1]) for m in re.findall(r"^STAT (\S+)=(\d+)$", text, re.M)}
 
 
 def peer_comm_bytes(escaped):

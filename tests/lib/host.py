@@ -22,6 +22,13 @@ def bpf_program_names():
     with open(os.path.join(ROOT, "tcpaccept.bpf.c")) as f:
         src = f.read()
     names = re.findall(r'^SEC\("[^"]+"\)\s*\nint\s+(?:BPF_\w+\()?(\w+)', src, re.M)
+    # -x's brackets: DROP_BRACKET(name, ...) makes four programs.
+    for n in re.findall(r'^DROP_BRACKET\((\w+),', src, re.M):
+        names += [f"{k}_{n}" for k in ("fentry", "fexit", "kprobe", "kretprobe")]
+    # ACCEPT_SYSCALL_PROGS(enter, on_enter, exit, on_exit): enter, enter4,
+    # exit, exit4.
+    for enter, exit_ in re.findall(r'^ACCEPT_SYSCALL_PROGS\((\w+), \w+, (\w+),', src, re.M):
+        names += [enter, enter + "4", exit_, exit_ + "4"]
     assert len(names) >= 4, f"no BPF programs found in tcpaccept.bpf.c: {names}"
     return {n[:15] for n in names}
 

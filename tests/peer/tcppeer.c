@@ -20,6 +20,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <linux/io_uring.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -91,6 +92,12 @@ static struct {
 	int fastopen;		/* --fastopen: TCP Fast Open, data in the SYN */
 	int stats;		/* --stats: print the netns's counters that moved */
 	long hold_ms;		/* --hold: ms a queued connection waits */
+	int backlog;		/* --backlog: listen()'s backlog */
+	long burst;		/* --burst: this many clients connect at once */
+	long emfile;		/* --emfile: accept() calls failing with EMFILE */
+	long eagain;		/* --eagain: a non-blocking listener's EAGAINs */
+	int lazy_ack;		/* --lazy-ack: --burst's requests wait in the SYN queue */
+	int wait_end;		/* --wait-end: keep the listener until a stdin line */
 	char comm[256];
 } opt = {
 	.client_proto = -1,
@@ -100,6 +107,7 @@ static struct {
 	.client_threads = 1,
 	.timeout = 30,
 	.uid = -1,
+	.backlog = LISTEN_BACKLOG,
 	.comm = "tcppeer-srv",
 };
 
@@ -421,6 +429,9 @@ struct record {			/* one client connection, sent over ctl */
 	char raddr[ADDR_MAX];	/* client's getsockname() */
 	char laddr[ADDR_MAX];	/* client's getpeername() */
 	unsigned rport, lport;
+	int error;		/* --burst: connect()'s SO_ERROR (0: connected;
+				 * EINPROGRESS: still trying when stopped) */
+	int accepted;		/* --burst: the server accepted it */
 	int64_t connect_ns;	/* CLOCK_MONOTONIC before connect() */
 	int64_t seen_ns;	/* ... after handshake_seen() (0: not seen) */
 };
@@ -577,7 +588,7 @@ static int uring_enter(unsigned submit, unsigned wait)
 			    IORING_ENTER_GETEVENTS, NULL, 0);
 }
 
-/* One IORING_OP_ACCEPT; returns the new fd (dies on error). */
+/* One IORING_OP_ACCEPT; returns the new fd, or -1 with errno set. */
 static int uring_accept(int lfd, int flags)
 {
 	static int first = 1;
@@ -618,7 +629,7 @@ static int uring_accept(int lfd, int flags)
 			exit(EXIT_SKIP);
 		}
 		errno = -res;
-		die("io_uring accept");
+		return -1;
 	}
 	first = 0;
 	return res;
@@ -687,8 +698,10 @@ static void setup_listener(void)
 		if (setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, &qlen, sizeof(qlen)) < 0)
 			die("setsockopt(TCP_FASTOPEN)");
 	}
-	if (listen(fd, LISTEN_BACKLOG) < 0)
+	if (listen(fd, opt.backlog) < 0)
 		die("listen");
+	if (opt.eagain && fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+		die("fcntl(O_NONBLOCK)");
 	alen = sizeof(a);
 	if (getsockname(fd, &a.sa, &alen) < 0)
 		die("getsockname(listener)");
@@ -720,6 +733,107 @@ static void setup_listener(void)
 
 static long done_seq;		/* atomic: accepts completed so far */
 
+/* --emfile, --eagain: the server's own count of its failed accept() calls,
+ * by errno (FAILED lines). */
+#define ERRNO_SLOTS 256
+static long failures[ERRNO_SLOTS];
+
+static const char *errno_name(int e)
+{
+	switch (e) {
+	case EAGAIN: return "EAGAIN";
+	case EMFILE: return "EMFILE";
+	default: return "other";
+	}
+}
+
+/* One accept() of the kind the options ask for: the new fd, or -1 with
+ * errno set. No address buffer: the kernel cannot turn an accept of an
+ * already-reset connection into ECONNABORTED when it does not have to
+ * report the peer address. */
+static int accept_call(void)
+{
+	int flags = opt.use_accept4 ? SOCK_CLOEXEC : 0;
+
+	if (opt.io_uring)
+		return uring_accept(listen_fd, flags);
+	if (opt.use_accept4)
+		return accept4(listen_fd, NULL, NULL, flags);
+	return accept(listen_fd, NULL, NULL);
+}
+
+static const char *accept_name(void)
+{
+	return opt.io_uring ? "io_uring accept" : opt.use_accept4 ? "accept4" : "accept";
+}
+
+static void wait_readable(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	while (poll(&pfd, 1, -1) < 0)
+		if (errno != EINTR)
+			die("poll");
+}
+
+/* --eagain: accept() on the idle non-blocking listener, each call failing
+ * with EAGAIN (before any client connects). */
+static void accept_until_eagain(void)
+{
+	for (long i = 0; i < opt.eagain; i++) {
+		int fd = accept_call();
+
+		if (fd >= 0)
+			fail("%s on an idle listener returned fd %d", accept_name(), fd);
+		if (errno != EAGAIN)
+			die(accept_name());
+		failures[EAGAIN]++;
+	}
+}
+
+/* --emfile: with a connection queued and no descriptor free below
+ * RLIMIT_NOFILE, each accept() fails with EMFILE and leaves the connection
+ * queued for the accepts after; then the limit and the table are as before. */
+static void accept_at_emfile(void)
+{
+	struct rlimit saved, rl;
+	long nfill = 0;
+	int spare, fd, *fill;
+
+	wait_readable(listen_fd);
+	if (getrlimit(RLIMIT_NOFILE, &saved) < 0)
+		die("getrlimit");
+	spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (spare < 0)
+		die("open(/dev/null)");
+	rl = saved;
+	rl.rlim_cur = (rlim_t)spare + 1;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		die("setrlimit(RLIMIT_NOFILE)");
+	/* The table below the new limit may have holes: fill them. */
+	fill = calloc((size_t)spare + 1, sizeof(*fill));
+	if (!fill)
+		die("calloc");
+	while ((fd = dup(spare)) >= 0)
+		fill[nfill++] = fd;
+	if (errno != EMFILE)
+		die("dup");
+	for (long i = 0; i < opt.emfile; i++) {
+		fd = accept_call();
+		if (fd >= 0)
+			fail("%s returned fd %d with no descriptor free", accept_name(), fd);
+		if (errno != EMFILE)
+			die(accept_name());
+		failures[EMFILE]++;
+	}
+	while (nfill > 0)
+		close(fill[--nfill]);
+	close(spare);
+	free(fill);
+	if (setrlimit(RLIMIT_NOFILE, &saved) < 0)
+		die("setrlimit(RLIMIT_NOFILE)");
+}
+
 /*
  * Accept one connection (called by the accepting thread).  Results are
  * stored in completion order, so with one accepting thread the output order
@@ -730,37 +844,33 @@ static void accept_one(pid_t tid, const char *comm)
 	struct accepted *ac;
 	union sockaddr_any peer;
 	socklen_t plen = sizeof(peer);
-	int fd, flags = opt.use_accept4 ? SOCK_CLOEXEC : 0;
+	int fd;
 	int64_t call_ns, ret_ns;
 
 	if (opt.delay_ms)
 		sleep_ms(opt.delay_ms);
 	if (opt.hold_ms) {
 		/* A known wait: from the moment a connection is queued. */
-		struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
-
-		while (poll(&pfd, 1, -1) < 0)
-			if (errno != EINTR)
-				die("poll");
+		wait_readable(listen_fd);
 		sleep_ms(opt.hold_ms);
 	}
-	/*
-	 * No address buffer: the kernel cannot turn an accept of an
-	 * already-reset connection into ECONNABORTED when it does not have
-	 * to report the peer address.
-	 */
+	/* A non-blocking listener: poll first, as its servers do. */
+	if (opt.eagain)
+		wait_readable(listen_fd);
 	for (;;) {
 		call_ns = mono_ns();
-		if (opt.io_uring)
-			fd = uring_accept(listen_fd, flags);
-		else if (opt.use_accept4)
-			fd = accept4(listen_fd, NULL, NULL, flags);
-		else
-			fd = accept(listen_fd, NULL, NULL);
+		fd = accept_call();
 		if (fd >= 0)
 			break;
-		if (errno != EINTR)
-			die(opt.use_accept4 ? "accept4" : "accept");
+		if (errno == EINTR)
+			continue;
+		/* A non-blocking listener: each EAGAIN is counted too. */
+		if (errno == EAGAIN && opt.eagain) {
+			failures[EAGAIN]++;
+			wait_readable(listen_fd);
+			continue;
+		}
+		die(accept_name());
 	}
 	ret_ns = mono_ns();
 	ac = &accs[__atomic_fetch_add(&done_seq, 1, __ATOMIC_ACQ_REL)];
@@ -785,9 +895,9 @@ static void accept_one(pid_t tid, const char *comm)
 	plen = sizeof(ac->proto);
 	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &ac->proto, &plen) < 0)
 		die("getsockopt(SO_PROTOCOL)");
-	/* Fast Open: take the client's byte, or close() would send an RST
-	 * that may beat the client's getpeername(). */
-	if (opt.fastopen) {
+	/* Fast Open and --burst: take the client's byte, or close() would
+	 * send an RST that may beat the client's getpeername(). */
+	if (opt.fastopen || opt.burst) {
 		char byte;
 
 		while (read(fd, &byte, 1) < 0)
@@ -796,6 +906,35 @@ static void accept_one(pid_t tid, const char *comm)
 	}
 	if (close(fd) < 0)
 		die("close(accepted)");
+}
+
+/* How many clients connect: --burst's, else one per accept. */
+static long nclients(void)
+{
+	return opt.burst ? opt.burst : opt.count;
+}
+
+/*
+ * --burst: after --count accepts, the server tells the clients to stop
+ * ('S'); they reset every connection and attempt (so that nothing more
+ * reaches the listener) and send their records.
+ */
+static void burst_stop(int ctl, struct record *recs)
+{
+	send_byte(ctl, 'S');
+	if (!read_all(ctl, recs, (size_t)nclients() * sizeof(*recs)))
+		fail("client closed the control socket");
+	sleep_ms(20);	/* let loopback deliver the last RSTs */
+}
+
+static void print_failures(pid_t tid, const char *ecomm)
+{
+	for (int e = 0; e < ERRNO_SLOTS; e++)
+		if (failures[e])
+			printf("FAILED pid=%d tid=%d comm=%s errno=%s count=%ld ip=%s lport=%u\n",
+			       (int)getpid(), (int)tid, ecomm, errno_name(e), failures[e],
+			       opt.fam == FAM_4 ? "4" : opt.fam == FAM_UNIX ? "unix" : "6",
+			       listen_port);
 }
 
 struct worker {
@@ -935,7 +1074,7 @@ static uint64_t key_hash(const char *addr, unsigned port)
 }
 
 /* Pair every accept with a client record (by peer address if known). */
-static void match(struct record *recs, long n)
+static void match(struct record *recs, long n, long naccepted)
 {
 	size_t sz = 1;
 	long *tab, next_rec = 0;
@@ -955,7 +1094,7 @@ static void match(struct record *recs, long n)
 			h = (h + 1) & (sz - 1);
 		tab[h] = r;
 	}
-	for (long s = 0; s < n; s++) {
+	for (long s = 0; s < naccepted; s++) {
 		struct accepted *ac = &accs[s];
 		size_t h;
 
@@ -983,7 +1122,7 @@ static void match(struct record *recs, long n)
 			     ac->self, ac->sport, recs[ac->rec].laddr, recs[ac->rec].lport);
 	}
 	/* Fallback (peer unknown, e.g. after RST): record order. */
-	for (long s = 0; s < n; s++) {
+	for (long s = 0; s < naccepted; s++) {
 		if (accs[s].rec >= 0)
 			continue;
 		while (next_rec < n && used[next_rec])
@@ -1003,7 +1142,9 @@ static void match(struct record *recs, long n)
  * handshakes went (Fast Open, SYN cookies, MPTCP), from /proc/net/netstat:
  * "Prefix: name name ...\nPrefix: value value ...". */
 #define STATS_MAX 512
-static const char *const stat_prefixes[] = { "TCPFastOpen", "Syncookies", "MPCapable", NULL };
+static const char *const stat_prefixes[] = {
+	"TCPFastOpen", "Syncookies", "MPCapable", "Listen", "TCPReqQFull", NULL
+};
 static char stat_names[STATS_MAX][64];
 static unsigned long long stats_before[STATS_MAX];
 
@@ -1055,7 +1196,33 @@ static void print_stats(void)
 	}
 }
 
+#ifndef SO_MEMINFO
+#define SO_MEMINFO 55
+#endif
+
+/* --stats: the listener's own drop counter (sk_drops: what `ss -tlm` shows
+ * as skmem's d), which counts only this listener, in whatever network
+ * namespace. */
+static void print_listener(void)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof(mem);
+
+	if (getsockopt(listen_fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0)
+		die("getsockopt(SO_MEMINFO)");
+	printf("LISTENER lport=%u backlog=%d drops=%u\n", listen_port, opt.backlog,
+	       (unsigned)mem[SK_MEMINFO_DROPS]);
+}
+
 /* --------------------------------------------------------------- client */
+
+/* The protocol of client @i: --client-proto's, mixed in turn. */
+static int client_proto_of(long i)
+{
+	if (opt.client_proto == PROTO_MIXED)
+		return i % 2 ? IPPROTO_TCP : IPPROTO_MPTCP;
+	return opt.client_proto;
+}
 
 struct cthread {
 	pthread_t th;
@@ -1085,9 +1252,7 @@ static void *client_main(void *arg)
 		/* A steady arrival rate, for a queue that builds up. */
 		if (opt.connect_interval && started)
 			sleep_ms(opt.connect_interval);
-		proto = opt.client_proto;
-		if (proto == PROTO_MIXED)
-			proto = (ct->first + i) % 2 ? IPPROTO_TCP : IPPROTO_MPTCP;
+		proto = client_proto_of(ct->first + i);
 		fd = socket(dom, SOCK_STREAM | SOCK_CLOEXEC, dom == AF_UNIX ? 0 : proto);
 		if (fd < 0)
 			die_proto("socket", proto);
@@ -1146,11 +1311,139 @@ static void raise_nofile(rlim_t need)
 		die("setrlimit(RLIMIT_NOFILE)");
 }
 
+/* --burst: client @i's socket, bound first so that its address is known
+ * before its SYN goes out (a drop of that SYN names it), connecting. With
+ * --lazy-ack its handshake's last ACK waits for its request byte
+ * (TCP_DEFER_ACCEPT on a connecting socket), so its request stays in the
+ * listener's SYN queue until then. */
+static void burst_connect(long i, struct record *recs, int *fds, struct pollfd *pfds)
+{
+	struct record *rc = &recs[i];
+	int dom = srv_addr.sa.sa_family, one = 1, fd, proto = client_proto_of(i);
+	union sockaddr_any a;
+	socklen_t alen = dom == AF_INET ? sizeof(a.in4) : sizeof(a.in6);
+
+	fd = socket(dom, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+	if (fd < 0)
+		die_proto("socket", proto);
+	if (opt.lazy_ack && setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one)) < 0)
+		die("setsockopt(TCP_DEFER_ACCEPT)");
+	memset(&a, 0, sizeof(a));
+	a.sa.sa_family = (sa_family_t)dom;
+	if (dom == AF_INET)
+		a.in4.sin_addr = srv_addr.in4.sin_addr;
+	else
+		a.in6.sin6_addr = srv_addr.in6.sin6_addr;
+	if (bind(fd, &a.sa, alen) < 0)
+		die("bind(client)");
+	alen = sizeof(a);
+	if (getsockname(fd, &a.sa, &alen) < 0)
+		die("getsockname");
+	fmt_addr(&a, alen, opt.fam == FAM_MAPPED, rc->raddr, sizeof(rc->raddr), &rc->rport);
+	fmt_addr(&srv_addr, srv_len, opt.fam == FAM_MAPPED, rc->laddr, sizeof(rc->laddr),
+		 &rc->lport);
+	fds[i] = fd;
+	rc->error = EINPROGRESS;
+	pfds[i].fd = fd;
+	pfds[i].events = POLLOUT;
+	if (connect(fd, &srv_addr.sa, srv_len) < 0 && errno != EINPROGRESS) {
+		rc->error = errno;
+		pfds[i].fd = -1;
+	}
+}
+
+/* Client @i's connect() has ended (or @wait_ms passed): its error, and
+ * once connected its request, one byte (after a SYN cookie whose ACK a full
+ * accept queue dropped, only the retransmits of that byte complete the
+ * handshake). */
+static void burst_settle(long i, struct record *recs, int *fds, struct pollfd *pfds, int wait_ms)
+{
+	socklen_t len = sizeof(recs[i].error);
+
+	if (pfds[i].fd < 0)
+		return;
+	if (wait_ms >= 0 && poll(&pfds[i], 1, wait_ms) < 1)
+		return;
+	if (getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &recs[i].error, &len) < 0)
+		die("getsockopt(SO_ERROR)");
+	if (!recs[i].error && send(fds[i], "x", 1, MSG_NOSIGNAL) != 1)
+		die("send(client)");
+	pfds[i].fd = -1;
+}
+
+/*
+ * --lazy-ack, before the server accepts anything: each client sends its
+ * request only once the next but one has connected, so that requests wait
+ * in the SYN queue while the accept queue fills, and the last ACKs of the
+ * later ones find it full (ListenOverflows at the final ACK of a request
+ * socket, not only at the SYN or a cookie's ACK).
+ */
+static void lazy_clients(struct record *recs, int *fds, struct pollfd *pfds, long n)
+{
+	for (long i = 0; i < n && i < 2; i++) {
+		burst_connect(i, recs, fds, pfds);
+		poll(&pfds[i], 1, 100);
+	}
+	for (long i = 0; i < n; i++) {
+		burst_settle(i, recs, fds, pfds, 0);
+		if (i + 2 < n) {
+			burst_connect(i + 2, recs, fds, pfds);
+			poll(&pfds[i + 2], 1, 100);
+		}
+	}
+}
+
+/*
+ * --burst: every client connects at once, without waiting for the server
+ * (with --lazy-ack, in the order above, then the server is told to start).
+ * When the server says stop ('S'), every connection and attempt is reset.
+ */
+static void run_burst_clients(int ctl, struct record *recs, int *fds, long n)
+{
+	struct pollfd *pfds = calloc((size_t)n + 1, sizeof(*pfds));
+	struct linger lg = { 1, 0 };
+
+	if (!pfds)
+		die("calloc");
+	if (opt.lazy_ack) {
+		lazy_clients(recs, fds, pfds, n);
+		send_byte(ctl, 'C');
+	} else {
+		for (long i = 0; i < n; i++)
+			burst_connect(i, recs, fds, pfds);
+	}
+	pfds[n].fd = ctl;
+	pfds[n].events = POLLIN;
+	for (;;) {
+		if (poll(pfds, (nfds_t)n + 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("poll");
+		}
+		if (pfds[n].revents)
+			break;
+		for (long i = 0; i < n; i++)
+			if (pfds[i].revents)
+				burst_settle(i, recs, fds, pfds, -1);
+	}
+	expect_byte(ctl, 'S');
+	for (long i = 0; i < n; i++) {
+		if (setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
+			die("setsockopt(SO_LINGER)");
+		if (close(fds[i]) < 0)
+			die("close");
+	}
+	free(pfds);
+	write_all(ctl, recs, (size_t)n * sizeof(*recs));
+	expect_byte(ctl, 'D');
+	_exit(0);
+}
+
 static pid_t server_pid;
 
 static void run_client(int ctl)
 {
-	long n = opt.count;
+	long n = nclients();
 	int k = opt.client_threads;
 	struct record *recs = calloc((size_t)n, sizeof(*recs));
 	int *fds = calloc((size_t)n, sizeof(*fds));
@@ -1174,6 +1467,8 @@ static void run_client(int ctl)
 	if (go != 'G')
 		fail("control protocol error");
 
+	if (opt.burst)
+		run_burst_clients(ctl, recs, fds, n);
 	if (pthread_barrier_init(&bar, NULL, (unsigned)k))
 		fail("pthread_barrier_init failed");
 	for (int i = 0; i < k; i++) {
@@ -1228,7 +1523,9 @@ static void usage(const char *fmt, const char *arg)
 		"               [--wait] [--block-first] [--threads K]\n"
 		"               [--client-threads K] [--comm NAME] [--timeout S] [--uid UID]\n"
 		"               [--connect-interval MS] [--hold MS] [--proto tcp|mptcp|sctp]\n"
-		"               [--client-proto tcp|mptcp|sctp|mixed] [--fastopen] [--stats]\n");
+		"               [--client-proto tcp|mptcp|sctp|mixed] [--fastopen] [--stats]\n"
+		"               [--backlog N] [--burst N] [--emfile K] [--eagain N]\n"
+		"               [--wait-end] [--lazy-ack]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -1270,6 +1567,12 @@ static void parse_args(int argc, char **argv)
 		{ "client-proto", required_argument, NULL, 'Q' },
 		{ "fastopen", no_argument, NULL, 'F' },
 		{ "stats", no_argument, NULL, 'S' },
+		{ "backlog", required_argument, NULL, 'B' },
+		{ "burst", required_argument, NULL, 'X' },
+		{ "emfile", required_argument, NULL, 'E' },
+		{ "eagain", required_argument, NULL, 'A' },
+		{ "wait-end", no_argument, NULL, 'Z' },
+		{ "lazy-ack", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1353,6 +1656,24 @@ static void parse_args(int argc, char **argv)
 		case 'S':
 			opt.stats = 1;
 			break;
+		case 'B':
+			opt.backlog = (int)parse_num(optarg, 1, 65535, "--backlog");
+			break;
+		case 'X':
+			opt.burst = parse_num(optarg, 1, 60000, "--burst");
+			break;
+		case 'E':
+			opt.emfile = parse_num(optarg, 1, 1000000, "--emfile");
+			break;
+		case 'A':
+			opt.eagain = parse_num(optarg, 1, 1000000, "--eagain");
+			break;
+		case 'Z':
+			opt.wait_end = 1;
+			break;
+		case 'L':
+			opt.lazy_ack = 1;
+			break;
 		case 'h':
 			usage(NULL, NULL);
 			break;
@@ -1383,6 +1704,19 @@ static void parse_args(int argc, char **argv)
 		usage("%s", "--rst and --block-first are incompatible");
 	if (opt.io_uring && (opt.threads > 1 || opt.block_first))
 		usage("%s", "--io-uring cannot be combined with --threads/--block-first");
+	/* The failure and burst modes have one accepting thread, which
+	 * counts what it sees. */
+	if ((opt.burst || opt.emfile || opt.eagain) &&
+	    (opt.threads > 1 || opt.block_first || opt.rst))
+		usage("%s", "--burst, --emfile and --eagain take no --threads/--block-first/--rst");
+	if (opt.burst && (unix_sock || opt.fastopen))
+		usage("%s", "--burst is for TCP and MPTCP without --fastopen");
+	if (opt.burst && opt.burst < opt.count)
+		usage("%s", "--burst needs at least --count clients");
+	if (opt.lazy_ack && !opt.burst)
+		usage("%s", "--lazy-ack needs --burst");
+	if (opt.eagain && opt.io_uring)
+		usage("%s", "--eagain is for accept() and accept4()");
 }
 
 int main(int argc, char **argv)
@@ -1408,12 +1742,12 @@ int main(int argc, char **argv)
 	if (shared_accepted == MAP_FAILED)
 		die("mmap(shared counter)");
 	accs = calloc((size_t)opt.count, sizeof(*accs));
-	recs = calloc((size_t)opt.count, sizeof(*recs));
+	recs = calloc((size_t)nclients(), sizeof(*recs));
 	if (!accs || !recs)
 		die("calloc");
 
 	/* the client keeps all its connections open until the end */
-	raise_nofile((rlim_t)opt.count + 64);
+	raise_nofile((rlim_t)nclients() + 64);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		die("socketpair");
 	set_handler(SIGCHLD, on_sigchld);
@@ -1473,6 +1807,8 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (opt.wait || opt.block_first)
 		wait_stdin_line();
+	if (opt.eagain)
+		accept_until_eagain();
 	send_byte(sv[0], 'G');
 
 	if (opt.rst) {
@@ -1498,11 +1834,17 @@ int main(int argc, char **argv)
 	} else {
 		pid_t tid = my_tid();
 
+		if (opt.emfile)
+			accept_at_emfile();
+		if (opt.lazy_ack)
+			expect_byte(sv[0], 'C');	/* the clients are in place */
 		for (long s = 0; s < opt.count; s++)
 			accept_one(tid, comm);
+		if (opt.burst)
+			burst_stop(sv[0], recs);
 	}
 
-	if (!opt.rst &&
+	if (!opt.rst && !opt.burst &&
 	    !read_all(sv[0], recs, (size_t)opt.count * sizeof(*recs)))
 		fail("client closed the control socket");
 	send_byte(sv[0], 'D');
@@ -1522,12 +1864,13 @@ int main(int argc, char **argv)
 	if (!WIFEXITED(child_status) || WEXITSTATUS(child_status) != 0)
 		fail("client process failed");
 
-	match(recs, opt.count);
+	match(recs, nclients(), opt.count);
 	for (long s = 0; s < opt.count; s++) {
 		struct accepted *ac = &accs[s];
 		struct record *rc = &recs[ac->rec];
 		char ecomm[17 * 4 + 1];
 
+		rc->accepted = 1;
 		escape_bytes((const unsigned char *)ac->comm, strlen(ac->comm),
 			     ecomm, sizeof(ecomm));
 		printf("ACCEPT pid=%d tid=%d comm=%s ip=%s raddr=%s rport=%u laddr=%s lport=%u uid=%u proto=%s",
@@ -1538,10 +1881,25 @@ int main(int argc, char **argv)
 		print_wait_bounds(ac, rc);
 		putchar('\n');
 	}
-	if (opt.stats)
+	for (long i = 0; opt.burst && i < nclients(); i++)
+		printf("CLIENT raddr=%s rport=%u laddr=%s lport=%u connected=%d error=%d accepted=%d\n",
+		       recs[i].raddr, recs[i].rport, recs[i].laddr, recs[i].lport,
+		       recs[i].error == 0, recs[i].error, recs[i].accepted);
+	{
+		char ecomm[17 * 4 + 1];
+
+		escape_bytes((const unsigned char *)comm, strlen(comm), ecomm, sizeof(ecomm));
+		print_failures(my_tid(), ecomm);
+	}
+	if (opt.stats) {
 		print_stats();
+		print_listener();
+	}
 	printf("DONE accepted=%ld\n", opt.count);
 	if (fflush(stdout) == EOF)
 		die("fflush(stdout)");
+	/* The listener is still open: `ss -tlm` can read its counter. */
+	if (opt.wait_end)
+		wait_stdin_line();
 	return 0;
 }

@@ -73,7 +73,8 @@ TEST(bad_options)
 		const char *message;	/* what the first line must contain */
 	} cases[] = {
 		{ { "--bogus" }, "unrecognized option '--bogus'" },
-		{ { "-x" }, "invalid option -- 'x'" },
+		{ { "-y" }, "invalid option -- 'y'" },
+		{ { "-a", "-c" }, "-a/--all is about rows" },
 		{ { "extra" }, "unexpected argument 'extra'" },
 		{ { "-t", "extra" }, "unexpected argument 'extra'" },
 		{ { "-p" }, "option requires an argument -- 'p'" },
@@ -229,7 +230,7 @@ TEST(try_help)
 {
 	static const char *const named[][2] = {
 		{ "--bogus", "tcpaccept: unrecognized option '--bogus'\n" },
-		{ "-x", "tcpaccept: invalid option -- 'x'\n" },
+		{ "-y", "tcpaccept: invalid option -- 'y'\n" },
 		{ "-p", "tcpaccept: option requires an argument -- 'p'\n" },
 		{ "--json=1", "tcpaccept: option '--json' doesn't allow an argument\n" },
 		{ "80", "tcpaccept: unexpected argument '80'\n" },
@@ -340,6 +341,21 @@ TEST(repeated_options)
 	/* Still exclusive, whichever comes twice. */
 	CHECK(parse(&cfg, err, sizeof(err), ARGS("-4", "-4", "-6")) == EXIT_USAGE &&
 	      strstr(err, "-4 and -6 are exclusive"), "-4 -4 -6: '%s'", err);
+}
+
+TEST(failed_options)
+{
+	struct config cfg;
+	char err[512];
+
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("-x")) == 0 && cfg.failed && !cfg.all && cfg.rows,
+	      "-x: failures only, rows");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--all")) == 0 && cfg.failed && cfg.all && cfg.rows,
+	      "-a: accepts and failures");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("-c", "--failed")) == 0 && cfg.failed && cfg.count &&
+	      !cfg.rows, "-c -x: counts");
+	CHECK(parse(&cfg, err, sizeof(err), ARGS("--metrics=/tmp/m", "-x")) == 0 && cfg.rows,
+	      "--metrics -x: rows of failures too");
 }
 
 TEST(netns_args)

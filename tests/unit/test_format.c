@@ -342,6 +342,100 @@ TEST(column_comm_cannot_forge_columns)
 	CHECK(!strcmp(out, "a\\x20b\\x5c"), "column escape: '%s'", out);
 }
 
+/* -x: drop and error rows in columns and JSON; accepts beside them with -a. */
+TEST(failed_rows)
+{
+	struct fmt_state st;
+	struct event e;
+	char buf[FMT_LINE_MAX];
+
+	fmt_init(&st, false, false, 0);
+	st.failed = true;
+	buf[fmt_header(&st, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "PID     COMM         IP RADDR            RPORT LADDR            LPORT REASON\n"),
+	      "-x header: '%s'", buf);
+	make_event(&e, AF_INET, "127.0.0.1", 40001, "127.0.0.1", 8080, "srv", 0);
+	e.kind = EVENT_DROP;
+	e.code = DROP_ACCEPT_QUEUE_FULL;
+	e.owner_known = true;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    srv          4  127.0.0.1        40001 127.0.0.1        8080  accept_queue_full\n"),
+	      "drop row: '%s'", buf);
+	e.owner_known = false;
+	e.code = DROP_SYN_QUEUE_FULL;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "-       -            4  127.0.0.1        40001 127.0.0.1        8080  syn_queue_full\n"),
+	      "drop row, owner unknown: '%s'", buf);
+	e.kind = EVENT_ERROR;
+	e.code = EMFILE;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    srv          4  -                -     127.0.0.1        8080  EMFILE\n"),
+	      "error row: '%s'", buf);
+	e.code = 4000;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(strstr(buf, " E4000\n"), "an errno without a name: '%s'", buf);
+	st.print_service = true;
+	e.names.service = "web.service";
+	buf[fmt_header(&st, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "PID     COMM         IP RADDR            RPORT LADDR            LPORT REASON             SERVICE\n"),
+	      "-x -S header: '%s'", buf);
+	e.kind = EVENT_DROP;
+	e.code = DROP_COOKIE_ACK;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "-       -            4  127.0.0.1        40001 127.0.0.1        8080  cookie_ack_dropped web.service\n"),
+	      "-x -S drop row: '%s'", buf);
+	e.kind = EVENT_ERROR;
+	e.names.service = NULL;
+	st.print_service = false;
+	e.kind = EVENT_ACCEPT;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(!strcmp(buf, "1234    srv          4  127.0.0.1        40001 127.0.0.1        8080  -\n"),
+	      "accept row with -a: '%s'", buf);
+
+	st.json = true;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(strstr(buf, "\"event\":\"accept\",\"pid\":1234,") && !strstr(buf, "reason") &&
+	      !strstr(buf, "errno"), "accept JSON: '%s'", buf);
+	e.kind = EVENT_DROP;
+	e.code = DROP_ACCEPT_QUEUE_FULL;
+	e.stage = STAGE_ACK;
+	e.owner_known = false;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(strstr(buf, "\"event\":\"drop\",\"pid\":null,\"tid\":null,\"comm\":null,") &&
+	      strstr(buf, "\"raddr\":\"127.0.0.1\",\"rport\":40001,") &&
+	      strstr(buf, "\"reason\":\"accept_queue_full\",\"stage\":\"ack\"}\n"), "drop JSON: '%s'", buf);
+	e.kind = EVENT_ERROR;
+	e.code = ENFILE;
+	buf[fmt_event(&st, &e, buf, sizeof(buf))] = '\0';
+	CHECK(strstr(buf, "\"event\":\"error\",\"pid\":1234,\"tid\":") &&
+	      strstr(buf, "\"raddr\":null,\"rport\":null,") && strstr(buf, "\"errno\":\"ENFILE\"}\n") &&
+	      !strstr(buf, "reason"), "error JSON: '%s'", buf);
+}
+
+/* A drop's or an error's record carries struct event_failure. */
+TEST(decode_failed)
+{
+	unsigned char rec[128];
+	struct event_failure f = { .code = DROP_SYN_QUEUE_FULL, .stage = STAGE_SYN, .owner_known = 1 };
+	const struct fmt_parts plain = { false, false }, queued = { true, false };
+	struct event e;
+	size_t n = make_record(rec, AF_INET, &plain, "127.0.0.1", "10.0.0.2");
+
+	/* make_record() writes an accept: make room for the part. */
+	memmove(rec + sizeof(struct event_head) + sizeof(f), rec + sizeof(struct event_head),
+		n - sizeof(struct event_head));
+	memcpy(rec + sizeof(struct event_head), &f, sizeof(f));
+	rec[offsetof(struct event_head, kind)] = EVENT_DROP;
+	n += sizeof(f);
+	CHECK(n == RECORD_SIZE(EVENT_DROP, 0, 0, ADDR4_LEN), "drop record size %zu", n);
+	CHECK(fmt_decode(rec, n, &plain, &e) && e.kind == EVENT_DROP && e.code == DROP_SYN_QUEUE_FULL &&
+	      e.stage == STAGE_SYN && e.owner_known, "drop record decodes");
+	CHECK(fmt_decode(rec, n, &queued, &e), "no -q part in a drop's record");
+	CHECK(!fmt_decode(rec, n - sizeof(f), &plain, &e), "a drop without its part refused");
+	rec[offsetof(struct event_head, kind)] = NR_EVENT_KINDS;
+	CHECK(!fmt_decode(rec, n, &plain, &e), "unknown kind refused");
+}
+
 /* -j's identity keys: strings escaped as comm is, null where unknown; a
  * path of PATH_MAX - 1 bytes that all need escapes still fits a line. */
 TEST(json_identity)

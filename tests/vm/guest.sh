@@ -6,6 +6,8 @@
 #
 # A case:   @@@ CASE <way> <name>
 #           @@@ MISSES <n>   (runs of the tracer's programs the kernel skipped)
+#           @@@ PROGS <name>...   (the BPF programs loaded, as kallsyms names them)
+#           @@@ KSYM <symbol> <n>   (how many times kallsyms lists it)
 #           @@@ TRACER-OUT / @@@ TRACER-ERR / @@@ TRACER-RC <rc>
 #           @@@ PEER <label>   (once per tcppeer run, its stdout follows)
 #           @@@ END
@@ -56,6 +58,13 @@ tracer_stop() {
 	# serial console is slow.
 	if [ $rc -eq 0 ]; then grep '^tcpaccept: ' $W/err; else cat $W/err; fi
 	echo "@@@ TRACER-RC $rc"
+}
+
+# The BPF programs loaded now, by the names the JIT gives them in
+# kallsyms (bpf_prog_TAG_NAME, NAME cut to 15 characters).
+progs() {
+	echo "@@@ PROGS $(sed -n 's/.* bpf_prog_[0-9a-f]*_\([A-Za-z0-9_]*\).*/\1/p' /proc/kallsyms |
+		sort -u | tr '\n' ' ')"
 }
 
 peer() { # label, tcppeer args...
@@ -156,6 +165,7 @@ for way in $WAYS; do
 	echo "@@@ CASE $way fields"
 	tracer_start --way="$way" -v
 	echo "@@@ CAPEFF $(sed -n 's/^CapEff:[[:space:]]*//p' /proc/$TRACER/status)"
+	progs
 	peer ipv4 --family 4 --count 3
 	peer ipv6-accept4 --family 6 --count 3 --accept4
 	peer mapped --family mapped --count 2
@@ -302,6 +312,51 @@ for way in $WAYS; do
 	peer unix --unix --count 2
 	peer tcp --count 1
 	tracer_stop
+	echo "@@@ END"
+
+	# -x: a backlog-2 listener, a slow server, 60 clients at once, each
+	# burst on a port of its own; tcppeer --stats prints the kernel's
+	# counters (the VM's own: nothing else runs) and the listener's d.
+	# With SYN cookies an IPv4 and an IPv6 burst at once (two listeners,
+	# each count its own; drops at the SYN and the cookies' final ACKs);
+	# without, the SYN queue's drops and, with --lazy-ack, the request
+	# sockets' final ACKs. Then accept() errors.
+	echo "@@@ CASE $way failed"
+	tracer_start --way="$way" -v -a -j --metrics=$W/m.prom -P 7101-7110
+	progs
+	echo "@@@ KSYM __per_cpu_offset $(grep -c ' __per_cpu_offset$' /proc/kallsyms)"
+	burst="--burst 60 --count 20 --backlog 2 --delay-accept 50 --stats --timeout 120"
+	sysctl_set net/ipv4/tcp_syncookies 1
+	# The kernel's counters around both (each tcppeer's STAT lines would
+	# count the other's drops too).
+	echo "@@@ PEER netstat-before rc=0"
+	cat /proc/net/netstat
+	tcppeer $burst --port 7101 >$W/b1 2>&1 &
+	B1=$!
+	tcppeer $burst --family 6 --port 7102 >$W/b2 2>&1 &
+	B2=$!
+	wait $B1
+	echo "@@@ PEER burst4 rc=$?"
+	cat $W/b1
+	wait $B2
+	echo "@@@ PEER burst6 rc=$?"
+	cat $W/b2
+	echo "@@@ PEER netstat-after rc=0"
+	cat /proc/net/netstat
+	sysctl_restore
+	sysctl_set net/ipv4/tcp_syncookies 0
+	peer burst4-nocookies $burst --port 7103
+	peer lazy --burst 12 --count 6 --backlog 2 --delay-accept 20 --lazy-ack --stats --port 7105 \
+		--timeout 120
+	sysctl_restore
+	peer emfile --count 3 --emfile 25 --port 7106
+	peer emfile-accept4 --count 3 --emfile 25 --accept4 --family 6 --port 7107
+	peer emfile-io_uring --count 3 --emfile 25 --io-uring --port 7108
+	peer emfile-unix --count 3 --emfile 25 --unix
+	peer eagain --count 2 --eagain 2000 --port 7109
+	tracer_stop
+	echo "@@@ METRICS"
+	cat $W/m.prom
 	echo "@@@ END"
 
 	# -j's cgroup, unit, container, nspid, pidns and mntns: a directory

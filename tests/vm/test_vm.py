@@ -18,8 +18,8 @@ import pytest
 from tests.lib import OUTPUT, PEER, PEER_NAME, TCPACCEPT
 from tests.lib.checks import (LOST_RE, check_json, check_rows, check_wait_slots, check_wait_sum,
                               expected_keys, json_wait_slots, one, parse_count_table,
-                              parse_json_lines, parse_peer, parse_prom, parse_rows,
-                              prom_wait_slots, row_key)
+                              parse_json_lines, parse_peer, parse_prom, parse_rows, peer_lines,
+                              peer_stats, prom_wait_slots, row_key, series)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # What `make ARCH=arm64` builds.
@@ -77,6 +77,8 @@ class Case:
         self.capeff = None
         self.metrics = ""	# the --metrics file, after the tracer stopped
         self.misses = 0		# runs of its programs the kernel skipped
+        self.progs = None	# the BPF programs loaded while it ran (kallsyms' names)
+        self.ksyms = {}		# symbol -> how many times kallsyms lists it
 
 
 def parse_log(text):
@@ -102,6 +104,11 @@ def parse_log(text):
         elif line.startswith("@@@ CAPEFF "):
             # Empty when the tracer had already exited (a refused way in).
             case.capeff = line[len("@@@ CAPEFF "):].strip() or None
+        elif line.startswith("@@@ KSYM "):
+            _, _, name, count = line.split()
+            case.ksyms[name] = int(count)
+        elif line.startswith("@@@ PROGS "):
+            case.progs = set(line.split()[2:])
         elif line.startswith("@@@ NOTE "):
             case.notes.append(line)
         elif line == "@@@ END":
@@ -178,15 +185,15 @@ def run_vm(kernel, vmlinuz, log):
     # all; with one vCPU, 0 in 60 such sessions and no hang or oops since.
     # The tests of many threads blocked at once still run 64 threads.
     smp = "1"
-    # A run takes 30-90 s; the timeout only bounds a hung VM.
+    # A run takes 2-6 min (-x's bursts most); the timeout only bounds a hung VM.
     return subprocess.run([os.path.join(HERE, "boot.sh"), "--kernel", vmlinuz, "--smp", smp,
                            "--arch", "arm64" if arch == "arm64" else "x86_64",
                            "--script", os.path.join(HERE, "guest.sh"), "--out", log,
-                           "--timeout", "600", "--env", "WAYS=" + " ".join(WAYS),
+                           "--timeout", "1200", "--env", "WAYS=" + " ".join(WAYS),
                            "--env", "SCTP_MODULES=" + " ".join(map(os.path.basename, modules)),
                            "--env", "BTF_FILE=" + os.path.basename(btf),
                            tcpaccept, peer, *modules, btf],
-                          capture_output=True, text=True, timeout=700)
+                          capture_output=True, text=True, timeout=1300)
 
 
 @functools.lru_cache(maxsize=None)
@@ -279,6 +286,10 @@ def test_fields(kernel, way):
     ready, _, _ = p["unix"]
     assert not [r for r in rows if r["pid"] == ready["pid"]], "a UNIX accept was printed"
     assert len(rows) == 3 + 3 + 2 + 16, f"{uname} {way}: unexpected rows:\n{case.out}"
+    # Nothing of -x is loaded without it (the listing works: the way's
+    # accept program is there).
+    assert loaded(case.progs, ACCEPT_PROGS[way]), (uname, way, case.progs)
+    assert not loaded(case.progs, FAILED_PROGS), (uname, way, case.progs)
 
 
 @pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
@@ -689,6 +700,162 @@ def test_wait_histogram(kernel, way):
                    unknown, f"{uname} --metrics")
     [info] = [dict(lb) for (n, lb) in s if n == "tcpaccept_info"]
     assert info["way"] == way, info
+
+
+# --- -x: failed passive connections ------------------------------------------
+
+# The programs of each way that see its accepts, and -x's and --metrics'
+# own, by name or its start: kallsyms gives the whole name from the
+# program's BTF, or the first 15 characters.
+ACCEPT_PROGS = {"fexit": ("fexit_accept",), "kprobe": ("kprobe_accept", "kretprobe_accep"),
+                "tracepoint": ("tp_exit_accept",)}
+FAILED_PROGS = ("fentry_conn", "fexit_conn", "kprobe_conn", "kretprobe_conn", "fentry_check",
+                "fexit_check", "kprobe_check", "kretprobe_check", "fentry_cookie", "fexit_cookie",
+                "kprobe_cookie", "kretprobe_cooki", "tp_kfree_skb", "tp_sweep", "fexit_sys_accep",
+                "tp_fail_", "tp_sock_set_sta")
+# The SYN's bracket, loaded for -x's rows of drops on fexit and kprobe.
+SYN_PROGS = {"fexit": ("fentry_conn_req", "fexit_conn_requ"),
+             "kprobe": ("kprobe_conn_req", "kretprobe_conn_"), "tracepoint": ("tp_kfree_skb",)}
+
+
+def loaded(progs, starts):
+    """The programs in @progs whose names start with one of @starts."""
+    return {p for p in progs or () if p.startswith(starts)}
+
+# The burst cases of "failed": label -> (the listener's address, SYN cookies
+# on). burst4 and burst6 run at once: two listeners, each count its own.
+BURSTS = {"burst4": ("127.0.0.1", True), "burst6": ("::1", True),
+          "burst4-nocookies": ("127.0.0.1", False), "lazy": ("127.0.0.1", False)}
+
+
+def kernel_version(uname):
+    return tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", uname).groups())
+
+
+# burst4 and burst6 run at once: the kernel's counters around both.
+PARALLEL = ("burst4", "burst6")
+
+
+def netstat(text):
+    """TcpExt's counters from /proc/net/netstat: {"TcpExt.NAME": N}."""
+    lines = [l.split() for l in text.splitlines() if l.startswith("TcpExt:")]
+    names, values = lines[0], lines[1]
+    return {f"TcpExt.{n}": int(v) for n, v in zip(names[1:], values[1:])}
+
+
+def check_burst(uname, way, label, text, rows, samples, stats=None, skipped=0, drop_rows=True):
+    """One burst's rows and count against the kernel's counters (STAT: the
+    VM's own, nothing else runs; or @stats, those around both parallel
+    bursts, checked by the caller) and the listener's d (LISTENER:
+    SO_MEMINFO, what ss -tlm shows); returns the drop rows' figures. The
+    kernel skipped @skipped runs of the tracer's programs and counted them
+    (recursion_misses, see check_rows_or_skipped()): at most that many rows
+    are missing. @drop_rows: the tracer said it can show drops as rows."""
+    laddr, cookies = BURSTS[label]
+    ready, accepts, _ = parse_peer(text)
+    alone = stats is None
+    stats = peer_stats(text) if alone else stats
+    (listener,) = peer_lines(text, "LISTENER")
+    ld = stats.get("TcpExt.ListenDrops", 0)
+    mine = [o for o in rows if o["lport"] == ready["port"]]
+    drops = [o for o in mine if o["event"] == "drop"]
+    got = {(o["raddr"], o["rport"]) for o in mine if o["event"] == "accept"}
+    want = {(a["raddr"], int(a["rport"])) for a in accepts}
+    assert got <= want and len(want - got) <= skipped and len(accepts) > 0, (label, want - got)
+    d = listener["drops"]
+    assert d > 0 and (not alone or d >= ld > 0), (uname, way, label, d, stats)
+    assert one(samples, "tcpaccept_listen_drops_total", lport=ready["port"], laddr=laddr) == d, \
+        (uname, way, label)
+    clients = {(c["raddr"], c["rport"]) for c in peer_lines(text, "CLIENT")}
+    for o in drops:
+        assert (o["raddr"], o["rport"]) in clients and o["laddr"] == laddr, (label, o)
+        # No task: the namespaces are null (the cgroup is the listener's).
+        assert (o["tid"], o["nspid"], o["pidns"], o["mntns"]) == (None,) * 4, (label, o)
+    reasons = {r: sum(o["reason"] == r for o in drops)
+               for r in ("accept_queue_full", "syn_queue_full", "other", "cookie_ack_dropped")}
+    lo, rqfd = stats.get("TcpExt.ListenOverflows", 0), stats.get("TcpExt.TCPReqQFullDrop", 0)
+    if way != "tracepoint" and not drop_rows:
+        assert not drops, (uname, way, label, drops[:2])
+    elif way != "tracepoint" and alone:
+        # Every drop, as it happens, with the reason the kernel counted.
+        assert ld - skipped <= len(drops) <= ld, (uname, way, label, len(drops), stats)
+        assert lo - skipped <= reasons["accept_queue_full"] <= lo, (uname, way, label, reasons)
+        assert rqfd - skipped <= reasons["syn_queue_full"] <= rqfd, (uname, way, label, reasons)
+    elif way == "tracepoint":
+        # The final ACKs kfree_skb names: a cookie's from 6.11 (rx_sk),
+        # a request socket's from 6.15 (TCP_LISTEN_OVERFLOW).
+        assert len(drops) <= ld and all(o["stage"] == "ack" for o in drops), (uname, label)
+        version = kernel_version(uname)
+        if version < (6, 11):
+            assert not drops, (uname, label, drops[:2])
+        elif cookies:
+            assert reasons["cookie_ack_dropped"] > 0, (uname, label, reasons)
+        if label == "lazy" and version >= (6, 15):
+            assert reasons["accept_queue_full"] > 0, (uname, label, reasons)
+    return {"ListenDrops": ld, "ListenOverflows": stats.get("TcpExt.ListenOverflows", 0),
+            "TCPReqQFullDrop": stats.get("TcpExt.TCPReqQFullDrop", 0), "d": d,
+            "rows": len(drops), "count": d, **{k: v for k, v in reasons.items() if v}}
+
+
+@pytest.mark.parametrize("kernel,way", KERNEL_WAYS, ids=[kernel_way_id(kw) for kw in KERNEL_WAYS])
+def test_failed(kernel, way):
+    """-a -j --metrics: drops (rows where the way sees them, every
+    listener's count exact, two listeners at once each its own), accept()
+    errors (EMFILE: each failed call; a UNIX listener's and EAGAIN: none),
+    accepts still exact."""
+    uname, case = get_case(kernel, way, "failed")
+    check_way_line(case, way, uname)
+    skipped = case.misses
+    # fexit and kprobe tell a drop's reason by this CPU's counters, found
+    # through __per_cpu_offset in kallsyms: a kernel without it (no
+    # CONFIG_KALLSYMS_ALL: Debian's arm64 6.1) gets no rows, and says so.
+    drop_rows = "tcpaccept: drops: no rows" not in case.err
+    assert drop_rows or (way != "tracepoint" and case.ksyms.get("__per_cpu_offset") == 0), \
+        (uname, way, case.ksyms, case.err)
+    if drop_rows:
+        assert all(loaded(case.progs, (p,)) for p in SYN_PROGS[way]), (uname, way, case.progs)
+    rows = parse_json_lines(case.out)
+    samples = parse_prom(case.metrics)
+    figures, texts = {}, {label: text for label, _, text in case.peers}
+    around = {k: netstat(texts["netstat-after"])[k] - netstat(texts["netstat-before"])[k]
+              for k in ("TcpExt.ListenDrops", "TcpExt.ListenOverflows", "TcpExt.TCPReqQFullDrop")}
+    for label, rc, text in case.peers:
+        assert rc == 0, f"tcppeer {label} exited {rc}: {text}"
+        if label.startswith("netstat-"):
+            continue
+        if label in BURSTS:
+            figures[label] = check_burst(uname, way, label, text, rows, samples,
+                                         around if label in PARALLEL else None, skipped,
+                                         drop_rows)
+            continue
+        ready, _, _ = parse_peer(text)
+        (failed,) = peer_lines(text, "FAILED")
+        errors = [o for o in rows if o["event"] == "error" and o["pid"] == ready["pid"]]
+        want = failed["count"] if failed["errno"] == "EMFILE" and label != "emfile-unix" else 0
+        # io_uring's completion names its request from Linux 5.19.
+        if label == "emfile-io_uring" and kernel_version(uname) < (5, 19):
+            want = 0
+        assert want - skipped <= len(errors) <= want, (uname, way, label, failed, errors[:2])
+        assert all(o["errno"] == "EMFILE" and o["lport"] == ready["port"] for o in errors)
+        # The caller's own identity (the guest has one PID namespace).
+        assert all(o["nspid"] == ready["pid"] and o["mntns"] for o in errors), errors[:1]
+        if errors:
+            assert one(samples, "tcpaccept_accept_errors_total", errno="EMFILE",
+                       lport=ready["port"]) == len(errors)
+        figures[label] = {"failed": failed["count"], "rows": len(errors)}
+    assert set(BURSTS) <= set(figures), figures
+    # The two listeners at once: each count was its own d (check_burst);
+    # together they counted every drop, and fexit and kprobe saw each.
+    both = [figures[label] for label in PARALLEL]
+    assert sum(f["d"] for f in both) >= around["TcpExt.ListenDrops"] > 0, (both, around)
+    if way != "tracepoint" and drop_rows:
+        rows_both = sum(f["rows"] for f in both)
+        aqf_both = sum(f.get("accept_queue_full", 0) for f in both)
+        assert 0 <= around["TcpExt.ListenDrops"] - rows_both <= skipped, (both, around)
+        assert 0 <= around["TcpExt.ListenOverflows"] - aqf_both <= skipped, (both, around)
+    figures["parallel-kernel"] = around
+    figures["skipped-runs"] = skipped
+    print(f"\nvm-failed {kernel} {uname} {way} {figures}")
 
 
 # --- which service accepted (issue 22) -------------------------------------------
