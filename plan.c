@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
@@ -65,15 +66,26 @@ static void settings_from(struct settings *s, const struct config *cfg)
 	s->wakeup_bytes = cfg->ring_kb * 1024 / 4;
 }
 
-static void add_prog(struct plan *p, const char *name, const char *what, bool attach)
+/* The tables are sized for every option at once; outgrowing them is a
+ * bug in this file, so it stops here rather than write past them. */
+static void plan_full(const char *table)
 {
-	p->progs[p->nprogs++] = (struct plan_prog){ name, what, attach, 0, 0 };
+	fprintf(stderr, "tcpaccept: internal error: the plan's %s table is full\n", table);
+	abort();
 }
 
 static void add_way_prog(struct plan *p, const char *name, const char *what, unsigned char ways,
 			 unsigned char flags)
 {
+	if (p->nprogs == PLAN_MAX_PROGS)
+		plan_full("program");
 	p->progs[p->nprogs++] = (struct plan_prog){ name, what, true, ways, flags };
+}
+
+static void add_prog(struct plan *p, const char *name, const char *what, bool attach)
+{
+	add_way_prog(p, name, what, 0, 0);
+	p->progs[p->nprogs - 1].attach = attach;
 }
 
 #define W(way) (1 << (way))
@@ -118,6 +130,8 @@ static void add_failure_progs(struct plan *p)
 
 static void add_map(struct plan *p, const char *name, bool used, __u32 entries)
 {
+	if (p->nmaps == PLAN_MAX_MAPS)
+		plan_full("map");
 	p->maps[p->nmaps++] = (struct plan_map){ name, used ? entries : 1 };
 }
 
