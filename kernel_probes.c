@@ -211,8 +211,6 @@ int kernel_drop_syms(struct kernel_drop_syms *syms)
 				*want[i].end = addr;
 				want[i].want_end = false;
 			}
-		if (!strcmp(name, "__per_cpu_offset"))
-			syms->percpu_offsets = addr;
 		if (type != 't' && type != 'T')
 			continue;
 		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)

@@ -40,7 +40,6 @@ bool kernel_kretprobe_allowed(const char *func, char *why, size_t len);
 /* -x: what the kernel side needs to name a drop's reason and to find
  * the cookie checks, from /proc/kallsyms and the kernel BTF. */
 struct kernel_drop_syms {
-	unsigned long long percpu_offsets;	/* &__per_cpu_offset[0]; 0: not listed */
 	unsigned long long cookie_text[4];	/* cookie_v4_check, cookie_v6_check: [start, end) */
 };
 

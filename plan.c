@@ -91,8 +91,10 @@ static void add_prog(struct plan *p, const char *name, const char *what, bool at
 #define W(way) (1 << (way))
 
 /* -x's and --metrics' programs: the listeners' owners and counters on
- * every way, the errors from the syscall exit (the tracepoint way's own
- * exit programs report them), the drops as each way sees them. */
+ * every way, each way's sweep and errors (the tracepoint way's own exit
+ * programs report its errors; fexit and kprobe attach no syscall
+ * tracepoint, which would slow every system call), the drops as each way
+ * sees them. */
 static void add_failure_progs(struct plan *p)
 {
 	const unsigned char probes = W(WAY_FEXIT) | W(WAY_KPROBE), kprobe = W(WAY_KPROBE);
@@ -102,15 +104,17 @@ static void add_failure_progs(struct plan *p)
 	};
 	static char names[4][4][32];
 
-	add_way_prog(p, "tp_sweep", "the listen() exit tracepoint (reading the drop counters)", 0,
-		     PROG_FOR_EACH);
+	add_way_prog(p, "tp_sweep", "the listen() exit tracepoint (reading the drop counters)",
+		     W(WAY_TRACEPOINT), PROG_FOR_EACH);
+	add_way_prog(p, "fexit_sweep", "fexit on __sys_listen (reading the drop counters)",
+		     W(WAY_FEXIT), PROG_FOR_EACH);
+	add_way_prog(p, "kretprobe_sweep", "a kretprobe on __sys_listen (reading the drop counters)",
+		     kprobe, PROG_FOR_EACH);
 	add_way_prog(p, "fexit_sys_accept4", "fexit on __sys_accept4 (errors)", W(WAY_FEXIT), 0);
-	add_way_prog(p, "tp_fail_accept", "the accept() exit tracepoint (errors)", kprobe, 0);
-	add_way_prog(p, "tp_fail_accept4", "the accept4() exit tracepoint (errors)", kprobe, 0);
-	add_way_prog(p, "tp_fail_enter_accept", "the accept() entry tracepoint (errors)", kprobe,
-		     PROG_NO_TASK_REGS);
-	add_way_prog(p, "tp_fail_enter_accept4", "the accept4() entry tracepoint (errors)", kprobe,
-		     PROG_NO_TASK_REGS);
+	/* Return probe first, as the way's own (ways.c). */
+	add_way_prog(p, "kretprobe_sys_accept4", "a kretprobe on __sys_accept4 (errors)", kprobe,
+		     PROG_MAXACTIVE);
+	add_way_prog(p, "kprobe_sys_accept4", "a kprobe on __sys_accept4 (errors)", kprobe, 0);
 	add_way_prog(p, "tp_io_uring_complete", "the io_uring completion tracepoint (errors)",
 		     probes, PROG_OPTIONAL);
 	if (!p->settings.drop_rows)
@@ -122,17 +126,27 @@ static void add_failure_progs(struct plan *p)
 
 		for (int k = 0; k < 4; k++) {
 			snprintf(names[i][k], sizeof(names[i][k]), "%s%s", kinds[k], brackets[i][0]);
+			/* kretprobes with inet_csk_accept's maxactive: the
+			 * kernel's default (10, or 2 per CPU) is all a flood's
+			 * pending calls get otherwise. */
 			add_way_prog(p, names[i][k], brackets[i][1],
-				     k < 2 ? W(WAY_FEXIT) : W(WAY_KPROBE), PROG_OPTIONAL | PROG_DROP_MIB);
+				     k < 2 ? W(WAY_FEXIT) : W(WAY_KPROBE),
+				     PROG_OPTIONAL | PROG_DROP_MIB | (k == 3 ? PROG_MAXACTIVE : 0));
 		}
 	}
 }
 
-static void add_map(struct plan *p, const char *name, bool used, __u32 entries)
+static void add_way_map(struct plan *p, const char *name, bool used, __u32 entries,
+			unsigned char ways)
 {
 	if (p->nmaps == PLAN_MAX_MAPS)
 		plan_full("map");
-	p->maps[p->nmaps++] = (struct plan_map){ name, used ? entries : 1 };
+	p->maps[p->nmaps++] = (struct plan_map){ name, used ? entries : 1, ways };
+}
+
+static void add_map(struct plan *p, const char *name, bool used, __u32 entries)
+{
+	add_way_map(p, name, used, entries, 0);
 }
 
 void plan_make(struct plan *p, const struct config *cfg)
@@ -168,7 +182,8 @@ void plan_make(struct plan *p, const struct config *cfg)
 	add_map(p, "counts", s->count, COUNT_MAX_ENTRIES);
 	add_map(p, "listeners", s->need_listeners, LISTENERS_MAX_ENTRIES);
 	add_map(p, "closed_listeners", s->count || s->metrics, LISTENERS_MAX_ENTRIES);
-	add_map(p, "accept_fds", s->need_listeners, THREAD_MAX_ENTRIES);
+	/* kprobe's errors: from __sys_accept4()'s entry to its return. */
+	add_way_map(p, "accept_fds", s->need_listeners, THREAD_MAX_ENTRIES, W(WAY_KPROBE));
 	add_map(p, "container_cgroups", s->ncontainers, CONTAINER_CGROUPS_MAX);
 	p->keep_bpf = cfg->count || cfg->metrics;
 	p->btf_path = cfg->btf_path;
@@ -176,32 +191,34 @@ void plan_make(struct plan *p, const struct config *cfg)
 
 struct plan_found plan_found;
 
-/* -x: what the running kernel gives the drop programs, into @ro; false
- * where drop rows cannot be read on way @c (said with -v). */
+/* -x: what the running kernel gives the drop programs of way @c, into
+ * @ro: the tracepoint way the cookie checks' text, from kallsyms; fexit
+ * and kprobe the LINUX_MIB counters' indexes, from the BTF, without which
+ * they have no drop rows (said with -v). */
 static void find_drop_syms(struct settings *ro, const struct choice *c, const char *btf_path)
 {
 	struct kernel_drop_syms syms;
 	unsigned short mib[3];
 
-	if (kernel_drop_syms(&syms))
-		memset(&syms, 0, sizeof(syms));
-	memcpy(ro->cookie_text, syms.cookie_text, sizeof(ro->cookie_text));
-	plan_found.cookie_text = syms.cookie_text[1] && syms.cookie_text[3];
-	if (c->way == WAY_TRACEPOINT || kernel_mib_indexes(btf_path, mib))
+	if (c->way == WAY_TRACEPOINT) {
+		if (kernel_drop_syms(&syms))
+			memset(&syms, 0, sizeof(syms));
+		memcpy(ro->cookie_text, syms.cookie_text, sizeof(ro->cookie_text));
+		plan_found.cookie_text = syms.cookie_text[1] && syms.cookie_text[3];
+		return;
+	}
+	if (kernel_mib_indexes(btf_path, mib))
 		return;
 	ro->mib_listen_drops = mib[0];
 	ro->mib_listen_overflows = mib[1];
 	ro->mib_reqq_full_drop = mib[2];
-	ro->percpu_offsets = syms.percpu_offsets;
-	plan_found.drop_reasons = syms.percpu_offsets != 0;
+	plan_found.drop_reasons = true;
 }
 
 /* Whether @pp is loaded on way @c of this kernel. */
 static bool prog_wanted(const struct plan_prog *pp, const struct choice *c)
 {
 	if (pp->ways && !(pp->ways & (1 << c->way)))
-		return false;
-	if ((pp->flags & PROG_NO_TASK_REGS) && c->task_regs)
 		return false;
 	if ((pp->flags & PROG_FOR_EACH) && !plan_found.sweep)
 		return false;
@@ -223,7 +240,7 @@ static int autoload(const struct plan *p, struct tcpaccept_bpf *skel, const stru
 	return 0;
 }
 
-static int size_maps(const struct plan *p, struct tcpaccept_bpf *skel, bool inflight)
+static int size_maps(const struct plan *p, struct tcpaccept_bpf *skel, const struct choice *c)
 {
 	int err;
 
@@ -232,12 +249,14 @@ static int size_maps(const struct plan *p, struct tcpaccept_bpf *skel, bool infl
 
 		if (!map)
 			return -ENOENT;
-		err = bpf_map__set_max_entries(map, p->maps[i].entries);
+		err = bpf_map__set_max_entries(map, p->maps[i].ways && !(p->maps[i].ways & W(c->way)) ?
+						    1 : p->maps[i].entries);
 		if (err)
 			return err;
 	}
 	/* The way's own: threads between entry and return. */
-	return bpf_map__set_max_entries(skel->maps.inflight, inflight ? THREAD_MAX_ENTRIES : 1);
+	return bpf_map__set_max_entries(skel->maps.inflight,
+					ways[c->way].uses_inflight(c) ? THREAD_MAX_ENTRIES : 1);
 }
 
 int plan_apply(const struct plan *p, struct tcpaccept_bpf *skel, const struct choice *c)
@@ -257,7 +276,7 @@ int plan_apply(const struct plan *p, struct tcpaccept_bpf *skel, const struct ch
 	ways[c->way].autoload(skel, c);
 	err = autoload(p, skel, c);
 	if (!err)
-		err = size_maps(p, skel, ways[c->way].uses_inflight(c));
+		err = size_maps(p, skel, c);
 	return err;
 }
 
@@ -272,23 +291,25 @@ static struct bpf_link **link_slot(struct tcpaccept_bpf *skel, const char *name)
 	return NULL;
 }
 
-int plan_attach(const struct plan *p, struct tcpaccept_bpf *skel, const struct choice *c,
+int plan_attach(const struct plan *p, struct tcpaccept_bpf *skel, struct choice *c,
 		char *why, size_t len)
 {
 	for (int i = 0; i < p->nprogs; i++) {
 		const struct plan_prog *pp = &p->progs[i];
 		struct bpf_program *prog = bpf_object__find_program_by_name(skel->obj, pp->name);
 		struct bpf_link **slot = link_slot(skel, pp->name);
-		int err;
+		int err = -ENOENT;
 
 		if (!pp->attach || !prog_wanted(pp, c))
 			continue;
-		if (prog && slot) {
-			*slot = bpf_program__attach(prog);
-			if (*slot)
-				continue;
-		}
-		err = prog && slot ? -errno : -ENOENT;
+		/* The function is the section name's last part. */
+		if (prog && slot && (pp->flags & PROG_MAXACTIVE))
+			err = ways_kretprobe(c, prog, strrchr(bpf_program__section_name(prog), '/') + 1,
+					     slot);
+		else if (prog && slot)
+			err = (*slot = bpf_program__attach(prog)) ? 0 : -errno;
+		if (!err)
+			continue;
 		if (pp->flags & PROG_OPTIONAL) {
 			if (verbose)
 				warn("failed to attach %s: %s\n", pp->what, kernel_strerror(-err));
@@ -312,10 +333,12 @@ void plan_describe(const struct plan *p, const struct choice *c)
 	else if (s->drop_rows)
 		warn("drops: %s\n", plan_found.drop_reasons ?
 		     "a row for each, at the SYN (tcp_conn_request) and the final ACK (tcp_check_req, cookie_v4_check, cookie_v6_check)" :
-		     "no rows: no __per_cpu_offset in kallsyms, or no LINUX_MIB indexes in the BTF, to tell a drop by");
+		     "no rows: no LINUX_MIB indexes in the BTF to tell a drop by");
 	warn("drop counts: each listener's own counter, %s\n", plan_found.sweep ?
 	     "read anew before each table and metrics write" :
 	     "as of the last listen(), accept, drop or close seen (no bpf_for_each_map_elem before Linux 5.13)");
 	warn("errors: %s, io_uring's from its completions (Linux 5.19+)\n",
-	     c->way == WAY_FEXIT ? "fexit on __sys_accept4" : "the accept and accept4 syscall exits");
+	     c->way == WAY_FEXIT ? "fexit on __sys_accept4" :
+	     c->way == WAY_KPROBE ? "a kprobe and a kretprobe on __sys_accept4" :
+				    "the accept and accept4 syscall exits");
 }

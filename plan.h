@@ -22,7 +22,7 @@ struct choice;
 /* When a program of the plan is loaded, beyond the options that put it
  * there: */
 enum {
-	PROG_NO_TASK_REGS = 1,	/* only without bpf_task_pt_regs() (sys_enter's fd) */
+	PROG_MAXACTIVE = 1,	/* a kretprobe with ways_kretprobe()'s maxactive */
 	PROG_FOR_EACH = 2,	/* only where bpf_for_each_map_elem() is (5.13+) */
 	PROG_OPTIONAL = 4,	/* a failed attach is said with -v, not an error */
 	PROG_DROP_MIB = 8,	/* only where a drop's reason can be read (kernel_mib_indexes) */
@@ -40,6 +40,7 @@ struct plan_prog {
 struct plan_map {
 	const char *name;
 	__u32 entries;
+	unsigned char ways;	/* 1 << enum way that use it; 0: every way (else 1 entry) */
 };
 
 struct plan {
@@ -60,7 +61,7 @@ struct plan {
 /* What plan_apply() found the kernel has for -x, for -v and the docs. */
 struct plan_found {
 	bool sweep;		/* the counts are read anew before each table (5.13+) */
-	bool drop_reasons;	/* fexit, kprobe: the MIB indexes and per-CPU offsets */
+	bool drop_reasons;	/* fexit, kprobe: the MIB indexes */
 	bool cookie_text;	/* tracepoint: where the cookie checks are */
 };
 
@@ -76,7 +77,7 @@ int plan_apply(const struct plan *p, struct tcpaccept_bpf *skel, const struct ch
 
 /* After loading: attaches the plan's programs that attach with the way
  * in. 0, or a negative error with what failed in @why. */
-int plan_attach(const struct plan *p, struct tcpaccept_bpf *skel, const struct choice *c,
+int plan_attach(const struct plan *p, struct tcpaccept_bpf *skel, struct choice *c,
 		char *why, size_t len);
 
 /* -v: what -x and --metrics see of failures on the way in @c, after

@@ -214,8 +214,8 @@ struct {
 	__type(value, struct drop_snap);
 } drop_snaps SEC(".maps");
 
-/* -x on fexit and kprobe without task_regs: the listening fd per thread
- * from sys_enter_accept{,4} to its exit (inflight is the way's own). */
+/* -x on the kprobe way: the listening fd per thread from __sys_accept4()'s
+ * entry to its return (inflight is the way's own). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, THREAD_MAX_ENTRIES);
@@ -1503,22 +1503,26 @@ int BPF_PROG(fexit_sys_accept4, int fd, void *upeer_sockaddr, int *upeer_addrlen
 	return report_failed(&fds, fd, ret, pid_tgid);
 }
 
-/* The kprobe way takes the syscall exits (a kretprobe on __sys_accept4
- * would need an instance for every thread blocked in accept()); the
- * tracepoint way's own exit programs report errors themselves. */
-static __always_inline int on_fail_enter(long listen_fd)
+/* The kprobe way brackets __sys_accept4() (a kretprobe has no arguments:
+ * the listening fd waits in accept_fds). Its kretprobe is made with a
+ * maxactive for every thread that may block in accept() at once, as
+ * inet_csk_accept()'s is. No syscall tracepoint: the tracepoint way's own
+ * exit programs report errors themselves. */
+SEC("?kprobe/__sys_accept4")
+int BPF_KPROBE(kprobe_sys_accept4, int fd)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
-	__u64 fd = listen_fd;
+	__u64 listen_fd = (__u64)(long)fd;
 
 	if (!task_passes(&pid_tgid))
 		return 0;
-	bpf_map_update_elem(&accept_fds, &tid, &fd, BPF_ANY);
+	bpf_map_update_elem(&accept_fds, &tid, &listen_fd, BPF_ANY);
 	return 0;
 }
 
-static __always_inline int on_fail_exit(long ret)
+SEC("?kretprobe/__sys_accept4")
+int BPF_KRETPROBE(kretprobe_sys_accept4, int ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
@@ -1526,25 +1530,17 @@ static __always_inline int on_fail_exit(long ret)
 	long listen_fd;
 	__u64 *slot;
 
-	if (settings.task_regs) {
-		if (ret >= 0 || !task_passes(&pid_tgid))
-			return 0;
-		listen_fd = listen_fd_from_regs();
-	} else {
-		slot = bpf_map_lookup_elem(&accept_fds, &tid);
-		if (!slot)
-			return 0;
-		listen_fd = *slot;
-		bpf_map_delete_elem(&accept_fds, &tid);
-		/* The entry's task_passes() let it in: its IDs as the tracer sees them. */
-		if (ret >= 0 || !to_view(&pid_tgid))
-			return 0;
-	}
+	slot = bpf_map_lookup_elem(&accept_fds, &tid);
+	if (!slot)
+		return 0;
+	listen_fd = (long)*slot;
+	bpf_map_delete_elem(&accept_fds, &tid);
+	/* The entry's task_passes() let it in: its IDs as the tracer sees them. */
+	if (ret >= 0 || !to_view(&pid_tgid))
+		return 0;
 	current_fds(&fds);
 	return report_failed(&fds, listen_fd, ret, pid_tgid);
 }
-
-ACCEPT_SYSCALL_PROGS(tp_fail_enter_accept, on_fail_enter, tp_fail_accept, on_fail_exit)
 
 /* --- -x, --metrics: the sweep ------------------------------------------------ */
 
@@ -1560,33 +1556,72 @@ static long sweep_one(void *map, __u64 *key, struct listener *l, void *ctx)
 
 /* tcpaccept's own listen(-1) (EBADF) before it reads the counts: every
  * listener's drop counter read now (bpf_for_each_map_elem: 5.13+; plan.c
- * loads this only where the kernel has it). listen() is rare, so its exit
- * costs the machine next to nothing. */
-SEC("?tracepoint/syscalls/sys_exit_listen")
-int tp_sweep(struct syscall_exit_ctx *ctx)
+ * loads this only where the kernel has it). Each way sees that listen()
+ * its own way: fexit and kprobe where __sys_listen() returns, so no
+ * syscall tracepoint slows every system call of the machine; the
+ * tracepoint way, whose syscall tracepoints do already, at its exit. */
+static __always_inline int sweep(long ret)
 {
-	if ((__u32)(bpf_get_current_pid_tgid() >> 32) != settings.self_pid || ctx->ret != -EBADF)
+	if ((__u32)(bpf_get_current_pid_tgid() >> 32) != settings.self_pid || ret != -EBADF)
 		return 0;
 	bpf_for_each_map_elem(&listeners, sweep_one, NULL, 0);
 	return 0;
 }
 
+SEC("?tracepoint/syscalls/sys_exit_listen")
+int tp_sweep(struct syscall_exit_ctx *ctx)
+{
+	return sweep(ctx->ret);
+}
+
+/* __sys_listen(int fd, int backlog) from 5.10 to 7.x. */
+SEC("?fexit/__sys_listen")
+int BPF_PROG(fexit_sweep, int fd, int backlog, int ret)
+{
+	return sweep(ret);
+}
+
+SEC("?kretprobe/__sys_listen")
+int BPF_KRETPROBE(kretprobe_sweep, int ret)
+{
+	return sweep(ret);
+}
+
 /* --- -x: drops as they happen (fexit and kprobe) ------------------------------ */
 
-/* This CPU's copy of @sk's network namespace's LINUX_MIB counters; 0 if
- * it cannot be found. */
-static __always_inline __u64 this_cpu_mib(struct sock *sk)
+/* @p's value as a number: through memory, so that the verifier, which
+ * forbids arithmetic on a map's pointer, sees a scalar. */
+static __always_inline __u64 address_of(const void *p)
 {
-	__u64 mib = (__u64)BPF_CORE_READ(sk, __sk_common.skc_net.net, mib.net_statistics);
-	__u64 offset;
+	__u64 a = 0;
 
-	if (!mib || !settings.percpu_offsets)
+	bpf_probe_read_kernel(&a, sizeof(a), &p);
+	return a;
+}
+
+/* @pcpu, a per-CPU pointer, made this CPU's: per-CPU data sits at one
+ * offset per CPU (__per_cpu_offset[cpu], which kallsyms lists only with
+ * CONFIG_KALLSYMS_ALL, not set in Debian's arm64 6.1), the distance from
+ * @elem, this CPU's element @index of drop_snaps, to that element's
+ * per-CPU pointer in the map (struct bpf_array's pptrs[]). 0 if it cannot
+ * be read. */
+static __always_inline __u64 this_cpu_ptr_of(__u64 pcpu, const void *elem, __u32 index)
+{
+	__u64 at = address_of(&drop_snaps) + bpf_core_field_offset(struct bpf_array, pptrs) +
+		   (__u64)index * sizeof(__u64);
+	__u64 pptr = 0;
+
+	if (!pcpu || bpf_probe_read_kernel(&pptr, sizeof(pptr), (void *)at) || !pptr)
 		return 0;
-	if (bpf_probe_read_kernel(&offset, sizeof(offset),
-				  (void *)(settings.percpu_offsets +
-					   (__u64)bpf_get_smp_processor_id() * sizeof(__u64))))
-		return 0;
-	return mib + offset;
+	return pcpu + (address_of(elem) - pptr);
+}
+
+/* This CPU's copy of @sk's network namespace's LINUX_MIB counters (@d,
+ * element @index of drop_snaps, finds this CPU); 0 if it cannot be found. */
+static __always_inline __u64 this_cpu_mib(struct sock *sk, const struct drop_snap *d, __u32 index)
+{
+	return this_cpu_ptr_of((__u64)BPF_CORE_READ(sk, __sk_common.skc_net.net, mib.net_statistics),
+			       d, index);
 }
 
 static __always_inline void mib_read(__u64 mib, __u64 v[3])
@@ -1625,7 +1660,7 @@ static __always_inline int drop_enter(__u32 stage, struct sock *sk, struct sk_bu
 	}
 	if (!d)
 		return 0;
-	d->mib = this_cpu_mib(sk);
+	d->mib = this_cpu_mib(sk, d, slot);
 	d->sk = (__u64)sk;
 	d->skb = (__u64)skb;
 	if (d->mib)

@@ -155,9 +155,6 @@ struct settings {
 	__u8 need_listeners;
 	__u8 drop_rows;		/* rows of drops: their programs are attached */
 	/* --- -x: what plan.c found in the running kernel --- */
-	/* &__per_cpu_offset[0], from kallsyms: each CPU's offset of its
-	 * per-CPU data (fexit and kprobe's drop rows). */
-	__u64 percpu_offsets;
 	/* The text of cookie_v4_check() and cookie_v6_check(): [start, end)
 	 * each, from kallsyms (the tracepoint way's cookie ACK drops). */
 	__u64 cookie_text[4];
@@ -244,7 +241,7 @@ _Static_assert(sizeof(struct event_identity) == 24, "struct event_identity is 24
 _Static_assert(RECORD_SIZE(EVENT_ACCEPT, 0, 0, ADDR4_LEN) + RINGBUF_HDR_LEN == 64,
 	       "an IPv4 accept without -q and the identity fills one 64-byte cache line");
 _Static_assert(sizeof(struct settings) ==
-	       PORT_BITS_BYTES + CONTAINERS_MAX * (CONTAINER_DIGITS + 1) + 104,
+	       PORT_BITS_BYTES + CONTAINERS_MAX * (CONTAINER_DIGITS + 1) + 96,
 	       "struct settings has no hidden padding");
 
 /* A cgroup v2 directory the kernel just made, as cgroup_mkdir sends it: its

@@ -81,20 +81,10 @@ static void fexit_describe(const struct choice *c, FILE *f)
 
 /* --- kprobe and kretprobe on inet_csk_accept ------------------------------- */
 
-/* bpf_task_pt_regs() (5.15) gives accept()'s listening fd at the syscall
- * exit; without it a sys_enter program must record it. It also takes
- * bpf_get_current_task_btf(), which needs the kernel's own BTF: not with
- * --btf. */
-static bool task_regs_usable(const struct config *cfg)
-{
-	return !cfg->btf_path &&
-	       libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) == 1;
-}
-
 static bool kprobe_probe_way(const struct config *cfg, struct choice *c, char *why, size_t len)
 {
-	/* -x's errors come from the syscall exits on this way. */
-	c->task_regs = cfg->failed || cfg->metrics ? task_regs_usable(cfg) : false;
+	(void)cfg;
+	(void)c;
 	return kernel_kretprobe_allowed(ACCEPT_FUNC, why, len);
 }
 
@@ -105,6 +95,25 @@ static void kprobe_autoload(struct tcpaccept_bpf *skel, const struct choice *c)
 	bpf_program__set_autoload(skel->progs.kretprobe_accept, true);
 }
 
+int ways_kretprobe(struct choice *c, struct bpf_program *prog, const char *func,
+		   struct bpf_link **slot)
+{
+	int err = -ENOSPC;
+
+	if (c->nkretprobes < KRETPROBES_MAX)
+		err = tracefs_kretprobe_attach(prog, func, KRETPROBE_MAXACTIVE,
+					       &c->kretprobes[c->nkretprobes]);
+	if (!err) {
+		c->nkretprobes++;
+		return 0;
+	}
+	if (verbose)
+		warn("kretprobe on %s with maxactive %d through kprobe_events failed (%s); using the kernel's default maxactive\n",
+		     func, KRETPROBE_MAXACTIVE, strerror(-err));
+	*slot = bpf_program__attach_kprobe(prog, true, func);
+	return *slot ? 0 : -errno;
+}
+
 static int kprobe_attach(struct tcpaccept_bpf *skel, struct choice *c)
 {
 	__typeof__(skel->links) *l = &skel->links;
@@ -112,17 +121,9 @@ static int kprobe_attach(struct tcpaccept_bpf *skel, struct choice *c)
 
 	/* Return probe first: a call caught only at entry would leave
 	 * a stale inflight entry behind. */
-	err = tracefs_kretprobe_attach(skel->progs.kretprobe_accept, ACCEPT_FUNC,
-			       KRETPROBE_MAXACTIVE, &c->kretprobe);
-	if (err) {
-		if (verbose)
-			warn("kretprobe with maxactive %d through kprobe_events failed (%s); using the kernel's default maxactive\n",
-			     KRETPROBE_MAXACTIVE, strerror(-err));
-		l->kretprobe_accept = bpf_program__attach_kprobe(skel->progs.kretprobe_accept,
-								 true, ACCEPT_FUNC);
-		if (!l->kretprobe_accept)
-			return -errno;
-	}
+	err = ways_kretprobe(c, skel->progs.kretprobe_accept, ACCEPT_FUNC, &l->kretprobe_accept);
+	if (err)
+		return err;
 	l->kprobe_accept = bpf_program__attach_kprobe(skel->progs.kprobe_accept,
 						      false, ACCEPT_FUNC);
 	return l->kprobe_accept ? 0 : -errno;
@@ -130,10 +131,22 @@ static int kprobe_attach(struct tcpaccept_bpf *skel, struct choice *c)
 
 static void kprobe_detach(struct choice *c)
 {
-	tracefs_kretprobe_detach(&c->kretprobe);
+	for (int i = 0; i < c->nkretprobes; i++)
+		tracefs_kretprobe_detach(&c->kretprobes[i]);
+	c->nkretprobes = 0;
 }
 
 /* --- accept/accept4 syscall tracepoints ------------------------------------ */
+
+/* bpf_task_pt_regs() (5.15) gives accept()'s listening fd at the syscall
+ * exit; without it a sys_enter program must record it. It also takes
+ * bpf_get_current_task_btf(), which needs the kernel's own BTF: not with
+ * --btf. */
+static bool task_regs_usable(const struct config *cfg)
+{
+	return !cfg->btf_path &&
+	       libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) == 1;
+}
 
 static bool tracepoint_probe_way(const struct config *cfg, struct choice *c, char *why, size_t len)
 {

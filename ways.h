@@ -15,6 +15,9 @@
 #include "tracefs.h"
 
 #define ACCEPT_FUNC "inet_csk_accept"
+/* kretprobes through kprobe_events at once: inet_csk_accept's, and for
+ * -x __sys_accept4's (errors) and the four drop brackets'. */
+#define KRETPROBES_MAX 6
 /* Room for one reason why a way in was passed over. */
 #define WHY_NOT_LEN 192
 
@@ -26,7 +29,9 @@ struct choice {
 	enum way way;
 	int fexit_params;	/* fexit: inet_csk_accept's parameter count */
 	bool task_regs;		/* tracepoint: bpf_task_pt_regs() is there */
-	struct kretprobe kretprobe;	/* kprobe: made through kprobe_events */
+	/* kprobe: the kretprobes made through kprobe_events */
+	struct kretprobe kretprobes[KRETPROBES_MAX];
+	int nkretprobes;
 	char why_not[NR_WAYS][WHY_NOT_LEN];
 };
 
@@ -60,6 +65,12 @@ extern const struct way_ops ways[NR_WAYS];
 
 /* Every way's preflight. */
 void ways_preflight(void);
+/* Attaches kretprobe @prog on @func, where threads blocked in @func at
+ * once get their returns seen up to the kernel's maxactive limit (through
+ * kprobe_events, kept in @c for ways_detach()), or with the kernel's
+ * default maxactive into @slot where that fails. 0 or -errno. */
+int ways_kretprobe(struct choice *c, struct bpf_program *prog, const char *func,
+		   struct bpf_link **slot);
 /* The chosen way's detach, if it has one. */
 void ways_detach(struct choice *c);
 

@@ -90,6 +90,13 @@ struct netns_mib {
 	struct linux_mib *net_statistics;
 };
 
+/* A per-CPU array map: its elements' per-CPU pointers (in an anonymous
+ * union with value[] and ptrs[]). */
+struct bpf_array {
+	__u32 elem_size;
+	void *pptrs[];
+};
+
 struct net {
 	struct ns_common ns;
 	struct netns_mib mib;

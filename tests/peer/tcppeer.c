@@ -19,12 +19,15 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <dirent.h>
+#include <linux/bpf.h>
 #include <linux/io_uring.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -98,6 +101,7 @@ static struct {
 	long eagain;		/* --eagain: a non-blocking listener's EAGAINs */
 	int lazy_ack;		/* --lazy-ack: --burst's requests wait in the SYN queue */
 	int wait_end;		/* --wait-end: keep the listener until a stdin line */
+	long attachments;	/* --attachments PID: what PID's BPF programs hang on */
 	char comm[256];
 } opt = {
 	.client_proto = -1,
@@ -488,9 +492,10 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* The server's socket for the client at port @cport of listener port
- * @lport in /proc/net/tcp{,6}: its state (TCP_* number), -1 if absent. */
-static int server_sock_state(unsigned lport, unsigned cport)
+/* The first socket of local port @lport in /proc/net/tcp{,6} whose remote
+ * port is @cport (-1: any) and state @want (-1: any), which lists request
+ * sockets too: its state (TCP_* number), -1 if none. */
+static int find_server_sock(unsigned lport, long cport, int want)
 {
 	const char *path = opt.fam == FAM_4 ? "/proc/net/tcp" : "/proc/net/tcp6";
 	unsigned local, remote, st;
@@ -503,10 +508,17 @@ static int server_sock_state(unsigned lport, unsigned cport)
 	while (state < 0 && fgets(line, sizeof(line), f))
 		if (sscanf(line, " %*u: %*[0-9A-F]:%X %*[0-9A-F]:%X %X",
 			   &local, &remote, &st) == 3 &&
-		    local == lport && remote == cport)
+		    local == lport && (cport < 0 || remote == cport) && (want < 0 || (int)st == want))
 			state = (int)st;
 	fclose(f);
 	return state;
+}
+
+/* The server's socket for the client at port @cport of listener port
+ * @lport: its state, -1 if absent. */
+static int server_sock_state(unsigned lport, unsigned cport)
+{
+	return find_server_sock(lport, cport, -1);
 }
 
 /* seen_ns (above) for the client at @cport; 0 if the socket is gone. */
@@ -1200,6 +1212,48 @@ static void print_stats(void)
 #define SO_MEMINFO 55
 #endif
 
+/* --stats: no request of the listener is pending, and what the loopback
+ * has queued (the clients' last resets, say) reaches its sockets, before
+ * the counters are read. Loopback queues a
+ * packet on the sending CPU's backlog, which is processed in order: a
+ * datagram this thread sends to itself from each CPU in turn, once
+ * received, comes after everything queued there before it. */
+static void flush_loopback(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { .tv_sec = 10 };
+	socklen_t alen = sizeof(a);
+	cpu_set_t all, one;
+	char byte = 0;
+	int fd;
+
+	if (sched_getaffinity(0, sizeof(all), &all) < 0)
+		die("sched_getaffinity");
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &alen) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		die("socket(loopback flush)");
+	/* A pending request retransmits its SYN-ACK, and the closed client's
+	 * reset counts as the listener's drop: none may be left. */
+	while (find_server_sock(listen_port, -1, TCP_SYN_RECV) >= 0)
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &all))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one) < 0)
+			die("sched_setaffinity");
+		if (sendto(fd, &byte, 1, 0, (struct sockaddr *)&a, sizeof(a)) != 1 ||
+		    recv(fd, &byte, 1, 0) != 1)
+			die("loopback flush");
+	}
+	if (sched_setaffinity(0, sizeof(all), &all) < 0)
+		die("sched_setaffinity");
+	close(fd);
+}
+
 /* --stats: the listener's own drop counter (sk_drops: what `ss -tlm` shows
  * as skmem's d), which counts only this listener, in whatever network
  * namespace. */
@@ -1525,7 +1579,8 @@ static void usage(const char *fmt, const char *arg)
 		"               [--connect-interval MS] [--hold MS] [--proto tcp|mptcp|sctp]\n"
 		"               [--client-proto tcp|mptcp|sctp|mixed] [--fastopen] [--stats]\n"
 		"               [--backlog N] [--burst N] [--emfile K] [--eagain N]\n"
-		"               [--wait-end] [--lazy-ack]\n");
+		"               [--wait-end] [--lazy-ack]\n"
+		"       tcppeer --attachments PID\n");
 	exit(EXIT_USAGE);
 }
 
@@ -1573,6 +1628,7 @@ static void parse_args(int argc, char **argv)
 		{ "eagain", required_argument, NULL, 'A' },
 		{ "wait-end", no_argument, NULL, 'Z' },
 		{ "lazy-ack", no_argument, NULL, 'L' },
+		{ "attachments", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1674,6 +1730,9 @@ static void parse_args(int argc, char **argv)
 		case 'L':
 			opt.lazy_ack = 1;
 			break;
+		case 'a':
+			opt.attachments = parse_num(optarg, 1, INT_MAX, "--attachments");
+			break;
 		case 'h':
 			usage(NULL, NULL);
 			break;
@@ -1719,6 +1778,49 @@ static void parse_args(int argc, char **argv)
 		usage("%s", "--eagain is for accept() and accept4()");
 }
 
+/* --attachments: what each file descriptor of process @pid attaches a
+ * BPF program to, as the kernel tells it (BPF_TASK_FD_QUERY, what
+ * `bpftool perf` shows): tracepoints, raw tracepoints, kprobes and
+ * kretprobes; fexit links are not perf events and are not listed. */
+static const char *const fd_types[] = {
+	[BPF_FD_TYPE_RAW_TRACEPOINT] = "raw_tracepoint", [BPF_FD_TYPE_TRACEPOINT] = "tracepoint",
+	[BPF_FD_TYPE_KPROBE] = "kprobe", [BPF_FD_TYPE_KRETPROBE] = "kretprobe",
+	[BPF_FD_TYPE_UPROBE] = "uprobe", [BPF_FD_TYPE_URETPROBE] = "uretprobe",
+};
+
+static void print_attachments(pid_t pid)
+{
+	char path[64], name[256];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		die("opendir(/proc/PID/fd)");
+	while ((e = readdir(d))) {
+		union bpf_attr attr;
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		memset(&attr, 0, sizeof(attr));
+		attr.task_fd_query.pid = (__u32)pid;
+		attr.task_fd_query.fd = (__u32)fd;
+		attr.task_fd_query.buf = (__u64)(uintptr_t)name;
+		attr.task_fd_query.buf_len = sizeof(name);
+		name[0] = '\0';
+		if (syscall(__NR_bpf, BPF_TASK_FD_QUERY, &attr, sizeof(attr)) < 0)
+			continue;
+		printf("ATTACHED fd=%d type=%s name=%s\n", fd,
+		       attr.task_fd_query.fd_type < sizeof(fd_types) / sizeof(fd_types[0]) &&
+		       fd_types[attr.task_fd_query.fd_type] ? fd_types[attr.task_fd_query.fd_type] : "?",
+		       name[0] ? name : "-");
+	}
+	closedir(d);
+	printf("DONE attachments\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct worker *workers = NULL;
@@ -1729,6 +1831,10 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (opt.attachments) {
+		print_attachments((pid_t)opt.attachments);
+		return 0;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	set_handler(SIGALRM, on_alarm);
 	alarm((unsigned)opt.timeout);
@@ -1892,6 +1998,7 @@ int main(int argc, char **argv)
 		print_failures(my_tid(), ecomm);
 	}
 	if (opt.stats) {
+		flush_loopback();
 		print_stats();
 		print_listener();
 	}

@@ -110,13 +110,15 @@ def test_lazy_ack_overflows_at_the_final_ack():
 
 def test_burst_mptcp_drops_count_on_the_subflow():
     """An MPTCP listener's drops are counted on its listening subflow: ss
-    sees them, the MPTCP socket's own counter (LISTENER) stays 0."""
+    sees them (every ListenDrops, and the resets of closed clients to
+    requests that were pending, which --stats waits out), the MPTCP
+    socket's own counter (LISTENER) stays 0."""
     with NetNs() as ns:
         before = ns.nstat()
         text, d = run_burst(ns, "--proto", "mptcp")
         delta = counter_delta(before, ns.nstat(), *DROPS)
     (listener,) = peer_lines(text, "LISTENER")
-    assert listener["drops"] == 0 and d == delta["TcpExtListenDrops"] > 0
+    assert listener["drops"] == 0 and d >= delta["TcpExtListenDrops"] > 0, (d, delta)
 
 
 def test_two_listeners_count_their_own():

@@ -8,6 +8,8 @@
 #           @@@ MISSES <n>   (runs of the tracer's programs the kernel skipped)
 #           @@@ PROGS <name>...   (the BPF programs loaded, as kallsyms names them)
 #           @@@ KSYM <symbol> <n>   (how many times kallsyms lists it)
+#           @@@ ATTACHED <type> <name>   (what a tracer's fd attaches to:
+#               tcppeer --attachments, the kernel's BPF_TASK_FD_QUERY)
 #           @@@ TRACER-OUT / @@@ TRACER-ERR / @@@ TRACER-RC <rc>
 #           @@@ PEER <label>   (once per tcppeer run, its stdout follows)
 #           @@@ END
@@ -45,9 +47,13 @@ tracer_start() { # args...
 
 tracer_stop() {
 	# Runs of the tracer's programs the kernel skipped and counted
-	# (recursion_misses in their fdinfo, 5.12+): read while it holds them.
-	echo "@@@ MISSES $(cat /proc/$TRACER/fdinfo/* 2>/dev/null |
-		awk '/^recursion_misses:/ { n += $2 } END { print n + 0 }')"
+	# (recursion_misses in their fdinfo, 5.12+), and the calls its
+	# kprobe_events probes missed (kprobe_profile's last column: the only
+	# ones in the guest): read while it holds them.
+	echo "@@@ MISSES $( (cat /proc/$TRACER/fdinfo/* 2>/dev/null |
+		awk '/^recursion_misses:/ { n += $2 } END { print n + 0 }'
+		awk '{ n += $NF } END { print n + 0 }' /sys/kernel/tracing/kprobe_profile 2>/dev/null) |
+		awk '{ n += $1 } END { print n + 0 }')"
 	kill -INT $TRACER 2>/dev/null
 	wait $TRACER
 	rc=$?
@@ -324,6 +330,8 @@ for way in $WAYS; do
 	echo "@@@ CASE $way failed"
 	tracer_start --way="$way" -v -a -j --metrics=$W/m.prom -P 7101-7110
 	progs
+	tcppeer --attachments $TRACER |
+		sed -n 's/^ATTACHED fd=[0-9]* type=\([^ ]*\) name=\(.*\)$/@@@ ATTACHED \1 \2/p'
 	echo "@@@ KSYM __per_cpu_offset $(grep -c ' __per_cpu_offset$' /proc/kallsyms)"
 	burst="--burst 60 --count 20 --backlog 2 --delay-accept 50 --stats --timeout 120"
 	sysctl_set net/ipv4/tcp_syncookies 1
