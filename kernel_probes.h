@@ -37,8 +37,8 @@ bool kernel_fexit_attachable(int btf_id, char *why, size_t len);
  * tracefs kprobe_events). */
 bool kernel_kretprobe_allowed(const char *func, char *why, size_t len);
 
-/* -x: what the kernel side needs to name a drop's reason and to find
- * the cookie checks, from /proc/kallsyms and the kernel BTF. */
+/* -x on the tracepoint way: where the cookie checks are, from
+ * /proc/kallsyms (a drop inside them is a cookie's final ACK). */
 struct kernel_drop_syms {
 	unsigned long long cookie_text[4];	/* cookie_v4_check, cookie_v6_check: [start, end) */
 };

@@ -1212,9 +1212,17 @@ static void print_stats(void)
 #define SO_MEMINFO 55
 #endif
 
-/* --stats: no request of the listener is pending, and what the loopback
- * has queued (the clients' last resets, say) reaches its sockets, before
- * the counters are read. Loopback queues a
+/* --stats, before the counters are read: no request of the listener is
+ * pending (each retransmits its SYN-ACK, and the closed client's reset
+ * counts as the listener's drop). */
+static void wait_no_requests(void)
+{
+	while (find_server_sock(listen_port, -1, TCP_SYN_RECV) >= 0)
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+}
+
+/* --stats, before the counters are read: what the loopback has queued
+ * (the clients' last resets, say) reaches its sockets. Loopback queues a
  * packet on the sending CPU's backlog, which is processed in order: a
  * datagram this thread sends to itself from each CPU in turn, once
  * received, comes after everything queued there before it. */
@@ -1234,10 +1242,6 @@ static void flush_loopback(void)
 	    getsockname(fd, (struct sockaddr *)&a, &alen) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		die("socket(loopback flush)");
-	/* A pending request retransmits its SYN-ACK, and the closed client's
-	 * reset counts as the listener's drop: none may be left. */
-	while (find_server_sock(listen_port, -1, TCP_SYN_RECV) >= 0)
-		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
 	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
 		if (!CPU_ISSET(cpu, &all))
 			continue;
@@ -1998,6 +2002,7 @@ int main(int argc, char **argv)
 		print_failures(my_tid(), ecomm);
 	}
 	if (opt.stats) {
+		wait_no_requests();
 		flush_loopback();
 		print_stats();
 		print_listener();
